@@ -1,0 +1,1 @@
+"""Harmony Gateway: the GraphQL API in front of Harmony workspaces."""

@@ -1,0 +1,116 @@
+"""Authentication: from the Authorization header to a Viewer, once per request."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import api_keys
+from app.auth.permissions import PermissionSet, admin_permissions, parse_permission
+from app.auth.tokens import InvalidTokenError, verify_user_token
+from app.auth.viewer import Membership, Viewer
+from app.config import Settings
+from app.domain.api_keys.repository import api_key_by_prefix
+from app.domain.members.repository import memberships_of_user
+from app.domain.roles.repository import granted_permissions
+from app.domain.users.repository import user_by_id
+from app.models import BuiltinRole, UserStatus
+
+# lastUsedAt is a hint, not a log: write it at most once a minute per key.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class AuthenticationError(Exception):
+    """No valid credentials; the message is safe to show."""
+
+
+def bearer_token(authorization: str | None) -> str:
+    if not authorization:
+        raise AuthenticationError("Authentication required: send Authorization: Bearer <token>.")
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise AuthenticationError("Use the Authorization header as: Bearer <token>.")
+    return token
+
+
+async def authenticate(
+    session: AsyncSession, settings: Settings, authorization: str | None
+) -> Viewer:
+    token = bearer_token(authorization)
+    if api_keys.looks_like_api_key(token):
+        return await _authenticate_api_key(session, token)
+    try:
+        user_id = verify_user_token(settings, token)
+    except InvalidTokenError as exc:
+        raise AuthenticationError(f"Invalid token: {exc}.") from exc
+    return await _viewer_for_user(session, user_id)
+
+
+async def _viewer_for_user(
+    session: AsyncSession, user_id: int, only_workspace: int | None = None
+) -> Viewer:
+    user = await user_by_id(session, user_id)
+    if user is None or user.status != UserStatus.ACTIVE:
+        raise AuthenticationError("Invalid token: the account is deactivated or does not exist.")
+    rows = await memberships_of_user(session, user_id)
+    if only_workspace is not None:
+        rows = [r for r in rows if r[0].workspace_id == only_workspace]
+    custom = [(m.workspace_id, r.id) for m, r, _ in rows if r.builtin != BuiltinRole.ADMIN]
+    stored = await granted_permissions(session, custom)  # type: ignore[arg-type]
+    memberships: dict[int, Membership] = {}
+    for member, role, team_ids in rows:
+        assert member.id is not None and role.id is not None
+        granted = (
+            tuple(sorted(admin_permissions()))
+            if role.builtin == BuiltinRole.ADMIN
+            else tuple(stored.get(role.id, ()))
+        )
+        memberships[member.workspace_id] = Membership(
+            workspace_id=member.workspace_id,
+            member_id=member.id,
+            role_id=role.id,
+            builtin=role.builtin,
+            granted=granted,
+            permissions=PermissionSet(granted),
+            team_ids=team_ids,
+        )
+    return Viewer(user=user, memberships=memberships)
+
+
+async def _authenticate_api_key(session: AsyncSession, secret: str) -> Viewer:
+    invalid = AuthenticationError("Invalid API key: unknown, revoked or expired.")
+    prefix = api_keys.prefix_of(secret)
+    key = await api_key_by_prefix(session, prefix) if prefix else None
+    if key is None or not api_keys.secret_matches(secret, key.secret_hash):
+        raise invalid
+    now = datetime.now(UTC)
+    if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
+        raise invalid
+    creator = await _viewer_for_user(
+        session, key.created_by_user_id, only_workspace=key.workspace_id
+    )
+    membership = creator.membership(key.workspace_id)
+    if membership is None:
+        raise invalid  # the creator left the workspace: the key died with the membership
+    # A key holds what it was given, and never more than its creator holds now.
+    effective = tuple(
+        str(c)
+        for p in key.permissions
+        for c in parse_permission(p).expand()
+        if membership.permissions.allows(str(c))
+    )
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        key.last_used_at = now
+    assert key.id is not None
+    keyed = Membership(
+        workspace_id=membership.workspace_id,
+        member_id=membership.member_id,
+        role_id=membership.role_id,
+        builtin=None,
+        granted=effective,
+        permissions=PermissionSet(effective),
+        team_ids=membership.team_ids,
+    )
+    return Viewer(user=creator.user, memberships={key.workspace_id: keyed}, api_key_id=key.id)

@@ -1,0 +1,195 @@
+"""python -m app serve|migrate|seed --demo|token EMAIL|workspace create …|export-schema"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings, get_settings
+
+T = TypeVar("T")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m app", description="Harmony Gateway")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the GraphQL API with uvicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=None, help="default: WEB_WORKERS (1)")
+
+    sub.add_parser("migrate", help="upgrade the database schema to the latest revision")
+
+    seed = sub.add_parser("seed", help="load data")
+    seed.add_argument(
+        "--demo", action="store_true", required=True, help="the demo workspaces (idempotent)"
+    )
+
+    token = sub.add_parser("token", help="print a bearer token for a user (dev issuer)")
+    token.add_argument("email")
+
+    workspace = sub.add_parser("workspace", help="operator commands on workspaces")
+    ws_sub = workspace.add_subparsers(dest="workspace_command", required=True)
+    create = ws_sub.add_parser("create", help="create a workspace with its first Admin")
+    create.add_argument("--slug", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--admin", required=True, metavar="EMAIL")
+
+    sub.add_parser("export-schema", help="print the GraphQL SDL")
+    return parser
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+async def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run operator work in one transaction on the owner connection."""
+    from app.db.engine import create_engine, create_sessionmaker
+    from app.db.migrations import ensure_current
+
+    engine = create_engine(settings, settings.owner_database_url)
+    try:
+        await ensure_current(engine)
+        async with create_sessionmaker(engine)() as session, session.begin():
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+def cmd_migrate(settings: Settings) -> int:
+    from app.db.engine import create_engine
+    from app.db.migrations import current_revision, upgrade
+
+    async def run() -> str | None:
+        engine = create_engine(settings, settings.owner_database_url)
+        try:
+            await upgrade(engine)
+            return await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    print(f"database at revision {asyncio.run(run())} (head)")
+    return 0
+
+
+def cmd_seed(settings: Settings) -> int:
+    from app.domain.demo import seed_demo
+
+    created = asyncio.run(_in_transaction(settings, seed_demo))
+    print(f"demo data: created {', '.join(created)}" if created else "demo data: already present")
+    return 0
+
+
+def cmd_token(settings: Settings, email: str) -> int:
+    from app.auth.tokens import issue_user_token
+    from app.domain.users.repository import user_by_email
+    from app.models import User, UserStatus
+
+    async def find(session: AsyncSession) -> User | None:
+        return await user_by_email(session, email)
+
+    user = asyncio.run(_in_transaction(settings, find))
+    if user is None or user.id is None:
+        return _fail(f"no account with email {email}")
+    if user.status != UserStatus.ACTIVE:
+        return _fail(f"the account {email} is deactivated")
+    print(f"token for {user.email} (user {user.id}), valid {settings.jwt_ttl_seconds // 3600} h:")
+    print(issue_user_token(settings, user.id))
+    return 0
+
+
+def cmd_workspace_create(settings: Settings, slug: str, name: str, admin: str) -> int:
+    from app.domain.users.service import InvalidEmailError
+    from app.domain.workspaces.service import WorkspaceCreationError, create_workspace
+
+    async def create(session: AsyncSession) -> str:
+        workspace, _, _ = await create_workspace(session, slug=slug, name=name, admin_email=admin)
+        return f"created workspace {workspace.slug} (id {workspace.id}) with Admin {admin}"
+
+    try:
+        print(asyncio.run(_in_transaction(settings, create)))
+    except (WorkspaceCreationError, InvalidEmailError) as exc:
+        return _fail(str(exc))
+    return 0
+
+
+def cmd_export_schema() -> int:
+    from app.graphql.schema import schema
+
+    sys.stdout.write(schema.as_str() + "\n")
+    return 0
+
+
+def cmd_serve(settings: Settings, host: str, port: int, workers: int | None) -> int:
+    import uvicorn
+
+    from app.db.engine import create_engine
+    from app.db.migrations import ensure_current
+
+    async def check() -> None:
+        engine = create_engine(settings)
+        try:
+            await ensure_current(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(check())
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers or settings.web_workers,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level.lower(),
+        access_log=settings.app_env == "development",
+        proxy_headers=True,
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "export-schema":
+        return cmd_export_schema()
+    from pydantic import ValidationError
+
+    from app.db.migrations import SchemaNotCurrentError
+
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        return _fail("; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()))
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    if args.command != "migrate":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        if args.command == "serve":
+            return cmd_serve(settings, args.host, args.port, args.workers)
+        if args.command == "migrate":
+            return cmd_migrate(settings)
+        if args.command == "seed":
+            return cmd_seed(settings)
+        if args.command == "token":
+            return cmd_token(settings, args.email)
+        if args.command == "workspace":
+            return cmd_workspace_create(settings, args.slug, args.name, args.admin)
+    except SchemaNotCurrentError as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(
+            f"cannot reach the database ({exc.__class__.__name__}: {exc}); check DATABASE_URL"
+        )
+    return _fail(f"unknown command {args.command}")

@@ -1,0 +1,82 @@
+"""Settings: the only place that reads the environment."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./harmony.db"
+# Only ever accepted when APP_ENV=development; production refuses to start with it.
+DEVELOPMENT_JWT_SECRET = "harmony-development-secret-do-not-use-in-production"  # noqa: S105
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    app_env: Literal["development", "production"] = "development"
+    database_url: str = DEFAULT_DATABASE_URL
+    # Migrations and operator commands may need an owner role distinct from the
+    # application's (row-level security applies to the application role only).
+    migration_database_url: str | None = None
+
+    jwt_secret: str | None = None
+    jwt_issuer: str = "harmony-dev"
+    jwt_ttl_seconds: int = Field(default=12 * 3600, gt=0)
+
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=0, ge=0)
+    db_pool_timeout_seconds: float = Field(default=10.0, gt=0)
+    db_statement_timeout_ms: int = Field(default=10_000, ge=0)
+    db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    web_workers: int = Field(default=1, ge=1)
+    graphiql: bool | None = None  # default: on in development, off in production
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_origins(cls, data: object) -> object:
+        if isinstance(data, dict):
+            raw = data.get("cors_origins")
+            if isinstance(raw, str):
+                data["cors_origins"] = [o.strip() for o in raw.split(",") if o.strip()]
+        return data
+
+    @model_validator(mode="after")
+    def _secret_policy(self) -> Settings:
+        if self.jwt_secret is None:
+            if self.app_env == "production":
+                raise ValueError("JWT_SECRET must be set when APP_ENV=production")
+            self.jwt_secret = DEVELOPMENT_JWT_SECRET
+        elif self.app_env == "production" and (
+            self.jwt_secret == DEVELOPMENT_JWT_SECRET or len(self.jwt_secret) < 32
+        ):
+            raise ValueError("JWT_SECRET must be at least 32 characters in production")
+        return self
+
+    @property
+    def secret(self) -> str:
+        assert self.jwt_secret is not None  # set by the validator
+        return self.jwt_secret
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.app_env == "development" if self.graphiql is None else self.graphiql
+
+    @property
+    def owner_database_url(self) -> str:
+        return self.migration_database_url or self.database_url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

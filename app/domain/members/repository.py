@@ -1,0 +1,118 @@
+"""Memberships: every statement is bounded to one workspace, except the viewer's own
+memberships, which are read by user id to learn which workspaces they may see."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
+
+from app.domain.pagination import Page, count, fetch_page
+from app.domain.tenant import scoped
+from app.models import Member, MemberStatus, Role, TeamMember, User
+
+MEMBER_ORDER = (Member.id,)
+
+
+@dataclass(frozen=True, slots=True)
+class MemberFilter:
+    status: MemberStatus | None = None
+    role_id: int | None = None
+    team_id: int | None = None
+    search: str | None = None  # case-insensitive substring of the user's name or email
+
+
+async def memberships_of_user(
+    session: AsyncSession, user_id: int
+) -> list[tuple[Member, Role, frozenset[int]]]:
+    """The user's ACTIVE memberships across workspaces, each with its role and team ids.
+
+    One statement (team rows are outer-joined, then folded per membership).
+    """
+    stmt = (
+        select(Member, Role, TeamMember.team_id)
+        .join(Role, sa.and_(Role.workspace_id == Member.workspace_id, Role.id == Member.role_id))
+        .outerjoin(
+            TeamMember,
+            sa.and_(
+                TeamMember.workspace_id == Member.workspace_id, TeamMember.member_id == Member.id
+            ),
+        )
+        .where(Member.user_id == user_id, Member.status == MemberStatus.ACTIVE)
+        .order_by(Member.workspace_id)
+    )
+    folded: dict[int, tuple[Member, Role, set[int]]] = {}
+    for member, role, team_id in (await session.execute(stmt)).all():
+        entry = folded.setdefault(member.id, (member, role, set()))
+        if team_id is not None:
+            entry[2].add(team_id)
+    return [(m, r, frozenset(t)) for m, r, t in folded.values()]
+
+
+def _filtered(workspace_id: int, f: MemberFilter) -> sa.Select[tuple[Member]]:
+    stmt = scoped(Member, workspace_id)
+    if f.status is not None:
+        stmt = stmt.where(Member.status == f.status)
+    if f.role_id is not None:
+        stmt = stmt.where(Member.role_id == f.role_id)
+    if f.team_id is not None:
+        stmt = stmt.where(
+            sa.exists().where(
+                TeamMember.workspace_id == workspace_id,
+                TeamMember.team_id == f.team_id,
+                TeamMember.member_id == Member.id,
+            )
+        )
+    if f.search:
+        pattern = (
+            "%"
+            + f.search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            + "%"
+        )
+        stmt = stmt.join(User, User.id == Member.user_id).where(
+            sa.or_(
+                sa.func.lower(User.name).like(pattern, escape="\\"),
+                sa.func.lower(User.email).like(pattern, escape="\\"),
+            )
+        )
+    return stmt
+
+
+async def members_page(
+    session: AsyncSession,
+    workspace_id: int,
+    f: MemberFilter,
+    *,
+    first: int,
+    after: tuple[int, ...] | None,
+) -> Page[Member]:
+    return await fetch_page(
+        session, _filtered(workspace_id, f), MEMBER_ORDER, first=first, after=after
+    )
+
+
+async def members_count(session: AsyncSession, workspace_id: int, f: MemberFilter) -> int:
+    return await count(session, _filtered(workspace_id, f))
+
+
+async def members_by_ids(
+    session: AsyncSession, workspace_id: int, ids: Sequence[int]
+) -> list[Member]:
+    stmt = scoped(Member, workspace_id).where(Member.id.in_(ids))
+    return list((await session.execute(stmt)).scalars())
+
+
+async def member_counts_by_role(
+    session: AsyncSession, workspace_id: int, role_ids: Sequence[int]
+) -> dict[int, int]:
+    """Members holding each role (any status)."""
+    stmt = (
+        scoped(Member, workspace_id)
+        .with_only_columns(Member.role_id, sa.func.count())
+        .where(Member.role_id.in_(role_ids))
+        .group_by(Member.role_id)
+    )
+    return {role_id: n for role_id, n in (await session.execute(stmt)).all()}

@@ -1,0 +1,55 @@
+"""Keyset pagination over a stable order, independent of GraphQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    keys: list[tuple[Any, ...]]  # the sort key of each item, for cursors
+    has_next: bool
+
+
+async def fetch_page(
+    session: AsyncSession,
+    stmt: SelectOfScalar[T],
+    order: Sequence[sa.ColumnElement[Any]],
+    *,
+    first: int,
+    after: tuple[Any, ...] | None,
+    descending: bool = False,
+) -> Page[T]:
+    """Rows of ``stmt`` after the key ``after`` in ``order``; one statement.
+
+    ``order`` must end with a unique column so the order is total. Reads one row
+    more than asked to learn whether another page exists.
+    """
+    if after is not None:
+        if len(after) != len(order):
+            raise ValueError("cursor does not fit this list")
+        row = sa.tuple_(*order)
+        bound = sa.tuple_(*(sa.literal(v, type_=c.type) for v, c in zip(after, order, strict=True)))
+        stmt = stmt.where(row < bound if descending else row > bound)
+    stmt = stmt.order_by(*(c.desc() if descending else c.asc() for c in order)).limit(first + 1)
+    rows = list((await session.execute(stmt)).scalars().all())
+    has_next = len(rows) > first
+    rows = rows[:first]
+    keys = [tuple(getattr(r, c.key) for c in order) for r in rows]
+    return Page(items=rows, keys=keys, has_next=has_next)
+
+
+async def count(session: AsyncSession, stmt: SelectOfScalar[Any]) -> int:
+    total = await session.scalar(
+        sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())
+    )
+    return int(total or 0)

@@ -1,0 +1,52 @@
+"""Roles and their granted permission strings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain.pagination import Page, count, fetch_page
+from app.domain.tenant import scoped
+from app.models import Role, RolePermission
+
+ROLE_ORDER = (Role.id,)
+
+
+async def roles_page(
+    session: AsyncSession, workspace_id: int, *, first: int, after: tuple[int, ...] | None
+) -> Page[Role]:
+    return await fetch_page(
+        session, scoped(Role, workspace_id), ROLE_ORDER, first=first, after=after
+    )
+
+
+async def roles_count(session: AsyncSession, workspace_id: int) -> int:
+    return await count(session, scoped(Role, workspace_id))
+
+
+async def roles_by_ids(session: AsyncSession, workspace_id: int, ids: Sequence[int]) -> list[Role]:
+    stmt = scoped(Role, workspace_id).where(Role.id.in_(ids))
+    return list((await session.execute(stmt)).scalars())
+
+
+async def granted_permissions(
+    session: AsyncSession, pairs: Sequence[tuple[int, int]]
+) -> dict[int, list[str]]:
+    """Stored permission strings of roles, given as (workspace_id, role_id) pairs.
+
+    Pairs rather than bare ids so one statement can serve the viewer's roles in
+    several workspaces without ever matching a role of another workspace.
+    """
+    if not pairs:
+        return {}
+    stmt = (
+        sa.select(RolePermission.role_id, RolePermission.permission)
+        .where(sa.tuple_(RolePermission.workspace_id, RolePermission.role_id).in_(pairs))
+        .order_by(RolePermission.role_id, RolePermission.permission)
+    )
+    out: dict[int, list[str]] = {}
+    for role_id, permission in (await session.execute(stmt)).all():
+        out.setdefault(role_id, []).append(permission)
+    return out

@@ -1,0 +1,29 @@
+"""The one way repositories start a query on a tenant table.
+
+Every SQL statement on a table that carries ``workspace_id`` begins with
+``scoped(Model, workspace_id)``; a test walks the repositories and fails on a
+``select(`` that bypasses it (see tests/test_repository_lint.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlmodel import SQLModel, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+M = TypeVar("M", bound=SQLModel)
+
+
+def scoped(model: type[M], workspace_id: int) -> SelectOfScalar[M]:
+    """``SELECT model WHERE model.workspace_id = :workspace_id``."""
+    column: Any = model.workspace_id
+    return select(model).where(column == workspace_id)
+
+
+def among(model: type[M], workspace_ids: Sequence[int]) -> SelectOfScalar[M]:
+    """``SELECT model WHERE model.workspace_id IN (:workspace_ids)`` — for lookups by
+    global ID, where the workspace is learnt from the row (always the viewer's own)."""
+    column: Any = model.workspace_id
+    return select(model).where(column.in_(list(workspace_ids)))

@@ -1,0 +1,46 @@
+"""Workspaces and their one-to-one / small-list settings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
+
+from app.domain.tenant import scoped
+from app.models import AIProvider, Integration, IntelligenceSettings, Subscription, Workspace
+
+
+async def workspaces_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[Workspace]:
+    stmt = select(Workspace).where(Workspace.id.in_(ids)).order_by(Workspace.id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def workspace_by_slug(
+    session: AsyncSession, slug: str, among: Sequence[int] | None = None
+) -> Workspace | None:
+    """The workspace with this slug; with ``among``, only if its id is one of those."""
+    stmt = select(Workspace).where(Workspace.slug == slug)
+    if among is not None:
+        stmt = stmt.where(Workspace.id.in_(among))
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def intelligence_settings(
+    session: AsyncSession, workspace_id: int
+) -> IntelligenceSettings | None:
+    return (await session.execute(scoped(IntelligenceSettings, workspace_id))).scalars().first()
+
+
+async def ai_providers(session: AsyncSession, workspace_id: int) -> list[AIProvider]:
+    stmt = scoped(AIProvider, workspace_id).order_by(AIProvider.provider)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def subscription(session: AsyncSession, workspace_id: int) -> Subscription | None:
+    return (await session.execute(scoped(Subscription, workspace_id))).scalars().first()
+
+
+async def integrations(session: AsyncSession, workspace_id: int) -> list[Integration]:
+    stmt = scoped(Integration, workspace_id).order_by(Integration.provider)
+    return list((await session.execute(stmt)).scalars())

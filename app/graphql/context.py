@@ -1,0 +1,81 @@
+"""The per-request Context: who is asking, the request's unit of work, and loaders
+bound to each workspace the query touches (created on first use)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import strawberry
+
+from app.auth.permissions import Scope
+from app.auth.viewer import Viewer
+from app.config import Settings
+from app.db.session import RequestDB
+from app.domain.conversations.repository import Visibility
+from app.graphql.errors import NotFound
+from app.graphql.loaders import NodeLocator, UserLoader, WorkspaceLoaders
+
+
+@dataclass(eq=False)
+class Context:
+    db: RequestDB
+    viewer: Viewer
+    settings: Settings
+    request_id: str
+    users: UserLoader
+    _workspaces: dict[int, WorkspaceLoaders] = field(default_factory=dict)
+    _decisions: dict[tuple[int, str | None], bool] = field(default_factory=dict)
+    _nodes: NodeLocator | None = None
+
+    @classmethod
+    def create(cls, db: RequestDB, viewer: Viewer, settings: Settings, request_id: str) -> Context:
+        return cls(
+            db=db, viewer=viewer, settings=settings, request_id=request_id, users=UserLoader(db)
+        )
+
+    def allows(self, workspace_id: int, permission: str | None) -> bool:
+        """Does the viewer hold ``permission`` (None: mere membership) in the workspace?
+        Decided once per (workspace, permission) per request."""
+        key = (workspace_id, permission)
+        decision = self._decisions.get(key)
+        if decision is None:
+            membership = self.viewer.membership(workspace_id)
+            decision = membership is not None and (
+                permission is None or membership.permissions.allows(permission)
+            )
+            self._decisions[key] = decision
+        return decision
+
+    def workspace(self, workspace_id: int) -> WorkspaceLoaders:
+        """Loaders of a workspace the viewer belongs to (NOT_FOUND for any other)."""
+        loaders = self._workspaces.get(workspace_id)
+        if loaders is None:
+            if self.viewer.membership(workspace_id) is None:
+                raise NotFound("No such workspace.")
+            loaders = WorkspaceLoaders(
+                self.db, workspace_id, self.conversation_visibility(workspace_id)
+            )
+            self._workspaces[workspace_id] = loaders
+        return loaders
+
+    @property
+    def nodes(self) -> NodeLocator:
+        """Batched lookups by global ID among the viewer's workspaces."""
+        if self._nodes is None:
+            ids = self.viewer.workspace_ids
+            readable = [w for w in ids if self.allows(w, "members:read:all")]
+            self._nodes = NodeLocator(self.db, ids, readable)
+        return self._nodes
+
+    def conversation_visibility(self, workspace_id: int) -> Visibility | None:
+        """Which conversations the viewer may read here (None: none at all)."""
+        membership = self.viewer.membership(workspace_id)
+        if membership is None:
+            return None
+        scope: Scope | None = membership.permissions.scope_of("conversations", "read")
+        if scope is None:
+            return None
+        return Visibility(scope=scope, user_id=self.viewer.user_id, team_ids=membership.team_ids)
+
+
+Info = strawberry.Info[Context, None]

@@ -1,0 +1,192 @@
+"""Per-request dataloaders.
+
+``WorkspaceLoaders`` is created on first use for one workspace the viewer belongs to
+and cached on the request's Context: every loader in it can only ever read rows of
+that workspace (the workspace id is part of every statement). ``UserLoader`` reads
+accounts, which are global. Nothing here outlives a request.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from typing import Any, TypeVar
+
+from aiodataloader import DataLoader
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
+
+from app.auth.permissions import admin_permissions
+from app.db.session import RequestDB
+from app.domain.conversations import repository as conversations
+from app.domain.conversations.repository import Visibility
+from app.domain.members import repository as members
+from app.domain.nodes import repository as nodes
+from app.domain.roles import repository as roles
+from app.domain.teams import repository as teams
+from app.domain.users import repository as users
+from app.models import (
+    ActionItem,
+    BuiltinRole,
+    Conversation,
+    ConversationInsight,
+    ConversationParticipant,
+    Member,
+    Role,
+    Team,
+    User,
+)
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+def in_key_order(keys: Sequence[K], rows: Iterable[V], key: Callable[[V], K]) -> list[V | None]:
+    found = {key(r): r for r in rows}
+    return [found.get(k) for k in keys]
+
+
+def grouped(keys: Sequence[K], pairs: Iterable[tuple[K, V]]) -> list[list[V]]:
+    groups: dict[K, list[V]] = defaultdict(list)
+    for k, v in pairs:
+        groups[k].append(v)
+    return [groups.get(k, []) for k in keys]
+
+
+class Loader(DataLoader[K, V]):
+    """A DataLoader whose batch function runs one repository call on the request's
+    session (holding the session lock for that one call)."""
+
+    def __init__(
+        self, db: RequestDB, fetch: Callable[[AsyncSession, list[K]], Awaitable[list[V]]]
+    ) -> None:
+        super().__init__()
+        self._db = db
+        self._fetch = fetch
+
+    async def batch_load_fn(self, keys: list[K]) -> list[V]:
+        async with self._db.session() as session:
+            return await self._fetch(session, keys)
+
+
+class UserLoader(Loader[int, User | None]):
+    def __init__(self, db: RequestDB) -> None:
+        async def fetch(s: AsyncSession, ids: list[int]) -> list[User | None]:
+            return in_key_order(ids, await users.users_by_ids(s, ids), lambda u: u.id)  # type: ignore[arg-type,return-value]
+
+        super().__init__(db, fetch)
+
+
+class WorkspaceLoaders:
+    """Every loader of one workspace; ``visibility`` bounds the conversations."""
+
+    def __init__(self, db: RequestDB, workspace_id: int, visibility: Visibility | None) -> None:
+        ws = workspace_id
+        self.workspace_id = ws
+
+        async def member(s: AsyncSession, ids: list[int]) -> list[Member | None]:
+            return in_key_order(ids, await members.members_by_ids(s, ws, ids), lambda m: m.id)  # type: ignore[arg-type,return-value]
+
+        async def role(s: AsyncSession, ids: list[int]) -> list[Role | None]:
+            return in_key_order(ids, await roles.roles_by_ids(s, ws, ids), lambda r: r.id)  # type: ignore[arg-type,return-value]
+
+        async def team(s: AsyncSession, ids: list[int]) -> list[Team | None]:
+            return in_key_order(ids, await teams.teams_by_ids(s, ws, ids), lambda t: t.id)  # type: ignore[arg-type,return-value]
+
+        async def teams_of_member(s: AsyncSession, ids: list[int]) -> list[list[Team]]:
+            return grouped(ids, await teams.teams_of_members(s, ws, ids))
+
+        async def member_count(s: AsyncSession, ids: list[int]) -> list[int]:
+            counts = await members.member_counts_by_role(s, ws, ids)
+            return [counts.get(i, 0) for i in ids]
+
+        async def role_permissions(
+            s: AsyncSession, keys: list[tuple[int, BuiltinRole | None]]
+        ) -> list[list[str]]:
+            custom = [(ws, rid) for rid, builtin in keys if builtin != BuiltinRole.ADMIN]
+            stored = await roles.granted_permissions(s, custom)
+            return [
+                sorted(admin_permissions()) if b == BuiltinRole.ADMIN else stored.get(rid, [])
+                for rid, b in keys
+            ]
+
+        async def conversation(s: AsyncSession, ids: list[int]) -> list[Conversation | None]:
+            if visibility is None:
+                return [None] * len(ids)
+            rows = await conversations.conversations_by_ids(s, ws, visibility, ids)
+            return in_key_order(ids, rows, lambda c: c.id)  # type: ignore[arg-type,return-value]
+
+        async def participants(
+            s: AsyncSession, ids: list[int]
+        ) -> list[list[ConversationParticipant]]:
+            rows = await conversations.participants_of(s, ws, ids)
+            return grouped(ids, ((p.conversation_id, p) for p in rows))
+
+        async def insights(s: AsyncSession, ids: list[int]) -> list[list[ConversationInsight]]:
+            rows = await conversations.insights_of(s, ws, ids)
+            return grouped(ids, ((i.conversation_id, i) for i in rows))
+
+        async def action_items(s: AsyncSession, ids: list[int]) -> list[list[ActionItem]]:
+            rows = await conversations.action_items_of(s, ws, ids)
+            return grouped(ids, ((a.conversation_id, a) for a in rows))
+
+        async def transcript(s: AsyncSession, ids: list[int]) -> list[str | None]:
+            rows = await conversations.transcripts_of(s, ws, ids)
+            found = {t.conversation_id: t.content for t in rows}
+            return [found.get(i) for i in ids]
+
+        self.member: Loader[int, Member | None] = Loader(db, member)
+        self.role: Loader[int, Role | None] = Loader(db, role)
+        self.team: Loader[int, Team | None] = Loader(db, team)
+        self.teams_of_member: Loader[int, list[Team]] = Loader(db, teams_of_member)
+        self.role_member_count: Loader[int, int] = Loader(db, member_count)
+        self.role_permissions: Loader[tuple[int, BuiltinRole | None], list[str]] = Loader(
+            db, role_permissions
+        )
+        self.conversation: Loader[int, Conversation | None] = Loader(db, conversation)
+        self.participants: Loader[int, list[ConversationParticipant]] = Loader(db, participants)
+        self.insights: Loader[int, list[ConversationInsight]] = Loader(db, insights)
+        self.action_items: Loader[int, list[ActionItem]] = Loader(db, action_items)
+        self.transcript: Loader[int, str | None] = Loader(db, transcript)
+
+
+# Node types stored in tenant tables, by GraphQL type name.
+TENANT_NODE_TABLES: dict[str, type[SQLModel]] = {
+    "Member": Member,
+    "Team": Team,
+    "Role": Role,
+    "Conversation": Conversation,
+}
+
+
+class NodeLocator(DataLoader[tuple[str, int], Any]):
+    """(type name, pk) -> row or None, among the viewer's workspaces only; batched:
+    one statement per type per batch. Users are found when they hold a membership in
+    one of ``user_workspaces`` (where the viewer may read members)."""
+
+    def __init__(
+        self, db: RequestDB, workspace_ids: Sequence[int], user_workspaces: Sequence[int]
+    ) -> None:
+        super().__init__()
+        self._db = db
+        self._workspace_ids = workspace_ids
+        self._user_workspaces = user_workspaces
+
+    async def batch_load_fn(self, keys: list[tuple[str, int]]) -> list[Any]:
+        by_type: dict[str, list[int]] = defaultdict(list)
+        for type_name, key in keys:
+            by_type[type_name].append(key)
+        found: dict[tuple[str, int], Any] = {}
+        async with self._db.session() as s:
+            for type_name, pks in by_type.items():
+                rows: Sequence[Any]
+                if type_name == "Workspace":
+                    rows = await nodes.workspaces_among(s, pks, self._workspace_ids)
+                elif type_name == "User":
+                    rows = await nodes.users_sharing(s, pks, self._user_workspaces)
+                else:
+                    rows = await nodes.rows_among(
+                        s, TENANT_NODE_TABLES[type_name], pks, self._workspace_ids
+                    )
+                found.update(((type_name, pk(r)), r) for r in rows)
+        return [found.get(k) for k in keys]

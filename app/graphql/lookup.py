@@ -1,0 +1,79 @@
+"""``Query.node`` and ``Query.nodes``: fetch any Node by global ID with the same
+isolation and permissions as the typed path.
+
+An ID of another workspace, of a missing row, or relabelled as another type
+resolves to null; a malformed ID is BAD_USER_INPUT; an object of the viewer's
+workspace that needs a permission the viewer lacks is FORBIDDEN (as on the typed
+path). Lookups are batched per request: one statement per node type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import strawberry
+
+from app.graphql.access import MEMBERS_READ, ROLES_READ, TEAMS_READ, MemberType, RoleType, TeamType
+from app.graphql.context import Info
+from app.graphql.conversations import CONVERSATIONS_READ, ConversationType
+from app.graphql.errors import BadUserInput, Forbidden
+from app.graphql.ids import decode_id
+from app.graphql.node import Node
+from app.graphql.users import UserType
+from app.graphql.workspaces import WorkspaceType
+
+MAX_NODES = 100
+
+# type name -> (permission needed in the row's workspace, GraphQL wrapper)
+TENANT_NODES: dict[str, tuple[str, Callable[[Any], Node]]] = {
+    "Member": (MEMBERS_READ, lambda r: MemberType(row=r)),
+    "Team": (TEAMS_READ, lambda r: TeamType(row=r)),
+    "Role": (ROLES_READ, lambda r: RoleType(row=r)),
+    "Conversation": (CONVERSATIONS_READ, lambda r: ConversationType(row=r)),
+}
+
+
+async def resolve_node(info: Info, global_id: str) -> Node | None:
+    type_name, pk = decode_id(global_id)
+    ctx = info.context
+    if type_name == "User" and pk == ctx.viewer.user_id:
+        return UserType(row=ctx.viewer.user)
+    row = await ctx.nodes.load((type_name, pk))
+    if row is None:
+        return None
+    if type_name == "User":
+        return UserType(row=row)
+    if type_name == "Workspace":
+        return WorkspaceType(row=row)
+    permission, wrap = TENANT_NODES[type_name]
+    if not ctx.allows(row.workspace_id, permission):
+        raise Forbidden(f"You need the permission {permission} in this workspace.")
+    if type_name == "Conversation":
+        # Conversations are scoped: the loader applies the viewer's own/team/all scope.
+        row = await ctx.workspace(row.workspace_id).conversation.load(pk)
+        return wrap(row) if row is not None else None
+    return wrap(row)
+
+
+@strawberry.type
+class NodeQueries:
+    @strawberry.field(
+        description="Any object by its global ID; null when it is not visible to the viewer."
+    )
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        return await resolve_node(info, id)
+
+    @strawberry.field(
+        description=f"Objects by global ID, in the order given (at most {MAX_NODES})."
+    )
+    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+        if len(ids) > MAX_NODES:
+            raise BadUserInput(
+                f"`ids` accepts at most {MAX_NODES} IDs, got {len(ids)}.", argument="ids"
+            )
+        for global_id in ids:
+            decode_id(global_id)  # every ID well-formed before any lookup
+        # One awaitable per item: an item the viewer may not read is null with its own
+        # error at ["nodes", i], and the others still resolve (in one batch per type).
+        return [resolve_node(info, i) for i in ids]  # type: ignore[misc]

@@ -1,0 +1,113 @@
+"""Relay connections over keyset pages: opaque cursors, ``first`` 1-100."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import orjson
+import strawberry
+
+from app.domain.pagination import Page
+from app.graphql.errors import BadUserInput
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+T = TypeVar("T")
+N = TypeVar("N")
+
+
+def page_size(first: int | None) -> int:
+    if first is None:
+        return DEFAULT_PAGE_SIZE
+    if not 1 <= first <= MAX_PAGE_SIZE:
+        raise BadUserInput(
+            f"`first` must be between 1 and {MAX_PAGE_SIZE}, got {first}.", argument="first"
+        )
+    return first
+
+
+def encode_cursor(key: tuple[Any, ...]) -> str:
+    parts = [{"t": v.isoformat()} if isinstance(v, datetime) else v for v in key]
+    return base64.urlsafe_b64encode(orjson.dumps(parts)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, shape: tuple[type, ...]) -> tuple[Any, ...] | None:
+    """The key a cursor carries; BAD_USER_INPUT unless it fits this list's order."""
+    if cursor is None:
+        return None
+    bad = BadUserInput("`after` is not a cursor of this list.", argument="after")
+    try:
+        parts = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError) as exc:
+        raise bad from exc
+    if not isinstance(parts, list) or len(parts) != len(shape):
+        raise bad
+    key: list[Any] = []
+    for value, kind in zip(parts, shape, strict=True):
+        if kind is datetime:
+            try:
+                key.append(datetime.fromisoformat(value["t"]))
+            except (TypeError, KeyError, ValueError) as exc:
+                raise bad from exc
+        elif kind is int and isinstance(value, int) and not isinstance(value, bool):
+            key.append(value)
+        else:
+            raise bad
+    return tuple(key)
+
+
+@strawberry.type(description="Where a page sits in its list.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="True when another page follows this one.")
+    has_previous_page: bool = strawberry.field(
+        description="Always false: lists are paged forwards only (`first`/`after`)."
+    )
+    start_cursor: str | None = strawberry.field(description="Cursor of the first edge, if any.")
+    end_cursor: str | None = strawberry.field(
+        description="Cursor of the last edge; pass it as `after` for the next page."
+    )
+
+
+@strawberry.type(description="An item of a list, with the cursor that points just after it.")
+class Edge(Generic[N]):
+    cursor: str = strawberry.field(description="Opaque position of this item in its list.")
+    node: N = strawberry.field(description="The item.")
+
+
+@strawberry.type(description="A page of a list (Relay connection).")
+class Connection(Generic[N]):
+    edges: list[Edge[N]] = strawberry.field(
+        description="The items of this page with their cursors."
+    )
+    nodes: list[N] = strawberry.field(
+        description="The items of this page (shortcut for edges.node)."
+    )
+    page_info: PageInfo = strawberry.field(description="Paging information.")
+    _count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="How many items the whole list has (every page, this filter).")
+    async def total_count(self) -> int:
+        return await self._count()
+
+
+def to_connection(
+    page: Page[T], wrap: Callable[[T], N], count: Callable[[], Awaitable[int]]
+) -> Connection[N]:
+    nodes = [wrap(item) for item in page.items]
+    cursors = [encode_cursor(k) for k in page.keys]
+    return Connection(
+        edges=[Edge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True)],
+        nodes=nodes,
+        page_info=PageInfo(
+            has_next_page=page.has_next,
+            has_previous_page=False,
+            start_cursor=cursors[0] if cursors else None,
+            end_cursor=cursors[-1] if cursors else None,
+        ),
+        _count=count,
+    )

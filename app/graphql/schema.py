@@ -1,0 +1,94 @@
+"""The schema: Query assembled from the areas, error masking, parse/validation caches."""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaskErrors,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.types.execution import ExecutionContext
+
+from app.graphql.access import MemberType, RoleType, TeamType
+from app.graphql.conversations import ConversationType
+from app.graphql.errors import GatewayError
+from app.graphql.lookup import NodeQueries
+from app.graphql.users import UserQueries, UserType
+from app.graphql.workspaces import WorkspaceQueries, WorkspaceType
+
+log = logging.getLogger("app.graphql")
+
+
+@strawberry.type(
+    description="Entry points. Every query needs `Authorization: Bearer <token or API key>`."
+)
+class Query(UserQueries, WorkspaceQueries, NodeQueries):
+    pass
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """An exception that is not one of our typed errors (nor a GraphQL parse or
+    validation error): its message may hold SQL or driver details, so it is masked."""
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
+
+
+class GatewaySchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        request_id = None
+        if execution_context is not None:
+            request_id = getattr(execution_context.context, "request_id", None)
+        for error in errors:
+            if is_unexpected(error):
+                log.error(
+                    "unexpected error at %s (request %s)",
+                    error.path,
+                    request_id,
+                    exc_info=error.original_error,
+                )
+
+
+def error_code(error: GraphQLError) -> str:
+    if error.extensions and "code" in error.extensions:
+        return str(error.extensions["code"])
+    original = error.original_error
+    if isinstance(original, GatewayError):
+        return original.code
+    if original is None:
+        return "BAD_USER_INPUT"  # syntax, validation, variable coercion
+    return "INTERNAL_SERVER_ERROR"
+
+
+def format_error(error: GraphQLError) -> dict[str, Any]:
+    formatted: dict[str, Any] = dict(error.formatted)
+    formatted["extensions"] = {**(error.extensions or {}), "code": error_code(error)}
+    return formatted
+
+
+def build_schema() -> strawberry.Schema:
+    return GatewaySchema(
+        query=Query,
+        types=[UserType, WorkspaceType, MemberType, TeamType, RoleType, ConversationType],
+        extensions=[
+            partial(MaxTokensLimiter, max_token_count=5000),
+            partial(QueryDepthLimiter, max_depth=12),
+            partial(ParserCache, maxsize=512),
+            partial(ValidationCache, maxsize=512),
+            partial(
+                MaskErrors, should_mask_error=is_unexpected, error_message="Internal server error."
+            ),
+        ],
+    )
+
+
+schema = build_schema()

@@ -1,0 +1,228 @@
+"""The ``Workspace`` type with its settings, billing and integrations, and the
+workspace queries. Only the viewer's ACTIVE workspaces are ever reachable."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from app import models as tables
+from app.domain.workspaces import repository as workspaces
+from app.graphql.access import AccessFields
+from app.graphql.context import Info
+from app.graphql.conversations import ConversationFields
+from app.graphql.directives import scoped_field
+from app.graphql.enums import IntegrationStatus, Plan, SubscriptionStatus
+from app.graphql.node import Node, node_id
+from app.graphql.users import UserType, user_or_none
+
+
+@strawberry.type(description="Colours used to brand the workspace.")
+class Branding:
+    workspace_id: strawberry.Private[int]
+    row: strawberry.Private[tables.Workspace]
+
+    @scoped_field("Primary colour, #RRGGBB.")
+    def primary_color(self) -> str | None:
+        return self.row.brand_primary_color
+
+    @scoped_field("Accent colour, #RRGGBB.")
+    def accent_color(self) -> str | None:
+        return self.row.brand_accent_color
+
+
+@strawberry.type(
+    description="Settings → General: the organization's name, logo, handbook and branding."
+)
+class GeneralSettings:
+    workspace_id: strawberry.Private[int]
+    row: strawberry.Private[tables.Workspace]
+
+    @scoped_field("Organization name shown across the app.")
+    def name(self) -> str:
+        return self.row.name
+
+    @scoped_field("Logo URL (https), if set.")
+    def logo_url(self) -> str | None:
+        return self.row.logo_url
+
+    @scoped_field("The workspace handbook, in Markdown.")
+    def handbook(self) -> str:
+        return self.row.handbook
+
+    @scoped_field("Branding colours.")
+    def branding(self) -> Branding:
+        return Branding(workspace_id=self.workspace_id, row=self.row)
+
+
+@strawberry.type(description="An AI provider available to the workspace.")
+class AIProvider:
+    workspace_id: strawberry.Private[int]
+    row: strawberry.Private[tables.AIProvider]
+
+    @scoped_field("Provider key, e.g. `openai`.")
+    def provider(self) -> str:
+        return self.row.provider
+
+    @scoped_field("Whether members may use this provider.")
+    def enabled(self) -> bool:
+        return self.row.enabled
+
+    @scoped_field("Models offered by this provider.")
+    def models(self) -> list[str]:
+        return list(self.row.models)
+
+
+@strawberry.type(
+    description="Settings → Intelligence: the AI provider catalogue and default model."
+)
+class IntelligenceSettings:
+    workspace_id: strawberry.Private[int]
+
+    @scoped_field("Model used when none is chosen, if set.")
+    async def default_model(self, info: Info) -> str | None:
+        async with info.context.db.session() as s:
+            row = await workspaces.intelligence_settings(s, self.workspace_id)
+        return row.default_model if row else None
+
+    @scoped_field("AI providers, by provider key.")
+    async def providers(self, info: Info) -> list[AIProvider]:
+        async with info.context.db.session() as s:
+            rows = await workspaces.ai_providers(s, self.workspace_id)
+        return [AIProvider(workspace_id=self.workspace_id, row=r) for r in rows]
+
+
+@strawberry.type(description="The workspace's settings pages.")
+class WorkspaceSettings:
+    workspace_id: strawberry.Private[int]
+    row: strawberry.Private[tables.Workspace]
+
+    @scoped_field("General settings.", "organization:read:all")
+    def general(self) -> GeneralSettings | None:
+        return GeneralSettings(workspace_id=self.workspace_id, row=self.row)
+
+    @scoped_field("Intelligence settings.", "intelligence:read:all")
+    def intelligence(self) -> IntelligenceSettings | None:
+        return IntelligenceSettings(workspace_id=self.workspace_id)
+
+
+@strawberry.type(name="Subscription", description="The workspace's plan. Billing is per workspace.")
+class SubscriptionType:
+    workspace_id: strawberry.Private[int]
+    row: strawberry.Private[tables.Subscription]
+
+    @scoped_field("Plan.")
+    def plan(self) -> Plan:
+        return self.row.plan
+
+    @scoped_field("Billing status; CANCELED keeps the workspace and its data.")
+    def status(self) -> SubscriptionStatus:
+        return self.row.status
+
+    @scoped_field("Paid seats.")
+    def seats(self) -> int:
+        return self.row.seats
+
+    @scoped_field("End of the current billing period, if any.")
+    def current_period_end(self) -> datetime | None:
+        return self.row.current_period_end
+
+    @scoped_field("When the subscription was canceled, if it was.")
+    def canceled_at(self) -> datetime | None:
+        return self.row.canceled_at
+
+
+@strawberry.type(name="Integration", description="A connected app (Marketplace).")
+class IntegrationType:
+    workspace_id: strawberry.Private[int]
+    row: strawberry.Private[tables.Integration]
+
+    @scoped_field("Provider key, e.g. `slack`.")
+    def provider(self) -> str:
+        return self.row.provider
+
+    @scoped_field("Connection state.")
+    def status(self) -> IntegrationStatus:
+        return self.row.status
+
+    @scoped_field("When it was connected, if it is.")
+    def connected_at(self) -> datetime | None:
+        return self.row.connected_at
+
+    @scoped_field("Who connected it.")
+    async def connected_by(self, info: Info) -> UserType | None:
+        uid = self.row.connected_by_user_id
+        return user_or_none(await info.context.users.load(uid)) if uid is not None else None
+
+
+@strawberry.type(
+    name="Workspace",
+    description="A sealed container of members, teams, roles, settings and conversations.",
+)
+class WorkspaceType(Node, AccessFields, ConversationFields):
+    row: strawberry.Private[tables.Workspace]
+    id: strawberry.ID = node_id("Workspace")
+
+    @property
+    def workspace_id(self) -> int:
+        assert self.row.id is not None
+        return self.row.id
+
+    @scoped_field("URL handle, unique across Harmony.")
+    def slug(self) -> str:
+        return self.row.slug
+
+    @scoped_field("Organization name (the switcher shows it).")
+    def name(self) -> str:
+        return self.row.name
+
+    @scoped_field("Logo URL, if set.")
+    def logo_url(self) -> str | None:
+        return self.row.logo_url
+
+    @scoped_field("Settings pages; each page declares its own permission.")
+    def settings(self) -> WorkspaceSettings:
+        return WorkspaceSettings(workspace_id=self.workspace_id, row=self.row)
+
+    @scoped_field("Plan and billing state.", "billing:read:all")
+    async def subscription(self, info: Info) -> SubscriptionType | None:
+        async with info.context.db.session() as s:
+            row = await workspaces.subscription(s, self.workspace_id)
+        return SubscriptionType(workspace_id=self.workspace_id, row=row) if row else None
+
+    @scoped_field("Integrations, by provider key.", "integrations:read:all")
+    async def integrations(self, info: Info) -> list[IntegrationType] | None:
+        async with info.context.db.session() as s:
+            rows = await workspaces.integrations(s, self.workspace_id)
+        return [IntegrationType(workspace_id=self.workspace_id, row=r) for r in rows]
+
+
+async def viewer_workspaces(info: Info) -> list[WorkspaceType]:
+    ids = info.context.viewer.workspace_ids
+    if not ids:
+        return []
+    async with info.context.db.session() as s:
+        rows = await workspaces.workspaces_by_ids(s, ids)
+    return [WorkspaceType(row=r) for r in rows]
+
+
+@strawberry.type
+class WorkspaceQueries:
+    @strawberry.field(description="The viewer's workspaces (ACTIVE memberships), in id order.")
+    async def workspaces(self, info: Info) -> list[WorkspaceType]:
+        return await viewer_workspaces(info)
+
+    @strawberry.field(
+        description=(
+            "A workspace by slug. A workspace the viewer does not belong to answers exactly "
+            "like one that does not exist: null."
+        )
+    )
+    async def workspace(self, info: Info, slug: str) -> WorkspaceType | None:
+        allowed = info.context.viewer.workspace_ids
+        if not allowed or len(slug) > 63:
+            return None
+        async with info.context.db.session() as s:
+            row = await workspaces.workspace_by_slug(s, slug, allowed)
+        return WorkspaceType(row=row) if row else None

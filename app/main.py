@@ -1,0 +1,194 @@
+"""The ASGI application: routes, lifespan (engine, sessionmaker), the GraphQL endpoint.
+
+Request path: HTTP → parse body → authenticate (app.auth) → Context (app.graphql.context)
+→ strawberry executes (resolvers → loaders → repositories) → one commit/rollback → JSON.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+from strawberry.http.ides import get_graphql_ide_html
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
+
+from app.auth.authenticate import AuthenticationError, authenticate
+from app.config import Settings, get_settings
+from app.db.engine import create_engine, create_sessionmaker
+from app.db.session import RequestDB
+from app.graphql.context import Context
+from app.graphql.schema import format_error, schema
+
+log = logging.getLogger("app.http")
+
+MAX_BODY_BYTES = 1_000_000
+
+
+class JSONResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def _error(message: str, code: str, status: int = 200) -> JSONResponse:
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status
+    )
+
+
+class Gateway:
+    """What the app holds for its lifetime."""
+
+    def __init__(self, settings: Settings, engine: AsyncEngine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.sessionmaker: async_sessionmaker[AsyncSession] = create_sessionmaker(engine)
+
+
+def _gateway(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+async def _read_params(request: Request) -> dict[str, Any] | JSONResponse:
+    if request.method == "GET":
+        params: dict[str, Any] = dict(request.query_params)
+        if "variables" in params:
+            try:
+                params["variables"] = orjson.loads(params["variables"])
+            except orjson.JSONDecodeError:
+                return _error("`variables` is not valid JSON.", "BAD_USER_INPUT", 400)
+        return params
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        return _error("The request body is too large.", "BAD_USER_INPUT", 413)
+    try:
+        params = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return _error("The request body is not valid JSON.", "BAD_USER_INPUT", 400)
+    if not isinstance(params, dict):
+        return _error("The request body must be a JSON object.", "BAD_USER_INPUT", 400)
+    return params
+
+
+async def graphql_endpoint(request: Request) -> Response:
+    gateway = _gateway(request)
+    if request.method == "GET" and "query" not in request.query_params:
+        if gateway.settings.graphiql_enabled and "text/html" in request.headers.get("accept", ""):
+            return HTMLResponse(get_graphql_ide_html())
+        return _error("Send a query (POST application/json).", "BAD_USER_INPUT", 400)
+
+    params = await _read_params(request)
+    if isinstance(params, JSONResponse):
+        return params
+    query, variables, operation_name = (
+        params.get(k) for k in ("query", "variables", "operationName")
+    )
+    if not isinstance(query, str) or not query.strip():
+        return _error("`query` must be a non-empty string.", "BAD_USER_INPUT", 400)
+    if variables is not None and not isinstance(variables, dict):
+        return _error("`variables` must be a JSON object.", "BAD_USER_INPUT", 400)
+    if operation_name is not None and not isinstance(operation_name, str):
+        return _error("`operationName` must be a string.", "BAD_USER_INPUT", 400)
+
+    request_id = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
+    db = RequestDB(gateway.sessionmaker)
+    try:
+        response = await _execute(request, gateway, db, params, request_id)
+        await db.finish(commit=True)
+    except Exception:
+        log.exception("request %s failed", request_id)
+        await db.finish(commit=False)
+        response = _error("Internal server error.", "INTERNAL_SERVER_ERROR", 500)
+    response.headers["x-request-id"] = request_id
+    return response
+
+
+async def _execute(
+    request: Request, gateway: Gateway, db: RequestDB, params: dict[str, Any], request_id: str
+) -> JSONResponse:
+    try:
+        async with db.session() as session:
+            viewer = await authenticate(
+                session, gateway.settings, request.headers.get("authorization")
+            )
+    except AuthenticationError as exc:
+        return _error(str(exc), "UNAUTHENTICATED")
+    context = Context.create(db, viewer, gateway.settings, request_id)
+    try:
+        result = await schema.execute(
+            params["query"],
+            variable_values=params.get("variables"),
+            context_value=context,
+            operation_name=params.get("operationName"),
+            allowed_operation_types={OperationType.QUERY} if request.method == "GET" else None,
+        )
+    except InvalidOperationTypeError:
+        return _error("Mutations are only accepted over POST.", "BAD_USER_INPUT", 405)
+    payload: dict[str, Any] = {}
+    if result.errors:
+        payload["errors"] = [format_error(e) for e in result.errors]
+    payload["data"] = result.data
+    return JSONResponse(payload)
+
+
+async def healthz(_: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    try:
+        async with _gateway(request).engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception:
+        log.warning("readiness check failed", exc_info=True)
+        return JSONResponse({"status": "unavailable"}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> Starlette:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        owned = engine is None
+        app.state.gateway = Gateway(settings, engine or create_engine(settings))
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.gateway.engine.dispose()
+
+    middleware = []
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
+            )
+        )
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql_endpoint, methods=["GET", "POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+        ],
+        middleware=middleware,
+        lifespan=lifespan,
+    )

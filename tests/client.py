@@ -1,0 +1,51 @@
+"""A small GraphQL client for tests: posts through the ASGI app, mints tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.auth.tokens import issue_user_token
+from app.config import Settings
+from app.db.engine import create_sessionmaker
+from app.domain.users.repository import user_by_email
+
+
+@dataclass
+class GraphQLClient:
+    http: httpx.AsyncClient
+    settings: Settings
+    engine: AsyncEngine
+
+    async def token(self, email: str) -> str:
+        async with create_sessionmaker(self.engine)() as session:
+            user = await user_by_email(session, email)
+        assert user is not None and user.id is not None, f"no user {email}"
+        return issue_user_token(self.settings, user.id)
+
+    async def post(
+        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return await self.http.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=headers
+        )
+
+    async def query(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        as_: str | None = None,
+        token: str | None = None,
+    ) -> dict[str, Any]:
+        """The JSON response of a query sent as ``as_`` (an email) or with ``token``."""
+        if as_ is not None:
+            token = await self.token(as_)
+        response = await self.post(query, variables, token=token)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body

@@ -1,0 +1,174 @@
+"""Test harness: every test that takes ``engine`` runs once on SQLite and once on
+PostgreSQL, each time on its own freshly migrated and seeded database:
+
+- SQLite: the demo database is built once per session, then copied per test.
+- PostgreSQL: the demo database is built once per session as a template, then each
+  test gets ``CREATE DATABASE … TEMPLATE …`` (tens of milliseconds) and it is
+  dropped afterwards. Tests commit for real; nothing leaks between tests.
+
+PostgreSQL tests run whenever a server is reachable (``TEST_POSTGRES_URL``, default
+postgresql+asyncpg://postgres@127.0.0.1:5432/postgres). With ``REQUIRE_POSTGRES=1``
+an unreachable server is an error and a run that executed no PostgreSQL test fails.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from app.config import Settings
+from app.db.engine import create_engine, create_sessionmaker
+from app.db.migrations import upgrade
+from app.domain.demo import seed_demo
+from app.main import create_app
+from tests.client import GraphQLClient
+
+PG_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
+TEST_SECRET = "test-secret-" + "x" * 32
+_names = itertools.count()
+_pg_passed = 0
+
+
+def test_settings(url: str, **overrides: Any) -> Settings:
+    return Settings(database_url=url, app_env="development", jwt_secret=TEST_SECRET, **overrides)
+
+
+def _pg_dsn(database: str) -> str:
+    url = make_url(PG_URL).set(database=database, drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+def _pg_sa_url(database: str) -> str:
+    return make_url(PG_URL).set(database=database).render_as_string(hide_password=False)
+
+
+async def _pg_admin(sql: str) -> None:
+    conn = await asyncpg.connect(_pg_dsn(make_url(PG_URL).database or "postgres"), timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def _pg_reachable() -> bool:
+    try:
+        await _pg_admin("SELECT 1")
+    except (TimeoutError, OSError, asyncpg.PostgresError):
+        return False
+    return True
+
+
+async def build_database(url: str) -> None:
+    """Migrate and seed the demo data, through the app's own code."""
+    engine = create_engine(test_settings(url), url)
+    try:
+        await upgrade(engine)
+        async with create_sessionmaker(engine)() as session, session.begin():
+            await seed_demo(session)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    await build_database(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+async def pg_template() -> AsyncIterator[str | None]:
+    if not await _pg_reachable():
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"REQUIRE_POSTGRES=1 but PostgreSQL is unreachable at {PG_URL}")
+        yield None
+        return
+    name = f"harmony_tpl_{os.getpid()}"
+    await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await _pg_admin(f'CREATE DATABASE "{name}"')
+    await build_database(_pg_sa_url(name))
+    yield name
+    await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def database_url(
+    backend: str, sqlite_template: Path, pg_template: str | None, tmp_path: Path
+) -> AsyncIterator[str]:
+    """A fresh database with the demo data, private to this test."""
+    if backend == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copyfile(sqlite_template, path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    template = pg_template
+    if template is None:
+        pytest.skip("PostgreSQL is not reachable")
+    name = f"harmony_t_{os.getpid()}_{next(_names)}"
+    await _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    try:
+        yield _pg_sa_url(name)
+    finally:
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return test_settings(database_url)
+
+
+@pytest.fixture
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A plain session on the test database (for arranging and checking data)."""
+    async with create_sessionmaker(engine)() as session:
+        yield session
+
+
+@pytest.fixture
+async def client(settings: Settings, engine: AsyncEngine) -> AsyncIterator[GraphQLClient]:
+    app = create_app(settings, engine)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+            yield GraphQLClient(http, settings, engine)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    global _pg_passed
+    if report.when == "call" and report.passed and "[postgres" in report.nodeid:
+        _pg_passed += 1
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if REQUIRE_POSTGRES and exitstatus == 0 and session.testscollected and _pg_passed == 0:
+        session.exitstatus = 1
+        print("\nREQUIRE_POSTGRES=1 but no PostgreSQL test ran: failing the run.")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    terminalreporter.write_line(f"PostgreSQL tests passed: {_pg_passed}")
