@@ -35,6 +35,7 @@ from app.models import (
     Role,
     Team,
     User,
+    pk,
 )
 
 K = TypeVar("K", bound=Hashable)
