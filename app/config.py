@@ -21,6 +21,11 @@ class Settings(BaseSettings):
     # Migrations and operator commands may need an owner role distinct from the
     # application's (row-level security applies to the application role only).
     migration_database_url: str | None = None
+    # PostgreSQL only: the role the application connects as (DATABASE_URL's user).
+    # Migration 0002 creates it (NOSUPERUSER NOBYPASSRLS, no password) when absent and
+    # grants it table privileges; row-level security restricts it to the request's
+    # workspaces. Production gives it a password (ALTER ROLE … PASSWORD) out of band.
+    db_app_role: str = Field(default="harmony_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
 
     jwt_secret: str | None = None
     jwt_issuer: str = "harmony-dev"

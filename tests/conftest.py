@@ -9,6 +9,14 @@ PostgreSQL, each time on its own freshly migrated and seeded database:
 PostgreSQL tests run whenever a server is reachable (``TEST_POSTGRES_URL``, default
 postgresql+asyncpg://postgres@127.0.0.1:5432/postgres). With ``REQUIRE_POSTGRES=1``
 an unreachable server is an error and a run that executed no PostgreSQL test fails.
+
+On PostgreSQL the app runs as in production, under row-level security: ``settings``
+and ``engine`` connect as the application role (``Settings.db_app_role``, created by
+migration 0002; the test server trusts local connections, so no password), while
+migrations and arranging or checking data (``owner_engine``, ``session``,
+``GraphQLClient.engine``) use the owner URL of ``TEST_POSTGRES_URL``. On SQLite both
+are the same database and engine. Mark a test ``@pytest.mark.postgres_only`` to skip
+its SQLite run.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ PG_URL = os.environ.get(
 )
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
 TEST_SECRET = "test-secret-" + "x" * 32
+APP_ROLE = Settings(jwt_secret=TEST_SECRET).db_app_role  # what migration 0002 creates
 _names = itertools.count()
 _pg_passed = 0
 
@@ -53,6 +62,12 @@ def _pg_dsn(database: str) -> str:
 
 def _pg_sa_url(database: str) -> str:
     return make_url(PG_URL).set(database=database).render_as_string(hide_password=False)
+
+
+def _pg_app_url(database: str) -> str:
+    """The application role's URL (row-level security applies to it)."""
+    url = make_url(PG_URL).set(database=database, username=APP_ROLE, password=None)
+    return url.render_as_string(hide_password=False)
 
 
 async def _pg_admin(sql: str) -> None:
@@ -106,6 +121,8 @@ async def pg_template() -> AsyncIterator[str | None]:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "sqlite" and request.node.get_closest_marker("postgres_only"):
+        pytest.skip("PostgreSQL only")
     return str(request.param)
 
 
@@ -113,7 +130,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 async def database_url(
     backend: str, sqlite_template: Path, pg_template: str | None, tmp_path: Path
 ) -> AsyncIterator[str]:
-    """A fresh database with the demo data, private to this test."""
+    """A fresh database with the demo data, private to this test (the owner's URL)."""
     if backend == "sqlite":
         path = tmp_path / "test.db"
         shutil.copyfile(sqlite_template, path)
@@ -132,30 +149,50 @@ async def database_url(
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return test_settings(database_url)
+    """The app's settings: on PostgreSQL it connects as the application role."""
+    if database_url.startswith("sqlite"):
+        return test_settings(database_url)
+    database = make_url(database_url).database
+    assert database is not None
+    return test_settings(_pg_app_url(database), migration_database_url=database_url)
 
 
 @pytest.fixture
 async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """The app's engine (the application role on PostgreSQL)."""
     engine = create_engine(settings)
     yield engine
     await engine.dispose()
 
 
 @pytest.fixture
-async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
-    """A plain session on the test database (for arranging and checking data)."""
-    async with create_sessionmaker(engine)() as session:
+async def owner_engine(settings: Settings, engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
+    """The owner's engine, for arranging and checking data (bypasses row-level security)."""
+    if settings.is_sqlite:
+        yield engine
+        return
+    owner = create_engine(settings, settings.owner_database_url)
+    yield owner
+    await owner.dispose()
+
+
+@pytest.fixture
+async def session(owner_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A plain session on the test database as the owner (for arranging and checking
+    data: it sees every workspace)."""
+    async with create_sessionmaker(owner_engine)() as session:
         yield session
 
 
 @pytest.fixture
-async def client(settings: Settings, engine: AsyncEngine) -> AsyncIterator[GraphQLClient]:
+async def client(
+    settings: Settings, engine: AsyncEngine, owner_engine: AsyncEngine
+) -> AsyncIterator[GraphQLClient]:
     app = create_app(settings, engine)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
-            yield GraphQLClient(http, settings, engine)
+            yield GraphQLClient(http, settings, owner_engine)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -11,11 +11,12 @@ from app.auth.permissions import PermissionSet, admin_permissions, parse_permiss
 from app.auth.tokens import InvalidTokenError, verify_user_token
 from app.auth.viewer import Membership, Viewer
 from app.config import Settings
+from app.db import tenant
 from app.domain.api_keys.repository import api_key_by_prefix
-from app.domain.members.repository import memberships_of_user
+from app.domain.members.repository import active_workspace_ids_of_user, memberships_of_user
 from app.domain.roles.repository import granted_permissions
 from app.domain.users.repository import user_by_id
-from app.models import BuiltinRole, UserStatus
+from app.models import BuiltinRole, User, UserStatus
 
 # lastUsedAt is a hint, not a log: write it at most once a minute per key.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -38,6 +39,13 @@ def bearer_token(authorization: str | None) -> str:
 async def authenticate(
     session: AsyncSession, settings: Settings, authorization: str | None
 ) -> Viewer:
+    """The viewer behind the header; also enters the session's tenant context (the
+    workspaces row-level security lets this request read) before loading memberships.
+
+    Until then the session has no context: on PostgreSQL only ``users`` and the two
+    SECURITY DEFINER lookups (the viewer's workspace ids, an API key by prefix) are
+    readable, which is all authentication needs.
+    """
     token = bearer_token(authorization)
     if api_keys.looks_like_api_key(token):
         return await _authenticate_api_key(session, token)
@@ -45,16 +53,29 @@ async def authenticate(
         user_id = verify_user_token(settings, token)
     except InvalidTokenError as exc:
         raise AuthenticationError(f"Invalid token: {exc}.") from exc
-    return await _viewer_for_user(session, user_id)
+    user = await _active_user(session, user_id)
+    workspace_ids = await active_workspace_ids_of_user(session, user_id)
+    await tenant.enter(session, user_id=user_id, workspace_ids=workspace_ids)
+    viewer = await _viewer_for_user(session, user)
+    if viewer.workspace_ids != tuple(sorted(set(workspace_ids))):
+        # A membership changed between the two reads: allow exactly what was loaded.
+        await tenant.enter(session, user_id=user_id, workspace_ids=viewer.workspace_ids)
+    return viewer
 
 
-async def _viewer_for_user(
-    session: AsyncSession, user_id: int, only_workspace: int | None = None
-) -> Viewer:
+async def _active_user(session: AsyncSession, user_id: int) -> User:
     user = await user_by_id(session, user_id)
     if user is None or user.status != UserStatus.ACTIVE:
         raise AuthenticationError("Invalid token: the account is deactivated or does not exist.")
-    rows = await memberships_of_user(session, user_id)
+    return user
+
+
+async def _viewer_for_user(
+    session: AsyncSession, user: User, only_workspace: int | None = None
+) -> Viewer:
+    """The user's memberships as the session's tenant context lets it read them."""
+    assert user.id is not None
+    rows = await memberships_of_user(session, user.id)
     if only_workspace is not None:
         rows = [r for r in rows if r[0].workspace_id == only_workspace]
     custom = [(m.workspace_id, r.id) for m, r, _ in rows if r.builtin != BuiltinRole.ADMIN]
@@ -88,9 +109,10 @@ async def _authenticate_api_key(session: AsyncSession, secret: str) -> Viewer:
     now = datetime.now(UTC)
     if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
         raise invalid
-    creator = await _viewer_for_user(
-        session, key.created_by_user_id, only_workspace=key.workspace_id
-    )
+    user = await _active_user(session, key.created_by_user_id)
+    # A key reads its own workspace and nothing else, whatever its creator belongs to.
+    await tenant.enter(session, user_id=key.created_by_user_id, workspace_ids=[key.workspace_id])
+    creator = await _viewer_for_user(session, user, only_workspace=key.workspace_id)
     membership = creator.membership(key.workspace_id)
     if membership is None:
         raise invalid  # the creator left the workspace: the key died with the membership

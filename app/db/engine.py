@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from app.config import Settings
+from app.db.tenant import TenantSession
 
 
 def is_sqlite_url(url: str) -> bool:
@@ -52,4 +53,8 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> N
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     # expire_on_commit=False: objects returned by a mutation stay readable after commit.
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    # TenantSession: on PostgreSQL every transaction starts by setting the tenant context
+    # (row-level security), empty unless authentication filled it (app.db.tenant).
+    return async_sessionmaker(
+        engine, expire_on_commit=False, autoflush=False, sync_session_class=TenantSession
+    )

@@ -10,30 +10,34 @@ Batching (one statement per loader batch) keeps that queue short.
 
 Why not a session per loader batch? Every transaction would have to re-establish
 the tenant context, and a request would no longer read one consistent snapshot.
+
+Tenant context (PostgreSQL row-level security): the session carries ``self.tenant``,
+which authentication fills once it knows the viewer's workspaces
+(``app.db.tenant.enter``). Every transaction the session begins — the first one, and
+any that follows a mid-request ``session.commit()`` — starts with
+``set_config(…, true)`` from it, so nothing depends on remembering to set it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-# Runs once on the session before its first statement (e.g. to set the tenant context).
-SessionHook = Callable[[AsyncSession], Awaitable[None]]
+from app.db.tenant import Tenant, TenantSession, attach
 
 
 class RequestDB:
-    __slots__ = ("_hook", "_lock", "_session", "_sessionmaker")
+    __slots__ = ("_lock", "_session", "_sessionmaker", "tenant")
 
-    def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], on_begin: SessionHook | None = None
-    ) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
-        self._hook = on_begin
         self._lock = asyncio.Lock()
         self._session: AsyncSession | None = None
+        # Empty until authentication enters the viewer's workspaces.
+        self.tenant = Tenant()
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -41,8 +45,9 @@ class RequestDB:
         async with self._lock:
             if self._session is None:
                 session = self._sessionmaker()
-                if self._hook is not None:
-                    await self._hook(session)
+                # Only a TenantSession sets the context at BEGIN (app.db.engine).
+                assert isinstance(session.sync_session, TenantSession), "use create_sessionmaker"
+                attach(session, self.tenant)
                 self._session = session
             yield self._session
 

@@ -32,7 +32,10 @@ def pk_of(global_id: str | None, type_name: str, argument: str) -> int | None:
     """Decode an ID argument that must name ``type_name`` (BAD_USER_INPUT otherwise)."""
     if global_id is None:
         return None
-    pk = decode_id_of(global_id, type_name)
+    try:
+        pk = decode_id_of(global_id, type_name)
+    except BadUserInput as exc:
+        raise BadUserInput(exc.message, argument=argument) from None
     if pk is None:
         raise BadUserInput(f"`{argument}` must be the ID of a {type_name}.", argument=argument)
     return pk
@@ -159,6 +162,11 @@ class MemberFilterInput:
             raise BadUserInput(
                 "`filter.search` is limited to 100 characters.", argument="filter.search"
             )
+        if self.search is not None and "\x00" in self.search:
+            # PostgreSQL text cannot hold NUL: refuse it here rather than fail the statement.
+            raise BadUserInput(
+                "`filter.search` must not contain NUL characters.", argument="filter.search"
+            )
         return MemberFilter(
             status=self.status,
             role_id=pk_of(self.role_id, "Role", "filter.roleId"),
@@ -170,7 +178,7 @@ class MemberFilterInput:
 async def members_connection(
     info: Info, workspace_id: int, f: MemberFilter, first: int | None, after: str | None
 ) -> Connection[MemberType]:
-    size, key = page_size(first), decode_cursor(after, (int,))
+    size, key = page_size(first), decode_cursor(after, (int,), kind="Member")
     db, loaders = info.context.db, info.context.workspace(workspace_id)
     async with db.session() as s:
         page = await members.members_page(s, workspace_id, f, first=size, after=key)
@@ -181,7 +189,7 @@ async def members_connection(
         async with db.session() as s:
             return await members.members_count(s, workspace_id, f)
 
-    return to_connection(page, lambda m: MemberType(row=m), count)
+    return to_connection(page, lambda m: MemberType(row=m), count, kind="Member")
 
 
 @strawberry.type
@@ -214,7 +222,7 @@ class AccessFields:
     async def teams(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[TeamType] | None:
-        size, key = page_size(first), decode_cursor(after, (int,))
+        size, key = page_size(first), decode_cursor(after, (int,), kind="Team")
         db, ws = info.context.db, self.workspace_id
         async with db.session() as s:
             page = await teams.teams_page(s, ws, first=size, after=key)
@@ -223,7 +231,7 @@ class AccessFields:
             async with db.session() as s:
                 return await teams.teams_count(s, ws)
 
-        return to_connection(page, lambda t: TeamType(row=t), count)
+        return to_connection(page, lambda t: TeamType(row=t), count, kind="Team")
 
     @scoped_field("A team by ID; null when not in this workspace.", TEAMS_READ)
     async def team(self, info: Info, id: strawberry.ID) -> TeamType | None:
@@ -236,7 +244,7 @@ class AccessFields:
     async def roles(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[RoleType] | None:
-        size, key = page_size(first), decode_cursor(after, (int,))
+        size, key = page_size(first), decode_cursor(after, (int,), kind="Role")
         db, ws = info.context.db, self.workspace_id
         async with db.session() as s:
             page = await roles.roles_page(s, ws, first=size, after=key)
@@ -245,7 +253,7 @@ class AccessFields:
             async with db.session() as s:
                 return await roles.roles_count(s, ws)
 
-        return to_connection(page, lambda r: RoleType(row=r), count)
+        return to_connection(page, lambda r: RoleType(row=r), count, kind="Role")
 
     @scoped_field("A role by ID; null when not in this workspace.", ROLES_READ)
     async def role(self, info: Info, id: strawberry.ID) -> RoleType | None:

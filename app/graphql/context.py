@@ -53,10 +53,20 @@ class Context:
             if self.viewer.membership(workspace_id) is None:
                 raise NotFound("No such workspace.")
             loaders = WorkspaceLoaders(
-                self.db, workspace_id, self.conversation_visibility(workspace_id)
+                self.db,
+                workspace_id,
+                self.conversation_visibility(workspace_id),
+                self.visibility(workspace_id, "insights"),
             )
             self._workspaces[workspace_id] = loaders
         return loaders
+
+    def forget(self, workspace_id: int) -> None:
+        """After a change: drop what this request cached about the workspace, so what
+        is read next (the mutation's payload) shows the new state."""
+        self._workspaces.pop(workspace_id, None)
+        self._nodes = None
+        self.users.clear_all()
 
     @property
     def nodes(self) -> NodeLocator:
@@ -69,10 +79,16 @@ class Context:
 
     def conversation_visibility(self, workspace_id: int) -> Visibility | None:
         """Which conversations the viewer may read here (None: none at all)."""
+        return self.visibility(workspace_id, "conversations")
+
+    def visibility(self, workspace_id: int, resource: str) -> Visibility | None:
+        """Which conversations the viewer's ``resource:read`` scope reaches here (None:
+        none at all); ``resource`` is a conversation-scoped resource (conversations,
+        insights)."""
         membership = self.viewer.membership(workspace_id)
         if membership is None:
             return None
-        scope: Scope | None = membership.permissions.scope_of("conversations", "read")
+        scope: Scope | None = membership.permissions.scope_of(resource, "read")
         if scope is None:
             return None
         return Visibility(scope=scope, user_id=self.viewer.user_id, team_ids=membership.team_ids)

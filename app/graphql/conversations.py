@@ -3,7 +3,7 @@ at ``own`` (hosted or joined), ``team`` (plus the viewer's teams') or ``all``.""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import strawberry
 
@@ -150,10 +150,18 @@ class ConversationFilterInput:
 
     def to_domain(self) -> ConversationFilter:
         for name, value in (("from", self.from_), ("to", self.to)):
-            if value is not None and value.tzinfo is None:
+            if value is None:
+                continue
+            if value.tzinfo is None:
                 raise BadUserInput(
                     f"`filter.{name}` needs a timezone offset.", argument=f"filter.{name}"
                 )
+            try:
+                value.astimezone(UTC)  # stored and compared in UTC
+            except OverflowError as exc:
+                raise BadUserInput(
+                    f"`filter.{name}` is out of range.", argument=f"filter.{name}"
+                ) from exc
         return ConversationFilter(
             team_id=pk_of(self.team_id, "Team", "filter.teamId"),
             host_user_id=pk_of(self.host_id, "User", "filter.hostId"),
@@ -182,7 +190,7 @@ class ConversationFields:
         after: str | None = None,
         filter: ConversationFilterInput | None = None,
     ) -> Connection[ConversationType] | None:
-        size, key = page_size(first), decode_cursor(after, (datetime, int))
+        size, key = page_size(first), decode_cursor(after, (datetime, int), kind="Conversation")
         f = filter.to_domain() if filter else ConversationFilter()
         ws, db = self.workspace_id, info.context.db
         visibility = info.context.conversation_visibility(ws)
@@ -199,7 +207,7 @@ class ConversationFields:
             async with db.session() as s:
                 return await conversations.conversations_count(s, ws, visibility, f)
 
-        return to_connection(page, lambda c: ConversationType(row=c), count)
+        return to_connection(page, lambda c: ConversationType(row=c), count, kind="Conversation")
 
     @scoped_field(
         "A conversation by ID; null when it does not exist or is outside the viewer's scope.",

@@ -7,7 +7,11 @@ import binascii
 
 from app.graphql.errors import BadUserInput
 
-NODE_TYPES = frozenset({"User", "Workspace", "Member", "Team", "Role", "Conversation"})
+NODE_TYPES = frozenset({"User", "Workspace", "Member", "Team", "Role", "Conversation", "ApiKey"})
+
+# Primary keys are 32-bit INTEGER columns: a larger number could never name a row, and
+# PostgreSQL refuses to bind it (which would surface as a 500, not as a bad argument).
+MAX_PK = 2**31 - 1
 
 
 def encode_id(type_name: str, pk: int) -> str:
@@ -15,18 +19,25 @@ def encode_id(type_name: str, pk: int) -> str:
 
 
 def decode_id(global_id: str) -> tuple[str, int]:
-    """(type name, primary key); BAD_USER_INPUT for anything malformed."""
+    """(type name, primary key); BAD_USER_INPUT for anything malformed.
+
+    Only the exact strings ``encode_id`` produces are accepted (no padding, no stray
+    characters, no leading zeros, ASCII digits only), so every object has one ID.
+    """
     bad = BadUserInput(f"'{global_id[:100]}' is not a valid ID.")
-    if not global_id or len(global_id) > 64:
+    if not global_id or len(global_id) > 64 or not global_id.isascii():
         raise bad
     try:
         raw = base64.urlsafe_b64decode(global_id + "=" * (-len(global_id) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise bad from exc
-    type_name, sep, pk = raw.partition(":")
-    if not sep or type_name not in NODE_TYPES or not pk.isdigit() or len(pk) > 18:
+    type_name, sep, digits = raw.partition(":")
+    if not sep or type_name not in NODE_TYPES or not digits.isascii() or not digits.isdigit():
         raise bad
-    return type_name, int(pk)
+    pk = int(digits)
+    if not 1 <= pk <= MAX_PK or encode_id(type_name, pk) != global_id:
+        raise bad
+    return type_name, pk
 
 
 def decode_id_of(global_id: str, expected: str) -> int | None:

@@ -27,6 +27,7 @@ from app.domain.teams import repository as teams
 from app.domain.users import repository as users
 from app.models import (
     ActionItem,
+    ApiKey,
     BuiltinRole,
     Conversation,
     ConversationInsight,
@@ -79,11 +80,26 @@ class UserLoader(Loader[int, User | None]):
 
 
 class WorkspaceLoaders:
-    """Every loader of one workspace; ``visibility`` bounds the conversations."""
+    """Every loader of one workspace; ``visibility`` bounds the conversations and
+    ``insight_visibility`` the conversations whose insights may be read."""
 
-    def __init__(self, db: RequestDB, workspace_id: int, visibility: Visibility | None) -> None:
+    def __init__(
+        self,
+        db: RequestDB,
+        workspace_id: int,
+        visibility: Visibility | None,
+        insight_visibility: Visibility | None = None,
+    ) -> None:
         ws = workspace_id
         self.workspace_id = ws
+        # Filter insights by their own scope only where it is narrower than the
+        # conversations' (e.g. conversations:read:all with insights:read:own).
+        insights_within = (
+            insight_visibility
+            if insight_visibility is not None
+            and (visibility is None or insight_visibility.scope < visibility.scope)
+            else None
+        )
 
         async def member(s: AsyncSession, ids: list[int]) -> list[Member | None]:
             return in_key_order(ids, await members.members_by_ids(s, ws, ids), lambda m: m.id)  # type: ignore[arg-type,return-value]
@@ -124,7 +140,9 @@ class WorkspaceLoaders:
             return grouped(ids, ((p.conversation_id, p) for p in rows))
 
         async def insights(s: AsyncSession, ids: list[int]) -> list[list[ConversationInsight]]:
-            rows = await conversations.insights_of(s, ws, ids)
+            if insight_visibility is None:
+                return [[] for _ in ids]
+            rows = await conversations.insights_of(s, ws, ids, within=insights_within)
             return grouped(ids, ((i.conversation_id, i) for i in rows))
 
         async def action_items(s: AsyncSession, ids: list[int]) -> list[list[ActionItem]]:
@@ -157,6 +175,7 @@ TENANT_NODE_TABLES: dict[str, type[SQLModel]] = {
     "Team": Team,
     "Role": Role,
     "Conversation": Conversation,
+    "ApiKey": ApiKey,
 }
 
 

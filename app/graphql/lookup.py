@@ -15,6 +15,7 @@ from typing import Any
 import strawberry
 
 from app.graphql.access import MEMBERS_READ, ROLES_READ, TEAMS_READ, MemberType, RoleType, TeamType
+from app.graphql.administration import ApiKeyType
 from app.graphql.context import Info
 from app.graphql.conversations import CONVERSATIONS_READ, ConversationType
 from app.graphql.errors import BadUserInput, Forbidden
@@ -31,6 +32,7 @@ TENANT_NODES: dict[str, tuple[str, Callable[[Any], Node]]] = {
     "Team": (TEAMS_READ, lambda r: TeamType(row=r)),
     "Role": (ROLES_READ, lambda r: RoleType(row=r)),
     "Conversation": (CONVERSATIONS_READ, lambda r: ConversationType(row=r)),
+    "ApiKey": ("api_keys:read:all", lambda r: ApiKeyType(row=r)),
 }
 
 

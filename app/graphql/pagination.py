@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import orjson
@@ -31,13 +31,31 @@ def page_size(first: int | None) -> int:
     return first
 
 
-def encode_cursor(key: tuple[Any, ...]) -> str:
+# Keys are bound as SQL parameters: ints must fit the 32-bit INTEGER key columns and
+# datetimes must be timezone-aware and representable in UTC, or the database driver
+# would fail the statement (a 500) instead of the cursor being refused (a 400).
+_INT_RANGE = range(-(2**31), 2**31)
+
+
+def encode_cursor(kind: str, key: tuple[Any, ...]) -> str:
+    """``kind`` names the list (e.g. "Member"): a cursor of one list is refused by another
+    even when both are ordered by keys of the same shape."""
     parts = [{"t": v.isoformat()} if isinstance(v, datetime) else v for v in key]
-    return base64.urlsafe_b64encode(orjson.dumps(parts)).decode().rstrip("=")
+    return base64.urlsafe_b64encode(orjson.dumps([kind, *parts])).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None, shape: tuple[type, ...]) -> tuple[Any, ...] | None:
-    """The key a cursor carries; BAD_USER_INPUT unless it fits this list's order."""
+def _cursor_datetime(value: Any) -> datetime:
+    moment = datetime.fromisoformat(value["t"])
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime")
+    moment.astimezone(UTC)  # OverflowError at the edges of the calendar
+    return moment
+
+
+def decode_cursor(
+    cursor: str | None, shape: tuple[type, ...], *, kind: str
+) -> tuple[Any, ...] | None:
+    """The key a cursor carries; BAD_USER_INPUT unless it is a cursor of this list."""
     if cursor is None:
         return None
     bad = BadUserInput("`after` is not a cursor of this list.", argument="after")
@@ -45,16 +63,21 @@ def decode_cursor(cursor: str | None, shape: tuple[type, ...]) -> tuple[Any, ...
         parts = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError) as exc:
         raise bad from exc
-    if not isinstance(parts, list) or len(parts) != len(shape):
+    if not isinstance(parts, list) or len(parts) != len(shape) + 1 or parts[0] != kind:
         raise bad
     key: list[Any] = []
-    for value, kind in zip(parts, shape, strict=True):
-        if kind is datetime:
+    for value, expected in zip(parts[1:], shape, strict=True):
+        if expected is datetime:
             try:
-                key.append(datetime.fromisoformat(value["t"]))
-            except (TypeError, KeyError, ValueError) as exc:
+                key.append(_cursor_datetime(value))
+            except (TypeError, KeyError, ValueError, OverflowError) as exc:
                 raise bad from exc
-        elif kind is int and isinstance(value, int) and not isinstance(value, bool):
+        elif (
+            expected is int
+            and isinstance(value, int)
+            and not isinstance(value, bool)
+            and value in _INT_RANGE
+        ):
             key.append(value)
         else:
             raise bad
@@ -96,10 +119,11 @@ class Connection(Generic[N]):
 
 
 def to_connection(
-    page: Page[T], wrap: Callable[[T], N], count: Callable[[], Awaitable[int]]
+    page: Page[T], wrap: Callable[[T], N], count: Callable[[], Awaitable[int]], *, kind: str
 ) -> Connection[N]:
+    """``kind`` must be the one the list passes to ``decode_cursor``."""
     nodes = [wrap(item) for item in page.items]
-    cursors = [encode_cursor(k) for k in page.keys]
+    cursors = [encode_cursor(kind, k) for k in page.keys]
     return Connection(
         edges=[Edge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True)],
         nodes=nodes,

@@ -18,9 +18,11 @@ from strawberry.extensions import (
 from strawberry.types.execution import ExecutionContext
 
 from app.graphql.access import MemberType, RoleType, TeamType
+from app.graphql.administration import ApiKeyType, ShareLinkQueries
 from app.graphql.conversations import ConversationType
 from app.graphql.errors import GatewayError
 from app.graphql.lookup import NodeQueries
+from app.graphql.mutations import Mutation
 from app.graphql.users import UserQueries, UserType
 from app.graphql.workspaces import WorkspaceQueries, WorkspaceType
 
@@ -30,7 +32,7 @@ log = logging.getLogger("app.graphql")
 @strawberry.type(
     description="Entry points. Every query needs `Authorization: Bearer <token or API key>`."
 )
-class Query(UserQueries, WorkspaceQueries, NodeQueries):
+class Query(UserQueries, WorkspaceQueries, NodeQueries, ShareLinkQueries):
     pass
 
 
@@ -78,7 +80,16 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
 def build_schema() -> strawberry.Schema:
     return GatewaySchema(
         query=Query,
-        types=[UserType, WorkspaceType, MemberType, TeamType, RoleType, ConversationType],
+        mutation=Mutation,
+        types=[
+            UserType,
+            WorkspaceType,
+            MemberType,
+            TeamType,
+            RoleType,
+            ConversationType,
+            ApiKeyType,
+        ],
         extensions=[
             partial(MaxTokensLimiter, max_token_count=5000),
             partial(QueryDepthLimiter, max_depth=12),

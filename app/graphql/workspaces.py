@@ -9,7 +9,9 @@ import strawberry
 
 from app import models as tables
 from app.domain.workspaces import repository as workspaces
+from app.domain.workspaces.service import SLUG_RE
 from app.graphql.access import AccessFields
+from app.graphql.administration import AdministrationFields
 from app.graphql.context import Info
 from app.graphql.conversations import ConversationFields
 from app.graphql.directives import scoped_field
@@ -160,7 +162,7 @@ class IntegrationType:
     name="Workspace",
     description="A sealed container of members, teams, roles, settings and conversations.",
 )
-class WorkspaceType(Node, AccessFields, ConversationFields):
+class WorkspaceType(Node, AccessFields, ConversationFields, AdministrationFields):
     row: strawberry.Private[tables.Workspace]
     id: strawberry.ID = node_id("Workspace")
 
@@ -221,7 +223,9 @@ class WorkspaceQueries:
     )
     async def workspace(self, info: Info, slug: str) -> WorkspaceType | None:
         allowed = info.context.viewer.workspace_ids
-        if not allowed or len(slug) > 63:
+        # A string that cannot be a slug names no workspace; checking it here also keeps
+        # characters PostgreSQL refuses (NUL) away from the database.
+        if not allowed or not SLUG_RE.fullmatch(slug):
             return None
         async with info.context.db.session() as s:
             row = await workspaces.workspace_by_slug(s, slug, allowed)

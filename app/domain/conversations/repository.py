@@ -117,13 +117,21 @@ async def participants_of(
 
 
 async def insights_of(
-    session: AsyncSession, workspace_id: int, conversation_ids: Sequence[int]
+    session: AsyncSession,
+    workspace_id: int,
+    conversation_ids: Sequence[int],
+    within: Visibility | None = None,
 ) -> list[ConversationInsight]:
+    """Insights of these conversations; with ``within``, only of the conversations that
+    visibility reaches (insights may be readable at a narrower scope than conversations)."""
     stmt = (
         scoped(ConversationInsight, workspace_id)
         .where(ConversationInsight.conversation_id.in_(conversation_ids))
         .order_by(ConversationInsight.id)
     )
+    if within is not None:
+        reachable = _visible(workspace_id, within).with_only_columns(Conversation.id)
+        stmt = stmt.where(ConversationInsight.conversation_id.in_(reachable))
     return list((await session.execute(stmt)).scalars())
 
 

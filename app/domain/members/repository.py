@@ -52,6 +52,25 @@ async def memberships_of_user(
     return [(m, r, frozenset(t)) for m, r, t in folded.values()]
 
 
+async def active_workspace_ids_of_user(session: AsyncSession, user_id: int) -> list[int]:
+    """The workspaces where the user holds an ACTIVE membership, ascending.
+
+    Authentication asks this before any tenant context exists. On PostgreSQL row-level
+    security would hide every membership then, so it goes through
+    ``harmony_viewer_workspace_ids``, a SECURITY DEFINER function of migration 0002
+    that returns these ids and nothing else.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        fn = sa.func.harmony_viewer_workspace_ids(user_id, type_=sa.ARRAY(sa.Integer))
+        return list(await session.scalar(sa.select(fn)) or [])
+    stmt = (
+        select(Member.workspace_id)
+        .where(Member.user_id == user_id, Member.status == MemberStatus.ACTIVE)
+        .order_by(Member.workspace_id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
 def _filtered(workspace_id: int, f: MemberFilter) -> sa.Select[tuple[Member]]:
     stmt = scoped(Member, workspace_id)
     if f.status is not None:

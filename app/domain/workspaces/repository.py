@@ -7,8 +7,17 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
+from app.domain.tenant import among as among_workspaces
 from app.domain.tenant import scoped
-from app.models import AIProvider, Integration, IntelligenceSettings, Subscription, Workspace
+from app.models import (
+    AIProvider,
+    ApiKey,
+    Integration,
+    IntelligenceSettings,
+    ShareLink,
+    Subscription,
+    Workspace,
+)
 
 
 async def workspaces_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[Workspace]:
@@ -44,3 +53,16 @@ async def subscription(session: AsyncSession, workspace_id: int) -> Subscription
 async def integrations(session: AsyncSession, workspace_id: int) -> list[Integration]:
     stmt = scoped(Integration, workspace_id).order_by(Integration.provider)
     return list((await session.execute(stmt)).scalars())
+
+
+async def api_keys_of(session: AsyncSession, workspace_id: int) -> list[ApiKey]:
+    stmt = scoped(ApiKey, workspace_id).order_by(ApiKey.id.desc())
+    return list((await session.execute(stmt)).scalars())
+
+
+async def share_link_by_token(
+    session: AsyncSession, token: str, among: Sequence[int]
+) -> ShareLink | None:
+    """A share link, only among the given workspaces (the viewer's)."""
+    stmt = among_workspaces(ShareLink, among).where(ShareLink.token == token)
+    return (await session.execute(stmt)).scalars().first()

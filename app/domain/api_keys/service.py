@@ -1,0 +1,90 @@
+"""API keys: created with a subset of the creator's permissions, shown once, revocable."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.api_keys import generate_api_key
+from app.db.types import utcnow
+from app.domain import audit
+from app.domain.actor import Actor
+from app.domain.errors import Refusal, UserErrorCode
+from app.domain.nodes.repository import rows_among
+from app.domain.roles.service import check_permissions, check_text
+from app.models import ApiKey, pk
+
+
+async def create_api_key(
+    session: AsyncSession,
+    workspace_id: int,
+    actor: Actor,
+    *,
+    name: str,
+    permissions: Sequence[str],
+    expires_at: datetime | None,
+) -> tuple[ApiKey, str]:
+    """The key and its secret (returned once; only its hash is stored)."""
+    name = check_text(name, "name", 100, required=True)
+    if not permissions:
+        raise Refusal(
+            UserErrorCode.INVALID_PERMISSION,
+            "Give the key at least one permission.",
+            ["input", "permissions"],
+        )
+    granted = check_permissions(actor, permissions)
+    if expires_at is not None and (expires_at.tzinfo is None or expires_at <= utcnow()):
+        raise Refusal(
+            UserErrorCode.INVALID_VALUE,
+            "`expiresAt` must be a future instant with a timezone.",
+            ["input", "expiresAt"],
+        )
+    new = generate_api_key()
+    key = ApiKey(
+        workspace_id=workspace_id,
+        name=name,
+        prefix=new.prefix,
+        secret_hash=new.secret_hash,
+        permissions=granted,
+        created_by_user_id=actor.user_id,
+        expires_at=expires_at,
+    )
+    session.add(key)
+    await session.flush()
+    audit.record(
+        session,
+        actor,
+        workspace_id,
+        "api_key.created",
+        target_type="ApiKey",
+        target_id=pk(key),
+        summary={"name": name, "prefix": new.prefix, "permissions": granted},
+    )
+    return key, new.secret
+
+
+async def revoke_api_key(
+    session: AsyncSession, workspace_id: int, actor: Actor, key_id: int
+) -> ApiKey:
+    found = await rows_among(session, ApiKey, [key_id], [workspace_id])
+    if not found:
+        raise Refusal(
+            UserErrorCode.NOT_FOUND, "No such API key in this workspace.", ["input", "apiKeyId"]
+        )
+    key = found[0]
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        session.add(key)
+        await session.flush()
+        audit.record(
+            session,
+            actor,
+            workspace_id,
+            "api_key.revoked",
+            target_type="ApiKey",
+            target_id=key_id,
+            summary={"name": key.name, "prefix": key.prefix},
+        )
+    return key

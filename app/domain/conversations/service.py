@@ -1,0 +1,61 @@
+"""Share links: a pointer to a conversation. Creating one needs the share permission
+at a scope that covers the conversation; opening one still needs read permission."""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.permissions import Scope
+from app.domain import audit
+from app.domain.actor import Actor
+from app.domain.conversations.repository import Visibility, conversations_by_ids
+from app.domain.errors import Refusal, UserErrorCode
+from app.models import ShareLink, pk
+
+
+async def create_share_link(
+    session: AsyncSession,
+    workspace_id: int,
+    actor: Actor,
+    conversation_id: int,
+    *,
+    team_ids: frozenset[int],
+) -> ShareLink:
+    read_scope = actor.permissions.scope_of("conversations", "read")
+    share_scope = actor.permissions.scope_of("conversations", "share")
+    found = []
+    if read_scope is not None and share_scope is not None:
+        # Shareable = readable AND within the share scope.
+        scope = Scope(min(read_scope, share_scope))
+        found = await conversations_by_ids(
+            session,
+            workspace_id,
+            Visibility(scope=scope, user_id=actor.user_id, team_ids=team_ids),
+            [conversation_id],
+        )
+    if not found:
+        raise Refusal(
+            UserErrorCode.NOT_FOUND,
+            "No such conversation that you may share.",
+            ["input", "conversationId"],
+        )
+    link = ShareLink(
+        workspace_id=workspace_id,
+        conversation_id=conversation_id,
+        token=secrets.token_urlsafe(24),
+        created_by_user_id=actor.user_id,
+    )
+    session.add(link)
+    await session.flush()
+    audit.record(
+        session,
+        actor,
+        workspace_id,
+        "conversation.shared",
+        target_type="Conversation",
+        target_id=conversation_id,
+        summary={"shareLinkId": pk(link)},
+    )
+    return link

@@ -1,0 +1,239 @@
+"""Settings → Users: add, edit, deactivate and reactivate members.
+
+Every function runs inside the caller's unit of work, after the workspace lock
+(app.domain.locks), and raises Refusal before writing anything when a rule says no.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.permissions import PermissionSet, admin_permissions
+from app.db.types import utcnow
+from app.domain import audit
+from app.domain.actor import Actor
+from app.domain.errors import Refusal, UserErrorCode
+from app.domain.members import writes
+from app.domain.members.repository import members_by_ids
+from app.domain.roles import writes as role_writes
+from app.domain.roles.repository import granted_permissions, roles_by_ids
+from app.domain.teams.repository import teams_by_ids
+from app.domain.users.repository import user_by_email, user_by_id
+from app.domain.users.service import InvalidEmailError, get_or_create_user, normalize_email
+from app.models import BuiltinRole, Member, MemberStatus, Role, UserStatus, pk
+
+
+@dataclass(frozen=True, slots=True)
+class MemberChange:
+    role_id: int | None = None
+    team_ids: Sequence[int] | None = None
+
+
+async def role_permissions(session: AsyncSession, role: Role) -> list[str]:
+    if role.builtin == BuiltinRole.ADMIN:
+        return sorted(admin_permissions())
+    return (await granted_permissions(session, [(role.workspace_id, pk(role))])).get(pk(role), [])
+
+
+async def find_member(
+    session: AsyncSession, workspace_id: int, member_id: int, field: str = "memberId"
+) -> Member:
+    found = await members_by_ids(session, workspace_id, [member_id])
+    if not found:
+        raise Refusal(
+            UserErrorCode.NOT_FOUND, "No such member in this workspace.", ["input", field]
+        )
+    return found[0]
+
+
+async def find_role(
+    session: AsyncSession, workspace_id: int, role_id: int, field: str = "roleId"
+) -> Role:
+    found = await roles_by_ids(session, workspace_id, [role_id])
+    if not found:
+        raise Refusal(UserErrorCode.NOT_FOUND, "No such role in this workspace.", ["input", field])
+    return found[0]
+
+
+async def check_teams(
+    session: AsyncSession, workspace_id: int, team_ids: Sequence[int]
+) -> list[int]:
+    wanted = sorted(set(team_ids))
+    found = {pk(t) for t in await teams_by_ids(session, workspace_id, wanted)}
+    for i, team_id in enumerate(team_ids):
+        if team_id not in found:
+            raise Refusal(
+                UserErrorCode.NOT_FOUND, "No such team in this workspace.", ["input", "teamIds", i]
+            )
+    return wanted
+
+
+async def require_grantable(
+    session: AsyncSession, actor: Actor, role: Role, field: Sequence[str]
+) -> None:
+    """No escalation: nobody hands out (or takes from someone) a role holding more
+    than they hold themselves."""
+    if not actor.permissions.covers(await role_permissions(session, role)):
+        raise Refusal(
+            UserErrorCode.ESCALATION,
+            f"You cannot assign or change the role {role.name}: it holds permissions you do not hold.",
+            field,
+        )
+
+
+async def require_other_admin(
+    session: AsyncSession, workspace_id: int, member: Member, field: Sequence[str]
+) -> None:
+    """The last-admin rule: the workspace keeps at least one ACTIVE Admin."""
+    admins = await writes.active_admin_member_ids(session, workspace_id)
+    if admins == [pk(member)]:
+        raise Refusal(
+            UserErrorCode.SOLE_ADMIN,
+            "This member is the workspace's only active Admin: assign another Admin first.",
+            field,
+        )
+
+
+async def add_member(
+    session: AsyncSession,
+    workspace_id: int,
+    actor: Actor,
+    *,
+    email: str,
+    name: str | None,
+    role_id: int | None,
+    team_ids: Sequence[int],
+) -> Member:
+    try:
+        email = normalize_email(email)
+    except InvalidEmailError as exc:
+        raise Refusal(UserErrorCode.INVALID_VALUE, str(exc), ["input", "email"]) from exc
+    if name is not None and (not name.strip() or len(name) > 200):
+        raise Refusal(
+            UserErrorCode.TOO_LONG if name.strip() else UserErrorCode.INVALID_VALUE,
+            "The name must be 1-200 characters.",
+            ["input", "name"],
+        )
+    if role_id is None:
+        role = await role_writes.builtin_role(session, workspace_id, BuiltinRole.MEMBER)
+    else:
+        role = await find_role(session, workspace_id, role_id)
+    await require_grantable(session, actor, role, ["input", "roleId"])
+    teams = await check_teams(session, workspace_id, team_ids)
+
+    existing = await user_by_email(session, email)
+    if existing is not None:
+        if existing.status != UserStatus.ACTIVE:
+            raise Refusal(
+                UserErrorCode.ACCOUNT_DEACTIVATED,
+                f"The account {email} was deleted.",
+                ["input", "email"],
+            )
+        if await writes.member_of_user(session, workspace_id, pk(existing)) is not None:
+            raise Refusal(
+                UserErrorCode.ALREADY_MEMBER, f"{existing.email} is already a member.", ["input", "email"]
+            )
+    user = existing or await get_or_create_user(session, email, name.strip() if name else None)
+    member = Member(workspace_id=workspace_id, user_id=pk(user), role_id=pk(role))
+    session.add(member)
+    await session.flush()
+    await writes.set_teams(session, workspace_id, pk(member), teams)
+    audit.record(
+        session,
+        actor,
+        workspace_id,
+        "member.added",
+        target_type="Member",
+        target_id=pk(member),
+        summary={
+            "email": email,
+            "role": role.name,
+            "teamIds": teams,
+            "accountCreated": existing is None,
+        },
+    )
+    return member
+
+
+async def update_member(
+    session: AsyncSession, workspace_id: int, actor: Actor, member_id: int, change: MemberChange
+) -> Member:
+    member = await find_member(session, workspace_id, member_id)
+    current_role = await find_role(session, workspace_id, member.role_id)
+    summary: dict[str, object] = {}
+    if change.role_id is not None and change.role_id != member.role_id:
+        new_role = await find_role(session, workspace_id, change.role_id)
+        await require_grantable(session, actor, current_role, ["input", "memberId"])
+        await require_grantable(session, actor, new_role, ["input", "roleId"])
+        if current_role.builtin == BuiltinRole.ADMIN and member.status == MemberStatus.ACTIVE:
+            await require_other_admin(session, workspace_id, member, ["input", "roleId"])
+        summary["role"] = {"before": current_role.name, "after": new_role.name}
+        member.role_id = pk(new_role)
+    if change.team_ids is not None:
+        teams = await check_teams(session, workspace_id, change.team_ids)
+        await writes.set_teams(session, workspace_id, pk(member), teams)
+        summary["teamIds"] = {"after": teams}
+    if summary:
+        session.add(member)
+        await session.flush()
+        action = "member.role_changed" if "role" in summary else "member.teams_changed"
+        audit.record(
+            session,
+            actor,
+            workspace_id,
+            action,
+            target_type="Member",
+            target_id=pk(member),
+            summary=summary,
+        )
+    return member
+
+
+async def set_member_status(
+    session: AsyncSession, workspace_id: int, actor: Actor, member_id: int, status: MemberStatus
+) -> Member:
+    member = await find_member(session, workspace_id, member_id)
+    if member.status == status:
+        return member  # already so: nothing changes, nothing to record
+    role = await find_role(session, workspace_id, member.role_id)
+    await require_grantable(session, actor, role, ["input", "memberId"])
+    if status == MemberStatus.DEACTIVATED and role.builtin == BuiltinRole.ADMIN:
+        await require_other_admin(session, workspace_id, member, ["input", "memberId"])
+    before = member.status
+    member.status = status
+    member.deactivated_at = utcnow() if status == MemberStatus.DEACTIVATED else None
+    session.add(member)
+    await session.flush()
+    action = "member.deactivated" if status == MemberStatus.DEACTIVATED else "member.reactivated"
+    audit.record(
+        session,
+        actor,
+        workspace_id,
+        action,
+        target_type="Member",
+        target_id=pk(member),
+        summary={"status": {"before": before.value, "after": status.value}},
+    )
+    return member
+
+
+async def current_permissions(
+    session: AsyncSession, workspace_id: int, user_id: int
+) -> PermissionSet | None:
+    """What the user holds in the workspace right now (None: no ACTIVE membership or
+    account). Re-read under the workspace lock, so a change decided by a concurrent
+    request (a demotion, a deactivation) is seen before acting."""
+    member = await writes.member_of_user(session, workspace_id, user_id)
+    user = await user_by_id(session, user_id)
+    if (
+        member is None
+        or member.status != MemberStatus.ACTIVE
+        or user is None
+        or user.status != UserStatus.ACTIVE
+    ):
+        return None
+    role = await find_role(session, workspace_id, member.role_id)
+    return PermissionSet(await role_permissions(session, role))

@@ -1,0 +1,190 @@
+"""Custom roles: create, edit, delete. The built-in Admin never changes; the built-in
+Member's permissions may be edited (not its name)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.permissions import InvalidPermissionError, expand_for_display, parse_permission
+from app.domain import audit
+from app.domain.actor import Actor
+from app.domain.errors import Refusal, UserErrorCode
+from app.domain.members.repository import member_counts_by_role
+from app.domain.members.service import find_role, role_permissions
+from app.domain.roles import writes
+from app.models import BuiltinRole, Role, pk
+
+NAME_MAX = 64
+DESCRIPTION_MAX = 500
+
+
+def check_permissions(
+    actor: Actor, permissions: Sequence[str], field: str = "permissions"
+) -> list[str]:
+    """Catalogued strings only, none beyond what the actor holds; returns them deduplicated."""
+    for i, text in enumerate(permissions):
+        try:
+            parse_permission(text)
+        except InvalidPermissionError as exc:
+            raise Refusal(UserErrorCode.INVALID_PERMISSION, str(exc), ["input", field, i]) from exc
+    for i, text in enumerate(permissions):
+        if not actor.permissions.covers([text]):
+            raise Refusal(
+                UserErrorCode.ESCALATION,
+                f"You cannot grant {text}: you do not hold it.",
+                ["input", field, i],
+            )
+    return sorted(set(permissions))
+
+
+def check_text(value: str, field: str, limit: int, *, required: bool) -> str:
+    value = value.strip()
+    if required and not value:
+        raise Refusal(UserErrorCode.INVALID_VALUE, f"`{field}` cannot be blank.", ["input", field])
+    if len(value) > limit:
+        raise Refusal(
+            UserErrorCode.TOO_LONG, f"`{field}` is limited to {limit} characters.", ["input", field]
+        )
+    return value
+
+
+async def _check_name_free(
+    session: AsyncSession, workspace_id: int, name: str, role_id: int | None = None
+) -> None:
+    other = await writes.role_named(session, workspace_id, name)
+    if other is not None and pk(other) != role_id:
+        raise Refusal(
+            UserErrorCode.NAME_TAKEN, f"A role named {name} already exists.", ["input", "name"]
+        )
+
+
+async def create_role(
+    session: AsyncSession,
+    workspace_id: int,
+    actor: Actor,
+    *,
+    name: str,
+    description: str,
+    permissions: Sequence[str],
+) -> Role:
+    name = check_text(name, "name", NAME_MAX, required=True)
+    description = check_text(description, "description", DESCRIPTION_MAX, required=False)
+    granted = check_permissions(actor, permissions)
+    await _check_name_free(session, workspace_id, name)
+    role = Role(workspace_id=workspace_id, name=name, description=description)
+    session.add(role)
+    await session.flush()
+    await writes.set_permissions(session, workspace_id, pk(role), granted)
+    audit.record(
+        session,
+        actor,
+        workspace_id,
+        "role.created",
+        target_type="Role",
+        target_id=pk(role),
+        summary={"name": name, "permissions": expand_for_display(granted)},
+    )
+    return role
+
+
+async def update_role(
+    session: AsyncSession,
+    workspace_id: int,
+    actor: Actor,
+    role_id: int,
+    *,
+    name: str | None,
+    description: str | None,
+    permissions: Sequence[str] | None,
+) -> Role:
+    role = await find_role(session, workspace_id, role_id)
+    if role.builtin == BuiltinRole.ADMIN:
+        raise Refusal(
+            UserErrorCode.BUILTIN_ROLE_IMMUTABLE,
+            "The built-in Admin role cannot be edited.",
+            ["input", "roleId"],
+        )
+    summary: dict[str, object] = {}
+    if name is not None:
+        name = check_text(name, "name", NAME_MAX, required=True)
+        if name != role.name:
+            if role.builtin is not None:
+                raise Refusal(
+                    UserErrorCode.BUILTIN_ROLE_IMMUTABLE,
+                    "Built-in roles cannot be renamed.",
+                    ["input", "name"],
+                )
+            await _check_name_free(session, workspace_id, name, pk(role))
+            summary["name"] = {"before": role.name, "after": name}
+            role.name = name
+    if description is not None:
+        description = check_text(description, "description", DESCRIPTION_MAX, required=False)
+        if description != role.description:
+            summary["description"] = {"before": role.description, "after": description}
+            role.description = description
+    if permissions is not None:
+        granted = check_permissions(actor, permissions)
+        before = await role_permissions(session, role)
+        # Editing a role that holds more than you would let you strip or reshape it.
+        if not actor.permissions.covers(before):
+            raise Refusal(
+                UserErrorCode.ESCALATION,
+                "This role holds permissions you do not hold.",
+                ["input", "roleId"],
+            )
+        if sorted(before) != granted:
+            await writes.set_permissions(session, workspace_id, pk(role), granted)
+            summary["permissions"] = {
+                "before": expand_for_display(before),
+                "after": expand_for_display(granted),
+            }
+    if summary:
+        session.add(role)
+        await session.flush()
+        audit.record(
+            session,
+            actor,
+            workspace_id,
+            "role.updated",
+            target_type="Role",
+            target_id=pk(role),
+            summary=summary,
+        )
+    return role
+
+
+async def delete_role(session: AsyncSession, workspace_id: int, actor: Actor, role_id: int) -> int:
+    role = await find_role(session, workspace_id, role_id)
+    if role.builtin is not None:
+        raise Refusal(
+            UserErrorCode.BUILTIN_ROLE_IMMUTABLE,
+            "Built-in roles cannot be deleted.",
+            ["input", "roleId"],
+        )
+    holders = (await member_counts_by_role(session, workspace_id, [pk(role)])).get(pk(role), 0)
+    if holders:
+        raise Refusal(
+            UserErrorCode.ROLE_IN_USE,
+            f"{holders} member(s) still hold this role: give them another role first.",
+            ["input", "roleId"],
+        )
+    if not actor.permissions.covers(await role_permissions(session, role)):
+        raise Refusal(
+            UserErrorCode.ESCALATION,
+            "This role holds permissions you do not hold.",
+            ["input", "roleId"],
+        )
+    await session.delete(role)
+    await session.flush()
+    audit.record(
+        session,
+        actor,
+        workspace_id,
+        "role.deleted",
+        target_type="Role",
+        target_id=role_id,
+        summary={"name": role.name},
+    )
+    return role_id

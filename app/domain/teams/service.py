@@ -1,0 +1,141 @@
+"""Teams: create, edit (name, description, members), delete."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain import audit
+from app.domain.actor import Actor
+from app.domain.errors import Refusal, UserErrorCode
+from app.domain.members import writes as member_writes
+from app.domain.members.repository import members_by_ids
+from app.domain.roles.service import check_text
+from app.domain.teams import writes
+from app.domain.teams.repository import teams_by_ids
+from app.models import Team, pk
+
+NAME_MAX = 100
+DESCRIPTION_MAX = 500
+
+
+async def find_team(session: AsyncSession, workspace_id: int, team_id: int) -> Team:
+    found = await teams_by_ids(session, workspace_id, [team_id])
+    if not found:
+        raise Refusal(
+            UserErrorCode.NOT_FOUND, "No such team in this workspace.", ["input", "teamId"]
+        )
+    return found[0]
+
+
+async def _check_members(
+    session: AsyncSession, workspace_id: int, member_ids: Sequence[int]
+) -> list[int]:
+    found = {pk(m) for m in await members_by_ids(session, workspace_id, sorted(set(member_ids)))}
+    for i, member_id in enumerate(member_ids):
+        if member_id not in found:
+            raise Refusal(
+                UserErrorCode.NOT_FOUND,
+                "No such member in this workspace.",
+                ["input", "memberIds", i],
+            )
+    return sorted(found)
+
+
+async def _check_name_free(
+    session: AsyncSession, workspace_id: int, name: str, team_id: int | None = None
+) -> None:
+    other = await writes.team_named(session, workspace_id, name)
+    if other is not None and pk(other) != team_id:
+        raise Refusal(
+            UserErrorCode.NAME_TAKEN, f"A team named {name} already exists.", ["input", "name"]
+        )
+
+
+async def create_team(
+    session: AsyncSession,
+    workspace_id: int,
+    actor: Actor,
+    *,
+    name: str,
+    description: str,
+    member_ids: Sequence[int],
+) -> Team:
+    name = check_text(name, "name", NAME_MAX, required=True)
+    description = check_text(description, "description", DESCRIPTION_MAX, required=False)
+    members = await _check_members(session, workspace_id, member_ids)
+    await _check_name_free(session, workspace_id, name)
+    team = Team(workspace_id=workspace_id, name=name, description=description)
+    session.add(team)
+    await session.flush()
+    await member_writes.set_team_members(session, workspace_id, pk(team), members)
+    audit.record(
+        session,
+        actor,
+        workspace_id,
+        "team.created",
+        target_type="Team",
+        target_id=pk(team),
+        summary={"name": name, "memberIds": members},
+    )
+    return team
+
+
+async def update_team(
+    session: AsyncSession,
+    workspace_id: int,
+    actor: Actor,
+    team_id: int,
+    *,
+    name: str | None,
+    description: str | None,
+    member_ids: Sequence[int] | None,
+) -> Team:
+    team = await find_team(session, workspace_id, team_id)
+    summary: dict[str, object] = {}
+    if name is not None:
+        name = check_text(name, "name", NAME_MAX, required=True)
+        if name != team.name:
+            await _check_name_free(session, workspace_id, name, pk(team))
+            summary["name"] = {"before": team.name, "after": name}
+            team.name = name
+    if description is not None:
+        description = check_text(description, "description", DESCRIPTION_MAX, required=False)
+        if description != team.description:
+            summary["description"] = {"before": team.description, "after": description}
+            team.description = description
+    if member_ids is not None:
+        members = await _check_members(session, workspace_id, member_ids)
+        await member_writes.set_team_members(session, workspace_id, pk(team), members)
+        summary["memberIds"] = {"after": members}
+    if summary:
+        session.add(team)
+        await session.flush()
+        audit.record(
+            session,
+            actor,
+            workspace_id,
+            "team.updated",
+            target_type="Team",
+            target_id=pk(team),
+            summary=summary,
+        )
+    return team
+
+
+async def delete_team(session: AsyncSession, workspace_id: int, actor: Actor, team_id: int) -> int:
+    team = await find_team(session, workspace_id, team_id)
+    await writes.detach_conversations(session, workspace_id, team_id)
+    await session.delete(team)
+    await session.flush()
+    audit.record(
+        session,
+        actor,
+        workspace_id,
+        "team.deleted",
+        target_type="Team",
+        target_id=team_id,
+        summary={"name": team.name},
+    )
+    return team_id

@@ -1,0 +1,301 @@
+"""Workspace administration fields: API keys, the audit log, the admin-count advisory,
+``viewerCan…`` booleans; and share links (``Query.shareLink``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.scalars import JSON
+
+from app import models as tables
+from app.domain import audit
+from app.domain.audit import AuditFilter
+from app.domain.members import writes as member_writes
+from app.domain.workspaces.repository import api_keys_of, share_link_by_token
+from app.graphql.access import pk_of
+from app.graphql.context import Info
+from app.graphql.conversations import ConversationType
+from app.graphql.directives import scoped_field
+from app.graphql.ids import encode_id
+from app.graphql.node import Node, node_id
+from app.graphql.pagination import Connection, decode_cursor, page_size, to_connection
+from app.graphql.users import UserType, user_or_none
+
+
+@strawberry.type(name="ApiKey", description="A partner integration's key, bound to this workspace.")
+class ApiKeyType(Node):
+    row: strawberry.Private[tables.ApiKey]
+    id: strawberry.ID = node_id("ApiKey")
+
+    @property
+    def workspace_id(self) -> int:
+        return self.row.workspace_id
+
+    @scoped_field("Label given at creation.")
+    def name(self) -> str:
+        return self.row.name
+
+    @scoped_field("Public part of the secret (hmy_<prefix>_…), to recognise the key.")
+    def prefix(self) -> str:
+        return self.row.prefix
+
+    @scoped_field("What the key may do (never more than its creator holds at the time of use).")
+    def permissions(self) -> list[str]:
+        return list(self.row.permissions)
+
+    @scoped_field("Who created it.")
+    async def created_by(self, info: Info) -> UserType | None:
+        return user_or_none(await info.context.users.load(self.row.created_by_user_id))
+
+    @scoped_field("When it was created.")
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+    @scoped_field("Last authentication with it (to the minute), if any.")
+    def last_used_at(self) -> datetime | None:
+        return self.row.last_used_at
+
+    @scoped_field("When it stops working, if it expires.")
+    def expires_at(self) -> datetime | None:
+        return self.row.expires_at
+
+    @scoped_field("When it was revoked, if it was.")
+    def revoked_at(self) -> datetime | None:
+        return self.row.revoked_at
+
+
+@strawberry.type(name="AuditEvent", description="A change made in the workspace, recorded with it.")
+class AuditEventType:
+    row: strawberry.Private[tables.AuditEvent]
+
+    @property
+    def workspace_id(self) -> int:
+        return self.row.workspace_id
+
+    @scoped_field("What happened, e.g. member.role_changed or account.deleted.")
+    def action(self) -> str:
+        return self.row.action
+
+    @scoped_field("Who did it (for an API key: its creator).")
+    async def actor(self, info: Info) -> UserType | None:
+        uid = self.row.actor_user_id
+        return user_or_none(await info.context.users.load(uid)) if uid is not None else None
+
+    @scoped_field("The API key used, when the change came through one.")
+    def api_key_id(self) -> strawberry.ID | None:
+        kid = self.row.actor_api_key_id
+        return strawberry.ID(encode_id("ApiKey", kid)) if kid is not None else None
+
+    @scoped_field("Global ID of what was changed, when it is a Node.")
+    def target(self) -> strawberry.ID | None:
+        t, i = self.row.target_type, self.row.target_id
+        return strawberry.ID(encode_id(t, i)) if t is not None and i is not None else None
+
+    @scoped_field("Type of what was changed, e.g. Member.")
+    def target_type(self) -> str | None:
+        return self.row.target_type
+
+    @scoped_field("Before/after summary of the change (never secrets).")
+    def summary(self) -> JSON:
+        return self.row.summary  # type: ignore[return-value]
+
+    @scoped_field("Request that made the change (X-Request-Id).")
+    def request_id(self) -> str | None:
+        return self.row.request_id
+
+    @scoped_field("When it happened.")
+    def at(self) -> datetime:
+        return self.row.at
+
+
+@strawberry.input(description="Narrows `Workspace.auditEvents`; all given conditions must hold.")
+class AuditEventFilterInput:
+    action: str | None = strawberry.field(default=None, description="Only this action.")
+    actor_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only changes by this User."
+    )
+    since: datetime | None = strawberry.field(
+        default=None, description="Only changes at or after this instant."
+    )
+
+
+@strawberry.type(description="Something an Admin should look at.")
+class Advisory:
+    workspace_id: strawberry.Private[int]
+    code_: strawberry.Private[str]
+    message_: strawberry.Private[str]
+
+    @scoped_field("Machine-readable kind, e.g. SINGLE_ADMIN.")
+    def code(self) -> str:
+        return self.code_
+
+    @scoped_field("What to do about it.")
+    def message(self) -> str:
+        return self.message_
+
+
+@strawberry.type(description="What the viewer may do here (to show or hide controls).")
+class ViewerCapabilities:
+    workspace_id: strawberry.Private[int]
+
+    def _can(self, info: Info, permission: str) -> bool:
+        return info.context.allows(self.workspace_id, permission)
+
+    @scoped_field("organization:update:all")
+    def update_settings(self, info: Info) -> bool:
+        return self._can(info, "organization:update:all")
+
+    @scoped_field("members:create:all")
+    def add_members(self, info: Info) -> bool:
+        return self._can(info, "members:create:all")
+
+    @scoped_field("members:update:all")
+    def manage_members(self, info: Info) -> bool:
+        return self._can(info, "members:update:all")
+
+    @scoped_field("teams:update:all")
+    def manage_teams(self, info: Info) -> bool:
+        return self._can(info, "teams:update:all")
+
+    @scoped_field("roles:update:all")
+    def manage_roles(self, info: Info) -> bool:
+        return self._can(info, "roles:update:all")
+
+    @scoped_field("integrations:update:all")
+    def manage_integrations(self, info: Info) -> bool:
+        return self._can(info, "integrations:update:all")
+
+    @scoped_field("billing:read:all")
+    def read_billing(self, info: Info) -> bool:
+        return self._can(info, "billing:read:all")
+
+    @scoped_field("billing:update:all")
+    def manage_billing(self, info: Info) -> bool:
+        return self._can(info, "billing:update:all")
+
+    @scoped_field("intelligence:update:all")
+    def manage_intelligence(self, info: Info) -> bool:
+        return self._can(info, "intelligence:update:all")
+
+    @scoped_field("api_keys:create:all")
+    def create_api_keys(self, info: Info) -> bool:
+        return self._can(info, "api_keys:create:all")
+
+    @scoped_field("audit:read:all")
+    def read_audit_log(self, info: Info) -> bool:
+        return self._can(info, "audit:read:all")
+
+
+@strawberry.type
+class AdministrationFields:
+    """Workspace fields for administrators."""
+
+    @property
+    def workspace_id(self) -> int:  # provided by Workspace
+        raise NotImplementedError
+
+    @scoped_field("API keys of this workspace, newest first.", "api_keys:read:all")
+    async def api_keys(self, info: Info) -> list[ApiKeyType] | None:
+        async with info.context.db.session() as s:
+            rows = await api_keys_of(s, self.workspace_id)
+        return [ApiKeyType(row=r) for r in rows]
+
+    @scoped_field("The audit log, newest first (keyset-paged).", "audit:read:all")
+    async def audit_events(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: AuditEventFilterInput | None = None,
+    ) -> Connection[AuditEventType] | None:
+        size, key = page_size(first), decode_cursor(after, (int,), kind="AuditEvent")
+        f = AuditFilter(
+            action=filter.action if filter else None,
+            actor_user_id=pk_of(filter.actor_id, "User", "filter.actorId") if filter else None,
+            since=filter.since if filter else None,
+        )
+        db, ws = info.context.db, self.workspace_id
+        async with db.session() as s:
+            page = await audit.events_page(s, ws, f, first=size, after=key)
+
+        async def total() -> int:
+            async with db.session() as s:
+                return await audit.events_count(s, ws, f)
+
+        return to_connection(page, lambda e: AuditEventType(row=e), total, kind="AuditEvent")
+
+    @scoped_field(
+        "How many ACTIVE members hold the Admin role (keep at least two).", "members:read:all"
+    )
+    async def admin_count(self, info: Info) -> int | None:
+        async with info.context.db.session() as s:
+            return len(await member_writes.active_admin_member_ids(s, self.workspace_id))
+
+    @scoped_field("Things an Admin should look at, e.g. SINGLE_ADMIN.", "members:read:all")
+    async def advisories(self, info: Info) -> list[Advisory] | None:
+        admins = await self.admin_count(info)
+        if admins is not None and admins < 2:
+            return [
+                Advisory(
+                    workspace_id=self.workspace_id,
+                    code_="SINGLE_ADMIN",
+                    message_=(
+                        "This workspace has fewer than two active Admins. Assign a second Admin: the only "
+                        "active Admin cannot leave or delete their account."
+                    ),
+                )
+            ]
+        return []
+
+    @scoped_field("What the viewer may do in this workspace.")
+    def viewer_can(self) -> ViewerCapabilities:
+        return ViewerCapabilities(workspace_id=self.workspace_id)
+
+
+@strawberry.type(
+    name="ShareLink",
+    description="A pointer to a conversation; opening it still needs read permission.",
+)
+class ShareLinkType:
+    row: strawberry.Private[tables.ShareLink]
+
+    @property
+    def workspace_id(self) -> int:
+        return self.row.workspace_id
+
+    @scoped_field("The secret token in the link.")
+    def token(self) -> str:
+        return self.row.token
+
+    @scoped_field("The link to open in the app.")
+    def url(self) -> str:
+        return f"/share/{self.row.token}"
+
+    @scoped_field("When it was created.")
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+    @scoped_field(
+        "The conversation, when the viewer may read it (the link grants nothing by itself).",
+        "conversations:read:own",
+    )
+    async def conversation(self, info: Info) -> ConversationType | None:
+        row = await info.context.workspace(self.workspace_id).conversation.load(
+            self.row.conversation_id
+        )
+        return ConversationType(row=row) if row else None
+
+
+@strawberry.type
+class ShareLinkQueries:
+    @strawberry.field(
+        description="Open a share link. Links of workspaces the viewer does not belong to answer null."
+    )
+    async def share_link(self, info: Info, token: str) -> ShareLinkType | None:
+        ids = info.context.viewer.workspace_ids
+        if not ids or len(token) > 64:
+            return None
+        async with info.context.db.session() as s:
+            row = await share_link_by_token(s, token, ids)
+        return ShareLinkType(row=row) if row else None

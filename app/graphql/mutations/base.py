@@ -1,0 +1,160 @@
+"""What every mutation shares: the permission declaration on the Mutation field, the
+unit of work (lock → re-check → change → audit → commit, or roll back on a refusal),
+and ``userErrors``.
+
+Data flow: resolver (decode input) → ``change()`` → service in app.domain (rules and
+writes; raises Refusal) → commit → loaders of the workspace are dropped so the
+payload reads the new state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.extensions.field_extension import AsyncExtensionResolver, FieldExtension
+from strawberry.types.field import StrawberryField
+
+from app.auth.permissions import PermissionSet, parse_permission
+from app.domain.actor import Actor
+from app.domain.errors import Refusal, UserErrorCode
+from app.domain.locks import lock_workspaces
+from app.domain.members.service import current_permissions
+from app.graphql.context import Context, Info
+from app.graphql.directives import RequiresPermission
+from app.graphql.errors import Forbidden
+from app.graphql.ids import decode_id
+
+T = TypeVar("T")
+
+strawberry.enum(UserErrorCode, description="Why a mutation refused its input.")
+
+
+@strawberry.type(description="A refusal: the mutation changed nothing.")
+class UserError:
+    code: UserErrorCode = strawberry.field(description="Machine-readable reason.")
+    message: str = strawberry.field(description="Human-readable explanation.")
+    field: list[str] | None = strawberry.field(
+        description='Path of the input at fault, e.g. ["input", "permissions", "2"]; null when it is the whole input.'
+    )
+
+    @classmethod
+    def of(cls, refusal: Refusal) -> UserError:
+        return cls(code=refusal.code, message=refusal.message, field=refusal.field)
+
+
+class Targeted(Protocol):
+    def target(self) -> str:
+        """The global ID that names the workspace or object this input changes."""
+        ...
+
+
+async def workspace_of(ctx: Context, global_id: str) -> int | None:
+    """The workspace an input's target lives in, among the viewer's; None otherwise."""
+    type_name, pk = decode_id(global_id)
+    if type_name == "Workspace":
+        return pk if ctx.viewer.membership(pk) is not None else None
+    row = await ctx.nodes.load((type_name, pk))
+    return int(row.workspace_id) if row is not None and hasattr(row, "workspace_id") else None
+
+
+class MutationGuard(FieldExtension):
+    """``@requiresPermission`` on a Mutation field: the permission must be held in the
+    workspace the input targets. A target outside the viewer's workspaces is left to
+    the resolver, which answers NOT_FOUND (never FORBIDDEN: no existence oracle)."""
+
+    def __init__(self, permission: str) -> None:
+        parse_permission(permission)
+        self.permission = permission
+        self.directive = RequiresPermission(permission=permission)
+
+    def apply(self, field: StrawberryField) -> None:
+        field.directives.append(self.directive)
+
+    async def resolve_async(
+        self, next_: AsyncExtensionResolver, source: Any, info: Info, **kwargs: Any
+    ) -> Any:
+        workspace_id = await workspace_of(info.context, kwargs["input"].target())
+        if workspace_id is not None and not info.context.allows(workspace_id, self.permission):
+            raise Forbidden(f"You need the permission {self.permission} in this workspace.")
+        return await next_(source, info, **kwargs)
+
+
+def mutation(description: str, permission: str) -> Any:
+    return strawberry.mutation(description=description, extensions=[MutationGuard(permission)])
+
+
+async def change(
+    info: Info,
+    workspace_id: int | None,
+    permission: str,
+    work: Callable[[AsyncSession, Actor, int], Awaitable[T]],
+) -> T | Refusal:
+    """Run ``work(session, actor, workspace_id)`` as one unit of work on the workspace,
+    or return the Refusal.
+
+    ``workspace_id`` None means the input's target is not among the viewer's
+    workspaces: NOT_FOUND, exactly like a target that does not exist.
+    """
+    if workspace_id is None:
+        return Refusal(UserErrorCode.NOT_FOUND, "Not found.", ["input"])
+    ws = workspace_id
+    return await in_unit_of_work(info, [ws], permission, lambda s, actors: work(s, actors[ws], ws))
+
+
+async def in_unit_of_work(
+    info: Info,
+    workspace_ids: Sequence[int],
+    permission: str | None,
+    work: Callable[[AsyncSession, dict[int, Actor]], Awaitable[T]],
+) -> T | Refusal:
+    ctx = info.context
+    viewer = ctx.viewer
+    async with ctx.db.session() as session:
+        # End the request's read transaction: the lock must be the first thing the
+        # change's own transaction does.
+        await session.commit()
+        try:
+            await lock_workspaces(session, workspace_ids)
+            actors: dict[int, Actor] = {}
+            for ws in workspace_ids:
+                held = await current_permissions(session, ws, viewer.user_id)
+                membership = viewer.membership(ws)
+                if held is None or membership is None:
+                    raise Forbidden("You are no longer an active member of this workspace.")
+                if viewer.api_key_id is not None:  # a key holds at most what it was given
+                    held = PermissionSet(p for p in membership.granted if held.allows(p))
+                if permission is not None and not held.allows(permission):
+                    raise Forbidden(f"You need the permission {permission} in this workspace.")
+                actors[ws] = Actor(
+                    user_id=viewer.user_id,
+                    api_key_id=viewer.api_key_id,
+                    request_id=ctx.request_id,
+                    permissions=held,
+                    member_id=membership.member_id,
+                )
+            result = await work(session, actors)
+            await session.commit()
+        except Refusal as refusal:
+            await session.rollback()
+            return refusal
+        except BaseException:
+            await session.rollback()
+            raise
+    for ws in workspace_ids:
+        ctx.forget(ws)
+    return result
+
+
+def input_pk(global_id: str, type_name: str, field: Sequence[str | int]) -> int:
+    """The pk of an input ID that must name ``type_name``; NOT_FOUND otherwise."""
+    kind, pk = decode_id(global_id)
+    if kind != type_name:
+        raise Refusal(UserErrorCode.NOT_FOUND, f"Not a {type_name} ID.", ["input", *field])
+    return pk
+
+
+def input_pks(global_ids: Sequence[str], type_name: str, field: str) -> list[int]:
+    return [input_pk(g, type_name, [field, i]) for i, g in enumerate(global_ids)]

@@ -1,0 +1,72 @@
+"""CPU time and peak memory of a server's processes, from /proc."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found.extend(int(c) for c in task.read_text().split())
+        except OSError:
+            continue
+    return found
+
+
+def descendants(pid: int) -> list[int]:
+    out: list[int] = []
+    stack = [pid]
+    while stack:
+        for child in children(stack.pop()):
+            out.append(child)
+            stack.append(child)
+    return out
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def workers(pid: int) -> list[int]:
+    """uvicorn's worker processes under the supervisor ``pid`` (multiprocessing spawn)."""
+    return [p for p in descendants(pid) if "spawn_main" in cmdline(p)]
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of one process (0 when it is gone)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = raw[raw.rindex(")") + 2 :].split()
+    # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def tree_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds per process of the tree rooted at ``pid`` (supervisor and workers)."""
+    return {p: cpu_seconds(p) for p in (pid, *descendants(pid))}
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two snapshots; a process born in between counts from zero."""
+    return sum(max(0.0, v - before.get(p, 0.0)) for p, v in after.items())
+
+
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM (peak resident set) of one process, in MiB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0

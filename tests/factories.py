@@ -1,0 +1,236 @@
+"""Plain async factories for arranging data in tests, and lookups of the demo data.
+
+Each factory takes the session and keyword overrides, adds its rows and flushes (once,
+even for the bulk ones), and leaves committing to the test. Lookups find the demo rows
+by their natural keys, so tests never hard-code primary keys.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
+
+from app.auth.api_keys import generate_api_key
+from app.graphql.ids import encode_id
+from app.models import (
+    ApiKey,
+    Conversation,
+    ConversationParticipant,
+    Member,
+    Role,
+    Team,
+    TeamMember,
+    User,
+    Workspace,
+    pk,
+)
+
+_serial = itertools.count(1)
+
+
+# --- lookups of existing rows -------------------------------------------------------
+
+
+async def workspace_id(session: AsyncSession, slug: str) -> int:
+    row = (await session.execute(select(Workspace).where(Workspace.slug == slug))).scalars().one()
+    return pk(row)
+
+
+async def user_id(session: AsyncSession, email: str) -> int:
+    row = (await session.execute(select(User).where(User.email == email))).scalars().one()
+    return pk(row)
+
+
+async def role_id(session: AsyncSession, workspace: int, name: str) -> int:
+    stmt = select(Role).where(Role.workspace_id == workspace, Role.name == name)
+    return pk((await session.execute(stmt)).scalars().one())
+
+
+async def team_id(session: AsyncSession, workspace: int, name: str) -> int:
+    stmt = select(Team).where(Team.workspace_id == workspace, Team.name == name)
+    return pk((await session.execute(stmt)).scalars().one())
+
+
+async def member(session: AsyncSession, workspace: int, email: str) -> Member:
+    stmt = select(Member).where(
+        Member.workspace_id == workspace, Member.user_id == await user_id(session, email)
+    )
+    return (await session.execute(stmt)).scalars().one()
+
+
+async def conversation_id(session: AsyncSession, workspace: int, title: str) -> int:
+    stmt = select(Conversation).where(
+        Conversation.workspace_id == workspace, Conversation.title == title
+    )
+    return pk((await session.execute(stmt)).scalars().one())
+
+
+async def gid(session: AsyncSession, type_name: str, *natural_key: str) -> str:
+    """The global ID of a demo object by natural key: ("User", email), ("Workspace",
+    slug), ("Member", slug, email), ("Team", slug, name), ("Role", slug, name),
+    ("Conversation", slug, title)."""
+    if type_name == "User":
+        return encode_id("User", await user_id(session, natural_key[0]))
+    ws = await workspace_id(session, natural_key[0])
+    if type_name == "Workspace":
+        return encode_id("Workspace", ws)
+    rest = natural_key[1]
+    if type_name == "Member":
+        return encode_id("Member", pk(await member(session, ws, rest)))
+    if type_name == "Team":
+        return encode_id("Team", await team_id(session, ws, rest))
+    if type_name == "Role":
+        return encode_id("Role", await role_id(session, ws, rest))
+    if type_name == "Conversation":
+        return encode_id("Conversation", await conversation_id(session, ws, rest))
+    raise ValueError(type_name)
+
+
+# --- factories ----------------------------------------------------------------------
+
+
+def _user(**kw: Any) -> User:
+    n = next(_serial)
+    fields: dict[str, Any] = {"email": f"user{n}@factory.test", "name": f"Factory User {n:03d}"}
+    fields.update(kw)
+    return User(**fields)
+
+
+async def create_user(session: AsyncSession, **kw: Any) -> User:
+    user = _user(**kw)
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def create_users(session: AsyncSession, count: int, **kw: Any) -> list[User]:
+    users = [_user(**kw) for _ in range(count)]
+    session.add_all(users)
+    await session.flush()
+    return users
+
+
+async def add_members(
+    session: AsyncSession,
+    workspace: int,
+    user_ids: Sequence[int],
+    role: int,
+    *,
+    team_ids: Sequence[int] = (),
+    **kw: Any,
+) -> list[Member]:
+    """Memberships of ``user_ids`` (one flush), each in every team of ``team_ids``."""
+    members = [Member(workspace_id=workspace, user_id=u, role_id=role, **kw) for u in user_ids]
+    session.add_all(members)
+    await session.flush()
+    session.add_all(
+        TeamMember(workspace_id=workspace, team_id=t, member_id=pk(m))
+        for m in members
+        for t in team_ids
+    )
+    await session.flush()
+    return members
+
+
+async def add_member(
+    session: AsyncSession,
+    workspace: int,
+    user: int,
+    role: int,
+    *,
+    team_ids: Sequence[int] = (),
+    **kw: Any,
+) -> Member:
+    (created,) = await add_members(session, workspace, [user], role, team_ids=team_ids, **kw)
+    return created
+
+
+async def create_team(session: AsyncSession, workspace: int, **kw: Any) -> Team:
+    fields: dict[str, Any] = {"name": f"Team {next(_serial)}", "description": ""}
+    fields.update(kw)
+    team = Team(workspace_id=workspace, **fields)
+    session.add(team)
+    await session.flush()
+    return team
+
+
+async def create_conversations(
+    session: AsyncSession,
+    workspace: int,
+    count: int,
+    *,
+    host: int,
+    team: int | None = None,
+    participant_ids: Sequence[int] = (),
+    start: datetime | None = None,
+    **kw: Any,
+) -> list[Conversation]:
+    """``count`` conversations an hour apart (the host and ``participant_ids`` take
+    part in each, plus one guest without an account); two flushes in all."""
+    start = start or datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+    title = kw.pop("title", None)
+    rows = [
+        Conversation(
+            workspace_id=workspace,
+            title=title or f"Factory meeting {next(_serial)}",
+            occurred_at=start + timedelta(hours=i),
+            duration_seconds=600,
+            host_user_id=host,
+            team_id=team,
+            **kw,
+        )
+        for i in range(count)
+    ]
+    session.add_all(rows)
+    await session.flush()
+    people = [host, *(p for p in participant_ids if p != host)]
+    session.add_all(
+        ConversationParticipant(
+            workspace_id=workspace, conversation_id=pk(c), user_id=u, name=f"User {u}"
+        )
+        for c in rows
+        for u in people
+    )
+    session.add_all(
+        ConversationParticipant(workspace_id=workspace, conversation_id=pk(c), name="Guest")
+        for c in rows
+    )
+    await session.flush()
+    return rows
+
+
+async def create_conversation(
+    session: AsyncSession, workspace: int, *, host: int, **kw: Any
+) -> Conversation:
+    (created,) = await create_conversations(session, workspace, 1, host=host, **kw)
+    return created
+
+
+async def create_api_key(
+    session: AsyncSession,
+    workspace: int,
+    creator: int,
+    permissions: Sequence[str],
+    **kw: Any,
+) -> str:
+    """An API key row (as the createApiKey mutation would store it); returns the secret."""
+    new = generate_api_key()
+    fields: dict[str, Any] = {"name": f"Key {next(_serial)}"}
+    fields.update(kw)
+    session.add(
+        ApiKey(
+            workspace_id=workspace,
+            prefix=new.prefix,
+            secret_hash=new.secret_hash,
+            permissions=list(permissions),
+            created_by_user_id=creator,
+            **fields,
+        )
+    )
+    await session.flush()
+    return new.secret
