@@ -2,6 +2,10 @@
 
 Request path: HTTP → parse body → authenticate (app.auth) → Context (app.graphql.context)
 → strawberry executes (resolvers → loaders → repositories) → one commit/rollback → JSON.
+
+Authentication runs on the request's own session (``RequestDB``) and enters the tenant
+context there: from then on, on PostgreSQL, every transaction of the request reads and
+writes only the viewer's workspaces (row-level security, app.db.tenant).
 """
 
 from __future__ import annotations
@@ -123,6 +127,7 @@ async def _execute(
 ) -> JSONResponse:
     try:
         async with db.session() as session:
+            # Also sets db.tenant: the workspaces every transaction of this request may see.
             viewer = await authenticate(
                 session, gateway.settings, request.headers.get("authorization")
             )

@@ -15,7 +15,7 @@ and ``engine`` connect as the application role (``Settings.db_app_role``, create
 migration 0002; the test server trusts local connections, so no password), while
 migrations and arranging or checking data (``owner_engine``, ``session``,
 ``GraphQLClient.engine``) use the owner URL of ``TEST_POSTGRES_URL``. On SQLite both
-are the same database and engine. Mark a test ``@pytest.mark.postgres_only`` to skip
+are the same database and engine. Mark a test ``@pytest.mark.postgres_only`` to drop
 its SQLite run.
 """
 
@@ -121,9 +121,21 @@ async def pg_template() -> AsyncIterator[str | None]:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def backend(request: pytest.FixtureRequest) -> str:
-    if request.param == "sqlite" and request.node.get_closest_marker("postgres_only"):
-        pytest.skip("PostgreSQL only")
     return str(request.param)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``postgres_only`` have no SQLite run (deselected, not skipped)."""
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        params = getattr(item, "callspec", None)
+        backend = params.params.get("backend") if params is not None else None
+        sqlite_run = backend == "sqlite" and item.get_closest_marker("postgres_only")
+        (drop if sqlite_run else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @pytest.fixture

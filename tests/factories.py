@@ -23,6 +23,7 @@ from app.models import (
     ConversationParticipant,
     Member,
     Role,
+    RolePermission,
     Team,
     TeamMember,
     User,
@@ -148,6 +149,23 @@ async def add_member(
 ) -> Member:
     (created,) = await add_members(session, workspace, [user], role, team_ids=team_ids, **kw)
     return created
+
+
+async def create_role(
+    session: AsyncSession, workspace: int, permissions: Sequence[str], **kw: Any
+) -> Role:
+    """A custom role holding ``permissions`` (stored as given, wildcards included)."""
+    fields: dict[str, Any] = {"name": f"Role {next(_serial)}", "description": ""}
+    fields.update(kw)
+    role = Role(workspace_id=workspace, **fields)
+    session.add(role)
+    await session.flush()
+    session.add_all(
+        RolePermission(workspace_id=workspace, role_id=pk(role), permission=p)
+        for p in permissions
+    )
+    await session.flush()
+    return role
 
 
 async def create_team(session: AsyncSession, workspace: int, **kw: Any) -> Team:

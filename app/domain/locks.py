@@ -26,7 +26,12 @@ async def lock_workspaces(session: AsyncSession, workspace_ids: Iterable[int]) -
         return
     in_ids = Workspace.id.in_(ids)
     if session.get_bind().dialect.name == "sqlite":
-        await session.execute(sa.update(Workspace).where(in_ids).values(id=Workspace.id))
+        await session.execute(
+            sa.update(Workspace)
+            .where(in_ids)
+            .values(id=Workspace.id)
+            .execution_options(synchronize_session=False)
+        )
         return
     await session.execute(
         sa.select(Workspace.id).where(in_ids).order_by(Workspace.id).with_for_update()

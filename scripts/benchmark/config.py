@@ -26,20 +26,31 @@ MIGRATIONS = ROOT / "app" / "migrations" / "versions"
 RESULTS = ROOT / "bench-results"
 
 # HS256 secret of the gateway under test and of the floor (production needs >= 32 chars).
-JWT_SECRET = "harmony-bench-secret-" + "b" * 32  # noqa: S105 (bench-only, never deployed)
+JWT_SECRET = "harmony-bench-secret-" + "b" * 32
 WORKERS = 2
 
-_ROLE_RE = re.compile(r"CREATE\s+ROLE\s+\"?([A-Za-z_][A-Za-z0-9_]*)\"?", re.IGNORECASE)
-_NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
+_CREATE_ROLE = re.compile(r"CREATE\s+ROLE\b", re.IGNORECASE)
+_LITERAL_ROLE = re.compile(r"CREATE\s+ROLE\s+\"?([a-z_][a-z0-9_]*)\b", re.IGNORECASE)
 
 
 def detect_app_role() -> str | None:
-    """The non-owner application role the migrations create, if any."""
-    for path in sorted(MIGRATIONS.glob("*.py")):
-        for match in _ROLE_RE.finditer(path.read_text()):
-            name = match.group(1)
-            if _NAME_RE.match(name):
-                return name
+    """The non-owner application role the migrations create, if any: the literal name
+    after CREATE ROLE, or else (a name the migration interpolates) the app's
+    ``db_app_role`` setting (env DB_APP_ROLE)."""
+    texts = [path.read_text() for path in sorted(MIGRATIONS.glob("*.py"))]
+    if not any(_CREATE_ROLE.search(text) for text in texts):
+        return None
+    if os.environ.get("DB_APP_ROLE"):
+        return os.environ["DB_APP_ROLE"]
+    from app.config import Settings
+
+    field = Settings.model_fields.get("db_app_role")
+    if field is not None and isinstance(field.default, str):
+        return field.default
+    for text in texts:
+        match = _LITERAL_ROLE.search(text)
+        if match:
+            return match.group(1).lower()
     return None
 
 

@@ -13,10 +13,21 @@ from benchmark.config import RESULTS
 
 def _fmt(value: Any, digits: int = 1) -> str:
     if value is None:
-        return "–"
+        return "-"
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
+
+
+def _sql(r: dict[str, Any]) -> str:
+    mean, low, high = (
+        r["sql_per_request"],
+        r.get("sql_per_request_min"),
+        r.get("sql_per_request_max"),
+    )
+    if mean is None:
+        return "-"
+    return f"{mean:g}" if low == high else f"{mean:g} ({low}-{high})"
 
 
 def markdown(run: dict[str, Any]) -> str:
@@ -32,9 +43,9 @@ def markdown(run: dict[str, Any]) -> str:
         f"`{meta['gateway_db_role']}`; load average at start {meta['loadavg']}.",
         "",
         "| query | c | rps | floor rps | ratio to floor | p50 ms | p95 ms | p99 ms "
-        "| p99/p50 | CPU ms/req | floor CPU ms/req | DB CPU ms/req | SQL/req "
-        "| peak RSS MiB/worker | errors |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| p99/p50 | CPU ms/req | floor CPU ms/req | DB CPU ms/req | floor DB CPU ms/req "
+        "| SQL/req (min-max) | peak RSS MiB/worker | errors |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for r in run["results"]:
         f = r["floor"]
@@ -44,7 +55,8 @@ def markdown(run: dict[str, Any]) -> str:
             f"| {_fmt(r['ratio_to_floor'], 3)} | {_fmt(r['p50_ms'])} | {_fmt(r['p95_ms'])} "
             f"| {_fmt(r['p99_ms'])} | {_fmt(tail)} | {_fmt(r['cpu_ms_per_request'], 2)} "
             f"| {_fmt(f['cpu_ms_per_request'], 2)} | {_fmt(r['db_cpu_ms_per_request'], 2)} "
-            f"| {_fmt(r['sql_per_request'])} | {_fmt(r['peak_rss_mb'], 0)} | {r['errors']} |"
+            f"| {_fmt(f['db_cpu_ms_per_request'], 2)} | {_sql(r)} "
+            f"| {_fmt(r['peak_rss_mb'], 0)} | {r['errors']} |"
         )
     deep = run.get("deep_pages")
     if deep:
@@ -107,7 +119,9 @@ def compare_with_previous(run: dict[str, Any], here: Path) -> list[str]:
         path, prev = same[-1]
         mode = "quick" if prev["meta"]["quick"] else "full"
         lines += comparison(
-            run, prev, f"==> compared with the previous scale-{scale} run {path.parent.name} ({mode})"
+            run,
+            prev,
+            f"==> compared with the previous scale-{scale} run {path.parent.name} ({mode})",
         )
     else:
         lines.append(f"==> no previous scale-{scale} run to compare with")

@@ -134,7 +134,9 @@ async def add_member(
             )
         if await writes.member_of_user(session, workspace_id, pk(existing)) is not None:
             raise Refusal(
-                UserErrorCode.ALREADY_MEMBER, f"{existing.email} is already a member.", ["input", "email"]
+                UserErrorCode.ALREADY_MEMBER,
+                f"{existing.email} is already a member.",
+                ["input", "email"],
             )
     user = existing or await get_or_create_user(session, email, name.strip() if name else None)
     member = Member(workspace_id=workspace_id, user_id=pk(user), role_id=pk(role))

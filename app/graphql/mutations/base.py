@@ -104,6 +104,29 @@ async def change(
     return await in_unit_of_work(info, [ws], permission, lambda s, actors: work(s, actors[ws], ws))
 
 
+async def _actor(
+    ctx: Context, session: AsyncSession, workspace_id: int, permission: str | None
+) -> Actor:
+    """The actor as of now, under the lock: a concurrent demotion or deactivation
+    decided a moment ago is seen here, not the state authentication saw."""
+    viewer = ctx.viewer
+    held = await current_permissions(session, workspace_id, viewer.user_id)
+    membership = viewer.membership(workspace_id)
+    if held is None or membership is None:
+        raise Forbidden("You are no longer an active member of this workspace.")
+    if viewer.api_key_id is not None:  # a key holds at most what it was given
+        held = PermissionSet(p for p in membership.granted if held.allows(p))
+    if permission is not None and not held.allows(permission):
+        raise Forbidden(f"You need the permission {permission} in this workspace.")
+    return Actor(
+        user_id=viewer.user_id,
+        api_key_id=viewer.api_key_id,
+        request_id=ctx.request_id,
+        permissions=held,
+        member_id=membership.member_id,
+    )
+
+
 async def in_unit_of_work(
     info: Info,
     workspace_ids: Sequence[int],
@@ -111,34 +134,20 @@ async def in_unit_of_work(
     work: Callable[[AsyncSession, dict[int, Actor]], Awaitable[T]],
 ) -> T | Refusal:
     ctx = info.context
-    viewer = ctx.viewer
     async with ctx.db.session() as session:
         # End the request's read transaction: the lock must be the first thing the
         # change's own transaction does.
         await session.commit()
         try:
-            await lock_workspaces(session, workspace_ids)
-            actors: dict[int, Actor] = {}
-            for ws in workspace_ids:
-                held = await current_permissions(session, ws, viewer.user_id)
-                membership = viewer.membership(ws)
-                if held is None or membership is None:
-                    raise Forbidden("You are no longer an active member of this workspace.")
-                if viewer.api_key_id is not None:  # a key holds at most what it was given
-                    held = PermissionSet(p for p in membership.granted if held.allows(p))
-                if permission is not None and not held.allows(permission):
-                    raise Forbidden(f"You need the permission {permission} in this workspace.")
-                actors[ws] = Actor(
-                    user_id=viewer.user_id,
-                    api_key_id=viewer.api_key_id,
-                    request_id=ctx.request_id,
-                    permissions=held,
-                    member_id=membership.member_id,
-                )
-            result = await work(session, actors)
+            # A savepoint, so that a refusal rolls back only what the change touched
+            # (objects read earlier in the request stay loaded and usable).
+            async with session.begin_nested():
+                await lock_workspaces(session, workspace_ids)
+                actors = {ws: await _actor(ctx, session, ws, permission) for ws in workspace_ids}
+                result = await work(session, actors)
             await session.commit()
         except Refusal as refusal:
-            await session.rollback()
+            await session.commit()  # the savepoint is gone: this ends an empty transaction
             return refusal
         except BaseException:
             await session.rollback()

@@ -1,0 +1,86 @@
+"""Summarise a py-spy ``--format raw`` profile (collapsed stacks, one per line:
+``frame;frame;...;leaf COUNT``): where the samples end (self time) by library and by
+function, and which functions are on the stack most (inclusive time).
+
+    python -m benchmark.profile_summary PROFILE.txt
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+_FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
+
+APP = str(Path(__file__).resolve().parents[2] / "app") + "/"
+RENAME = {"graphql": "graphql-core", "jwt": "pyjwt"}
+
+
+def _parse(frame: str) -> tuple[str, str]:
+    match = _FRAME.match(frame.strip())
+    if not match:
+        return frame.strip(), ""
+    return match["func"], match["file"]
+
+
+def bucket(path: str) -> str:
+    """The library a frame belongs to: ``app``, a site-packages package, or stdlib."""
+    if path.startswith(APP):
+        return "app"
+    if "site-packages/" in path:
+        package = path.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
+        return RENAME.get(package, package)
+    if "/asyncio/" in path:
+        return "asyncio (stdlib)"
+    return "other stdlib" if path else "native/unknown"
+
+
+def _short(func: str, path: str) -> str:
+    parts = path.split("site-packages/")[-1].split("/work/main/")[-1]
+    return f"{func} ({parts})"
+
+
+def summarize(text: str, top: int = 25) -> str:
+    total = 0
+    by_bucket: Counter[str] = Counter()
+    self_time: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    inclusive_bucket: Counter[str] = Counter()
+    for line in text.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = [_parse(f) for f in stack.split(";") if f]
+        if not frames:
+            continue
+        func, path = frames[-1]
+        by_bucket[bucket(path)] += count
+        self_time[_short(func, path)] += count
+        for name in {_short(f, p) for f, p in frames}:
+            inclusive[name] += count
+        for name in {bucket(p) for _, p in frames}:
+            inclusive_bucket[name] += count
+    if not total:
+        return "no samples\n"
+
+    def pct(n: int) -> str:
+        return f"{100 * n / total:5.1f} %"
+
+    out = [f"{total} samples (CPU only: idle waits in the event loop are not sampled)", ""]
+    out.append("self time by library (where the CPU was when sampled):")
+    out += [f"  {pct(n)}  {name}" for name, n in by_bucket.most_common()]
+    out += ["", "on the stack, by library (inclusive):"]
+    out += [f"  {pct(n)}  {name}" for name, n in inclusive_bucket.most_common()]
+    out += ["", f"top {top} functions by self time:"]
+    out += [f"  {pct(n)}  {name}" for name, n in self_time.most_common(top)]
+    out += ["", f"top {top} functions by inclusive time:"]
+    out += [f"  {pct(n)}  {name}" for name, n in inclusive.most_common(top)]
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(summarize(Path(sys.argv[1]).read_text()))

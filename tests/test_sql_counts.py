@@ -1,0 +1,165 @@
+"""SQL is bounded by the query's shape, not by its data: the same query issues exactly the
+same statements for a page of 2 and a page of 50.
+
+Statements are recorded with SQLAlchemy's ``before_cursor_execute`` on the test engine
+(the app runs on that engine) and labelled by the first table they read, so a failure
+shows which statement appeared or disappeared. Each request is compared with a baseline
+request, ``workspace(slug: "acme") { name }``, which pays the fixed cost every request
+pays: authentication (the token's user, the user's memberships with roles and teams,
+and on PostgreSQL the per-transaction tenant context) and ``workspace(slug:)`` itself.
+At the time of writing the baseline is 4 statements on SQLite (users, members (ids),
+members (with roles and teams), workspaces); the PostgreSQL tenant context adds its
+set_config. The lists below are what a page adds to it, for any N.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from app.models import pk
+from tests import factories as f
+from tests.client import GraphQLClient
+
+ADA = "ada@acme.test"
+EXTRA = 48  # acme has 4 members and 5 conversations: 52 and 53 with these
+
+_FROM = re.compile(r"\bFROM\s+\"?(\w+)", re.IGNORECASE)
+
+
+def label(statement: str) -> str:
+    found = _FROM.search(statement)
+    return found.group(1) if found else statement.split()[0].upper()
+
+
+@contextmanager
+def recorded(engine: AsyncEngine) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(label(statement))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+async def run(
+    client: GraphQLClient, engine: AsyncEngine, query: str, n: int
+) -> tuple[dict[str, Any], list[str], int]:
+    """The response, the statements it took beyond the baseline's (sorted labels: loader
+    batches may be dispatched in either order), and how many it took in all."""
+    token = await client.token(ADA)
+    with recorded(engine) as baseline:
+        await client.post('{ workspace(slug: "acme") { name } }', token=token)
+    with recorded(engine) as seen:
+        response = await client.post(query, {"n": n}, token=token)
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body
+    assert len(baseline) <= 6, baseline  # a fixed cost, whatever the query
+    extra = list(seen)
+    for statement in baseline:
+        extra.remove(statement)  # ValueError if the page skipped a baseline statement
+    return body, sorted(extra), len(seen)
+
+
+MEMBERS_PAGE = """query($n: Int) { workspace(slug: "acme") { members(first: $n) {
+  nodes { user { name } role { name } teams { name } } } } }"""
+
+# What the members page adds to the baseline, whatever N: 4 statements.
+MEMBERS_PAGE_STATEMENTS = [
+    "members",  # the page (keyset, first + 1 rows)
+    "users",  # Member.user: one batch for the page
+    "roles",  # Member.role: one batch
+    "teams",  # Member.teams: one batch (teams joined with team_members)
+]
+
+
+async def test_members_page_statement_count_does_not_grow_with_the_page(
+    client: GraphQLClient, engine: AsyncEngine, session: AsyncSession
+) -> None:
+    ws = await f.workspace_id(session, "acme")
+    users = await f.create_users(session, EXTRA)
+    roles = [await f.role_id(session, ws, r) for r in ("Admin", "Member", "Billing Manager")]
+    teams = [await f.team_id(session, ws, t) for t in ("Sales", "Support")]
+    ids = [pk(u) for u in users]
+    third = EXTRA // 3
+    # A mix of roles and of zero, one or two teams per member.
+    await f.add_members(session, ws, ids[:third], roles[0], team_ids=teams)
+    await f.add_members(session, ws, ids[third : 2 * third], roles[1], team_ids=teams[:1])
+    await f.add_members(session, ws, ids[2 * third :], roles[2])
+    await session.commit()
+    await client.query("{ viewer { id } }", as_=ADA)  # connections and dialect warmed up
+
+    small, at_2, total_at_2 = await run(client, engine, MEMBERS_PAGE, 2)
+    large, at_50, total_at_50 = await run(client, engine, MEMBERS_PAGE, 50)
+
+    assert len(small["data"]["workspace"]["members"]["nodes"]) == 2
+    nodes = large["data"]["workspace"]["members"]["nodes"]
+    assert len(nodes) == 50
+    assert {len(n["teams"]) for n in nodes} == {0, 1, 2}
+    assert {n["role"]["name"] for n in nodes} == {"Admin", "Member", "Billing Manager"}
+    assert at_2 == at_50 == sorted(MEMBERS_PAGE_STATEMENTS)
+    assert len(at_50) == 4
+    assert total_at_2 == total_at_50
+
+
+CONVERSATION_LIST = """query($n: Int) { workspace(slug: "acme") { conversations(first: $n) {
+  nodes { title host { name } team { name } participants { name user { name } } } } } }"""
+
+# What the conversation list adds to the baseline, whatever N: 5 statements.
+CONVERSATION_LIST_STATEMENTS = [
+    "conversations",  # the page, filtered to the viewer's conversations:read scope
+    "users",  # Conversation.host: one batch
+    "teams",  # Conversation.team: one batch
+    "conversation_participants",  # Conversation.participants: one batch
+    "users",  # Participant.user: one batch for accounts the host batch did not load
+]
+
+
+async def test_conversation_list_statement_count_does_not_grow_with_the_page(
+    client: GraphQLClient, engine: AsyncEngine, session: AsyncSession
+) -> None:
+    ws = await f.workspace_id(session, "acme")
+    ada, ben, cy, eve = [
+        await f.user_id(session, e)
+        for e in ("ada@acme.test", "ben@acme.test", "cy@acme.test", "eve@acme.test")
+    ]
+    sales = await f.team_id(session, ws, "Sales")
+    half = EXTRA // 2
+    # Newer than the demo's, so a page (newest first) is made of these; in every page
+    # some participants (cy, eve) host nothing, so their accounts take the second users
+    # batch at N=2 as at N=50. Half have no team.
+    start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    await f.create_conversations(
+        session, ws, half, host=ada, team=sales, participant_ids=[cy, eve], start=start
+    )
+    await f.create_conversations(
+        session, ws, EXTRA - half, host=ben, participant_ids=[eve, cy], start=start
+    )
+    await session.commit()
+    await client.query("{ viewer { id } }", as_=ADA)
+
+    small, at_2, total_at_2 = await run(client, engine, CONVERSATION_LIST, 2)
+    large, at_50, total_at_50 = await run(client, engine, CONVERSATION_LIST, 50)
+
+    assert [n["host"]["name"] for n in small["data"]["workspace"]["conversations"]["nodes"]] == [
+        "Ben Admin",
+        "Ada Admin",
+    ]
+    nodes = large["data"]["workspace"]["conversations"]["nodes"]
+    assert len(nodes) == 50
+    assert {n["host"]["name"] for n in nodes} == {"Ada Admin", "Ben Admin"}
+    assert {(n["team"] or {}).get("name") for n in nodes} >= {"Sales", None}
+    assert {p["name"] for n in nodes for p in n["participants"]} >= {"Guest"}
+    assert at_2 == at_50 == sorted(CONVERSATION_LIST_STATEMENTS)
+    assert len(at_50) == 5
+    assert total_at_2 == total_at_50
