@@ -135,14 +135,32 @@ def cmd_serve(settings: Settings, host: str, port: int, workers: int | None) -> 
     from app.db.engine import create_engine
     from app.db.migrations import ensure_current
 
-    async def check() -> None:
+    async def check() -> list[str]:
         engine = create_engine(settings)
         try:
             await ensure_current(engine)
+            if settings.is_sqlite:
+                return []
+            from app.db.tenant import role_posture
+            from app.models import TENANT_TABLES
+
+            async with engine.connect() as conn:
+                return (await role_posture(conn, TENANT_TABLES)).problems
         finally:
             await engine.dispose()
 
-    asyncio.run(check())
+    problems = asyncio.run(check())
+    if problems:
+        # Row-level security does not bind this role: tenant isolation would rest on
+        # the GraphQL layer alone.
+        message = (
+            "DATABASE_URL connects as a role that row-level security does not bind ("
+            + "; ".join(problems)
+            + "): use the application role (see docs/authorization.md)"
+        )
+        if settings.app_env == "production":
+            return _fail(message)
+        logging.getLogger("app").warning("%s", message)
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -186,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_token(settings, args.email)
         if args.command == "workspace":
             return cmd_workspace_create(settings, args.slug, args.name, args.admin)
-    except SchemaNotCurrentError as exc:
+    except (SchemaNotCurrentError, RuntimeError) as exc:
         return _fail(str(exc))
     except OSError as exc:
         return _fail(

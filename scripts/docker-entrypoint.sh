@@ -1,5 +1,7 @@
 #!/bin/sh
 # Container entry point: optionally migrate (MIGRATE_ON_START=1), then serve.
+# On PostgreSQL, DATABASE_URL is the application role (row-level security binds it)
+# and MIGRATION_DATABASE_URL the owner role that runs migrations.
 set -eu
 if [ "${MIGRATE_ON_START:-0}" = "1" ]; then
   python -m app migrate

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from sqlmodel import SQLModel, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -27,3 +28,15 @@ def among(model: type[M], workspace_ids: Sequence[int]) -> SelectOfScalar[M]:
     global ID, where the workspace is learnt from the row (always the viewer's own)."""
     column: Any = model.workspace_id
     return select(model).where(column.in_(list(workspace_ids)))
+
+
+def scoped_update(model: type[M], workspace_id: int) -> sa.Update:
+    """``UPDATE model … WHERE model.workspace_id = :workspace_id``."""
+    column: Any = model.workspace_id
+    return sa.update(model).where(column == workspace_id)
+
+
+def scoped_delete(model: type[M], workspace_id: int) -> sa.Delete:
+    """``DELETE FROM model WHERE model.workspace_id = :workspace_id``."""
+    column: Any = model.workspace_id
+    return sa.delete(model).where(column == workspace_id)

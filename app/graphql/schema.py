@@ -37,10 +37,23 @@ class Query(UserQueries, WorkspaceQueries, NodeQueries, ShareLinkQueries):
 
 
 def is_unexpected(error: GraphQLError) -> bool:
-    """An exception that is not one of our typed errors (nor a GraphQL parse or
-    validation error): its message may hold SQL or driver details, so it is masked."""
+    """An exception raised while resolving a field that is not one of our typed errors:
+    its message may hold SQL or driver details, so it is masked. Errors without a path
+    (syntax, validation, variable coercion) never come from a resolver."""
     original = error.original_error
-    return original is not None and not isinstance(original, GraphQLError)
+    return (
+        error.path is not None and original is not None and not isinstance(original, GraphQLError)
+    )
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """Strawberry's masking, keeping the code: the rebuilt error has no original
+    exception left to classify."""
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": "INTERNAL_SERVER_ERROR"}
+        return masked
 
 
 class GatewaySchema(strawberry.Schema):
@@ -66,9 +79,9 @@ def error_code(error: GraphQLError) -> str:
     original = error.original_error
     if isinstance(original, GatewayError):
         return original.code
-    if original is None:
-        return "BAD_USER_INPUT"  # syntax, validation, variable coercion
-    return "INTERNAL_SERVER_ERROR"
+    if is_unexpected(error):
+        return "INTERNAL_SERVER_ERROR"
+    return "BAD_USER_INPUT"  # syntax, validation, variable coercion
 
 
 def format_error(error: GraphQLError) -> dict[str, Any]:
@@ -96,7 +109,9 @@ def build_schema() -> strawberry.Schema:
             partial(ParserCache, maxsize=512),
             partial(ValidationCache, maxsize=512),
             partial(
-                MaskErrors, should_mask_error=is_unexpected, error_message="Internal server error."
+                MaskUnexpectedErrors,
+                should_mask_error=is_unexpected,
+                error_message="Internal server error.",
             ),
         ],
     )

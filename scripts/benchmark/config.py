@@ -95,11 +95,10 @@ class BenchConfig:
             "DATABASE_URL": self.app_sa_url,
             "MIGRATION_DATABASE_URL": self.owner_sa_url,
             "WEB_WORKERS": str(WORKERS),
-            "LOG_LEVEL": "WARNING",
         }
         # Let pool/timeouts be tuned from the outside without touching the bench.
         for key, value in os.environ.items():
-            if key.startswith("DB_") or key in {"JWT_ISSUER", "JWT_TTL_SECONDS"}:
+            if key.startswith("DB_") or key in {"JWT_ISSUER", "JWT_TTL_SECONDS", "LOG_LEVEL"}:
                 env[key] = value
         return env
 

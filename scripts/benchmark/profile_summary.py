@@ -14,8 +14,11 @@ from pathlib import Path
 
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
-APP = str(Path(__file__).resolve().parents[2] / "app") + "/"
+ROOT = str(Path(__file__).resolve().parents[2]) + "/"
 RENAME = {"graphql": "graphql-core", "jwt": "pyjwt"}
+# Leaves that are a thread blocked in a read or a wait: idle, whatever py-spy decided
+# (e.g. uvicorn's supervisor ping thread in every worker).
+IDLE_LEAVES = ("multiprocessing/connection.py", "threading.py", "selectors.py")
 
 
 def _parse(frame: str) -> tuple[str, str]:
@@ -26,24 +29,26 @@ def _parse(frame: str) -> tuple[str, str]:
 
 
 def bucket(path: str) -> str:
-    """The library a frame belongs to: ``app``, a site-packages package, or stdlib."""
-    if path.startswith(APP):
-        return "app"
-    if "site-packages/" in path:
-        package = path.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
-        return RENAME.get(package, package)
-    if "/asyncio/" in path:
-        return "asyncio (stdlib)"
-    return "other stdlib" if path else "native/unknown"
+    """The top-level package of a frame's file (py-spy prints paths relative to
+    sys.path, e.g. ``strawberry/schema/schema_converter.py``; ours start with ``app/``)."""
+    if not path:
+        return "native/unknown"
+    if path.startswith(ROOT):
+        path = path[len(ROOT) :]
+    elif "site-packages/" in path:
+        path = path.split("site-packages/", 1)[1]
+    elif path.startswith("/"):
+        path = path.rsplit("/", 1)[-1]
+    top = path.split("/", 1)[0].removesuffix(".py")
+    return RENAME.get(top, top)
 
 
 def _short(func: str, path: str) -> str:
-    parts = path.split("site-packages/")[-1].split("/work/main/")[-1]
-    return f"{func} ({parts})"
+    return f"{func} ({path.split('site-packages/')[-1].removeprefix(ROOT)})"
 
 
 def summarize(text: str, top: int = 25) -> str:
-    total = 0
+    total = idle = 0
     by_bucket: Counter[str] = Counter()
     self_time: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
@@ -53,11 +58,14 @@ def summarize(text: str, top: int = 25) -> str:
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
-        total += count
         frames = [_parse(f) for f in stack.split(";") if f]
         if not frames:
             continue
         func, path = frames[-1]
+        if path.endswith(IDLE_LEAVES):
+            idle += count
+            continue
+        total += count
         by_bucket[bucket(path)] += count
         self_time[_short(func, path)] += count
         for name in {_short(f, p) for f, p in frames}:
@@ -70,7 +78,11 @@ def summarize(text: str, top: int = 25) -> str:
     def pct(n: int) -> str:
         return f"{100 * n / total:5.1f} %"
 
-    out = [f"{total} samples (CPU only: idle waits in the event loop are not sampled)", ""]
+    out = [
+        f"{total} samples on CPU ({idle} more of threads blocked in a read or wait were "
+        "left out; py-spy does not sample the event loop's own idle waits)",
+        "",
+    ]
     out.append("self time by library (where the CPU was when sampled):")
     out += [f"  {pct(n)}  {name}" for name, n in by_bucket.most_common()]
     out += ["", "on the stack, by library (inclusive):"]

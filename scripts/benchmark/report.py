@@ -30,6 +30,14 @@ def _sql(r: dict[str, Any]) -> str:
     return f"{mean:g}" if low == high else f"{mean:g} ({low}-{high})"
 
 
+def _other(r: dict[str, Any]) -> str:
+    """CPU cores used by other work during the gateway's and the floor's runs."""
+    g, f = r.get("cores"), r["floor"].get("cores")
+    if not g or not f:
+        return "-"
+    return f"{g['other']:.1f} / {f['other']:.1f}"
+
+
 def markdown(run: dict[str, Any]) -> str:
     meta = run["meta"]
     lines = [
@@ -44,8 +52,8 @@ def markdown(run: dict[str, Any]) -> str:
         "",
         "| query | c | rps | floor rps | ratio to floor | p50 ms | p95 ms | p99 ms "
         "| p99/p50 | CPU ms/req | floor CPU ms/req | DB CPU ms/req | floor DB CPU ms/req "
-        "| SQL/req (min-max) | peak RSS MiB/worker | errors |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| SQL/req (min-max) | peak RSS MiB/worker | errors | other load (cores) |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for r in run["results"]:
         f = r["floor"]
@@ -56,7 +64,7 @@ def markdown(run: dict[str, Any]) -> str:
             f"| {_fmt(r['p99_ms'])} | {_fmt(tail)} | {_fmt(r['cpu_ms_per_request'], 2)} "
             f"| {_fmt(f['cpu_ms_per_request'], 2)} | {_fmt(r['db_cpu_ms_per_request'], 2)} "
             f"| {_fmt(f['db_cpu_ms_per_request'], 2)} | {_sql(r)} "
-            f"| {_fmt(r['peak_rss_mb'], 0)} | {r['errors']} |"
+            f"| {_fmt(r['peak_rss_mb'], 0)} | {r['errors']} | {_other(r)} |"
         )
     deep = run.get("deep_pages")
     if deep:

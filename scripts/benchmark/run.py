@@ -498,13 +498,21 @@ def measure(
     args: argparse.Namespace,
     db: Database,
     out: Path,
+    suffix: str = "",
 ) -> dict[str, Any]:
-    tag = f"{server.name}-{plan.name}-c{c}"
+    tag = f"{server.name}-{plan.name}-c{c}{suffix}"
     if args.warmup > 0:
         wrk(server, plan, c, args.warmup, out, f"{tag}-warmup")
     cpu_before, db_before = procstat.tree_cpu(server.pid), db.backend_cpu()
+    busy_before, wrk_before = procstat.machine_busy_seconds(), procstat.children_cpu_seconds()
+    wall = time.monotonic()
     result = wrk(server, plan, c, args.duration, out, tag)
+    wall = time.monotonic() - wall
+    busy = procstat.machine_busy_seconds() - busy_before
+    wrk_cpu = procstat.children_cpu_seconds() - wrk_before
     cpu_after, db_after = procstat.tree_cpu(server.pid), db.backend_cpu()
+    server_cpu = procstat.cpu_delta(cpu_before, cpu_after)
+    db_cpu = procstat.cpu_delta(db_before, db_after)
     n = result["requests"]
     errors = sum(
         result[k]
@@ -526,17 +534,49 @@ def measure(
         "max_ms": round(result["max_us"] / 1000, 2),
         "requests": n,
         "errors": errors,
-        "cpu_ms_per_request": round(procstat.cpu_delta(cpu_before, cpu_after) * 1000 / n, 3)
-        if n
-        else None,
-        "db_cpu_ms_per_request": round(procstat.cpu_delta(db_before, db_after) * 1000 / n, 3)
-        if n
-        else None,
+        "cpu_ms_per_request": round(server_cpu * 1000 / n, 3) if n else None,
+        "db_cpu_ms_per_request": round(db_cpu * 1000 / n, 3) if n else None,
+        # CPU cores in use during the run: the server, its database backends, wrk, and
+        # whatever else ran on the machine meanwhile (the noise: other work).
+        "cores": {
+            "server": round(server_cpu / wall, 2),
+            "db": round(db_cpu / wall, 2),
+            "wrk": round(wrk_cpu / wall, 2),
+            "other": round(max(0.0, busy - server_cpu - db_cpu - wrk_cpu) / wall, 2),
+        },
         "peak_rss_mb": max(rss) if rss else None,
         "peak_rss_mb_workers": rss,
         "bytes_per_response": round(result["bytes"] / n) if n else None,
         "wrk": result,
     }
+
+
+def measure_pair(
+    floor: Server,
+    gateway: Server,
+    plan: Plan,
+    c: int,
+    args: argparse.Namespace,
+    db: Database,
+    out: Path,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The floor then the gateway, ``--repeat`` times alternating; the median run of each
+    (by rps) is kept, which damps a burst of other work on the machine."""
+    floors: list[dict[str, Any]] = []
+    gateways: list[dict[str, Any]] = []
+    for i in range(args.repeat):
+        suffix = f"-r{i + 1}" if args.repeat > 1 else ""
+        floors.append(measure(floor, plan, c, args, db, out, suffix))
+        gateways.append(measure(gateway, plan, c, args, db, out, suffix))
+
+    def median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+        ranked = sorted(runs, key=lambda r: r["rps"])
+        chosen = dict(ranked[(len(ranked) - 1) // 2])
+        if len(runs) > 1:
+            chosen["rps_runs"] = [r["rps"] for r in runs]
+        return chosen
+
+    return median(floors), median(gateways)
 
 
 def profile(gateway: Server, plans: list[Plan], out: Path, seconds: float) -> None:
@@ -645,6 +685,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--concurrency", default=None, help="comma-separated (default 16,64; --quick 16)"
     )
+    p.add_argument(
+        "--repeat", type=int, default=1, help="alternate floor/gateway runs N times, keep medians"
+    )
     p.add_argument("--profile-seconds", type=float, default=10.0)
     args = p.parse_args(argv)
     if args.scale < 1:
@@ -672,6 +715,11 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=False)
     (out / "inputs").mkdir()
     log(f"==> results in {out}")
+    if float(loadavg.split()[0]) > 1.0:
+        log(
+            f"    WARNING: load average {loadavg} before starting: something else is using "
+            "the CPUs; absolute figures will be low, ratios less so"
+        )
 
     dataset = ensure_database(cfg, log)
     db = Database(cfg.owner_dsn(), cfg.database)
@@ -703,8 +751,7 @@ def main(argv: list[str] | None = None) -> None:
             for plan in plans:
                 levels = [16] if plan.workload.deep else args.levels
                 for c in levels:
-                    f = measure(floor, plan, c, args, db, out)
-                    g = measure(gateway, plan, c, args, db, out)
+                    f, g = measure_pair(floor, gateway, plan, c, args, db, out)
                     ratio = round(g["rps"] / f["rps"], 3) if f["rps"] else None
                     entry = {
                         "query": plan.name,
@@ -728,7 +775,8 @@ def main(argv: list[str] | None = None) -> None:
                         f"    {plan.name:<26} c={c:<3} gateway {g['rps']:8.1f} rps "
                         f"p50 {g['p50_ms']:7.1f} p99 {g['p99_ms']:7.1f} ms "
                         f"{g['cpu_ms_per_request'] or 0:6.2f} CPU ms/req | floor "
-                        f"{f['rps']:8.1f} rps | ratio {ratio}{flag}"
+                        f"{f['rps']:8.1f} rps | ratio {ratio} | other load "
+                        f"{g['cores']['other']:.1f}/{f['cores']['other']:.1f} cores{flag}"
                     )
             if args.profile:
                 log("==> profiling one gateway worker on the members page")
@@ -759,6 +807,7 @@ def main(argv: list[str] | None = None) -> None:
             "quick": args.quick,
             "duration_s": args.duration,
             "warmup_s": args.warmup,
+            "repeat": args.repeat,
             "concurrency": args.levels,
             "workers": WORKERS,
             "wrk_threads": WRK_THREADS,

@@ -43,7 +43,7 @@ class Lifespan:
         self.state: dict[str, Any] = {}
         self._inbox: asyncio.Queue[Message] = asyncio.Queue()
         self._outbox: asyncio.Queue[Message] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self._task: asyncio.Future[None] | None = None
 
     async def _receive(self) -> Message:
         return await self._inbox.get()
@@ -59,7 +59,7 @@ class Lifespan:
 
     async def __aenter__(self) -> Lifespan:
         scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": self.state}
-        self._task = asyncio.create_task(self.app(scope, self._receive, self._send))
+        self._task = asyncio.ensure_future(self.app(scope, self._receive, self._send))
         await self._step("startup")
         return self
 

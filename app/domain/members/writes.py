@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from app.domain.tenant import scoped
+from app.domain.tenant import scoped, scoped_delete
 from app.models import BuiltinRole, Member, MemberStatus, Role, TeamMember, User, UserStatus
 
 
@@ -39,9 +39,7 @@ async def set_teams(
     session: AsyncSession, workspace_id: int, member_id: int, team_ids: Sequence[int]
 ) -> None:
     await session.execute(
-        sa.delete(TeamMember).where(
-            TeamMember.workspace_id == workspace_id, TeamMember.member_id == member_id
-        )
+        scoped_delete(TeamMember, workspace_id).where(TeamMember.member_id == member_id)
     )
     session.add_all(
         TeamMember(workspace_id=workspace_id, team_id=t, member_id=member_id) for t in team_ids
@@ -52,9 +50,7 @@ async def set_team_members(
     session: AsyncSession, workspace_id: int, team_id: int, member_ids: Sequence[int]
 ) -> None:
     await session.execute(
-        sa.delete(TeamMember).where(
-            TeamMember.workspace_id == workspace_id, TeamMember.team_id == team_id
-        )
+        scoped_delete(TeamMember, workspace_id).where(TeamMember.team_id == team_id)
     )
     session.add_all(
         TeamMember(workspace_id=workspace_id, team_id=team_id, member_id=m) for m in member_ids

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain.tenant import scoped
+from app.domain.tenant import scoped, scoped_delete
 from app.models import BuiltinRole, Role, RolePermission
 
 
@@ -25,9 +25,7 @@ async def set_permissions(
     session: AsyncSession, workspace_id: int, role_id: int, permissions: Sequence[str]
 ) -> None:
     await session.execute(
-        sa.delete(RolePermission).where(
-            RolePermission.workspace_id == workspace_id, RolePermission.role_id == role_id
-        )
+        scoped_delete(RolePermission, workspace_id).where(RolePermission.role_id == role_id)
     )
     session.add_all(
         RolePermission(workspace_id=workspace_id, role_id=role_id, permission=p)

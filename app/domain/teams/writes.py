@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain.tenant import scoped
+from app.domain.tenant import scoped, scoped_update
 from app.models import Conversation, Team
 
 
@@ -17,7 +17,7 @@ async def team_named(session: AsyncSession, workspace_id: int, name: str) -> Tea
 async def detach_conversations(session: AsyncSession, workspace_id: int, team_id: int) -> None:
     """Conversations outlive their team: they stay in the workspace, without a team."""
     await session.execute(
-        sa.update(Conversation)
-        .where(Conversation.workspace_id == workspace_id, Conversation.team_id == team_id)
+        scoped_update(Conversation, workspace_id)
+        .where(Conversation.team_id == team_id)
         .values(team_id=None)
     )

@@ -1,0 +1,215 @@
+"""Request-level errors: every unexpected exception is masked to INTERNAL_SERVER_ERROR
+(no stack, SQL or driver names) and logged with the request id; malformed requests are
+BAD_USER_INPUT; mutations are refused over GET."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain.users import repository as users_repository
+from app.domain.workspaces import repository as workspaces_repository
+from app.graphql.schema import schema
+from app.models import User, UserStatus
+from tests import factories as f
+from tests.client import GraphQLClient
+
+ADA = "ada@acme.test"
+LEAKS = ("secret", "SELECT", "asyncpg", "sqlite", "Traceback", "RuntimeError", "sqlalchemy")
+
+
+async def boom(*_: Any, **__: Any) -> Any:
+    raise RuntimeError("SELECT secret FROM asyncpg.pg_shadow -- sqlalchemy.exc")
+
+
+async def post(client: GraphQLClient, query: str, request_id: str) -> tuple[Any, str]:
+    token = await client.token(ADA)
+    response = await client.http.post(
+        "/graphql",
+        json={"query": query},
+        headers={"Authorization": f"Bearer {token}", "X-Request-Id": request_id},
+    )
+    assert response.status_code == 200
+    assert response.headers["x-request-id"] == request_id
+    return response.json(), response.text
+
+
+def assert_no_leak(raw: str) -> None:
+    for word in LEAKS:
+        assert word.lower() not in raw.lower(), word
+
+
+async def test_unexpected_exception_is_masked_and_logged_with_the_request_id(
+    client: GraphQLClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(workspaces_repository, "subscription", boom)
+    with caplog.at_level(logging.ERROR, logger="app.graphql"):
+        body, raw = await post(
+            client, '{ workspace(slug: "acme") { name subscription { plan } } }', "req-boom-1"
+        )
+
+    assert body["data"] == {"workspace": {"name": "Acme Corp", "subscription": None}}
+    assert [(e["message"], e["path"]) for e in body["errors"]] == [
+        ("Internal server error.", ["workspace", "subscription"])
+    ]
+    assert set(body["errors"][0]) == {"message", "locations", "path", "extensions"}
+    assert_no_leak(raw)
+    logged = [r for r in caplog.records if "req-boom-1" in r.getMessage()]
+    assert len(logged) == 1
+    assert logged[0].exc_info is not None
+    assert "SELECT secret" in str(logged[0].exc_info[1])  # the log keeps what the client lost
+
+
+async def test_masked_error_has_code_internal_server_error(
+    client: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workspaces_repository, "subscription", boom)
+    body, _ = await post(client, '{ workspace(slug: "acme") { subscription { plan } } }', "r2")
+    assert [e["extensions"] for e in body["errors"]] == [{"code": "INTERNAL_SERVER_ERROR"}]
+
+
+async def test_exception_in_a_root_resolver_is_masked(
+    client: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workspaces_repository, "workspace_by_slug", boom)
+    body, raw = await post(client, '{ workspace(slug: "acme") { name } }', "req-boom-2")
+    assert body["data"] == {"workspace": None}
+    assert [e["message"] for e in body["errors"]] == ["Internal server error."]
+    assert_no_leak(raw)
+
+
+async def test_exception_in_a_loader_batch_is_masked_everywhere_it_lands(
+    client: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(users_repository, "users_by_ids", boom)
+    body, raw = await post(
+        client, '{ workspace(slug: "acme") { name members { nodes { user { name } } } } }', "r3"
+    )
+    # Member.user is non-null: each failure nulls the (nullable) members connection.
+    assert body["data"] == {"workspace": {"name": "Acme Corp", "members": None}}
+    assert {e["message"] for e in body["errors"]} == {"Internal server error."}
+    assert_no_leak(raw)
+
+
+async def test_database_error_is_masked(
+    client: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken_sql(session: AsyncSession, workspace_id: int) -> Any:
+        await session.execute(text("SELECT secret FROM no_such_table"))
+
+    monkeypatch.setattr(workspaces_repository, "integrations", broken_sql)
+    body, raw = await post(
+        client, '{ workspace(slug: "acme") { integrations { provider } } }', "r4"
+    )
+    assert body["data"] == {"workspace": {"integrations": None}}
+    assert [e["message"] for e in body["errors"]] == ["Internal server error."]
+    assert_no_leak(raw)
+    assert "no_such_table" not in raw
+
+
+async def test_the_failed_request_changes_nothing_and_the_next_one_works(
+    client: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as patch:
+        patch.setattr(workspaces_repository, "subscription", boom)
+        await post(client, '{ workspace(slug: "acme") { subscription { plan } } }', "r5")
+    body, _ = await post(client, '{ workspace(slug: "acme") { subscription { plan } } }', "r6")
+    assert body == {"data": {"workspace": {"subscription": {"plan": "BUSINESS"}}}}
+
+
+# --- malformed requests -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "message"),
+    [
+        ('{ workspace(slug: "acme") { name }', None, "Syntax Error: Expected Name, found <EOF>."),
+        (
+            "{ nope }",
+            None,
+            "Cannot query field 'nope' on type 'Query'. Did you mean 'node' or 'nodes'?",
+        ),
+        (
+            '{ workspace(slug: "acme") { members(first: "ten") { totalCount } } }',
+            None,
+            'Int cannot represent non-integer value: "ten"',
+        ),
+        pytest.param(
+            "query($n: Int) { workspaces { members(first: $n) { totalCount } } }",
+            {"n": "x"},
+            "Variable '$n' has invalid value: Int cannot represent non-integer value: 'x'",
+        ),
+        ("{ workspace { name } }", None, None),  # a required argument missing
+    ],
+)
+async def test_malformed_request_is_bad_user_input_without_data(
+    client: GraphQLClient, query: str, variables: dict[str, Any] | None, message: str | None
+) -> None:
+    body = await client.query(query, variables, as_=ADA)
+    assert body["data"] is None
+    assert [e["extensions"] for e in body["errors"]] == [{"code": "BAD_USER_INPUT"}]
+    if message is not None:
+        assert body["errors"][0]["message"] == message
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"not json", "The request body is not valid JSON."),
+        (b"[]", "The request body must be a JSON object."),
+        (b'{"query": ""}', "`query` must be a non-empty string."),
+        (b'{"query": "{ viewer { id } }", "variables": []}', "`variables` must be a JSON object."),
+    ],
+)
+async def test_malformed_body_is_bad_user_input(
+    client: GraphQLClient, content: bytes, message: str
+) -> None:
+    response = await client.http.post(
+        "/graphql",
+        content=content,
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {await client.token(ADA)}",
+        },
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}}]
+    }
+
+
+async def test_queries_are_accepted_over_get(client: GraphQLClient) -> None:
+    response = await client.http.get(
+        "/graphql",
+        params={"query": '{ workspace(slug: "acme") { name } }'},
+        headers={"Authorization": f"Bearer {await client.token(ADA)}"},
+    )
+    assert response.status_code == 200
+    assert response.json() == {"data": {"workspace": {"name": "Acme Corp"}}}
+
+
+async def test_mutations_are_refused_over_get(client: GraphQLClient, session: AsyncSession) -> None:
+    if schema._schema.mutation_type is None:  # type: ignore[attr-defined]
+        pytest.skip("the schema has no Mutation type yet")
+    response = await client.http.get(
+        "/graphql",
+        params={
+            "query": 'mutation { deleteAccount(input: {confirmation: "DELETE"}) { __typename } }'
+        },
+        headers={"Authorization": f"Bearer {await client.token('ben@acme.test')}"},
+    )
+    assert response.status_code == 405
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "Mutations are only accepted over POST.",
+                "extensions": {"code": "BAD_USER_INPUT"},
+            }
+        ]
+    }
+    ben = await session.get(User, await f.user_id(session, "ben@acme.test"))
+    assert ben is not None and ben.status == UserStatus.ACTIVE  # nothing happened
