@@ -11,8 +11,11 @@ fi
 stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   echo "==> installing dependencies (first run takes a minute)"
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+  # (grep drops notices of this machine's pip configuration, keeps real errors)
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip 2>&1 \
+    | { grep -vE "^WARNING: Location 'file:" || true; }
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' 2>&1 \
+    | { grep -vE "^WARNING: Location 'file:" || true; }
   rm -f .venv/.installed-*
   touch "$stamp"
 fi

@@ -161,8 +161,7 @@ async def create_role(
     session.add(role)
     await session.flush()
     session.add_all(
-        RolePermission(workspace_id=workspace, role_id=pk(role), permission=p)
-        for p in permissions
+        RolePermission(workspace_id=workspace, role_id=pk(role), permission=p) for p in permissions
     )
     await session.flush()
     return role
