@@ -72,9 +72,9 @@ async def conversation_id(session: AsyncSession, workspace: int, title: str) -> 
 
 
 async def gid(session: AsyncSession, type_name: str, *natural_key: str) -> str:
-    """The global ID of a demo object by natural key: ("User", email), ("Workspace",
-    slug), ("Member", slug, email), ("Team", slug, name), ("Role", slug, name),
-    ("Conversation", slug, title)."""
+    """The global ID of an object by natural key: ("User", email), ("Workspace", slug),
+    ("Member", slug, email), ("Team", slug, name), ("Role", slug, name),
+    ("Conversation", slug, title), ("ApiKey", slug, name)."""
     if type_name == "User":
         return encode_id("User", await user_id(session, natural_key[0]))
     ws = await workspace_id(session, natural_key[0])
@@ -89,6 +89,9 @@ async def gid(session: AsyncSession, type_name: str, *natural_key: str) -> str:
         return encode_id("Role", await role_id(session, ws, rest))
     if type_name == "Conversation":
         return encode_id("Conversation", await conversation_id(session, ws, rest))
+    if type_name == "ApiKey":
+        stmt = select(ApiKey).where(ApiKey.workspace_id == ws, ApiKey.name == rest)
+        return encode_id("ApiKey", pk((await session.execute(stmt)).scalars().one()))
     raise ValueError(type_name)
 
 

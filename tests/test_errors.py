@@ -124,62 +124,68 @@ async def test_the_failed_request_changes_nothing_and_the_next_one_works(
 # --- malformed requests -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("query", "variables", "message"),
-    [
-        ('{ workspace(slug: "acme") { name }', None, "Syntax Error: Expected Name, found <EOF>."),
-        (
-            "{ nope }",
-            None,
-            "Cannot query field 'nope' on type 'Query'. Did you mean 'node' or 'nodes'?",
-        ),
-        (
-            '{ workspace(slug: "acme") { members(first: "ten") { totalCount } } }',
-            None,
-            'Int cannot represent non-integer value: "ten"',
-        ),
-        pytest.param(
-            "query($n: Int) { workspaces { members(first: $n) { totalCount } } }",
-            {"n": "x"},
-            "Variable '$n' has invalid value: Int cannot represent non-integer value: 'x'",
-        ),
-        ("{ workspace { name } }", None, None),  # a required argument missing
-    ],
-)
-async def test_malformed_request_is_bad_user_input_without_data(
-    client: GraphQLClient, query: str, variables: dict[str, Any] | None, message: str | None
-) -> None:
-    body = await client.query(query, variables, as_=ADA)
-    assert body["data"] is None
-    assert [e["extensions"] for e in body["errors"]] == [{"code": "BAD_USER_INPUT"}]
-    if message is not None:
-        assert body["errors"][0]["message"] == message
+MALFORMED_REQUESTS: list[tuple[str, dict[str, Any] | None, str | None]] = [
+    ('{ workspace(slug: "acme") { name }', None, "Syntax Error: Expected Name, found <EOF>."),
+    (
+        "{ nope }",
+        None,
+        "Cannot query field 'nope' on type 'Query'. Did you mean 'node' or 'nodes'?",
+    ),
+    (
+        '{ workspace(slug: "acme") { members(first: "ten") { totalCount } } }',
+        None,
+        'Int cannot represent non-integer value: "ten"',
+    ),
+    ("{ workspace { name } }", None, None),  # a required argument missing
+]
 
 
-@pytest.mark.parametrize(
-    ("content", "message"),
-    [
-        (b"not json", "The request body is not valid JSON."),
-        (b"[]", "The request body must be a JSON object."),
-        (b'{"query": ""}', "`query` must be a non-empty string."),
-        (b'{"query": "{ viewer { id } }", "variables": []}', "`variables` must be a JSON object."),
-    ],
-)
-async def test_malformed_body_is_bad_user_input(
-    client: GraphQLClient, content: bytes, message: str
-) -> None:
-    response = await client.http.post(
-        "/graphql",
-        content=content,
-        headers={
-            "Content-Type": "application/json",
-            "Authorization": f"Bearer {await client.token(ADA)}",
-        },
+async def test_malformed_request_is_bad_user_input_without_data(client: GraphQLClient) -> None:
+    token = await client.token(ADA)
+    for query, variables, message in MALFORMED_REQUESTS:
+        body = (await client.post(query, variables, token=token)).json()
+        assert body["data"] is None, query
+        assert [e["extensions"] for e in body["errors"]] == [{"code": "BAD_USER_INPUT"}], query
+        if message is not None:
+            assert body["errors"][0]["message"] == message
+
+
+async def test_a_variable_of_the_wrong_type_is_bad_user_input(client: GraphQLClient) -> None:
+    body = await client.query(
+        "query($n: Int) { workspaces { members(first: $n) { totalCount } } }", {"n": "x"}, as_=ADA
     )
-    assert response.status_code == 400
-    assert response.json() == {
-        "errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}}]
+    assert body == {
+        "data": None,
+        "errors": [
+            {
+                "message": "Variable '$n' has invalid value: Int cannot represent non-integer "
+                "value: 'x'",
+                "locations": [{"line": 1, "column": 7}],
+                "extensions": {"code": "BAD_USER_INPUT"},
+            }
+        ],
     }
+
+
+MALFORMED_BODIES = [
+    (b"not json", "The request body is not valid JSON."),
+    (b"[]", "The request body must be a JSON object."),
+    (b'{"query": ""}', "`query` must be a non-empty string."),
+    (b'{"query": "{ viewer { id } }", "variables": []}', "`variables` must be a JSON object."),
+]
+
+
+async def test_malformed_body_is_bad_user_input(client: GraphQLClient) -> None:
+    headers = {
+        "Content-Type": "application/json",
+        "Authorization": f"Bearer {await client.token(ADA)}",
+    }
+    for content, message in MALFORMED_BODIES:
+        response = await client.http.post("/graphql", content=content, headers=headers)
+        assert response.status_code == 400, content
+        assert response.json() == {
+            "errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}}]
+        }
 
 
 async def test_queries_are_accepted_over_get(client: GraphQLClient) -> None:

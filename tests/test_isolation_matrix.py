@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from app.graphql.ids import encode_id
+from app.graphql.ids import NODE_TYPES, encode_id
 from app.graphql.schema import schema
 from app.models import ApiKey, ConversationParticipant, MemberStatus, User, UserStatus, pk
 from tests import factories as f
@@ -94,6 +94,8 @@ NODE_PATHS: dict[str, NodePath] = {
         "Conversation", ("acme", "Acme x Initech discovery call"), "conversations:read:own"
     ),
 }
+if "ApiKey" in NODE_TYPES:  # with the write API
+    NODE_PATHS["node:ApiKey"] = NodePath("ApiKey", ("acme", "Matrix key"), "api_keys:read:all")
 PATHS = [*TYPED_PATHS, *NODE_PATHS]
 
 # --- principals ---------------------------------------------------------------------------
@@ -151,7 +153,12 @@ def but(outcome: str, exceptions: dict[str, str]) -> dict[str, str]:
 
 
 # What neither Members nor Billing Managers hold.
-ADMIN_ONLY = {"settings.intelligence": FORBIDDEN, "auditEvents": FORBIDDEN, "apiKeys": FORBIDDEN}
+ADMIN_ONLY = {
+    "settings.intelligence": FORBIDDEN,
+    "auditEvents": FORBIDDEN,
+    "apiKeys": FORBIDDEN,
+    "node:ApiKey": FORBIDDEN,
+}
 
 
 @dataclass(frozen=True)
@@ -275,6 +282,10 @@ async def test_isolation_matrix(
     client: GraphQLClient, session: AsyncSession, principal: str
 ) -> None:
     who = PRINCIPALS[principal]
+    if "node:ApiKey" in NODE_PATHS:
+        acme, ada = await f.workspace_id(session, "acme"), await f.user_id(session, "ada@acme.test")
+        await f.create_api_key(session, acme, ada, ["teams:read:all"], name="Matrix key")
+        await session.commit()
     token = await who.arrange(client, session)
     assert set(who.expected) == set(PATHS)
     failures = []

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import base64
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.graphql.ids import encode_id
+from app.graphql.ids import NODE_TYPES, encode_id
 from app.models import Member, Role, Team, Workspace, pk
 from tests import factories as f
 from tests.client import GraphQLClient
@@ -23,6 +22,7 @@ NODE = """query($id: ID!) { node(id: $id) {
   ... on Team { name }
   ... on Role { name }
   ... on Conversation { title }
+  ... on ApiKey { name }
 } }"""
 
 NODES = """query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }"""
@@ -32,28 +32,28 @@ def raw_id(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-@pytest.mark.parametrize(
-    ("type_name", "key", "fields"),
-    [
-        ("User", (ADA,), {"email": ADA}),
-        ("User", ("eve@acme.test",), {"email": "eve@acme.test"}),
-        ("Workspace", ("acme",), {"slug": "acme"}),
-        ("Member", ("acme", "cy@acme.test"), {"user": {"email": "cy@acme.test"}}),
-        ("Team", ("acme", "Support"), {"name": "Support"}),
-        ("Role", ("acme", "Billing Manager"), {"name": "Billing Manager"}),
-        ("Conversation", ("acme", "Q4 pipeline review"), {"title": "Q4 pipeline review"}),
-    ],
-)
-async def test_node_fetches_every_node_type(
-    client: GraphQLClient,
-    session: AsyncSession,
-    type_name: str,
-    key: tuple[str, ...],
-    fields: dict[str, object],
-) -> None:
-    global_id = await f.gid(session, type_name, *key)
-    body = await client.query(NODE, {"id": global_id}, as_=ADA)
-    assert body == {"data": {"node": {"__typename": type_name, "id": global_id, **fields}}}
+EVERY_NODE_TYPE: list[tuple[str, tuple[str, ...], dict[str, object]]] = [
+    ("User", (ADA,), {"email": ADA}),
+    ("User", ("eve@acme.test",), {"email": "eve@acme.test"}),
+    ("Workspace", ("acme",), {"slug": "acme"}),
+    ("Member", ("acme", "cy@acme.test"), {"user": {"email": "cy@acme.test"}}),
+    ("Team", ("acme", "Support"), {"name": "Support"}),
+    ("Role", ("acme", "Billing Manager"), {"name": "Billing Manager"}),
+    ("Conversation", ("acme", "Q4 pipeline review"), {"title": "Q4 pipeline review"}),
+    ("ApiKey", ("acme", "CRM sync"), {"name": "CRM sync"}),
+]
+
+
+async def test_node_fetches_every_node_type(client: GraphQLClient, session: AsyncSession) -> None:
+    assert {t for t, _, _ in EVERY_NODE_TYPE} == NODE_TYPES
+    acme, ada = await f.workspace_id(session, "acme"), await f.user_id(session, ADA)
+    await f.create_api_key(session, acme, ada, ["members:read:all"], name="CRM sync")
+    await session.commit()
+    token = await client.token(ADA)
+    for type_name, key, fields in EVERY_NODE_TYPE:
+        global_id = await f.gid(session, type_name, *key)
+        body = (await client.post(NODE, {"id": global_id}, token=token)).json()
+        assert body == {"data": {"node": {"__typename": type_name, "id": global_id, **fields}}}
 
 
 async def test_nodes_keeps_the_order_given_with_nulls_for_the_invisible(
@@ -195,33 +195,33 @@ async def test_one_malformed_id_fails_nodes_before_any_lookup(
     ]
 
 
-@pytest.mark.parametrize(
-    ("type_name", "key"),
-    [
-        ("Workspace", ("globex",)),
-        ("Member", ("globex", "dee@globex.test")),
-        ("Team", ("globex", "Ops")),
-        ("Role", ("globex", "Admin")),
-        ("Conversation", ("globex", "Globex ops standup")),
-        ("User", ("dee@globex.test",)),  # shares no workspace with ada
-    ],
-)
+GLOBEX_OBJECTS: list[tuple[str, tuple[str, ...]]] = [
+    ("Workspace", ("globex",)),
+    ("Member", ("globex", "dee@globex.test")),
+    ("Team", ("globex", "Ops")),
+    ("Role", ("globex", "Admin")),
+    ("Conversation", ("globex", "Globex ops standup")),
+    ("User", ("dee@globex.test",)),  # shares no workspace with ada
+]
+
+
 async def test_id_of_another_workspace_answers_like_a_missing_one(
-    client: GraphQLClient, session: AsyncSession, type_name: str, key: tuple[str, ...]
+    client: GraphQLClient, session: AsyncSession
 ) -> None:
-    token = await client.token(ADA)
-    foreign = await f.gid(session, type_name, *key)
-    missing = encode_id(type_name, 999_999)
-    for query in (NODE, NODES):
-        variables = {"id": foreign} if query is NODE else {"ids": [foreign]}
-        seen = await client.post(query, variables, token=token)
-        variables = {"id": missing} if query is NODE else {"ids": [missing]}
-        expected = await client.post(query, variables, token=token)
-        assert seen.content == expected.content
-        assert seen.json() in ({"data": {"node": None}}, {"data": {"nodes": [None]}})
-    # ... and for cy, a member of both, the same ID is readable.
-    body = await client.query(NODES, {"ids": [foreign]}, as_="cy@acme.test")
-    assert body == {"data": {"nodes": [{"__typename": type_name, "id": foreign}]}}
+    ada, cy = await client.token(ADA), await client.token("cy@acme.test")
+    for type_name, key in GLOBEX_OBJECTS:
+        foreign = await f.gid(session, type_name, *key)
+        missing = encode_id(type_name, 999_999)
+        for query in (NODE, NODES):
+            variables = {"id": foreign} if query is NODE else {"ids": [foreign]}
+            seen = await client.post(query, variables, token=ada)
+            variables = {"id": missing} if query is NODE else {"ids": [missing]}
+            expected = await client.post(query, variables, token=ada)
+            assert seen.content == expected.content, type_name
+            assert seen.json() in ({"data": {"node": None}}, {"data": {"nodes": [None]}})
+        # ... while for cy, a member of both, the same ID is readable.
+        body = (await client.post(NODES, {"ids": [foreign]}, token=cy)).json()
+        assert body == {"data": {"nodes": [{"__typename": type_name, "id": foreign}]}}
 
 
 async def test_a_conversation_outside_the_viewers_scope_is_null(

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -177,31 +176,33 @@ def statements(engine: AsyncEngine) -> Iterator[list[str]]:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
 
 
-@pytest.mark.parametrize("first", [0, 101, -1])
-@pytest.mark.parametrize("field", ["members", "teams", "roles", "conversations"])
 async def test_first_out_of_range_is_bad_user_input_before_any_sql(
-    client: GraphQLClient, engine: AsyncEngine, field: str, first: int
+    client: GraphQLClient, engine: AsyncEngine
 ) -> None:
-    await client.query("{ viewer { id } }", as_=ADA)  # the engine is warm
-    bare = '{ workspace(slug: "acme") { name } }'
+    token = await client.token(ADA)
+    await client.post("{ viewer { id } }", token=token)  # the engine is warm
     with statements(engine) as baseline:
-        await client.query(bare, as_=ADA)
-    query = 'query($n: Int) { workspace(slug: "acme") { name %s(first: $n) { totalCount } } }'
-    with statements(engine) as seen:
-        body = await client.query(query % field, {"n": first}, as_=ADA)
-
-    assert body == {
-        "data": {"workspace": {"name": "Acme Corp", field: None}},
-        "errors": [
-            {
-                "message": f"`first` must be between 1 and 100, got {first}.",
-                "locations": body["errors"][0]["locations"],
-                "path": ["workspace", field],
-                "extensions": {"code": "BAD_USER_INPUT", "argument": "first"},
-            }
-        ],
-    }
-    assert len(seen) == len(baseline)  # nothing ran for the refused field
+        await client.post('{ workspace(slug: "acme") { name } }', token=token)
+    query = 'query($n: Int) { workspace(slug: "acme") { name FIELD(first: $n) { totalCount } } }'
+    for field in ("members", "teams", "roles", "conversations"):
+        for first in (0, 101, -1):
+            with statements(engine) as seen:
+                response = await client.post(
+                    query.replace("FIELD", field), {"n": first}, token=token
+                )
+            body = response.json()
+            assert body == {
+                "data": {"workspace": {"name": "Acme Corp", field: None}},
+                "errors": [
+                    {
+                        "message": f"`first` must be between 1 and 100, got {first}.",
+                        "locations": [{"line": 1, "column": 49}],
+                        "path": ["workspace", field],
+                        "extensions": {"code": "BAD_USER_INPUT", "argument": "first"},
+                    }
+                ],
+            }, (field, first)
+            assert len(seen) == len(baseline), (field, first)  # nothing ran for the field
 
 
 def cursor_of(parts: Any) -> str:
@@ -223,31 +224,37 @@ MALFORMED_CURSORS = [
 ]
 
 
-@pytest.mark.parametrize("after", MALFORMED_CURSORS)
-async def test_malformed_member_cursor_is_bad_user_input(client: GraphQLClient, after: str) -> None:
-    body = await client.query(MEMBERS, {"first": 2, "after": after}, as_=ADA)
-    assert body["data"] == {"workspace": {"members": None}}
-    assert [(e["message"], e["extensions"]) for e in body["errors"]] == [
-        ("`after` is not a cursor of this list.", {"code": "BAD_USER_INPUT", "argument": "after"})
-    ]
+async def test_malformed_member_cursor_is_bad_user_input(client: GraphQLClient) -> None:
+    token = await client.token(ADA)
+    for after in MALFORMED_CURSORS:
+        response = await client.post(MEMBERS, {"first": 2, "after": after}, token=token)
+        body = response.json()
+        assert body["data"] == {"workspace": {"members": None}}, after
+        assert [(e["message"], e["extensions"]) for e in body["errors"]] == [
+            (
+                "`after` is not a cursor of this list.",
+                {"code": "BAD_USER_INPUT", "argument": "after"},
+            )
+        ], after
 
 
-@pytest.mark.parametrize(
-    "after",
-    [
-        cursor_of(["Conversation", {"t": "2026-11-04T00:00:00"}, 3]),  # naive datetime
-        cursor_of(["Conversation", {"t": "0001-01-01T00:00:00+01:00"}, 3]),  # out of range
-        cursor_of(["Conversation", {"t": "yesterday"}, 3]),
-        cursor_of(["Conversation", "2026-11-04T00:00:00+00:00", 3]),
-        cursor_of(["Conversation", {"t": "2026-11-04T00:00:00+00:00"}, -(2**31) - 1]),
-    ],
-)
-async def test_malformed_conversation_cursor_is_bad_user_input(
-    client: GraphQLClient, after: str
-) -> None:
-    body = await client.query(CONVERSATIONS, {"first": 2, "after": after}, as_=ADA)
-    assert body["data"] == {"workspace": {"conversations": None}}
-    assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"]
+MALFORMED_CONVERSATION_CURSORS = [
+    cursor_of(["Conversation", {"t": "2026-11-04T00:00:00"}, 3]),  # naive datetime
+    cursor_of(["Conversation", {"t": "0001-01-01T00:00:00+01:00"}, 3]),  # out of range
+    cursor_of(["Conversation", {"t": "yesterday"}, 3]),
+    cursor_of(["Conversation", "2026-11-04T00:00:00+00:00", 3]),
+    cursor_of(["Conversation", {"t": "2026-11-04T00:00:00+00:00"}, -(2**31) - 1]),
+    cursor_of(["Conversation", {"t": "2026-11-04T00:00:00+00:00"}]),
+]
+
+
+async def test_malformed_conversation_cursor_is_bad_user_input(client: GraphQLClient) -> None:
+    token = await client.token(ADA)
+    for after in MALFORMED_CONVERSATION_CURSORS:
+        response = await client.post(CONVERSATIONS, {"first": 2, "after": after}, token=token)
+        body = response.json()
+        assert body["data"] == {"workspace": {"conversations": None}}, after
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"], after
 
 
 async def test_cursor_of_another_list_is_bad_user_input(client: GraphQLClient) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.permissions import MEMBER_PERMISSIONS, admin_permissions, expand_for_display
@@ -130,10 +129,10 @@ async def test_workspace_by_slug(client: GraphQLClient, session: AsyncSession) -
     }
 
 
-@pytest.mark.parametrize("slug", ["nope", "", "ACME", "acme ", "a" * 64, "ac\x00me"])
-async def test_workspace_that_does_not_exist_is_null(client: GraphQLClient, slug: str) -> None:
-    body = await ada(client, "query($s: String!) { workspace(slug: $s) { id } }", s=slug)
-    assert body == {"data": {"workspace": None}}
+async def test_workspace_that_does_not_exist_is_null(client: GraphQLClient) -> None:
+    for slug in ["nope", "", "ACME", "acme ", "acme\n", "a" * 64, "ac\x00me"]:
+        body = await ada(client, "query($s: String!) { workspace(slug: $s) { id } }", s=slug)
+        assert body == {"data": {"workspace": None}}, slug
 
 
 # --- members ----------------------------------------------------------------------------
@@ -225,47 +224,42 @@ async def test_member_filters(client: GraphQLClient, session: AsyncSession) -> N
     assert await filtered_emails(client, {"roleId": admin, "status": "DEACTIVATED"}) == []
 
 
-@pytest.mark.parametrize(
-    ("search", "emails"),
-    [
-        ("cy", ["cy@acme.test"]),
-        ("BILLING", ["eve@acme.test"]),  # name, any case
-        ("ACME.TEST", ["ada@acme.test", "ben@acme.test", "cy@acme.test", "eve@acme.test"]),
-        (" admin ", ["ada@acme.test", "ben@acme.test"]),  # trimmed
-        ("%", []),  # LIKE wildcards are literal
-        ("_", []),
-        ("dee", []),  # a user of another workspace
-        ("", ["ada@acme.test", "ben@acme.test", "cy@acme.test", "eve@acme.test"]),
-    ],
-)
-async def test_member_search(client: GraphQLClient, search: str, emails: list[str]) -> None:
-    assert await filtered_emails(client, {"search": search}) == emails
+SEARCHES = [
+    ("cy", ["cy@acme.test"]),
+    ("BILLING", ["eve@acme.test"]),  # name, any case
+    ("ACME.TEST", ["ada@acme.test", "ben@acme.test", "cy@acme.test", "eve@acme.test"]),
+    (" admin ", ["ada@acme.test", "ben@acme.test"]),  # trimmed
+    ("%", []),  # LIKE wildcards are literal
+    ("_", []),
+    ("dee", []),  # a user of another workspace
+    ("", ["ada@acme.test", "ben@acme.test", "cy@acme.test", "eve@acme.test"]),
+]
 
 
-@pytest.mark.parametrize(
-    ("member_filter", "message", "argument"),
-    [
-        ({"search": "x" * 101}, "`filter.search` is limited to 100 characters.", "filter.search"),
-        (
-            {"search": "a\x00b"},
-            "`filter.search` must not contain NUL characters.",
-            "filter.search",
-        ),
-        ({"roleId": "team"}, "'team' is not a valid ID.", "filter.roleId"),
-    ],
-)
-async def test_bad_member_filter_is_bad_user_input(
-    client: GraphQLClient, member_filter: dict[str, Any], message: str, argument: str
-) -> None:
-    body = await ada(
-        client,
-        'query($f: MemberFilterInput) { workspace(slug: "acme") { members(filter: $f) { totalCount } } }',
-        f=member_filter,
-    )
-    assert body["data"] == {"workspace": {"members": None}}
-    assert [(e["message"], e["path"], e["extensions"]) for e in body["errors"]] == [
-        (message, ["workspace", "members"], {"code": "BAD_USER_INPUT", "argument": argument})
-    ]
+async def test_member_search(client: GraphQLClient) -> None:
+    for search, emails in SEARCHES:
+        assert await filtered_emails(client, {"search": search}) == emails, search
+
+
+BAD_MEMBER_FILTERS: list[tuple[dict[str, Any], str, str]] = [
+    ({"search": "x" * 101}, "`filter.search` is limited to 100 characters.", "filter.search"),
+    ({"search": "a\x00b"}, "`filter.search` must not contain NUL characters.", "filter.search"),
+    ({"roleId": "team"}, "'team' is not a valid ID.", "filter.roleId"),
+    ({"teamId": ""}, "'' is not a valid ID.", "filter.teamId"),
+]
+
+
+async def test_bad_member_filter_is_bad_user_input(client: GraphQLClient) -> None:
+    for member_filter, message, argument in BAD_MEMBER_FILTERS:
+        body = await ada(
+            client,
+            'query($f: MemberFilterInput) { workspace(slug: "acme") { members(filter: $f) { totalCount } } }',
+            f=member_filter,
+        )
+        assert body["data"] == {"workspace": {"members": None}}, member_filter
+        assert [(e["message"], e["path"], e["extensions"]) for e in body["errors"]] == [
+            (message, ["workspace", "members"], {"code": "BAD_USER_INPUT", "argument": argument})
+        ], member_filter
 
 
 async def test_member_filter_with_an_id_of_another_type_is_bad_user_input(
@@ -619,26 +613,21 @@ async def test_conversation_filters(client: GraphQLClient, session: AsyncSession
     ) == ["Q4 pipeline review"]
 
 
-@pytest.mark.parametrize(
-    ("conversation_filter", "message", "argument"),
-    [
-        (
-            {"from": "2026-11-04T00:00:00"},
-            "`filter.from` needs a timezone offset.",
-            "filter.from",
-        ),
-        ({"to": "0001-01-01T00:00:00+01:00"}, "`filter.to` is out of range.", "filter.to"),
-        ({"teamId": "VXNlcjox"}, "`filter.teamId` must be the ID of a Team.", "filter.teamId"),
-    ],
-)
-async def test_bad_conversation_filter_is_bad_user_input(
-    client: GraphQLClient, conversation_filter: dict[str, Any], message: str, argument: str
-) -> None:
-    body = await conversation_titles(client, conversation_filter)
-    assert body["data"] == {"workspace": {"conversations": None}}
-    assert [(e["message"], e["extensions"]) for e in body["errors"]] == [
-        (message, {"code": "BAD_USER_INPUT", "argument": argument})
-    ]
+BAD_CONVERSATION_FILTERS: list[tuple[dict[str, Any], str, str]] = [
+    ({"from": "2026-11-04T00:00:00"}, "`filter.from` needs a timezone offset.", "filter.from"),
+    ({"to": "0001-01-01T00:00:00+01:00"}, "`filter.to` is out of range.", "filter.to"),
+    ({"teamId": "VXNlcjox"}, "`filter.teamId` must be the ID of a Team.", "filter.teamId"),
+    ({"hostId": "VGVhbTox"}, "`filter.hostId` must be the ID of a User.", "filter.hostId"),
+]
+
+
+async def test_bad_conversation_filter_is_bad_user_input(client: GraphQLClient) -> None:
+    for conversation_filter, message, argument in BAD_CONVERSATION_FILTERS:
+        body = await conversation_titles(client, conversation_filter)
+        assert body["data"] == {"workspace": {"conversations": None}}, conversation_filter
+        assert [(e["message"], e["extensions"]) for e in body["errors"]] == [
+            (message, {"code": "BAD_USER_INPUT", "argument": argument})
+        ], conversation_filter
 
 
 async def test_conversation_by_id(client: GraphQLClient, session: AsyncSession) -> None:

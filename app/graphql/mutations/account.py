@@ -14,7 +14,7 @@ from app.domain.accounts.service import DeletionPlan
 from app.domain.errors import Refusal
 from app.graphql.context import Info
 from app.graphql.errors import Forbidden
-from app.graphql.mutations.base import UserError, in_unit_of_work
+from app.graphql.mutations.base import Payload, UserError, in_unit_of_work
 from app.graphql.users import UserType
 from app.graphql.workspaces import WorkspaceType
 
@@ -50,9 +50,11 @@ class DeleteAccountInput:
 
 
 @strawberry.type(description="Result of deleteAccount.")
-class DeleteAccountPayload:
-    deleted: bool = strawberry.field(description="True when the account was deactivated now.")
-    dry_run: bool = strawberry.field(description="Echo of input.dryRun.")
+class DeleteAccountPayload(Payload):
+    deleted: bool = strawberry.field(
+        default=False, description="True when the account was deactivated now."
+    )
+    dry_run: bool = strawberry.field(default=False, description="Echo of input.dryRun.")
     account: UserType | None = strawberry.field(
         default=None, description="The account (DEACTIVATED if deleted)."
     )
@@ -62,9 +64,6 @@ class DeleteAccountPayload:
     blocking_workspaces: list[WorkspaceType] = strawberry.field(
         default_factory=list,
         description="Workspaces where you are the only active Admin: deletion is refused until another Admin exists.",
-    )
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed, if so."
     )
 
 

@@ -10,7 +10,7 @@ from app.domain.api_keys import service
 from app.domain.errors import Refusal
 from app.graphql.administration import ApiKeyType
 from app.graphql.context import Info
-from app.graphql.mutations.base import UserError, change, input_pk, mutation, workspace_of
+from app.graphql.mutations.base import Payload, UserError, change, input_pk, mutation, workspace_of
 
 CREATE, DELETE = "api_keys:create:all", "api_keys:delete:all"
 
@@ -41,23 +41,17 @@ class RevokeApiKeyInput:
 @strawberry.type(
     description="Result of createApiKey. The secret is shown here once and never again."
 )
-class CreateApiKeyPayload:
+class CreateApiKeyPayload(Payload):
     api_key: ApiKeyType | None = strawberry.field(default=None, description="The new key.")
     secret: str | None = strawberry.field(
         default=None,
         description="The key itself (hmy_…): send it as Authorization: Bearer <secret>. Store it now.",
     )
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed, if so."
-    )
 
 
 @strawberry.type(description="Result of revokeApiKey.")
-class RevokeApiKeyPayload:
+class RevokeApiKeyPayload(Payload):
     api_key: ApiKeyType | None = strawberry.field(default=None, description="The key, now revoked.")
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed, if so."
-    )
 
 
 @strawberry.type

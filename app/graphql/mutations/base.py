@@ -45,6 +45,13 @@ class UserError:
         return cls(code=refusal.code, message=refusal.message, field=refusal.field)
 
 
+@strawberry.type(description="What every mutation payload carries.")
+class Payload:
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list, description="Why nothing changed, if so (empty on success)."
+    )
+
+
 class Targeted(Protocol):
     def target(self) -> str:
         """The global ID that names the workspace or object this input changes."""

@@ -8,7 +8,7 @@ from app.domain.conversations import service
 from app.domain.errors import Refusal
 from app.graphql.administration import ShareLinkType
 from app.graphql.context import Info
-from app.graphql.mutations.base import UserError, change, input_pk, mutation, workspace_of
+from app.graphql.mutations.base import Payload, UserError, change, input_pk, mutation, workspace_of
 
 SHARE = "conversations:share:own"  # the least scope; the conversation must fall within the held one
 
@@ -22,11 +22,8 @@ class CreateConversationShareLinkInput:
 
 
 @strawberry.type(description="Result of createConversationShareLink.")
-class CreateConversationShareLinkPayload:
+class CreateConversationShareLinkPayload(Payload):
     share_link: ShareLinkType | None = strawberry.field(default=None, description="The new link.")
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed, if so."
-    )
 
 
 @strawberry.type

@@ -12,6 +12,7 @@ from app.domain.members.service import MemberChange
 from app.graphql.access import MemberType
 from app.graphql.context import Info
 from app.graphql.mutations.base import (
+    Payload,
     UserError,
     change,
     input_pk,
@@ -70,12 +71,9 @@ class ReactivateMemberInput(DeactivateMemberInput):
 
 
 @strawberry.type(description="Result of a member mutation.")
-class MemberPayload:
+class MemberPayload(Payload):
     member: MemberType | None = strawberry.field(
         default=None, description="The member as it now is."
-    )
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed, if so."
     )
 
 

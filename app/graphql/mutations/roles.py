@@ -9,7 +9,7 @@ from app.domain.roles import service
 from app.graphql.access import RoleType
 from app.graphql.context import Info
 from app.graphql.ids import encode_id
-from app.graphql.mutations.base import UserError, change, input_pk, mutation, workspace_of
+from app.graphql.mutations.base import Payload, UserError, change, input_pk, mutation, workspace_of
 
 CREATE, UPDATE, DELETE = "roles:create:all", "roles:update:all", "roles:delete:all"
 
@@ -49,28 +49,19 @@ class DeleteRoleInput:
 
 
 @strawberry.type(description="Result of createRole.")
-class CreateRolePayload:
+class CreateRolePayload(Payload):
     role: RoleType | None = strawberry.field(default=None, description="The new role.")
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed, if so."
-    )
 
 
 @strawberry.type(description="Result of updateRole.")
-class UpdateRolePayload:
+class UpdateRolePayload(Payload):
     role: RoleType | None = strawberry.field(default=None, description="The role as it now is.")
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed, if so."
-    )
 
 
 @strawberry.type(description="Result of deleteRole.")
-class DeleteRolePayload:
+class DeleteRolePayload(Payload):
     deleted_role_id: strawberry.ID | None = strawberry.field(
         default=None, description="ID of the deleted role."
-    )
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed, if so."
     )
 
 

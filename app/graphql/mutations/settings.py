@@ -12,7 +12,7 @@ from app.domain.settings import service
 from app.domain.settings.service import UNCHANGED, GeneralChange, ProviderSetting
 from app.domain.workspaces.repository import workspaces_by_ids
 from app.graphql.context import Info
-from app.graphql.mutations.base import UserError, change, mutation, workspace_of
+from app.graphql.mutations.base import Payload, UserError, change, mutation, workspace_of
 from app.graphql.workspaces import IntegrationType, SubscriptionType, WorkspaceType
 
 
@@ -93,12 +93,9 @@ class CancelSubscriptionInput:
 
 
 @strawberry.type(description="Result of updateGeneralSettings.")
-class UpdateGeneralSettingsPayload:
+class UpdateGeneralSettingsPayload(Payload):
     workspace: WorkspaceType | None = strawberry.field(
         default=None, description="The workspace as it now is."
-    )
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed, if so."
     )
 
 
@@ -108,12 +105,9 @@ class UpdateIntelligenceSettingsPayload(UpdateGeneralSettingsPayload):
 
 
 @strawberry.type(description="Result of connectIntegration.")
-class ConnectIntegrationPayload:
+class ConnectIntegrationPayload(Payload):
     integration: IntegrationType | None = strawberry.field(
         default=None, description="The integration as it now is."
-    )
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed, if so."
     )
 
 
@@ -123,12 +117,9 @@ class DisconnectIntegrationPayload(ConnectIntegrationPayload):
 
 
 @strawberry.type(description="Result of cancelSubscription.")
-class CancelSubscriptionPayload:
+class CancelSubscriptionPayload(Payload):
     subscription: SubscriptionType | None = strawberry.field(
         default=None, description="The subscription now."
-    )
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed, if so."
     )
 
 

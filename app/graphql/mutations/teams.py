@@ -10,6 +10,7 @@ from app.graphql.access import TeamType
 from app.graphql.context import Info
 from app.graphql.ids import encode_id
 from app.graphql.mutations.base import (
+    Payload,
     UserError,
     change,
     input_pk,
@@ -57,28 +58,19 @@ class DeleteTeamInput:
 
 
 @strawberry.type(description="Result of createTeam.")
-class CreateTeamPayload:
+class CreateTeamPayload(Payload):
     team: TeamType | None = strawberry.field(default=None, description="The new team.")
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed, if so."
-    )
 
 
 @strawberry.type(description="Result of updateTeam.")
-class UpdateTeamPayload:
+class UpdateTeamPayload(Payload):
     team: TeamType | None = strawberry.field(default=None, description="The team as it now is.")
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed, if so."
-    )
 
 
 @strawberry.type(description="Result of deleteTeam.")
-class DeleteTeamPayload:
+class DeleteTeamPayload(Payload):
     deleted_team_id: strawberry.ID | None = strawberry.field(
         default=None, description="ID of the deleted team."
-    )
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=list, description="Why nothing changed, if so."
     )
 
 
