@@ -154,6 +154,15 @@ async def add_member(
     return created
 
 
+async def add_to_team(
+    session: AsyncSession, workspace: int, team: int, member_ids: Sequence[int]
+) -> None:
+    session.add_all(
+        TeamMember(workspace_id=workspace, team_id=team, member_id=m) for m in member_ids
+    )
+    await session.flush()
+
+
 async def create_role(
     session: AsyncSession, workspace: int, permissions: Sequence[str], **kw: Any
 ) -> Role:

@@ -7,6 +7,8 @@ Outcomes:
   permission (a member lacking it);
 - HIDDEN: the response is byte-for-byte the one for a workspace (or ID) that does not
   exist: no existence oracle;
+- NULL: (a lookup by ID in the viewer's workspace) null without an error, byte-for-byte
+  like an ID that does not exist: the object is outside the viewer's scope;
 - UNAUTHENTICATED: one UNAUTHENTICATED error and no `data` at all.
 """
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -27,7 +29,8 @@ from app.models import ApiKey, ConversationParticipant, MemberStatus, User, User
 from tests import factories as f
 from tests.client import GraphQLClient
 
-OK, FORBIDDEN, HIDDEN, UNAUTHENTICATED = "OK", "FORBIDDEN", "HIDDEN", "UNAUTHENTICATED"
+OK, FORBIDDEN, HIDDEN, NULL = "OK", "FORBIDDEN", "HIDDEN", "NULL"
+UNAUTHENTICATED = "UNAUTHENTICATED"
 
 
 @dataclass(frozen=True)
@@ -35,8 +38,9 @@ class TypedPath:
     """A field under `workspace(slug: "acme")`."""
 
     path: tuple[str, ...]  # below `workspace`
-    selection: str
-    permission: str
+    selection: str  # may use $id, the ID of `id_of`
+    permission: str | None  # None: any member
+    id_of: tuple[str, tuple[str, ...]] | None = None  # (type, natural key) of an acme object
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,28 @@ TYPED_PATHS: dict[str, TypedPath] = {
         "conversations { totalCount nodes { title } }",
         "conversations:read:own",
     ),
+    "member(id)": TypedPath(
+        ("member",),
+        "member(id: $id) { user { email } }",
+        "members:read:all",
+        ("Member", ("acme", "ben@acme.test")),
+    ),
+    "team(id)": TypedPath(
+        ("team",), "team(id: $id) { name }", "teams:read:all", ("Team", ("acme", "Sales"))
+    ),
+    "role(id)": TypedPath(
+        ("role",), "role(id: $id) { name }", "roles:read:all", ("Role", ("acme", "Member"))
+    ),
+    # Hosted by ada, joined by cy, team Sales: outside eve's (Support) team scope.
+    "conversation(id)": TypedPath(
+        ("conversation",),
+        "conversation(id: $id) { title }",
+        "conversations:read:own",
+        ("Conversation", ("acme", "Acme x Initech discovery call")),
+    ),
+    "name": TypedPath(("name",), "name", None),
+    "viewerMembership": TypedPath(("viewerMembership",), "viewerMembership { id }", None),
+    "viewerPermissions": TypedPath(("viewerPermissions",), "viewerPermissions", None),
 }
 # Written with the write API; in the matrix whenever the schema has them.
 OPTIONAL_PATHS: dict[str, TypedPath] = {
@@ -175,7 +201,9 @@ PRINCIPALS: dict[str, Principal] = {
         user("cy@acme.test"), but(OK, {"subscription": FORBIDDEN, **ADMIN_ONLY}), conversations=3
     ),
     "member with the permission (eve, Billing Manager)": Principal(
-        user("eve@acme.test"), but(OK, {"node:Conversation": HIDDEN, **ADMIN_ONLY}), conversations=2
+        user("eve@acme.test"),
+        but(OK, {"node:Conversation": HIDDEN, "conversation(id)": NULL, **ADMIN_ONLY}),
+        conversations=2,
     ),
     "admin (ada)": Principal(user("ada@acme.test"), everything(OK), conversations=5),
     "api key with a subset of permissions": Principal(
@@ -186,8 +214,13 @@ PRINCIPALS: dict[str, Principal] = {
             FORBIDDEN,
             {
                 "members": OK,
+                "member(id)": OK,
                 "subscription": OK,
                 "conversations": OK,
+                "conversation(id)": OK,
+                "name": OK,
+                "viewerMembership": OK,
+                "viewerPermissions": OK,
                 "node:Workspace": OK,
                 "node:Member": OK,
                 "node:Conversation": OK,
@@ -197,7 +230,16 @@ PRINCIPALS: dict[str, Principal] = {
     ),
     "api key beyond its creator's permissions": Principal(
         api_key("acme", "eve@acme.test", ["billing:read:all", "intelligence:read:all"]),
-        but(FORBIDDEN, {"subscription": OK, "node:Workspace": OK}),
+        but(
+            FORBIDDEN,
+            {
+                "subscription": OK,
+                "name": OK,
+                "viewerMembership": OK,
+                "viewerPermissions": OK,
+                "node:Workspace": OK,
+            },
+        ),
     ),
     "api key of the other workspace (cy's, for globex)": Principal(
         api_key("globex", "cy@acme.test", ["members:read:all", "billing:read:all"]),
@@ -212,6 +254,15 @@ PRINCIPALS: dict[str, Principal] = {
         ),
         everything(UNAUTHENTICATED),
     ),
+    "expired api key": Principal(
+        api_key(
+            "acme",
+            "ada@acme.test",
+            ["members:read:all"],
+            expires_at=datetime.now(UTC) - timedelta(minutes=1),
+        ),
+        everything(UNAUTHENTICATED),
+    ),
     "deactivated member (cy in acme)": Principal(deactivated_member, everything(HIDDEN)),
     "deactivated user (cy)": Principal(deactivated_user, everything(UNAUTHENTICATED)),
 }
@@ -220,7 +271,8 @@ PRINCIPALS: dict[str, Principal] = {
 
 
 def typed_query(p: TypedPath) -> str:
-    return f"query($slug: String!) {{ workspace(slug: $slug) {{ {p.selection} }} }}"
+    declared = "$slug: String!, $id: ID!" if p.id_of else "$slug: String!"
+    return f"query({declared}) {{ workspace(slug: $slug) {{ {p.selection} }} }}"
 
 
 NODE_QUERY = "query($id: ID!) { node(id: $id) { __typename id } }"
@@ -255,11 +307,12 @@ async def check(
     if outcome == UNAUTHENTICATED:
         assert set(body) == {"errors"}  # no data, not even null
         assert [e["extensions"]["code"] for e in body["errors"]] == ["UNAUTHENTICATED"]
-    elif outcome == HIDDEN:
+    elif outcome in (HIDDEN, NULL):
         missing = await client.post(query, absent, token=token)
         assert response.content == missing.content
-        assert body == {"data": nested(path[:1], None)}
+        assert body == {"data": nested(path[: 1 if outcome == HIDDEN else None], None)}
     elif outcome == FORBIDDEN:
+        assert permission is not None  # membership-level fields are never FORBIDDEN here
         assert body == {
             "data": nested(path, None),
             "errors": [
@@ -291,13 +344,20 @@ async def test_isolation_matrix(
     failures = []
     for name, p in TYPED_PATHS.items():
         outcome = who.expected[name]
+        variables: dict[str, Any] = {"slug": "acme"}
+        absent: dict[str, Any] = {"slug": "no-such-workspace"}
+        if p.id_of:
+            type_name, key = p.id_of
+            variables["id"] = absent["id"] = await f.gid(session, type_name, *key)
+            if outcome == NULL:
+                absent = {"slug": "acme", "id": encode_id(type_name, 999_999)}
         try:
             await check(
                 client,
                 token,
                 typed_query(p),
-                {"slug": "acme"},
-                {"slug": "no-such-workspace"},
+                variables,
+                absent,
                 ("workspace", *p.path),
                 p.permission,
                 outcome,
@@ -333,8 +393,8 @@ async def test_isolation_matrix(
 
 def test_matrix_size() -> None:
     """Reported in the issue note: principals x paths (each run on both databases)."""
-    assert len(PRINCIPALS) == 11
-    assert len(PATHS) >= 13
+    assert len(PRINCIPALS) == 12
+    assert len(PATHS) >= 20
 
 
 # --- the same promises, spelled out -------------------------------------------------------

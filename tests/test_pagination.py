@@ -221,6 +221,7 @@ MALFORMED_CURSORS = [
     cursor_of(["Member", 1.5]),
     cursor_of(["Member", 2**31]),  # beyond the key column: refused, not a database error
     cursor_of([1]),  # no list tag
+    cursor_of(["Member", 1, *range(100)]),  # too long to be one of ours
 ]
 
 

@@ -8,8 +8,9 @@ request, ``workspace(slug: "acme") { name }``, which pays the fixed cost every r
 pays: authentication (the token's user, the user's memberships with roles and teams,
 and on PostgreSQL the per-transaction tenant context) and ``workspace(slug:)`` itself.
 At the time of writing the baseline is 4 statements on SQLite (users, members (ids),
-members (with roles and teams), workspaces); the PostgreSQL tenant context adds its
-set_config. The lists below are what a page adds to it, for any N.
+members (with roles and teams), workspaces) and 6 on PostgreSQL (the tenant context
+adds two). The lists below are what a page adds to it, for any N: the members page is
+8 statements in all on SQLite and 10 on PostgreSQL, the conversation list 9 and 11.
 """
 
 from __future__ import annotations
@@ -163,3 +164,45 @@ async def test_conversation_list_statement_count_does_not_grow_with_the_page(
     assert at_2 == at_50 == sorted(CONVERSATION_LIST_STATEMENTS)
     assert len(at_50) == 5
     assert total_at_2 == total_at_50
+
+
+TEAMS_WITH_MEMBERS = """query($n: Int) { workspace(slug: "acme") { teams(first: $n) {
+  nodes { name members(first: 3) { totalCount nodes { user { name } } } } } } }"""
+
+# What the teams page with each team's first members adds, whatever N: 4 statements.
+TEAMS_WITH_MEMBERS_STATEMENTS = [
+    "teams",  # the page
+    "members",  # Team.members: every team's first page at once (a window function)
+    "team_members",  # Team.members.totalCount: one grouped count
+    "users",  # Member.user: one batch
+]
+
+
+async def test_teams_with_their_members_statement_count_does_not_grow_with_the_page(
+    client: GraphQLClient, engine: AsyncEngine, session: AsyncSession
+) -> None:
+    ws = await f.workspace_id(session, "acme")
+    users = await f.create_users(session, 12)
+    extra = await f.add_members(
+        session, ws, [pk(u) for u in users], await f.role_id(session, ws, "Member")
+    )
+    teams = [await f.create_team(session, ws, name=f"Squad {i:02d}") for i in range(20)]
+    for i, team in enumerate(teams):  # 1 to 4 members each: some more than first: 3
+        chosen = extra[i % 8 : i % 8 + 1 + i % 4]
+        await f.add_to_team(session, ws, pk(team), [pk(m) for m in chosen])
+    await session.commit()
+    await client.query("{ viewer { id } }", as_=ADA)
+
+    small, at_2, total_at_2 = await run(client, engine, TEAMS_WITH_MEMBERS, 2)
+    large, at_20, total_at_20 = await run(client, engine, TEAMS_WITH_MEMBERS, 20)
+
+    assert [t["name"] for t in small["data"]["workspace"]["teams"]["nodes"]] == [
+        "Sales",
+        "Support",
+    ]
+    nodes = large["data"]["workspace"]["teams"]["nodes"]
+    assert len(nodes) == 20
+    assert [t["members"]["totalCount"] for t in nodes[2:6]] == [1, 2, 3, 4]
+    assert [len(t["members"]["nodes"]) for t in nodes[2:6]] == [1, 2, 3, 3]
+    assert at_2 == at_20 == sorted(TEAMS_WITH_MEMBERS_STATEMENTS)
+    assert total_at_2 == total_at_20

@@ -102,9 +102,18 @@ class TeamType(Node):
     async def members(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[MemberType] | None:
-        return await members_connection(
-            info, self.workspace_id, MemberFilter(team_id=self.row.id), first, after
-        )
+        # Through loaders: a list of teams asking for their members is one batch.
+        size, key = page_size(first), decode_cursor(after, (int,), kind="Member")
+        loaders = info.context.workspace(self.workspace_id)
+        team_id = pk(self.row)
+        page = await loaders.team_members.load((team_id, size, key))
+        for m in page.items:
+            loaders.member.prime(pk(m), m)
+
+        async def count() -> int:
+            return await loaders.team_member_count.load(team_id)
+
+        return to_connection(page, lambda m: MemberType(row=m), count, kind="Member")
 
 
 @strawberry.type(name="Member", description="A user's membership of one workspace.")

@@ -22,6 +22,7 @@ from app.domain.conversations import repository as conversations
 from app.domain.conversations.repository import Visibility
 from app.domain.members import repository as members
 from app.domain.nodes import repository as nodes
+from app.domain.pagination import Page
 from app.domain.roles import repository as roles
 from app.domain.teams import repository as teams
 from app.domain.users import repository as users
@@ -40,6 +41,9 @@ from app.models import (
 )
 
 K = TypeVar("K", bound=Hashable)
+
+# (team id, page size, cursor key): the members page of one team.
+TeamMembersKey = tuple[int, int, tuple[int, ...] | None]
 V = TypeVar("V")
 
 
@@ -113,6 +117,23 @@ class WorkspaceLoaders:
         async def teams_of_member(s: AsyncSession, ids: list[int]) -> list[list[Team]]:
             return grouped(ids, await teams.teams_of_members(s, ws, ids))
 
+        async def team_members(s: AsyncSession, keys: list[TeamMembersKey]) -> list[Page[Member]]:
+            # One statement per distinct (first, after): in practice one per batch.
+            by_page: dict[tuple[int, tuple[int, ...] | None], list[int]] = defaultdict(list)
+            for team_id, first, after in keys:
+                by_page[(first, after)].append(team_id)
+            pages: dict[TeamMembersKey, Page[Member]] = {}
+            for (first, after), team_ids in by_page.items():
+                found = await members.members_pages_of_teams(
+                    s, ws, team_ids, first=first, after=after
+                )
+                pages.update(((t, first, after), found[t]) for t in team_ids)
+            return [pages[k] for k in keys]
+
+        async def team_member_count(s: AsyncSession, ids: list[int]) -> list[int]:
+            counts = await members.member_counts_of_teams(s, ws, ids)
+            return [counts.get(i, 0) for i in ids]
+
         async def member_count(s: AsyncSession, ids: list[int]) -> list[int]:
             counts = await members.member_counts_by_role(s, ws, ids)
             return [counts.get(i, 0) for i in ids]
@@ -159,6 +180,8 @@ class WorkspaceLoaders:
         self.team: Loader[int, Team | None] = Loader(db, team)
         self.teams_of_member: Loader[int, list[Team]] = Loader(db, teams_of_member)
         self.role_member_count: Loader[int, int] = Loader(db, member_count)
+        self.team_members: Loader[TeamMembersKey, Page[Member]] = Loader(db, team_members)
+        self.team_member_count: Loader[int, int] = Loader(db, team_member_count)
         self.role_permissions: Loader[tuple[int, BuiltinRole | None], list[str]] = Loader(
             db, role_permissions
         )

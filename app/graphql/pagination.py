@@ -35,6 +35,8 @@ def page_size(first: int | None) -> int:
 # datetimes must be timezone-aware and representable in UTC, or the database driver
 # would fail the statement (a 500) instead of the cursor being refused (a 400).
 _INT_RANGE = range(-(2**31), 2**31)
+# Our cursors are far shorter; a longer one is refused before it is decoded.
+MAX_CURSOR_LENGTH = 200
 
 
 def encode_cursor(kind: str, key: tuple[Any, ...]) -> str:
@@ -59,6 +61,8 @@ def decode_cursor(
     if cursor is None:
         return None
     bad = BadUserInput("`after` is not a cursor of this list.", argument="after")
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise bad
     try:
         parts = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError) as exc:

@@ -47,6 +47,15 @@ def _short(func: str, path: str) -> str:
     return f"{func} ({path.split('site-packages/')[-1].removeprefix(ROOT)})"
 
 
+# Frames every request passes through (process start, event loop, ASGI middleware):
+# left out of the inclusive ranking, where they would only fill the top.
+PLUMBING_BUCKETS = frozenset({"multiprocessing", "uvicorn", "starlette", "asyncio", "<string>"})
+
+
+def _plumbing(func: str, path: str) -> bool:
+    return bucket(path) in PLUMBING_BUCKETS and func != "gather"
+
+
 def summarize(text: str, top: int = 25) -> str:
     total = idle = 0
     by_bucket: Counter[str] = Counter()
@@ -68,7 +77,7 @@ def summarize(text: str, top: int = 25) -> str:
         total += count
         by_bucket[bucket(path)] += count
         self_time[_short(func, path)] += count
-        for name in {_short(f, p) for f, p in frames}:
+        for name in {_short(f, p) for f, p in frames if not _plumbing(f, p)}:
             inclusive[name] += count
         for name in {bucket(p) for _, p in frames}:
             inclusive_bucket[name] += count
@@ -89,7 +98,10 @@ def summarize(text: str, top: int = 25) -> str:
     out += [f"  {pct(n)}  {name}" for name, n in inclusive_bucket.most_common()]
     out += ["", f"top {top} functions by self time:"]
     out += [f"  {pct(n)}  {name}" for name, n in self_time.most_common(top)]
-    out += ["", f"top {top} functions by inclusive time:"]
+    out += [
+        "",
+        f"top {top} functions by inclusive time (process, event loop and ASGI frames left out):",
+    ]
     out += [f"  {pct(n)}  {name}" for name, n in inclusive.most_common(top)]
     return "\n".join(out) + "\n"
 

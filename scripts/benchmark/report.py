@@ -68,12 +68,17 @@ def markdown(run: dict[str, Any]) -> str:
         )
     deep = run.get("deep_pages")
     if deep:
-        lines += ["", "| deep page vs first page (same workspaces, c=16) | rps ratio | p50 ratio |"]
-        lines += ["|---|--:|--:|"]
+        lines += [
+            "",
+            "| deep page / first page (same workspaces, c=16) | rps | p50 | CPU ms/req "
+            "| DB CPU ms/req |",
+            "|---|--:|--:|--:|--:|",
+        ]
         for d in deep:
             lines.append(
                 f"| {d['deep']} / {d['first']} | {_fmt(d['rps_ratio'], 3)} "
-                f"| {_fmt(d['p50_ratio'], 3)} |"
+                f"| {_fmt(d['p50_ratio'], 3)} | {_fmt(d.get('cpu_ratio'), 3)} "
+                f"| {_fmt(d.get('db_cpu_ratio'), 3)} |"
             )
     lines += ["", "Queries:", ""]
     for name, text in run["queries"].items():
@@ -108,14 +113,32 @@ def comparison(run: dict[str, Any], previous: dict[str, Any], title: str) -> lis
         ratio = ""
         if r["ratio_to_floor"] is not None and old.get("ratio_to_floor") is not None:
             ratio = f"   ratio {old['ratio_to_floor']:.3f} → {r['ratio_to_floor']:.3f}"
+        cpu = ""
+        if old.get("cpu_ms_per_request") and r["cpu_ms_per_request"]:
+            cpu = f"   CPU ms/req {old['cpu_ms_per_request']:.2f} → {r['cpu_ms_per_request']:.2f}"
         sql = ""
         if old.get("sql_per_request") != r["sql_per_request"]:
             sql = f"   SQL/req {old.get('sql_per_request')} → {r['sql_per_request']}"
         lines.append(
             f"  {r['query']:<26} c={r['concurrency']:<3} rps {old['rps']:8.1f} → "
-            f"{r['rps']:8.1f} ({delta:+6.1f} %){ratio}{sql}"
+            f"{r['rps']:8.1f} ({delta:+6.1f} %){ratio}{cpu}{sql}"
         )
     return lines
+
+
+def _code(run: dict[str, Any]) -> str:
+    git = run["meta"]["git"]
+    return str(git["commit"]) + ("+dirty" if git["dirty"] else "")
+
+
+def _title(run: dict[str, Any], prev: dict[str, Any], path: Path, what: str) -> str:
+    mode = "quick" if prev["meta"]["quick"] else "full"
+    note = ""
+    if _code(run) != _code(prev):
+        note = f" [code {_code(prev)} → {_code(run)}]"
+    elif run["meta"]["git"]["dirty"]:
+        note = " [uncommitted changes: the code may differ]"
+    return f"==> {what} {path.parent.name} ({mode}){note}"
 
 
 def compare_with_previous(run: dict[str, Any], here: Path) -> list[str]:
@@ -125,19 +148,14 @@ def compare_with_previous(run: dict[str, Any], here: Path) -> list[str]:
     lines: list[str] = []
     if same:
         path, prev = same[-1]
-        mode = "quick" if prev["meta"]["quick"] else "full"
-        lines += comparison(
-            run,
-            prev,
-            f"==> compared with the previous scale-{scale} run {path.parent.name} ({mode})",
-        )
+        what = f"compared with the previous scale-{scale} run"
+        lines += comparison(run, prev, _title(run, prev, path, what))
     else:
         lines.append(f"==> no previous scale-{scale} run to compare with")
     if scale != 1:
         ones = [(p, r) for p, r in runs if r["meta"]["scale"] == 1]
         if ones:
             path, prev = ones[-1]
-            lines += comparison(
-                run, prev, f"==> growth: this {scale}x run against the 1x run {path.parent.name}"
-            )
+            what = f"growth: this {scale}x run against the 1x run"
+            lines += comparison(run, prev, _title(run, prev, path, what))
     return lines

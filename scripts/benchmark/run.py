@@ -674,6 +674,10 @@ def git_info() -> dict[str, Any]:
     }
 
 
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a is not None and b else None
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
     p.add_argument("--quick", action="store_true", help="c=16 only, 5 s runs (< 3 min)")
@@ -796,8 +800,12 @@ def main(argv: list[str] | None = None) -> None:
                 {
                     "first": first,
                     "deep": after,
-                    "rps_ratio": round(b["rps"] / a["rps"], 3) if a["rps"] else None,
-                    "p50_ratio": round(b["p50_ms"] / a["p50_ms"], 3) if a["p50_ms"] else None,
+                    "rps_ratio": _ratio(b["rps"], a["rps"]),
+                    "p50_ratio": _ratio(b["p50_ms"], a["p50_ms"]),
+                    # CPU per request hardly moves with the machine's other load: the
+                    # steadier answer to "does a deep page cost the same?"
+                    "cpu_ratio": _ratio(b["cpu_ms_per_request"], a["cpu_ms_per_request"]),
+                    "db_cpu_ratio": _ratio(b["db_cpu_ms_per_request"], a["db_cpu_ms_per_request"]),
                 }
             )
     run = {

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlmodel import select
 
 from app.domain.pagination import Page, count, fetch_page
@@ -135,3 +136,66 @@ async def member_counts_by_role(
         .group_by(Member.role_id)
     )
     return {role_id: n for role_id, n in (await session.execute(stmt)).all()}
+
+
+async def members_pages_of_teams(
+    session: AsyncSession,
+    workspace_id: int,
+    team_ids: Sequence[int],
+    *,
+    first: int,
+    after: tuple[int, ...] | None,
+) -> dict[int, Page[Member]]:
+    """One page of members (in MEMBER_ORDER) for each team, all in one statement: a
+    window function numbers each team's members and keeps ``first + 1`` of each, so a
+    page of teams with their members costs the same whatever the number of teams."""
+    rank = (
+        sa.func.row_number()
+        .over(partition_by=TeamMember.team_id, order_by=Member.id)
+        .label("rank_in_team")
+    )
+    inner = (
+        scoped(Member, workspace_id)
+        .join(
+            TeamMember,
+            sa.and_(
+                TeamMember.workspace_id == Member.workspace_id, TeamMember.member_id == Member.id
+            ),
+        )
+        .where(TeamMember.team_id.in_(team_ids))
+        .add_columns(TeamMember.team_id.label("in_team"), rank)
+    )
+    if after is not None:
+        (after_id,) = after  # MEMBER_ORDER is (Member.id,)
+        inner = inner.where(TeamMember.member_id > after_id)  # = Member.id (the join)
+    ranked = inner.subquery()
+    member = aliased(Member, ranked)
+    stmt = (
+        sa.select(member, ranked.c.in_team)
+        .where(ranked.c.rank_in_team <= first + 1)
+        .order_by(ranked.c.in_team, ranked.c.rank_in_team)
+    )
+    rows: dict[int, list[Member]] = {t: [] for t in team_ids}
+    for row, team_id in (await session.execute(stmt)).all():
+        rows[team_id].append(row)
+    return {
+        team_id: Page(
+            items=found[:first],
+            keys=[(m.id,) for m in found[:first]],
+            has_next=len(found) > first,
+        )
+        for team_id, found in rows.items()
+    }
+
+
+async def member_counts_of_teams(
+    session: AsyncSession, workspace_id: int, team_ids: Sequence[int]
+) -> dict[int, int]:
+    """How many members each team has (any status), in one statement."""
+    stmt = (
+        scoped(TeamMember, workspace_id)
+        .with_only_columns(TeamMember.team_id, sa.func.count())
+        .where(TeamMember.team_id.in_(team_ids))
+        .group_by(TeamMember.team_id)
+    )
+    return {team_id: n for team_id, n in (await session.execute(stmt)).all()}
