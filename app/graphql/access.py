@@ -3,6 +3,8 @@ that list them (mixed into ``Workspace`` by app.graphql.workspaces)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from datetime import datetime
 
 import strawberry
@@ -17,11 +19,15 @@ from app.graphql.context import Info
 from app.graphql.directives import scoped_field
 from app.graphql.enums import MemberStatus
 from app.graphql.errors import BadUserInput
-from app.graphql.ids import decode_id_of
+from app.graphql.ids import decode_id_of, encode_id
+from app.graphql.lookahead import selected
 from app.graphql.node import Node, node_id
 from app.graphql.pagination import Connection, decode_cursor, page_size, to_connection
-from app.graphql.users import UserType
-from app.models import pk
+from app.graphql.users import UserType, users_by_id
+from app.models import BuiltinRole, pk
+
+# Where a connection's items sit below it, for look-ahead.
+ITEMS = (("nodes",), ("edges", "node"))
 
 MEMBERS_READ = "members:read:all"
 TEAMS_READ = "teams:read:all"
@@ -45,24 +51,26 @@ def pk_of(global_id: str | None, type_name: str, argument: str) -> int | None:
     name="Role", description="A named set of permissions. Admin and Member are built in."
 )
 class RoleType(Node):
-    row: strawberry.Private[tables.Role]
+    workspace_id: strawberry.Private[int]
+    pk: strawberry.Private[int]
+    kind: strawberry.Private[BuiltinRole | None]
     id: strawberry.ID = node_id("Role")
+    name: str = scoped_field("Role name, unique in the workspace.")
+    description: str = scoped_field("What the role is for.")
+    builtin: bool = scoped_field("True for the built-in Admin and Member roles.")
 
-    @property
-    def workspace_id(self) -> int:
-        return self.row.workspace_id
-
-    @scoped_field("Role name, unique in the workspace.")
-    def name(self) -> str:
-        return self.row.name
-
-    @scoped_field("What the role is for.")
-    def description(self) -> str:
-        return self.row.description
-
-    @scoped_field("True for the built-in Admin and Member roles.")
-    def builtin(self) -> bool:
-        return self.row.builtin is not None
+    @classmethod
+    def of(cls, row: tables.Role) -> RoleType:
+        key = pk(row)
+        return cls(
+            workspace_id=row.workspace_id,
+            pk=key,
+            kind=row.builtin,
+            id=strawberry.ID(encode_id("Role", key)),
+            name=row.name,
+            description=row.description,
+            builtin=row.builtin is not None,
+        )
 
     @scoped_field(
         "Permissions held, expanded: wildcards listed action by action, Admin as the whole "
@@ -70,33 +78,31 @@ class RoleType(Node):
     )
     async def permissions(self, info: Info) -> list[str]:
         loaders = info.context.workspace(self.workspace_id)
-        assert self.row.id is not None
-        return expand_for_display(
-            await loaders.role_permissions.load((self.row.id, self.row.builtin))
-        )
+        return expand_for_display(await loaders.role_permissions.load((self.pk, self.kind)))
 
     @scoped_field("How many members (active or deactivated) hold this role.")
     async def member_count(self, info: Info) -> int:
-        assert self.row.id is not None
-        return await info.context.workspace(self.workspace_id).role_member_count.load(self.row.id)
+        return await info.context.workspace(self.workspace_id).role_member_count.load(self.pk)
 
 
 @strawberry.type(name="Team", description="A named group of members inside a workspace.")
 class TeamType(Node):
-    row: strawberry.Private[tables.Team]
+    workspace_id: strawberry.Private[int]
+    pk: strawberry.Private[int]
     id: strawberry.ID = node_id("Team")
+    name: str = scoped_field("Team name, unique in the workspace.")
+    description: str = scoped_field("What the team does.")
 
-    @property
-    def workspace_id(self) -> int:
-        return self.row.workspace_id
-
-    @scoped_field("Team name, unique in the workspace.")
-    def name(self) -> str:
-        return self.row.name
-
-    @scoped_field("What the team does.")
-    def description(self) -> str:
-        return self.row.description
+    @classmethod
+    def of(cls, row: tables.Team) -> TeamType:
+        key = pk(row)
+        return cls(
+            workspace_id=row.workspace_id,
+            pk=key,
+            id=strawberry.ID(encode_id("Team", key)),
+            name=row.name,
+            description=row.description,
+        )
 
     @scoped_field("Members of the team, in the order they joined the workspace.", MEMBERS_READ)
     async def members(
@@ -105,51 +111,73 @@ class TeamType(Node):
         # Through loaders: a list of teams asking for their members is one batch.
         size, key = page_size(first), decode_cursor(after, (int,), kind="Member")
         loaders = info.context.workspace(self.workspace_id)
-        team_id = pk(self.row)
-        page = await loaders.team_members.load((team_id, size, key))
-        for m in page.items:
-            loaders.member.prime(pk(m), m)
+        page = await loaders.team_members.load((self.pk, size, key))
+        items = await members_of(info, self.workspace_id, page.items, selected(info, *ITEMS))
 
         async def count() -> int:
-            return await loaders.team_member_count.load(team_id)
+            return await loaders.team_member_count.load(self.pk)
 
-        return to_connection(page, lambda m: MemberType(row=m), count, kind="Member")
+        return to_connection(page, items, count, kind="Member")
 
 
 @strawberry.type(name="Member", description="A user's membership of one workspace.")
 class MemberType(Node):
-    row: strawberry.Private[tables.Member]
+    workspace_id: strawberry.Private[int]
+    pk: strawberry.Private[int]
     id: strawberry.ID = node_id("Member")
+    status: MemberStatus = scoped_field("ACTIVE or DEACTIVATED.")
+    joined_at: datetime = scoped_field("When the user joined this workspace.")
+    # Relations are loaded with the list the members come in (see members_of).
+    user: UserType = scoped_field("The member's account.")
+    role: RoleType = scoped_field("The member's role in this workspace.")
+    teams: list[TeamType] = scoped_field("Teams the member belongs to, in id order.")
 
-    @property
-    def workspace_id(self) -> int:
-        return self.row.workspace_id
 
-    @scoped_field("The member's account.")
-    async def user(self, info: Info) -> UserType:
-        user = await info.context.users.load(self.row.user_id)
-        assert user is not None  # members.user_id is a foreign key
-        return UserType(row=user)
+async def _skip() -> None:
+    return None
 
-    @scoped_field("The member's role in this workspace.")
-    async def role(self, info: Info) -> RoleType:
-        role = await info.context.workspace(self.workspace_id).role.load(self.row.role_id)
-        assert role is not None  # (workspace_id, role_id) is a foreign key
-        return RoleType(row=role)
 
-    @scoped_field("ACTIVE or DEACTIVATED.")
-    def status(self) -> MemberStatus:
-        return self.row.status
+async def members_of(
+    info: Info, workspace_id: int, rows: Sequence[tables.Member], wanted: frozenset[str]
+) -> list[MemberType]:
+    """Members with the relations the query selects, loaded up front: one batch per
+    relation for the whole list, so their fields resolve without awaiting."""
+    ctx = info.context
+    loaders = ctx.workspace(workspace_id)
+    for row in rows:
+        loaders.member.prime(pk(row), row)
+    users, roles, teams = await asyncio.gather(
+        users_by_id(info, (r.user_id for r in rows)) if "user" in wanted else _skip(),
+        loaders.role.load_many(sorted({r.role_id for r in rows})) if "role" in wanted else _skip(),
+        loaders.teams_of_member.load_many([pk(r) for r in rows]) if "teams" in wanted else _skip(),
+    )
+    role_of = {pk(r): RoleType.of(r) for r in roles or () if r is not None}
+    team_of: dict[int, TeamType] = {}
+    out = []
+    for i, row in enumerate(rows):
+        key = pk(row)
+        out.append(
+            MemberType(
+                workspace_id=workspace_id,
+                pk=key,
+                id=strawberry.ID(encode_id("Member", key)),
+                status=row.status,
+                joined_at=row.joined_at,
+                user=users.get(row.user_id) if users is not None else None,  # type: ignore[arg-type]
+                role=role_of.get(row.role_id),  # type: ignore[arg-type]
+                teams=[team_of.setdefault(pk(t), TeamType.of(t)) for t in teams[i]]
+                if teams
+                else [],
+            )
+        )
+    return out
 
-    @scoped_field("Teams the member belongs to, in id order.")
-    async def teams(self, info: Info) -> list[TeamType]:
-        assert self.row.id is not None
-        rows = await info.context.workspace(self.workspace_id).teams_of_member.load(self.row.id)
-        return [TeamType(row=t) for t in rows]
 
-    @scoped_field("When the user joined this workspace.")
-    def joined_at(self) -> datetime:
-        return self.row.joined_at
+async def member_of(info: Info, row: tables.Member | None) -> MemberType | None:
+    """One member, with what the current field selects under it."""
+    if row is None:
+        return None
+    return (await members_of(info, row.workspace_id, [row], selected(info)))[0]
 
 
 @strawberry.input(description="Narrows `Workspace.members`; all given conditions must hold.")
@@ -188,17 +216,16 @@ async def members_connection(
     info: Info, workspace_id: int, f: MemberFilter, first: int | None, after: str | None
 ) -> Connection[MemberType]:
     size, key = page_size(first), decode_cursor(after, (int,), kind="Member")
-    db, loaders = info.context.db, info.context.workspace(workspace_id)
+    db = info.context.db
     async with db.session() as s:
         page = await members.members_page(s, workspace_id, f, first=size, after=key)
-    for m in page.items:
-        loaders.member.prime(pk(m), m)
+    items = await members_of(info, workspace_id, page.items, selected(info, *ITEMS))
 
     async def count() -> int:
         async with db.session() as s:
             return await members.members_count(s, workspace_id, f)
 
-    return to_connection(page, lambda m: MemberType(row=m), count, kind="Member")
+    return to_connection(page, items, count, kind="Member")
 
 
 @strawberry.type
@@ -224,8 +251,9 @@ class AccessFields:
     async def member(self, info: Info, id: strawberry.ID) -> MemberType | None:
         pk = pk_of(id, "Member", "id")
         assert pk is not None
-        row = await info.context.workspace(self.workspace_id).member.load(pk)
-        return MemberType(row=row) if row else None
+        return await member_of(
+            info, await info.context.workspace(self.workspace_id).member.load(pk)
+        )
 
     @scoped_field("Teams, in creation order (keyset-paged).", TEAMS_READ)
     async def teams(
@@ -240,14 +268,14 @@ class AccessFields:
             async with db.session() as s:
                 return await teams.teams_count(s, ws)
 
-        return to_connection(page, lambda t: TeamType(row=t), count, kind="Team")
+        return to_connection(page, [TeamType.of(t) for t in page.items], count, kind="Team")
 
     @scoped_field("A team by ID; null when not in this workspace.", TEAMS_READ)
     async def team(self, info: Info, id: strawberry.ID) -> TeamType | None:
         pk = pk_of(id, "Team", "id")
         assert pk is not None
         row = await info.context.workspace(self.workspace_id).team.load(pk)
-        return TeamType(row=row) if row else None
+        return TeamType.of(row) if row else None
 
     @scoped_field("Roles in creation order, so the built-in ones first (keyset-paged).", ROLES_READ)
     async def roles(
@@ -262,22 +290,23 @@ class AccessFields:
             async with db.session() as s:
                 return await roles.roles_count(s, ws)
 
-        return to_connection(page, lambda r: RoleType(row=r), count, kind="Role")
+        return to_connection(page, [RoleType.of(r) for r in page.items], count, kind="Role")
 
     @scoped_field("A role by ID; null when not in this workspace.", ROLES_READ)
     async def role(self, info: Info, id: strawberry.ID) -> RoleType | None:
         pk = pk_of(id, "Role", "id")
         assert pk is not None
         row = await info.context.workspace(self.workspace_id).role.load(pk)
-        return RoleType(row=row) if row else None
+        return RoleType.of(row) if row else None
 
     @scoped_field("The viewer's own membership of this workspace.")
     async def viewer_membership(self, info: Info) -> MemberType:
         membership = info.context.viewer.membership(self.workspace_id)
         assert membership is not None  # the guard checked it
         row = await info.context.workspace(self.workspace_id).member.load(membership.member_id)
-        assert row is not None
-        return MemberType(row=row)
+        member = await member_of(info, row)
+        assert member is not None
+        return member
 
     @scoped_field(
         "Permissions the viewer holds here, expanded (for an API key: what the key may do)."

@@ -15,18 +15,23 @@ from app.domain.members import writes as member_writes
 from app.domain.workspaces.repository import api_keys_of, share_link_by_token
 from app.graphql.access import pk_of
 from app.graphql.context import Info
-from app.graphql.conversations import ConversationType
+from app.graphql.conversations import ConversationType, conversation_of
 from app.graphql.directives import scoped_field
 from app.graphql.ids import encode_id
 from app.graphql.node import Node, node_id
 from app.graphql.pagination import Connection, decode_cursor, page_size, to_connection
 from app.graphql.users import UserType, user_or_none
+from app.models import pk
 
 
 @strawberry.type(name="ApiKey", description="A partner integration's key, bound to this workspace.")
 class ApiKeyType(Node):
     row: strawberry.Private[tables.ApiKey]
     id: strawberry.ID = node_id("ApiKey")
+
+    @classmethod
+    def of(cls, row: tables.ApiKey) -> ApiKeyType:
+        return cls(row=row, id=strawberry.ID(encode_id("ApiKey", pk(row))))
 
     @property
     def workspace_id(self) -> int:
@@ -199,7 +204,7 @@ class AdministrationFields:
     async def api_keys(self, info: Info) -> list[ApiKeyType] | None:
         async with info.context.db.session() as s:
             rows = await api_keys_of(s, self.workspace_id)
-        return [ApiKeyType(row=r) for r in rows]
+        return [ApiKeyType.of(r) for r in rows]
 
     @scoped_field("The audit log, newest first (keyset-paged).", "audit:read:all")
     async def audit_events(
@@ -223,7 +228,9 @@ class AdministrationFields:
             async with db.session() as s:
                 return await audit.events_count(s, ws, f)
 
-        return to_connection(page, lambda e: AuditEventType(row=e), total, kind="AuditEvent")
+        return to_connection(
+            page, [AuditEventType(row=e) for e in page.items], total, kind="AuditEvent"
+        )
 
     @scoped_field(
         "How many ACTIVE members hold the Admin role (keep at least two).", "members:read:all"
@@ -281,10 +288,10 @@ class ShareLinkType:
         "conversations:read:own",
     )
     async def conversation(self, info: Info) -> ConversationType | None:
-        row = await info.context.workspace(self.workspace_id).conversation.load(
-            self.row.conversation_id
+        loaders = info.context.workspace(self.workspace_id)
+        return await conversation_of(
+            info, await loaders.conversation.load(self.row.conversation_id)
         )
-        return ConversationType(row=row) if row else None
 
 
 @strawberry.type

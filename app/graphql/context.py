@@ -26,6 +26,8 @@ class Context:
     _workspaces: dict[int, WorkspaceLoaders] = field(default_factory=dict)
     _decisions: dict[tuple[int, str | None], bool] = field(default_factory=dict)
     _nodes: NodeLocator | None = None
+    # Look-ahead shapes (app.graphql.lookahead), per field node and path, for this request.
+    shapes: dict[object, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def create(cls, db: RequestDB, viewer: Viewer, settings: Settings, request_id: str) -> Context:

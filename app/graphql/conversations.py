@@ -3,6 +3,8 @@ at ``own`` (hosted or joined), ``team`` (plus the viewer's teams') or ``all``.""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import strawberry
@@ -10,14 +12,16 @@ import strawberry
 from app import models as tables
 from app.domain.conversations import repository as conversations
 from app.domain.conversations.repository import ConversationFilter
-from app.graphql.access import TeamType, pk_of
+from app.graphql.access import ITEMS, TeamType, pk_of
 from app.graphql.context import Info
 from app.graphql.directives import scoped_field
 from app.graphql.enums import InsightKind
 from app.graphql.errors import BadUserInput
+from app.graphql.ids import encode_id
+from app.graphql.lookahead import selected
 from app.graphql.node import Node, node_id
 from app.graphql.pagination import Connection, decode_cursor, page_size, to_connection
-from app.graphql.users import UserType, user_or_none
+from app.graphql.users import UserType, user_or_none, users_by_id
 from app.models import pk
 
 CONVERSATIONS_READ = "conversations:read:own"  # the least scope; rows are filtered to the held one
@@ -27,20 +31,9 @@ INSIGHTS_READ = "insights:read:own"
 @strawberry.type(description="Someone who took part in a conversation.")
 class Participant:
     workspace_id: strawberry.Private[int]
-    row: strawberry.Private[tables.ConversationParticipant]
-
-    @scoped_field("Name as it appeared in the meeting.")
-    def name(self) -> str:
-        return self.row.name
-
-    @scoped_field("Email, when known.")
-    def email(self) -> str | None:
-        return self.row.email
-
-    @scoped_field("The Harmony account, null for guests.")
-    async def user(self, info: Info) -> UserType | None:
-        uid = self.row.user_id
-        return user_or_none(await info.context.users.load(uid)) if uid is not None else None
+    name: str = scoped_field("Name as it appeared in the meeting.")
+    email: str | None = scoped_field("Email, when known.")
+    user: UserType | None = scoped_field("The Harmony account, null for guests.")
 
 
 @strawberry.type(description="Something Harmony learned from a conversation.")
@@ -78,47 +71,16 @@ class ActionItem:
 
 @strawberry.type(name="Conversation", description="A recorded meeting.")
 class ConversationType(Node):
-    row: strawberry.Private[tables.Conversation]
+    workspace_id: strawberry.Private[int]
+    pk: strawberry.Private[int]
     id: strawberry.ID = node_id("Conversation")
-
-    @property
-    def workspace_id(self) -> int:
-        return self.row.workspace_id
-
-    @property
-    def pk(self) -> int:
-        assert self.row.id is not None
-        return self.row.id
-
-    @scoped_field("Meeting title.")
-    def title(self) -> str:
-        return self.row.title
-
-    @scoped_field("When the meeting started.")
-    def occurred_at(self) -> datetime:
-        return self.row.occurred_at
-
-    @scoped_field("Length in seconds.")
-    def duration_seconds(self) -> int:
-        return self.row.duration_seconds
-
-    @scoped_field("Who hosted it.")
-    async def host(self, info: Info) -> UserType:
-        user = await info.context.users.load(self.row.host_user_id)
-        assert user is not None  # host_user_id is a foreign key
-        return UserType(row=user)
-
-    @scoped_field("The team it belongs to, if any.")
-    async def team(self, info: Info) -> TeamType | None:
-        if self.row.team_id is None:
-            return None
-        row = await info.context.workspace(self.workspace_id).team.load(self.row.team_id)
-        return TeamType(row=row) if row else None
-
-    @scoped_field("Who took part, host included.")
-    async def participants(self, info: Info) -> list[Participant]:
-        rows = await info.context.workspace(self.workspace_id).participants.load(self.pk)
-        return [Participant(workspace_id=self.workspace_id, row=r) for r in rows]
+    title: str = scoped_field("Meeting title.")
+    occurred_at: datetime = scoped_field("When the meeting started.")
+    duration_seconds: int = scoped_field("Length in seconds.")
+    # Relations are loaded with the list the conversations come in (conversations_of).
+    host: UserType = scoped_field("Who hosted it.")
+    team: TeamType | None = scoped_field("The team it belongs to, if any.")
+    participants: list[Participant] = scoped_field("Who took part, host included.")
 
     @scoped_field("Full transcript, if one was recorded.")
     async def transcript(self, info: Info) -> str | None:
@@ -133,6 +95,72 @@ class ConversationType(Node):
     async def action_items(self, info: Info) -> list[ActionItem]:
         rows = await info.context.workspace(self.workspace_id).action_items.load(self.pk)
         return [ActionItem(workspace_id=self.workspace_id, row=r) for r in rows]
+
+
+async def _skip() -> None:
+    return None
+
+
+async def conversations_of(
+    info: Info,
+    workspace_id: int,
+    rows: Sequence[tables.Conversation],
+    wanted: frozenset[str],
+    participant_fields: frozenset[str] = frozenset(),
+) -> list[ConversationType]:
+    """Conversations with the relations the query selects, loaded up front: one batch
+    per relation for the whole list (accounts of hosts and participants together)."""
+    loaders = info.context.workspace(workspace_id)
+    for row in rows:
+        loaders.conversation.prime(pk(row), row)
+    keys = [pk(r) for r in rows]
+    teams, people = await asyncio.gather(
+        loaders.team.load_many(sorted({r.team_id for r in rows if r.team_id is not None}))
+        if "team" in wanted
+        else _skip(),
+        loaders.participants.load_many(keys) if "participants" in wanted else _skip(),
+    )
+    account_ids: set[int | None] = set()
+    if "host" in wanted:
+        account_ids.update(r.host_user_id for r in rows)
+    if people and "user" in participant_fields:
+        account_ids.update(p.user_id for group in people for p in group)
+    users = await users_by_id(info, account_ids) if account_ids else {}
+    team_of = {pk(t): TeamType.of(t) for t in teams or () if t is not None}
+    out = []
+    for i, row in enumerate(rows):
+        out.append(
+            ConversationType(
+                workspace_id=workspace_id,
+                pk=keys[i],
+                id=strawberry.ID(encode_id("Conversation", keys[i])),
+                title=row.title,
+                occurred_at=row.occurred_at,
+                duration_seconds=row.duration_seconds,
+                host=users.get(row.host_user_id),  # type: ignore[arg-type]
+                team=team_of.get(row.team_id) if row.team_id is not None else None,
+                participants=[
+                    Participant(
+                        workspace_id=workspace_id,
+                        name=p.name,
+                        email=p.email,
+                        user=users.get(p.user_id) if p.user_id is not None else None,
+                    )
+                    for p in (people[i] if people else ())
+                ],
+            )
+        )
+    return out
+
+
+async def conversation_of(info: Info, row: tables.Conversation | None) -> ConversationType | None:
+    """One conversation, with what the current field selects under it."""
+    if row is None:
+        return None
+    items = await conversations_of(
+        info, row.workspace_id, [row], selected(info), selected(info, ("participants",))
+    )
+    return items[0]
 
 
 @strawberry.input(description="Narrows `Workspace.conversations`; all given conditions must hold.")
@@ -199,15 +227,19 @@ class ConversationFields:
             page = await conversations.conversations_page(
                 s, ws, visibility, f, first=size, after=key
             )
-        loaders = info.context.workspace(ws)
-        for c in page.items:
-            loaders.conversation.prime(pk(c), c)
 
         async def count() -> int:
             async with db.session() as s:
                 return await conversations.conversations_count(s, ws, visibility, f)
 
-        return to_connection(page, lambda c: ConversationType(row=c), count, kind="Conversation")
+        items = await conversations_of(
+            info,
+            ws,
+            page.items,
+            selected(info, *ITEMS),
+            selected(info, ("nodes", "participants"), ("edges", "node", "participants")),
+        )
+        return to_connection(page, items, count, kind="Conversation")
 
     @scoped_field(
         "A conversation by ID; null when it does not exist or is outside the viewer's scope.",
@@ -216,5 +248,6 @@ class ConversationFields:
     async def conversation(self, info: Info, id: strawberry.ID) -> ConversationType | None:
         pk = pk_of(id, "Conversation", "id")
         assert pk is not None
-        row = await info.context.workspace(self.workspace_id).conversation.load(pk)
-        return ConversationType(row=row) if row else None
+        return await conversation_of(
+            info, await info.context.workspace(self.workspace_id).conversation.load(pk)
+        )

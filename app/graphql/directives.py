@@ -1,24 +1,23 @@
 """Field-level authorization: the declaration that prints in the SDL is the check
 the server runs.
 
-``guard("members:read:all")`` returns a field extension that (1) attaches
-``@requiresPermission(permission: "members:read:all")`` to the field's definition
-and (2) refuses to resolve the field unless the viewer holds that permission in the
-workspace the parent object belongs to. ``guard()`` (no permission) attaches
-``@requiresMembership``: any ACTIVE member of that workspace (or a key bound to it).
-The parent object names its workspace through a ``workspace_id`` attribute.
+``scoped_field(description, "members:read:all")`` attaches
+``@requiresPermission(permission: "members:read:all")`` to the field's definition;
+``scoped_field(description)`` attaches ``@requiresMembership`` (any ACTIVE member of
+the workspace, or a key bound to it). When the schema is built,
+``enforce_declarations`` reads those directives back from every field and wraps its
+resolver with the check: the viewer must hold the permission in the workspace the
+parent object belongs to (named by its ``workspace_id`` attribute). What prints in
+the SDL is therefore exactly what runs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
-from strawberry.extensions.field_extension import (
-    AsyncExtensionResolver,
-    FieldExtension,
-    SyncExtensionResolver,
-)
+from graphql import GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema
 from strawberry.schema_directive import Location
 from strawberry.types.field import StrawberryField
 
@@ -50,45 +49,6 @@ class RequiresMembership:
     pass
 
 
-class Guard(FieldExtension):
-    __slots__ = ("directive", "permission")
-
-    def __init__(self, permission: str | None = None) -> None:
-        if permission is not None:
-            parse_permission(permission)  # a typo fails at import, not at request time
-        self.permission = permission
-        self.directive: object = (
-            RequiresPermission(permission=permission) if permission else RequiresMembership()
-        )
-
-    def apply(self, field: StrawberryField) -> None:
-        field.directives.append(self.directive)
-
-    def _check(self, source: Any, info: strawberry.Info) -> None:
-        if not info.context.allows(source.workspace_id, self.permission):
-            raise Forbidden(
-                f"You need the permission {self.permission} in this workspace."
-                if self.permission
-                else "You are not an active member of this workspace."
-            )
-
-    def resolve(
-        self, next_: SyncExtensionResolver, source: Any, info: strawberry.Info, **kwargs: Any
-    ) -> Any:
-        self._check(source, info)
-        return next_(source, info, **kwargs)
-
-    async def resolve_async(
-        self, next_: AsyncExtensionResolver, source: Any, info: strawberry.Info, **kwargs: Any
-    ) -> Any:
-        self._check(source, info)
-        return await next_(source, info, **kwargs)
-
-
-def guard(permission: str | None = None) -> list[FieldExtension]:
-    return [Guard(permission)]
-
-
 def field_permission(field: StrawberryField) -> tuple[bool, str | None]:
     """(declared?, permission) of a field, read back from its directives."""
     for d in field.directives:
@@ -99,6 +59,55 @@ def field_permission(field: StrawberryField) -> tuple[bool, str | None]:
     return False, None
 
 
+def declaration(permission: str | None) -> object:
+    if permission is None:
+        return RequiresMembership()
+    parse_permission(permission)  # a typo fails at import, not at request time
+    return RequiresPermission(permission=permission)
+
+
 def scoped_field(description: str, permission: str | None = None, **kwargs: Any) -> Any:
-    """A field of a workspace-scoped type, with its authorization declaration."""
-    return strawberry.field(description=description, extensions=guard(permission), **kwargs)
+    """A field of a workspace-scoped type, with its authorization declaration.
+
+    The declaration is only a directive here; ``enforce_declarations`` turns every such
+    directive of the built schema into the check. A field without a resolver stays a
+    plain attribute read (Strawberry's fast path), guarded by one dictionary lookup.
+    """
+    directives = [*kwargs.pop("directives", []), declaration(permission)]
+    return strawberry.field(description=description, directives=directives, **kwargs)
+
+
+def _guarded(resolve: Callable[..., Any], permission: str | None) -> Callable[..., Any]:
+    message = (
+        f"You need the permission {permission} in this workspace."
+        if permission
+        else "You are not an active member of this workspace."
+    )
+
+    def guarded(source: Any, info: GraphQLResolveInfo[Any], **kwargs: Any) -> Any:
+        if not info.context.allows(source.workspace_id, permission):
+            raise Forbidden(message)
+        return resolve(source, info, **kwargs)
+
+    return guarded
+
+
+def enforce_declarations(schema: GraphQLSchema) -> int:
+    """Wrap the resolver of every field that declares ``@requiresPermission`` or
+    ``@requiresMembership`` (outside the Mutation type, whose fields check the
+    workspace their input targets) so that it refuses unless the viewer holds the
+    permission in the parent object's workspace. Returns how many fields it guarded."""
+    guarded = 0
+    skip = {t.name for t in (schema.query_type, schema.mutation_type) if t is not None}
+    for named in schema.type_map.values():
+        if not isinstance(named, GraphQLObjectType) or named.name in skip:
+            continue
+        for gql_field in named.fields.values():
+            definition = (gql_field.extensions or {}).get("strawberry-definition")
+            if definition is None:
+                continue
+            declared, permission = field_permission(definition)
+            if declared and gql_field.resolve is not None:
+                gql_field.resolve = _guarded(gql_field.resolve, permission)
+                guarded += 1
+    return guarded

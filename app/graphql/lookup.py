@@ -9,15 +9,15 @@ path). Lookups are batched per request: one statement per node type.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import strawberry
 
-from app.graphql.access import MEMBERS_READ, ROLES_READ, TEAMS_READ, MemberType, RoleType, TeamType
+from app.graphql.access import MEMBERS_READ, ROLES_READ, TEAMS_READ, RoleType, TeamType, member_of
 from app.graphql.administration import ApiKeyType
 from app.graphql.context import Info
-from app.graphql.conversations import CONVERSATIONS_READ, ConversationType
+from app.graphql.conversations import CONVERSATIONS_READ, conversation_of
 from app.graphql.errors import BadUserInput, Forbidden
 from app.graphql.ids import decode_id
 from app.graphql.node import Node
@@ -26,13 +26,22 @@ from app.graphql.workspaces import WorkspaceType
 
 MAX_NODES = 100
 
+
 # type name -> (permission needed in the row's workspace, GraphQL wrapper)
-TENANT_NODES: dict[str, tuple[str, Callable[[Any], Node]]] = {
-    "Member": (MEMBERS_READ, lambda r: MemberType(row=r)),
-    "Team": (TEAMS_READ, lambda r: TeamType(row=r)),
-    "Role": (ROLES_READ, lambda r: RoleType(row=r)),
-    "Conversation": (CONVERSATIONS_READ, lambda r: ConversationType(row=r)),
-    "ApiKey": ("api_keys:read:all", lambda r: ApiKeyType(row=r)),
+def _sync(build: Callable[[Any], Node]) -> Callable[[Info, Any], Awaitable[Node | None]]:
+    async def wrapped(info: Info, row: Any) -> Node | None:
+        return build(row)
+
+    return wrapped
+
+
+# type name -> (permission needed in the row's workspace, builder of the GraphQL object)
+TENANT_NODES: dict[str, tuple[str, Callable[[Info, Any], Awaitable[Node | None]]]] = {
+    "Member": (MEMBERS_READ, member_of),
+    "Team": (TEAMS_READ, _sync(TeamType.of)),
+    "Role": (ROLES_READ, _sync(RoleType.of)),
+    "Conversation": (CONVERSATIONS_READ, conversation_of),
+    "ApiKey": ("api_keys:read:all", _sync(lambda r: ApiKeyType.of(r))),
 }
 
 
@@ -40,22 +49,21 @@ async def resolve_node(info: Info, global_id: str) -> Node | None:
     type_name, pk = decode_id(global_id)
     ctx = info.context
     if type_name == "User" and pk == ctx.viewer.user_id:
-        return UserType(row=ctx.viewer.user)
+        return UserType.of(ctx.viewer.user)
     row = await ctx.nodes.load((type_name, pk))
     if row is None:
         return None
     if type_name == "User":
-        return UserType(row=row)
+        return UserType.of(row)
     if type_name == "Workspace":
-        return WorkspaceType(row=row)
-    permission, wrap = TENANT_NODES[type_name]
+        return WorkspaceType.of(row)
+    permission, build = TENANT_NODES[type_name]
     if not ctx.allows(row.workspace_id, permission):
         raise Forbidden(f"You need the permission {permission} in this workspace.")
     if type_name == "Conversation":
         # Conversations are scoped: the loader applies the viewer's own/team/all scope.
         row = await ctx.workspace(row.workspace_id).conversation.load(pk)
-        return wrap(row) if row is not None else None
-    return wrap(row)
+    return await build(info, row) if row is not None else None
 
 
 @strawberry.type

@@ -1,4 +1,4 @@
-"""The Node interface and global-ID fields."""
+"""The Node interface and the ``id`` field of Node types."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ from typing import Any
 
 import strawberry
 
-from app.graphql.directives import guard
-from app.graphql.ids import encode_id
+from app.graphql.directives import scoped_field
 
 
 @strawberry.interface(
@@ -18,13 +17,8 @@ class Node:
 
 
 def node_id(type_name: str, *, workspace_scoped: bool = True) -> Any:
-    """The ``id`` field of a Node type: encodes the row's primary key."""
-
-    def resolve(root: Any) -> strawberry.ID:
-        return strawberry.ID(encode_id(type_name, root.row.id))
-
-    return strawberry.field(
-        resolver=resolve,
-        description=f"Opaque global ID of this {type_name}.",
-        extensions=guard() if workspace_scoped else [],
-    )
+    """The ``id`` field of a Node type (set from ``encode_id`` when the object is built)."""
+    description = f"Opaque global ID of this {type_name}."
+    if workspace_scoped:
+        return scoped_field(description)
+    return strawberry.field(description=description)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -123,10 +123,11 @@ class Connection(Generic[N]):
 
 
 def to_connection(
-    page: Page[T], wrap: Callable[[T], N], count: Callable[[], Awaitable[int]], *, kind: str
+    page: Page[T], nodes: Sequence[N], count: Callable[[], Awaitable[int]], *, kind: str
 ) -> Connection[N]:
-    """``kind`` must be the one the list passes to ``decode_cursor``."""
-    nodes = [wrap(item) for item in page.items]
+    """The page's items as ``nodes`` (built by the caller, one per item, in order).
+    ``kind`` must be the one the list passes to ``decode_cursor``."""
+    nodes = list(nodes)
     cursors = [encode_cursor(kind, k) for k in page.keys]
     return Connection(
         edges=[Edge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True)],

@@ -20,6 +20,7 @@ from strawberry.types.execution import ExecutionContext
 from app.graphql.access import MemberType, RoleType, TeamType
 from app.graphql.administration import ApiKeyType, ShareLinkQueries
 from app.graphql.conversations import ConversationType
+from app.graphql.directives import enforce_declarations
 from app.graphql.errors import GatewayError
 from app.graphql.lookup import NodeQueries
 from app.graphql.mutations import Mutation
@@ -91,7 +92,7 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
 
 
 def build_schema() -> strawberry.Schema:
-    return GatewaySchema(
+    built = GatewaySchema(
         query=Query,
         mutation=Mutation,
         types=[
@@ -115,6 +116,10 @@ def build_schema() -> strawberry.Schema:
             ),
         ],
     )
+
+    # The @requiresPermission / @requiresMembership declarations become the checks.
+    enforce_declarations(built._schema)
+    return built
 
 
 schema = build_schema()

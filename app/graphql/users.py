@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -10,7 +11,9 @@ import strawberry
 from app import models as tables
 from app.graphql.context import Info
 from app.graphql.enums import UserStatus
+from app.graphql.ids import encode_id
 from app.graphql.node import Node, node_id
+from app.models import pk
 
 if TYPE_CHECKING:
     from app.graphql.workspaces import WorkspaceType
@@ -20,28 +23,28 @@ if TYPE_CHECKING:
     name="User", description="A person's Harmony account, shared by all their workspaces."
 )
 class UserType(Node):
-    row: strawberry.Private[tables.User]
+    pk: strawberry.Private[int]
     id: strawberry.ID = node_id("User", workspace_scoped=False)
+    email: str = strawberry.field(description="Email address (unique, case-insensitively).")
+    name: str = strawberry.field(description="Display name.")
+    avatar_url: str | None = strawberry.field(description="Avatar image URL, if set.")
+    status: UserStatus = strawberry.field(
+        description="ACTIVE, or DEACTIVATED once the account was deleted."
+    )
+    created_at: datetime = strawberry.field(description="When the account was created.")
 
-    @strawberry.field(description="Email address (unique, case-insensitively).")
-    def email(self) -> str:
-        return self.row.email
-
-    @strawberry.field(description="Display name.")
-    def name(self) -> str:
-        return self.row.name
-
-    @strawberry.field(description="Avatar image URL, if set.")
-    def avatar_url(self) -> str | None:
-        return self.row.avatar_url
-
-    @strawberry.field(description="ACTIVE, or DEACTIVATED once the account was deleted.")
-    def status(self) -> UserStatus:
-        return self.row.status
-
-    @strawberry.field(description="When the account was created.")
-    def created_at(self) -> datetime:
-        return self.row.created_at
+    @classmethod
+    def of(cls, row: tables.User) -> UserType:
+        key = pk(row)
+        return cls(
+            pk=key,
+            id=strawberry.ID(encode_id("User", key)),
+            email=row.email,
+            name=row.name,
+            avatar_url=row.avatar_url,
+            status=row.status,
+            created_at=row.created_at,
+        )
 
     @strawberry.field(
         description=(
@@ -54,17 +57,24 @@ class UserType(Node):
     ) -> list[Annotated[WorkspaceType, strawberry.lazy("app.graphql.workspaces")]]:
         from app.graphql.workspaces import viewer_workspaces
 
-        if self.row.id != info.context.viewer.user_id:
+        if self.pk != info.context.viewer.user_id:
             return []
         return await viewer_workspaces(info)
 
 
 def user_or_none(row: tables.User | None) -> UserType | None:
-    return UserType(row=row) if row is not None else None
+    return UserType.of(row) if row is not None else None
+
+
+async def users_by_id(info: Info, ids: Iterable[int | None]) -> dict[int, UserType]:
+    """Accounts for a set of ids, in one batch."""
+    wanted = sorted({i for i in ids if i is not None})
+    rows = await info.context.users.load_many(wanted)
+    return {i: UserType.of(r) for i, r in zip(wanted, rows, strict=True) if r is not None}
 
 
 @strawberry.type
 class UserQueries:
     @strawberry.field(description="The authenticated account (for an API key: the key's creator).")
     def viewer(self, info: Info) -> UserType:
-        return UserType(row=info.context.viewer.user)
+        return UserType.of(info.context.viewer.user)

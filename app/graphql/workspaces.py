@@ -16,8 +16,10 @@ from app.graphql.context import Info
 from app.graphql.conversations import ConversationFields
 from app.graphql.directives import scoped_field
 from app.graphql.enums import IntegrationStatus, Plan, SubscriptionStatus
+from app.graphql.ids import encode_id
 from app.graphql.node import Node, node_id
 from app.graphql.users import UserType, user_or_none
+from app.models import pk
 
 
 @strawberry.type(description="Colours used to brand the workspace.")
@@ -166,6 +168,10 @@ class WorkspaceType(Node, AccessFields, ConversationFields, AdministrationFields
     row: strawberry.Private[tables.Workspace]
     id: strawberry.ID = node_id("Workspace")
 
+    @classmethod
+    def of(cls, row: tables.Workspace) -> WorkspaceType:
+        return cls(row=row, id=strawberry.ID(encode_id("Workspace", pk(row))))
+
     @property
     def workspace_id(self) -> int:
         assert self.row.id is not None
@@ -206,7 +212,7 @@ async def viewer_workspaces(info: Info) -> list[WorkspaceType]:
         return []
     async with info.context.db.session() as s:
         rows = await workspaces.workspaces_by_ids(s, ids)
-    return [WorkspaceType(row=r) for r in rows]
+    return [WorkspaceType.of(r) for r in rows]
 
 
 @strawberry.type
@@ -229,4 +235,4 @@ class WorkspaceQueries:
             return None
         async with info.context.db.session() as s:
             row = await workspaces.workspace_by_slug(s, slug, allowed)
-        return WorkspaceType(row=row) if row else None
+        return WorkspaceType.of(row) if row else None

@@ -103,16 +103,16 @@ class AccountMutations:
             return DeleteAccountPayload(
                 deleted=False,
                 dry_run=input.dry_run,
-                account=UserType(row=viewer.user),
-                blocking_workspaces=[WorkspaceType(row=w) for w in blocking],
+                account=UserType.of(viewer.user),
+                blocking_workspaces=[WorkspaceType.of(w) for w in blocking],
                 user_errors=[UserError.of(outcome)],
             )
         return DeleteAccountPayload(
             deleted=not input.dry_run,
             dry_run=input.dry_run,
-            account=UserType(row=outcome.user),
-            removed_from=[WorkspaceType(row=w) for w in outcome.membership_workspaces],
-            blocking_workspaces=[WorkspaceType(row=w) for w in outcome.blocking],
+            account=UserType.of(outcome.user),
+            removed_from=[WorkspaceType.of(w) for w in outcome.membership_workspaces],
+            blocking_workspaces=[WorkspaceType.of(w) for w in outcome.blocking],
         )
 
 

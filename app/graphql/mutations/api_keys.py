@@ -77,7 +77,7 @@ class ApiKeyMutations:
         if isinstance(result, Refusal):
             return CreateApiKeyPayload(user_errors=[UserError.of(result)])
         key, secret = result
-        return CreateApiKeyPayload(api_key=ApiKeyType(row=key), secret=secret)
+        return CreateApiKeyPayload(api_key=ApiKeyType.of(key), secret=secret)
 
     @mutation("Revoke an API key: it stops working at once.", DELETE)
     async def revoke_api_key(self, info: Info, input: RevokeApiKeyInput) -> RevokeApiKeyPayload:
@@ -92,4 +92,4 @@ class ApiKeyMutations:
         )
         if isinstance(result, Refusal):
             return RevokeApiKeyPayload(user_errors=[UserError.of(result)])
-        return RevokeApiKeyPayload(api_key=ApiKeyType(row=result))
+        return RevokeApiKeyPayload(api_key=ApiKeyType.of(result))

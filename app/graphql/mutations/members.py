@@ -9,8 +9,9 @@ import strawberry
 from app.domain.errors import Refusal
 from app.domain.members import service
 from app.domain.members.service import MemberChange
-from app.graphql.access import MemberType
+from app.graphql.access import MemberType, members_of
 from app.graphql.context import Info
+from app.graphql.lookahead import selected
 from app.graphql.mutations.base import (
     Payload,
     UserError,
@@ -20,7 +21,7 @@ from app.graphql.mutations.base import (
     mutation,
     workspace_of,
 )
-from app.models import MemberStatus
+from app.models import Member, MemberStatus
 
 CREATE, UPDATE = "members:create:all", "members:update:all"
 
@@ -100,15 +101,17 @@ class ReactivateMemberPayload(MemberPayload):
 P = TypeVar("P", bound=MemberPayload)
 
 
-def _payload(cls: type[P], result: object) -> P:
+async def _payload(info: Info, cls: type[P], result: Member | Refusal) -> P:
     if isinstance(result, Refusal):
         return cls(user_errors=[UserError.of(result)])
-    return cls(member=MemberType(row=result))  # type: ignore[arg-type]
+    built = await members_of(info, result.workspace_id, [result], selected(info, ("member",)))
+    return cls(member=built[0])
 
 
 async def _set_status(info: Info, cls: type[P], member_global_id: str, status: MemberStatus) -> P:
     ws = await workspace_of(info.context, member_global_id)
-    return _payload(
+    return await _payload(
+        info,
         cls,
         await change(
             info,
@@ -129,7 +132,8 @@ class MemberMutations:
     )
     async def add_member(self, info: Info, input: AddMemberInput) -> AddMemberPayload:
         ws = await workspace_of(info.context, input.workspace_id)
-        return _payload(
+        return await _payload(
+            info,
             AddMemberPayload,
             await change(
                 info,
@@ -153,7 +157,8 @@ class MemberMutations:
     )
     async def update_member(self, info: Info, input: UpdateMemberInput) -> UpdateMemberPayload:
         ws = await workspace_of(info.context, input.member_id)
-        return _payload(
+        return await _payload(
+            info,
             UpdateMemberPayload,
             await change(
                 info,

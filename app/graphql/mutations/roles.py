@@ -85,7 +85,7 @@ class RoleMutations:
         )
         if isinstance(result, Refusal):
             return CreateRolePayload(user_errors=[UserError.of(result)])
-        return CreateRolePayload(role=RoleType(row=result))
+        return CreateRolePayload(role=RoleType.of(result))
 
     @mutation(
         "Edit a role. The built-in Admin is immutable; built-in roles keep their names.", UPDATE
@@ -108,7 +108,7 @@ class RoleMutations:
         )
         if isinstance(result, Refusal):
             return UpdateRolePayload(user_errors=[UserError.of(result)])
-        return UpdateRolePayload(role=RoleType(row=result))
+        return UpdateRolePayload(role=RoleType.of(result))
 
     @mutation("Delete a custom role nobody holds (ROLE_IN_USE otherwise).", DELETE)
     async def delete_role(self, info: Info, input: DeleteRoleInput) -> DeleteRolePayload:

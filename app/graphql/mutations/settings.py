@@ -156,7 +156,7 @@ class SettingsMutations:
         result = await change(info, ws, ORG_UPDATE, work)
         if isinstance(result, Refusal):
             return UpdateGeneralSettingsPayload(user_errors=[UserError.of(result)])
-        return UpdateGeneralSettingsPayload(workspace=WorkspaceType(row=result))
+        return UpdateGeneralSettingsPayload(workspace=WorkspaceType.of(result))
 
     @mutation("Update the AI provider catalogue and default model.", INTEL_UPDATE)
     async def update_intelligence_settings(
@@ -184,7 +184,7 @@ class SettingsMutations:
         result = await change(info, ws, INTEL_UPDATE, work)
         if isinstance(result, Refusal):
             return UpdateIntelligenceSettingsPayload(user_errors=[UserError.of(result)])
-        return UpdateIntelligenceSettingsPayload(workspace=WorkspaceType(row=result))
+        return UpdateIntelligenceSettingsPayload(workspace=WorkspaceType.of(result))
 
     @mutation("Connect an integration (idempotent).", INTEGRATIONS_CREATE)
     async def connect_integration(

@@ -94,7 +94,7 @@ class TeamMutations:
         )
         if isinstance(result, Refusal):
             return CreateTeamPayload(user_errors=[UserError.of(result)])
-        return CreateTeamPayload(team=TeamType(row=result))
+        return CreateTeamPayload(team=TeamType.of(result))
 
     @mutation("Rename a team, describe it, or set its members.", UPDATE)
     async def update_team(self, info: Info, input: UpdateTeamInput) -> UpdateTeamPayload:
@@ -117,7 +117,7 @@ class TeamMutations:
         )
         if isinstance(result, Refusal):
             return UpdateTeamPayload(user_errors=[UserError.of(result)])
-        return UpdateTeamPayload(team=TeamType(row=result))
+        return UpdateTeamPayload(team=TeamType.of(result))
 
     @mutation("Delete a team. Its conversations stay in the workspace, without a team.", DELETE)
     async def delete_team(self, info: Info, input: DeleteTeamInput) -> DeleteTeamPayload:

@@ -1,0 +1,60 @@
+"""Look-ahead: which fields a query selects below the current one, so a list can be
+loaded with its related rows up front (one statement per relation for the whole
+page) and its items resolve synchronously, instead of one awaitable per item."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    SelectionSetNode,
+)
+
+from app.graphql.context import Info
+
+
+def _fields(
+    selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode]
+) -> Iterator[FieldNode]:
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            yield selection
+        elif isinstance(selection, InlineFragmentNode):
+            yield from _fields(selection.selection_set, fragments)
+        elif isinstance(selection, FragmentSpreadNode):
+            fragment = fragments.get(selection.name.value)
+            if fragment is not None:
+                yield from _fields(fragment.selection_set, fragments)
+
+
+def selected(info: Info, *paths: tuple[str, ...]) -> frozenset[str]:
+    """Names of the fields selected under the current field at each ``path`` (through
+    fragments and aliases), e.g. ``selected(info, ("nodes",), ("edges", "node"))``.
+    Computed once per (field node, paths) per request."""
+    raw = info._raw_info
+    key = (tuple(id(n) for n in raw.field_nodes), paths)
+    cache = info.context.shapes
+    found = cache.get(key)
+    if found is None:
+        names: set[str] = set()
+        for path in paths or ((),):
+            sets = [n.selection_set for n in raw.field_nodes if n.selection_set is not None]
+            for name in path:
+                sets = [
+                    f.selection_set
+                    for s in sets
+                    for f in _fields(s, raw.fragments)
+                    if f.name.value == name and f.selection_set is not None
+                ]
+            names.update(f.name.value for s in sets for f in _fields(s, raw.fragments))
+        found = cache[key] = frozenset(names)
+    return found
+
+
+def below(info: Info, field: str) -> frozenset[str]:
+    """Names selected under ``field`` of the current field's items (one level down)."""
+    return selected(info, (field,))
