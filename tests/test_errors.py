@@ -11,8 +11,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain.nodes import repository as nodes_repository
 from app.domain.users import repository as users_repository
 from app.domain.workspaces import repository as workspaces_repository
+from app.graphql.ids import encode_id
 from app.graphql.schema import schema
 from app.models import User, UserStatus
 from tests import factories as f
@@ -75,9 +77,11 @@ async def test_masked_error_has_code_internal_server_error(
 async def test_exception_in_a_root_resolver_is_masked(
     client: GraphQLClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(workspaces_repository, "workspace_by_slug", boom)
-    body, raw = await post(client, '{ workspace(slug: "acme") { name } }', "req-boom-2")
-    assert body["data"] == {"workspace": None}
+    # workspace(slug:) is answered from the viewer's memberships; node(id:) queries.
+    monkeypatch.setattr(nodes_repository, "rows_among", boom)
+    member = encode_id("Member", 1)
+    body, raw = await post(client, '{ node(id: "' + member + '") { id } }', "req-boom-2")
+    assert body["data"] == {"node": None}
     assert [e["message"] for e in body["errors"]] == ["Internal server error."]
     assert_no_leak(raw)
 

@@ -78,10 +78,10 @@ async def _viewer_for_user(
     rows = await memberships_of_user(session, user.id)
     if only_workspace is not None:
         rows = [r for r in rows if r[0].workspace_id == only_workspace]
-    custom = [(m.workspace_id, r.id) for m, r, _ in rows if r.builtin != BuiltinRole.ADMIN]
+    custom = [(m.workspace_id, r.id) for m, r, _, _ in rows if r.builtin != BuiltinRole.ADMIN]
     stored = await granted_permissions(session, custom)  # type: ignore[arg-type]
     memberships: dict[int, Membership] = {}
-    for member, role, team_ids in rows:
+    for member, role, workspace, team_ids in rows:
         assert member.id is not None and role.id is not None
         granted = (
             tuple(sorted(admin_permissions()))
@@ -96,6 +96,7 @@ async def _viewer_for_user(
             granted=granted,
             permissions=PermissionSet(granted),
             team_ids=team_ids,
+            workspace=workspace,
         )
     return Viewer(user=user, memberships=memberships)
 
@@ -134,5 +135,6 @@ async def _authenticate_api_key(session: AsyncSession, secret: str) -> Viewer:
         granted=effective,
         permissions=PermissionSet(effective),
         team_ids=membership.team_ids,
+        workspace=membership.workspace,
     )
     return Viewer(user=creator.user, memberships={key.workspace_id: keyed}, api_key_id=key.id)

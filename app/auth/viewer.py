@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from app.auth.permissions import PermissionSet
-from app.models import BuiltinRole, User
+from app.models import BuiltinRole, User, Workspace
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +21,8 @@ class Membership:
     granted: tuple[str, ...]  # as stored (may contain wildcards)
     permissions: PermissionSet
     team_ids: frozenset[int]
+    # The workspace row as authentication read it (without the handbook).
+    workspace: Workspace
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,8 +60,12 @@ class TenantSession(Session):
 def _set_context_on_begin(
     session: Session, _transaction: SessionTransaction, connection: Connection
 ) -> None:
-    if connection.dialect.name == "postgresql":
-        connection.execute(_SET_CONTEXT, tenant_of(session).params())
+    tenant = tenant_of(session)
+    # An empty context and no context read the same (nothing): skip the round trip.
+    if connection.dialect.name == "postgresql" and (
+        tenant.user_id is not None or tenant.workspace_ids
+    ):
+        connection.execute(_SET_CONTEXT, tenant.params())
 
 
 def tenant_of(session: Session | AsyncSession) -> Tenant:

@@ -148,8 +148,8 @@ async def members_of(
         loaders.member.prime(pk(row), row)
     users, roles, teams = await asyncio.gather(
         users_by_id(info, (r.user_id for r in rows)) if "user" in wanted else _skip(),
-        loaders.role.load_many(sorted({r.role_id for r in rows})) if "role" in wanted else _skip(),
-        loaders.teams_of_member.load_many([pk(r) for r in rows]) if "teams" in wanted else _skip(),
+        loaders.role.fetch_many(sorted({r.role_id for r in rows})) if "role" in wanted else _skip(),
+        loaders.teams_of_member.fetch_many([pk(r) for r in rows]) if "teams" in wanted else _skip(),
     )
     role_of = {pk(r): RoleType.of(r) for r in roles or () if r is not None}
     team_of: dict[int, TeamType] = {}

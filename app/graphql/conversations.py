@@ -115,10 +115,10 @@ async def conversations_of(
         loaders.conversation.prime(pk(row), row)
     keys = [pk(r) for r in rows]
     teams, people = await asyncio.gather(
-        loaders.team.load_many(sorted({r.team_id for r in rows if r.team_id is not None}))
+        loaders.team.fetch_many(sorted({r.team_id for r in rows if r.team_id is not None}))
         if "team" in wanted
         else _skip(),
-        loaders.participants.load_many(keys) if "participants" in wanted else _skip(),
+        loaders.participants.fetch_many(keys) if "participants" in wanted else _skip(),
     )
     account_ids: set[int | None] = set()
     if "host" in wanted:

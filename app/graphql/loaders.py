@@ -8,6 +8,7 @@ accounts, which are global. Nothing here outlives a request.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from typing import Any, TypeVar
@@ -69,10 +70,46 @@ class Loader(DataLoader[K, V]):
         super().__init__()
         self._db = db
         self._fetch = fetch
+        self._bulk: list[tuple[list[K], asyncio.Future[list[V]]]] = []
+        self._running: set[asyncio.Future[None]] = set()
 
     async def batch_load_fn(self, keys: list[K]) -> list[V]:
         async with self._db.session() as session:
             return await self._fetch(session, keys)
+
+    async def fetch_many(self, keys: list[K]) -> list[V]:
+        """A whole list's keys at once (look-ahead), in key order.
+
+        Calls made in the same tick (one per parent of a nested list, e.g. each team's
+        members) are merged into one statement, like ``load_many`` but with one future
+        per call instead of one per key.
+        """
+        if not keys:
+            return []
+        future: asyncio.Future[list[V]] = asyncio.get_running_loop().create_future()
+        if not self._bulk:
+            asyncio.get_running_loop().call_soon(self._dispatch_bulk)
+        self._bulk.append((keys, future))
+        return await future
+
+    def _dispatch_bulk(self) -> None:
+        calls, self._bulk = self._bulk, []
+        task = asyncio.ensure_future(self._run_bulk(calls))
+        self._running.add(task)  # a reference, so the task is not collected mid-flight
+        task.add_done_callback(self._running.discard)
+
+    async def _run_bulk(self, calls: list[tuple[list[K], asyncio.Future[list[V]]]]) -> None:
+        union = list(dict.fromkeys(k for keys, _ in calls for k in keys))
+        try:
+            values = dict(zip(union, await self.batch_load_fn(union), strict=True))
+        except Exception as exc:  # every caller gets the failure
+            for _, future in calls:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for keys, future in calls:
+            if not future.done():
+                future.set_result([values[k] for k in keys])
 
 
 class UserLoader(Loader[int, User | None]):

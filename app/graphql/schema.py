@@ -9,12 +9,13 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.extensions.query_depth_limiter import create_validator as create_depth_validator
 from strawberry.types.execution import ExecutionContext
 
 from app.graphql.access import MemberType, RoleType, TeamType
@@ -28,6 +29,9 @@ from app.graphql.users import UserQueries, UserType
 from app.graphql.workspaces import WorkspaceQueries, WorkspaceType
 
 log = logging.getLogger("app.graphql")
+
+MAX_DEPTH = 12
+DEPTH_LIMIT = create_depth_validator(MAX_DEPTH, None)
 
 
 @strawberry.type(
@@ -106,7 +110,9 @@ def build_schema() -> strawberry.Schema:
         ],
         extensions=[
             partial(MaxTokensLimiter, max_token_count=5000),
-            partial(QueryDepthLimiter, max_depth=12),
+            # One rule class for every request, so validation results stay cacheable
+            # (QueryDepthLimiter builds a new class per instance, defeating ValidationCache).
+            partial(AddValidationRules, [DEPTH_LIMIT]),
             partial(ParserCache, maxsize=512),
             partial(ValidationCache, maxsize=512),
             partial(

@@ -69,7 +69,7 @@ def user_or_none(row: tables.User | None) -> UserType | None:
 async def users_by_id(info: Info, ids: Iterable[int | None]) -> dict[int, UserType]:
     """Accounts for a set of ids, in one batch."""
     wanted = sorted({i for i in ids if i is not None})
-    rows = await info.context.users.load_many(wanted)
+    rows = await info.context.users.fetch_many(wanted)
     return {i: UserType.of(r) for i, r in zip(wanted, rows, strict=True) if r is not None}
 
 

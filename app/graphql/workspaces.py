@@ -9,7 +9,6 @@ import strawberry
 
 from app import models as tables
 from app.domain.workspaces import repository as workspaces
-from app.domain.workspaces.service import SLUG_RE
 from app.graphql.access import AccessFields
 from app.graphql.administration import AdministrationFields
 from app.graphql.context import Info
@@ -52,8 +51,10 @@ class GeneralSettings:
         return self.row.logo_url
 
     @scoped_field("The workspace handbook, in Markdown.")
-    def handbook(self) -> str:
-        return self.row.handbook
+    async def handbook(self, info: Info) -> str:
+        # Not loaded with the workspace row at sign-in (it can be long): read on demand.
+        async with info.context.db.session() as s:
+            return await workspaces.handbook_of(s, self.workspace_id)
 
     @scoped_field("Branding colours.")
     def branding(self) -> Branding:
@@ -207,12 +208,9 @@ class WorkspaceType(Node, AccessFields, ConversationFields, AdministrationFields
 
 
 async def viewer_workspaces(info: Info) -> list[WorkspaceType]:
-    ids = info.context.viewer.workspace_ids
-    if not ids:
-        return []
-    async with info.context.db.session() as s:
-        rows = await workspaces.workspaces_by_ids(s, ids)
-    return [WorkspaceType.of(r) for r in rows]
+    """From the memberships authentication loaded: no statement."""
+    viewer = info.context.viewer
+    return [WorkspaceType.of(viewer.memberships[w].workspace) for w in viewer.workspace_ids]
 
 
 @strawberry.type
@@ -228,11 +226,9 @@ class WorkspaceQueries:
         )
     )
     async def workspace(self, info: Info, slug: str) -> WorkspaceType | None:
-        allowed = info.context.viewer.workspace_ids
-        # A string that cannot be a slug names no workspace; checking it here also keeps
-        # characters PostgreSQL refuses (NUL) away from the database.
-        if not allowed or not SLUG_RE.fullmatch(slug):
-            return None
-        async with info.context.db.session() as s:
-            row = await workspaces.workspace_by_slug(s, slug, allowed)
-        return WorkspaceType.of(row) if row else None
+        # Only among the viewer's memberships (loaded by authentication): no statement, and
+        # a workspace the viewer does not belong to is simply not there.
+        for membership in info.context.viewer.memberships.values():
+            if membership.workspace.slug == slug:
+                return WorkspaceType.of(membership.workspace)
+        return None

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, defer
 from sqlmodel import select
 
 from app.domain.pagination import Page, count, fetch_page
 from app.domain.tenant import scoped
-from app.models import Member, MemberStatus, Role, TeamMember, User
+from app.models import Member, MemberStatus, Role, TeamMember, User, Workspace
 
 MEMBER_ORDER = (Member.id,)
 
@@ -28,14 +28,17 @@ class MemberFilter:
 
 async def memberships_of_user(
     session: AsyncSession, user_id: int
-) -> list[tuple[Member, Role, frozenset[int]]]:
-    """The user's ACTIVE memberships across workspaces, each with its role and team ids.
+) -> list[tuple[Member, Role, Workspace, frozenset[int]]]:
+    """The user's ACTIVE memberships across workspaces, each with its role, its
+    workspace (without the handbook, which can be long) and team ids.
 
     One statement (team rows are outer-joined, then folded per membership).
     """
     stmt = (
-        select(Member, Role, TeamMember.team_id)
+        select(Member, Role, Workspace, TeamMember.team_id)
         .join(Role, sa.and_(Role.workspace_id == Member.workspace_id, Role.id == Member.role_id))
+        .join(Workspace, Workspace.id == Member.workspace_id)
+        .options(defer(Workspace.handbook, raiseload=True))
         .outerjoin(
             TeamMember,
             sa.and_(
@@ -45,12 +48,12 @@ async def memberships_of_user(
         .where(Member.user_id == user_id, Member.status == MemberStatus.ACTIVE)
         .order_by(Member.workspace_id)
     )
-    folded: dict[int, tuple[Member, Role, set[int]]] = {}
-    for member, role, team_id in (await session.execute(stmt)).all():
-        entry = folded.setdefault(member.id, (member, role, set()))
+    folded: dict[int, tuple[Member, Role, Workspace, set[int]]] = {}
+    for member, role, workspace, team_id in (await session.execute(stmt)).all():
+        entry = folded.setdefault(member.id, (member, role, workspace, set()))
         if team_id is not None:
-            entry[2].add(team_id)
-    return [(m, r, frozenset(t)) for m, r, t in folded.values()]
+            entry[3].add(team_id)
+    return [(m, r, w, frozenset(t)) for m, r, w, t in folded.values()]
 
 
 async def active_workspace_ids_of_user(session: AsyncSession, user_id: int) -> list[int]:

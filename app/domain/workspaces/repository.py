@@ -35,6 +35,11 @@ async def workspace_by_slug(
     return (await session.execute(stmt)).scalars().first()
 
 
+async def handbook_of(session: AsyncSession, workspace_id: int) -> str:
+    stmt = select(Workspace.handbook).where(Workspace.id == workspace_id)
+    return (await session.execute(stmt)).scalar_one()
+
+
 async def intelligence_settings(
     session: AsyncSession, workspace_id: int
 ) -> IntelligenceSettings | None:
