@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
 
     web_workers: int = Field(default=1, ge=1)
+    # GraphQL requests executing at once per worker; more wait their turn (FIFO) instead of
+    # all slowing down together. 0 = no cap.
+    max_in_flight: int = Field(default=8, ge=0)
     graphiql: bool | None = None  # default: on in development, off in production
 
     @model_validator(mode="before")

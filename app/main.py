@@ -10,6 +10,8 @@ writes only the viewer's workspaces (row-level security, app.db.tenant).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -61,6 +63,12 @@ class Gateway:
         self.settings = settings
         self.engine = engine
         self.sessionmaker: async_sessionmaker[AsyncSession] = create_sessionmaker(engine)
+        # Bounded concurrency keeps the tail short under overload (see docs/performance.md).
+        self.in_flight = (
+            asyncio.Semaphore(settings.max_in_flight)
+            if settings.max_in_flight
+            else contextlib.nullcontext()
+        )
 
 
 def _gateway(request: Request) -> Gateway:
@@ -112,8 +120,9 @@ async def graphql_endpoint(request: Request) -> Response:
     request_id = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
     db = RequestDB(gateway.sessionmaker)
     try:
-        response = await _execute(request, gateway, db, params, request_id)
-        await db.finish(commit=True)
+        async with gateway.in_flight:
+            response = await _execute(request, gateway, db, params, request_id)
+            await db.finish(commit=True)
     except Exception:
         log.exception("request %s failed", request_id)
         await db.finish(commit=False)
