@@ -23,6 +23,7 @@ from app.graphql.administration import ApiKeyType, ShareLinkQueries
 from app.graphql.conversations import ConversationType
 from app.graphql.directives import enforce_declarations
 from app.graphql.errors import GatewayError
+from app.graphql.execution import GatewayExecutionContext, plan_plain_leaves
 from app.graphql.lookup import NodeQueries
 from app.graphql.mutations import Mutation
 from app.graphql.users import UserQueries, UserType
@@ -99,6 +100,7 @@ def build_schema() -> strawberry.Schema:
     built = GatewaySchema(
         query=Query,
         mutation=Mutation,
+        execution_context_class=GatewayExecutionContext,
         types=[
             UserType,
             WorkspaceType,
@@ -125,6 +127,7 @@ def build_schema() -> strawberry.Schema:
 
     # The @requiresPermission / @requiresMembership declarations become the checks.
     enforce_declarations(built._schema)
+    plan_plain_leaves(built._schema)
     return built
 
 
