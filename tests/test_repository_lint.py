@@ -29,10 +29,6 @@ ALLOWED: dict[tuple[str, str], str] = {
         "memberships_of_user",
     ): "the viewer's own memberships, by user id, before "
     "the workspace is known (authentication; under RLS only the viewer's workspaces)",
-    (
-        "members/repository.py",
-        "active_workspace_ids_of_user",
-    ): "authentication on SQLite (PostgreSQL goes through a SECURITY DEFINER function)",
     ("members/writes.py", "memberships_of_user_everywhere"): "account deletion removes the user's "
     "memberships in every workspace they belong to",
     ("members/writes.py", "delete_memberships"): "ids come from memberships_of_user_everywhere",

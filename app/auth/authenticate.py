@@ -13,8 +13,7 @@ from app.auth.viewer import Membership, Viewer
 from app.config import Settings
 from app.db import tenant
 from app.domain.api_keys.repository import api_key_by_prefix
-from app.domain.members.repository import active_workspace_ids_of_user, memberships_of_user
-from app.domain.roles.repository import granted_permissions
+from app.domain.members.repository import memberships_of_user, user_and_workspace_ids
 from app.domain.users.repository import user_by_id
 from app.models import BuiltinRole, User, UserStatus
 
@@ -53,8 +52,9 @@ async def authenticate(
         user_id = verify_user_token(settings, token)
     except InvalidTokenError as exc:
         raise AuthenticationError(f"Invalid token: {exc}.") from exc
-    user = await _active_user(session, user_id)
-    workspace_ids = await active_workspace_ids_of_user(session, user_id)
+    user, workspace_ids = await user_and_workspace_ids(session, user_id)
+    _require_active(user)
+    assert user is not None
     await tenant.enter(session, user_id=user_id, workspace_ids=workspace_ids)
     viewer = await _viewer_for_user(session, user)
     if viewer.workspace_ids != tuple(sorted(set(workspace_ids))):
@@ -63,10 +63,15 @@ async def authenticate(
     return viewer
 
 
-async def _active_user(session: AsyncSession, user_id: int) -> User:
-    user = await user_by_id(session, user_id)
+def _require_active(user: User | None) -> None:
     if user is None or user.status != UserStatus.ACTIVE:
         raise AuthenticationError("Invalid token: the account is deactivated or does not exist.")
+
+
+async def _active_user(session: AsyncSession, user_id: int) -> User:
+    user = await user_by_id(session, user_id)
+    _require_active(user)
+    assert user is not None
     return user
 
 
@@ -78,15 +83,13 @@ async def _viewer_for_user(
     rows = await memberships_of_user(session, user.id)
     if only_workspace is not None:
         rows = [r for r in rows if r[0].workspace_id == only_workspace]
-    custom = [(m.workspace_id, r.id) for m, r, _, _ in rows if r.builtin != BuiltinRole.ADMIN]
-    stored = await granted_permissions(session, custom)  # type: ignore[arg-type]
     memberships: dict[int, Membership] = {}
-    for member, role, workspace, team_ids in rows:
+    for member, role, workspace, team_ids, stored in rows:
         assert member.id is not None and role.id is not None
         granted = (
             tuple(sorted(admin_permissions()))
             if role.builtin == BuiltinRole.ADMIN
-            else tuple(stored.get(role.id, ()))
+            else tuple(stored)
         )
         memberships[member.workspace_id] = Membership(
             workspace_id=member.workspace_id,

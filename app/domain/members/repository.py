@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +14,7 @@ from sqlmodel import select
 
 from app.domain.pagination import Page, count, fetch_page
 from app.domain.tenant import scoped
-from app.models import Member, MemberStatus, Role, TeamMember, User, Workspace
+from app.models import Member, MemberStatus, Role, RolePermission, TeamMember, User, Workspace
 
 MEMBER_ORDER = (Member.id,)
 
@@ -26,53 +27,67 @@ class MemberFilter:
     search: str | None = None  # case-insensitive substring of the user's name or email
 
 
+def _json_list(session: AsyncSession, column: Any) -> Any:
+    """An aggregate of ``column`` as a JSON list, in the engine's dialect."""
+    if session.get_bind().dialect.name == "postgresql":
+        return sa.func.json_agg(column, type_=sa.JSON)
+    return sa.func.json_group_array(column, type_=sa.JSON)
+
+
 async def memberships_of_user(
     session: AsyncSession, user_id: int
-) -> list[tuple[Member, Role, Workspace, frozenset[int]]]:
+) -> list[tuple[Member, Role, Workspace, frozenset[int], list[str]]]:
     """The user's ACTIVE memberships across workspaces, each with its role, its
-    workspace (without the handbook, which can be long) and team ids.
-
-    One statement (team rows are outer-joined, then folded per membership).
-    """
+    workspace (without the handbook, which can be long), its team ids and the role's
+    stored permission strings. One statement: teams and permissions are aggregated
+    per membership."""
+    team_ids = (
+        sa.select(_json_list(session, TeamMember.team_id))
+        .where(TeamMember.workspace_id == Member.workspace_id, TeamMember.member_id == Member.id)
+        .scalar_subquery()
+    )
+    permissions = (
+        sa.select(_json_list(session, RolePermission.permission))
+        .where(RolePermission.workspace_id == Role.workspace_id, RolePermission.role_id == Role.id)
+        .scalar_subquery()
+    )
     stmt = (
-        select(Member, Role, Workspace, TeamMember.team_id)
+        select(Member, Role, Workspace, team_ids, permissions)
         .join(Role, sa.and_(Role.workspace_id == Member.workspace_id, Role.id == Member.role_id))
         .join(Workspace, Workspace.id == Member.workspace_id)
         .options(defer(Workspace.handbook, raiseload=True))
-        .outerjoin(
-            TeamMember,
-            sa.and_(
-                TeamMember.workspace_id == Member.workspace_id, TeamMember.member_id == Member.id
-            ),
-        )
         .where(Member.user_id == user_id, Member.status == MemberStatus.ACTIVE)
         .order_by(Member.workspace_id)
     )
-    folded: dict[int, tuple[Member, Role, Workspace, set[int]]] = {}
-    for member, role, workspace, team_id in (await session.execute(stmt)).all():
-        entry = folded.setdefault(member.id, (member, role, workspace, set()))
-        if team_id is not None:
-            entry[3].add(team_id)
-    return [(m, r, w, frozenset(t)) for m, r, w, t in folded.values()]
+    return [
+        (member, role, workspace, frozenset(teams or ()), sorted(granted or ()))
+        for member, role, workspace, teams, granted in (await session.execute(stmt)).all()
+    ]
 
 
-async def active_workspace_ids_of_user(session: AsyncSession, user_id: int) -> list[int]:
-    """The workspaces where the user holds an ACTIVE membership, ascending.
+async def user_and_workspace_ids(
+    session: AsyncSession, user_id: int
+) -> tuple[User | None, list[int]]:
+    """The account and the workspaces where it holds an ACTIVE membership (ascending),
+    in one statement.
 
     Authentication asks this before any tenant context exists. On PostgreSQL row-level
-    security would hide every membership then, so it goes through
+    security would hide every membership then, so the ids come from
     ``harmony_viewer_workspace_ids``, a SECURITY DEFINER function of migration 0002
     that returns these ids and nothing else.
     """
     if session.get_bind().dialect.name == "postgresql":
-        fn = sa.func.harmony_viewer_workspace_ids(user_id, type_=sa.ARRAY(sa.Integer))
-        return list(await session.scalar(sa.select(fn)) or [])
-    stmt = (
-        select(Member.workspace_id)
-        .where(Member.user_id == user_id, Member.status == MemberStatus.ACTIVE)
-        .order_by(Member.workspace_id)
-    )
-    return list((await session.execute(stmt)).scalars())
+        ids: Any = sa.func.harmony_viewer_workspace_ids(User.id, type_=sa.ARRAY(sa.Integer))
+    else:
+        ids = (
+            sa.select(_json_list(session, Member.workspace_id))
+            .where(Member.user_id == User.id, Member.status == MemberStatus.ACTIVE)
+            .scalar_subquery()
+        )
+    row = (await session.execute(select(User, ids).where(User.id == user_id))).first()
+    if row is None:
+        return None, []
+    return row[0], sorted(row[1] or ())
 
 
 def _filtered(workspace_id: int, f: MemberFilter) -> sa.Select[tuple[Member]]:
