@@ -278,13 +278,26 @@ async def test_writes_outside_the_context_are_refused(
     assert await _counts(session, acme) == before
 
 
-async def test_the_policy_expression_is_an_index_condition(dee_db: RequestDB) -> None:
+async def test_the_policy_keeps_the_ordered_index_scan_of_a_page(dee_db: RequestDB) -> None:
+    """A first page reads its rows in index order and stops at the limit: the policy
+    is a per-row filter, not an index condition that would force reading and sorting
+    the whole workspace."""
     async with dee_db.session() as s:
-        await s.execute(sa.text("SET LOCAL enable_seqscan = off"))
+        globex = await s.scalar(sa.text("SELECT id FROM workspaces WHERE slug = 'globex'"))
         plan = "\n".join(
-            (await s.execute(sa.text("EXPLAIN SELECT * FROM conversations"))).scalars()
+            (
+                await s.execute(
+                    sa.text(
+                        "EXPLAIN SELECT * FROM conversations WHERE workspace_id = :ws "
+                        "ORDER BY occurred_at DESC, id DESC LIMIT 51"
+                    ),
+                    {"ws": globex},
+                )
+            ).scalars()
         )
-    assert "Index Cond: (workspace_id = ANY (" in plan, plan
+    assert "Index Scan Backward using ix_conversations_ws_occurred" in plan, plan
+    assert "Sort" not in plan, plan
+    assert "Filter: (array_position(" in plan, plan
 
 
 async def test_the_app_serves_dee_her_globex_data_under_rls(

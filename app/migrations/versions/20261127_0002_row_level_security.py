@@ -203,7 +203,16 @@ def _functions(role: str, schema: str) -> None:
 def _protect(table: str, schema: str) -> None:
     t = f"{_quote(schema)}.{_quote(table)}"
     column = "id" if table == "workspaces" else "workspace_id"
-    allowed = f"{column} = ANY ({_quote(schema)}.harmony_allowed_workspace_ids())"
+    # A row filter, deliberately not an index condition: as `col = ANY(allowed)` the
+    # planner used the policy as an index condition next to the query's own
+    # `workspace_id = $1`, could not read that index in order any more (an array on the
+    # leading column) and underestimated the rows, so every first page read and sorted the
+    # whole workspace. `array_position(...) IS NOT NULL` is a cheap C function per row,
+    # estimated as passing nearly every row: the ordered index scan stays, and a query that
+    # forgot its filter still reads nothing outside the allowed workspaces.
+    allowed = (
+        f"array_position({_quote(schema)}.harmony_allowed_workspace_ids(), {column}) IS NOT NULL"
+    )
     op.execute(f"ALTER TABLE {t} ENABLE ROW LEVEL SECURITY")
     op.execute(f"ALTER TABLE {t} FORCE ROW LEVEL SECURITY")
     op.execute(f"DROP POLICY IF EXISTS {POLICY} ON {t}")
