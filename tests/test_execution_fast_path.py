@@ -4,11 +4,20 @@ graphql-core's own path would: same values, same checks, same errors."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
+import pytest
 import strawberry
 
 from app.graphql.directives import enforce_declarations, scoped_field
-from app.graphql.execution import PLANS_KEY, GatewayExecutionContext, plan_plain_leaves
+from app.graphql.execution import PLANS_KEY, GatewayExecutionContext, ObjectPlan, plan_plain_leaves
+
+
+@strawberry.type
+class Part:
+    workspace_id: strawberry.Private[int]
+    label: str = scoped_field("A part's label.")
+    price: int | None = scoped_field("Needs billing.", "billing:read:all")
 
 
 @strawberry.type
@@ -17,15 +26,27 @@ class Thing:
     name: str = scoped_field("Anyone in the workspace.")
     secret: str | None = scoped_field("Needs billing.", "billing:read:all")
     count: int = scoped_field("Non-null.")
+    parts: list[Part] = scoped_field("Plain nested objects.")
+    main: Part | None = scoped_field("A plain nested object.")
 
 
 @strawberry.type
 class Query:
     @strawberry.field
     def things(self) -> list[Thing]:
+        def parts(ws: int) -> list[Part]:
+            return [Part(workspace_id=ws, label=f"p{ws}{i}", price=i) for i in range(2)]
+
         return [
-            Thing(workspace_id=1, name="a", secret="s1", count=1),
-            Thing(workspace_id=2, name="b", secret="s2", count=None),  # type: ignore[arg-type]
+            Thing(workspace_id=1, name="a", secret="s1", count=1, parts=parts(1), main=parts(1)[0]),
+            Thing(
+                workspace_id=2,
+                name="b",
+                secret="s2",
+                count=None,  # type: ignore[arg-type]
+                parts=parts(2),
+                main=None,
+            ),
         ]
 
 
@@ -44,11 +65,13 @@ def build(fast: bool) -> strawberry.Schema:
     )
     enforce_declarations(schema._schema)
     if fast:
-        assert plan_plain_leaves(schema._schema) == 3
+        assert plan_plain_leaves(schema._schema) == 5
         assert set(schema._schema.extensions[PLANS_KEY]) == {
             ("Thing", "name"),
             ("Thing", "secret"),
             ("Thing", "count"),
+            ("Part", "label"),
+            ("Part", "price"),
         }
     return schema
 
@@ -66,6 +89,8 @@ async def test_fast_path_gives_the_same_answers_and_errors() -> None:
         "{ things { name secret } }",
         "{ things { count } }",
         "{ things { alias: name, secret, name } }",
+        "{ things { __typename name parts { label price } main { label } } }",
+        "{ things { name ...F } } fragment F on Thing { parts { label } main { __typename price } }",
     ):
         assert await run(True, context, query) == await run(False, context, query), query
 
@@ -82,3 +107,41 @@ async def test_fast_path_refuses_what_the_declaration_refuses() -> None:
     data, errors = await run(True, FakeContext(held={1: {None}}), "{ things { name } }")
     assert data is None
     assert errors == [(["things", 1, "name"], "You are not an active member of this workspace.")]
+
+
+async def test_nested_plain_objects_are_refused_field_by_field() -> None:
+    data, errors = await run(
+        True, FakeContext(held={1: {None}, 2: {None}}), "{ things { name parts { label price } } }"
+    )
+    assert data == {
+        "things": [
+            {
+                "name": "a",
+                "parts": [{"label": "p10", "price": None}, {"label": "p11", "price": None}],
+            },
+            {
+                "name": "b",
+                "parts": [{"label": "p20", "price": None}, {"label": "p21", "price": None}],
+            },
+        ]
+    }
+    assert [path for path, _ in errors] == [
+        ["things", 0, "parts", 0, "price"],
+        ["things", 0, "parts", 1, "price"],
+        ["things", 1, "parts", 0, "price"],
+        ["things", 1, "parts", 1, "price"],
+    ]
+
+
+async def test_plain_objects_are_completed_by_their_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    runs: list[str] = []
+    original = ObjectPlan.run
+
+    def counted(self: ObjectPlan, allows: Any, source: Any) -> Any:
+        runs.append(self.type_name)
+        return original(self, allows, source)
+
+    monkeypatch.setattr(ObjectPlan, "run", counted)
+    context = FakeContext(held={1: {None, "billing:read:all"}, 2: {None}})
+    await run(True, context, "{ things { name parts { label } } }")
+    assert runs.count("Thing") == 2  # each Thing once; its parts inside the same pass

@@ -1,4 +1,4 @@
-"""A faster execution of plain leaf fields.
+"""A faster execution of plain fields: leaves, and whole objects made only of them.
 
 Most fields of a page are leaves read straight off an already-built object (a
 member's status, a user's name): Strawberry's "basic" fields. graphql-core still
@@ -9,15 +9,24 @@ see app/graphql/directives.py), an attribute read, the type's output coercion.
 Anything unusual (arguments, a null in a non-null field, a refused check, a value the
 type cannot coerce) falls back to graphql-core's own path, which raises the same
 errors it always would.
+
+One level up, an object whose selected fields are all plain (leaves, ``__typename``,
+attributes holding further such objects or lists of them) is completed in one pass by
+an ``ObjectPlan`` compiled once per (type, selection) per request: the list resolvers
+build their items with every selected relation already attached
+(app/graphql/lookahead.py), so a whole page of members resolves without a resolver
+call. The plan runs every declared check; if any check, null or coercion would need an
+error, the object is completed again by graphql-core, which reports it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
     GraphQLEnumType,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLScalarType,
@@ -64,6 +73,76 @@ def plan_plain_leaves(schema: GraphQLSchema) -> int:
     return len(plans)
 
 
+_FALLBACK = object()  # an ObjectPlan could not complete the object: use graphql-core
+
+
+@dataclass(slots=True)
+class _Entry:
+    response_name: str
+    attribute: str | None  # None: __typename
+    guarded: bool
+    permission: str | None
+    non_null: bool
+    leaf: GraphQLScalarType | GraphQLEnumType | None = None
+    plan: ObjectPlan | None = None  # an object, or the items of a list
+    is_list: bool = False
+    items_non_null: bool = False
+
+
+@dataclass(slots=True)
+class ObjectPlan:
+    type_name: str
+    # graphql-core's check that a value is of this type (set for Node types); the plan
+    # checks nested values itself, as complete_object_value would.
+    is_type_of: Any = None
+    entries: list[_Entry] = field(default_factory=list)
+
+    def accepts(self, value: Any) -> bool:
+        return self.is_type_of is None or self.is_type_of(value, None) is True
+
+    def run(self, allows: Any, source: Any) -> Any:
+        out: dict[str, Any] = {}
+        for e in self.entries:
+            if e.attribute is None:
+                out[e.response_name] = self.type_name
+                continue
+            if e.guarded and not allows(source.workspace_id, e.permission):
+                return _FALLBACK
+            value = getattr(source, e.attribute, Undefined)
+            if value is None:
+                if e.non_null:
+                    return _FALLBACK
+                out[e.response_name] = None
+            elif value is Undefined:
+                return _FALLBACK
+            elif e.leaf is not None:
+                coerced = e.leaf.coerce_output_value(value)
+                if coerced is None or coerced is Undefined:
+                    return _FALLBACK
+                out[e.response_name] = coerced
+            elif e.is_list:
+                assert e.plan is not None
+                items: list[Any] = []
+                for item in value:  # type: ignore[union-attr]
+                    if item is None:
+                        if e.items_non_null:
+                            return _FALLBACK
+                        items.append(None)
+                        continue
+                    done = e.plan.run(allows, item) if e.plan.accepts(item) else _FALLBACK
+                    if done is _FALLBACK:
+                        return _FALLBACK
+                    items.append(done)
+                out[e.response_name] = items
+            else:
+                assert e.plan is not None
+                done = e.plan.run(allows, value) if e.plan.accepts(value) else _FALLBACK
+                if done is _FALLBACK:
+                    return _FALLBACK
+                out[e.response_name] = done
+        return out
+
+
 class GatewayExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -72,6 +151,86 @@ class GatewayExecutionContext(StrawberryGraphQLCoreExecutionContext):
         no_middleware = manager is None or not manager.middlewares
         self._plans: dict[tuple[str, str], PlainLeaf] = (
             (self.schema.extensions or {}).get(PLANS_KEY, {}) if no_middleware else {}
+        )
+        # (type name, id of the field group) -> compiled plan, or None when not plain.
+        self._object_plans: dict[tuple[str, int], ObjectPlan | None] = {}
+
+    def _object_plan(
+        self, object_type: GraphQLObjectType, field_details_list: Any
+    ) -> ObjectPlan | None:
+        key = (object_type.name, id(field_details_list))
+        if key in self._object_plans:
+            return self._object_plans[key]
+        self._object_plans[key] = None  # guards against cycles while compiling
+        plan = self._compile(object_type, field_details_list) if self._plans else None
+        self._object_plans[key] = plan
+        return plan
+
+    def _compile(
+        self, object_type: GraphQLObjectType, field_details_list: Any
+    ) -> ObjectPlan | None:
+        grouped, new_defer_usages, _ = self.collect_subfields(object_type, field_details_list)
+        if new_defer_usages:
+            return None
+        plan = ObjectPlan(object_type.name, object_type.is_type_of)
+        for response_name, sub_list in grouped.items():
+            node = sub_list[0].node
+            name = node.name.value
+            if name == "__typename":
+                plan.entries.append(_Entry(response_name, None, False, None, True))
+                continue
+            gql_field = object_type.fields.get(name)
+            definition = (
+                (gql_field.extensions or {}).get("strawberry-definition") if gql_field else None
+            )
+            if (
+                gql_field is None
+                or definition is None
+                or not definition.is_basic_field
+                or node.arguments
+            ):
+                return None
+            guarded, permission = field_permission(definition)
+            field_type = gql_field.type
+            non_null = isinstance(field_type, GraphQLNonNull)
+            inner = field_type.of_type if non_null else field_type
+            entry = _Entry(response_name, definition.python_name, guarded, permission, non_null)
+            if isinstance(inner, GraphQLScalarType | GraphQLEnumType):
+                entry.leaf = inner
+            elif isinstance(inner, GraphQLObjectType):
+                entry.plan = self._object_plan(inner, sub_list)
+                if entry.plan is None:
+                    return None
+            elif isinstance(inner, GraphQLList):
+                item_type = inner.of_type
+                entry.is_list = True
+                entry.items_non_null = isinstance(item_type, GraphQLNonNull)
+                item_type = item_type.of_type if entry.items_non_null else item_type
+                if not isinstance(item_type, GraphQLObjectType):
+                    return None
+                entry.plan = self._object_plan(item_type, sub_list)
+                if entry.plan is None:
+                    return None
+            else:
+                return None
+            plan.entries.append(entry)
+        return plan
+
+    def collect_and_execute_subfields(
+        self,
+        return_type: GraphQLObjectType,
+        field_details_list: Any,
+        path: Any,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        plan = self._object_plan(return_type, field_details_list)
+        if plan is not None:
+            done = plan.run(self.context_value.allows, result)
+            if done is not _FALLBACK:
+                return done
+        return super().collect_and_execute_subfields(
+            return_type, field_details_list, path, result, position_context
         )
 
     def execute_field(
