@@ -41,7 +41,11 @@ async def fetch_page(
         bound = sa.tuple_(*(sa.literal(v, type_=c.type) for v, c in zip(after, order, strict=True)))
         stmt = stmt.where(row < bound if descending else row > bound)
     stmt = stmt.order_by(*(c.desc() if descending else c.asc() for c in order)).limit(first + 1)
-    rows = list((await session.execute(stmt)).scalars().all())
+    result = await session.execute(stmt)
+    # An ORM entity select yields entities; a lean one (app.domain.tenant.lean) yields rows.
+    descriptions = stmt.column_descriptions
+    entity = len(descriptions) == 1 and isinstance(descriptions[0]["expr"], type)
+    rows = list(result.scalars().all() if entity else result.all())
     has_next = len(rows) > first
     rows = rows[:first]
     keys = [tuple(getattr(r, c.key) for c in order) for r in rows]

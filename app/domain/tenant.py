@@ -30,6 +30,15 @@ def among(model: type[M], workspace_ids: Sequence[int]) -> SelectOfScalar[M]:
     return select(model).where(column.in_(list(workspace_ids)))
 
 
+def lean(stmt: Any, *models: type[SQLModel]) -> Any:
+    """The same statement selecting the tables' columns instead of ORM entities: rows
+    come back as light ``Row`` tuples with attribute access (``row.name``), without ORM
+    hydration. For read paths that only read attributes; a service that changes a row
+    loads the entity."""
+    columns = [c for m in models for c in m.__table__.columns]
+    return stmt.with_only_columns(*columns)
+
+
 def scoped_update(model: type[M], workspace_id: int) -> sa.Update:
     """``UPDATE model … WHERE model.workspace_id = :workspace_id``."""
     column: Any = model.workspace_id

@@ -115,7 +115,8 @@ class Loader(DataLoader[K, V]):
 class UserLoader(Loader[int, User | None]):
     def __init__(self, db: RequestDB) -> None:
         async def fetch(s: AsyncSession, ids: list[int]) -> list[User | None]:
-            return in_key_order(ids, await users.users_by_ids(s, ids), lambda u: u.id)  # type: ignore[arg-type,return-value]
+            # Lean rows with the columns of User (attribute access only).
+            return in_key_order(ids, await users.users_by_ids(s, ids), lambda u: u.id)
 
         super().__init__(db, fetch)
 

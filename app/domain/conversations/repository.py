@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.permissions import Scope
 from app.domain.pagination import Page, count, fetch_page
-from app.domain.tenant import scoped
+from app.domain.tenant import lean, scoped
 from app.models import (
     ActionItem,
     Conversation,
@@ -84,7 +84,7 @@ async def conversations_page(
 ) -> Page[Conversation]:
     return await fetch_page(
         session,
-        _filtered(workspace_id, v, f),
+        lean(_filtered(workspace_id, v, f), Conversation),
         CONVERSATION_ORDER,
         first=first,
         after=after,
@@ -113,7 +113,7 @@ async def participants_of(
         .where(ConversationParticipant.conversation_id.in_(conversation_ids))
         .order_by(ConversationParticipant.id)
     )
-    return list((await session.execute(stmt)).scalars())
+    return list((await session.execute(lean(stmt, ConversationParticipant))).all())
 
 
 async def insights_of(

@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased, defer
 from sqlmodel import select
 
 from app.domain.pagination import Page, count, fetch_page
-from app.domain.tenant import scoped
+from app.domain.tenant import lean, scoped
 from app.models import Member, MemberStatus, Role, RolePermission, TeamMember, User, Workspace
 
 MEMBER_ORDER = (Member.id,)
@@ -128,7 +128,7 @@ async def members_page(
     after: tuple[int, ...] | None,
 ) -> Page[Member]:
     return await fetch_page(
-        session, _filtered(workspace_id, f), MEMBER_ORDER, first=first, after=after
+        session, lean(_filtered(workspace_id, f), Member), MEMBER_ORDER, first=first, after=after
     )
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.pagination import Page, count, fetch_page
-from app.domain.tenant import scoped
+from app.domain.tenant import lean, scoped
 from app.models import Team, TeamMember
 
 TEAM_ORDER = (Team.id,)
@@ -33,7 +34,7 @@ async def teams_by_ids(session: AsyncSession, workspace_id: int, ids: Sequence[i
 
 async def teams_of_members(
     session: AsyncSession, workspace_id: int, member_ids: Sequence[int]
-) -> list[tuple[int, Team]]:
+) -> list[tuple[int, Any]]:
     """(member_id, team) pairs, teams in id order."""
     stmt = (
         scoped(Team, workspace_id)
@@ -42,7 +43,8 @@ async def teams_of_members(
             sa.and_(TeamMember.workspace_id == Team.workspace_id, TeamMember.team_id == Team.id),
         )
         .where(TeamMember.member_id.in_(member_ids))
-        .add_columns(TeamMember.member_id)
         .order_by(Team.id)
     )
-    return [(member_id, team) for team, member_id in (await session.execute(stmt)).all()]
+    # Lean rows (the team's columns plus member_id): read path only.
+    stmt = lean(stmt, Team).add_columns(TeamMember.member_id)
+    return [(row.member_id, row) for row in (await session.execute(stmt)).all()]

@@ -4,16 +4,19 @@ membership, a conversation or the authenticated token."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
+from app.domain.tenant import lean
 from app.models import User
 
 
-async def users_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[User]:
-    return list((await session.execute(select(User).where(User.id.in_(ids)))).scalars())
+async def users_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[Any]:
+    """Accounts as lean rows (attribute access only): the read path's loader."""
+    return list((await session.execute(lean(select(User).where(User.id.in_(ids)), User))).all())
 
 
 async def user_by_id(session: AsyncSession, user_id: int) -> User | None:
