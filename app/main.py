@@ -16,9 +16,11 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import lru_cache
 from typing import Any
 
 import orjson
+from graphql import GraphQLError, OperationDefinitionNode, parse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
@@ -28,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from strawberry.http.ides import get_graphql_ide_html
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
 from app.auth.authenticate import AuthenticationError, authenticate
@@ -48,6 +50,21 @@ class JSONResponse(Response):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
+
+
+@lru_cache(maxsize=512)
+def operation_names(query: str) -> tuple[str | None, ...] | None:
+    """Names of the document's operations (None when it does not parse: the schema then
+    reports the syntax error). Cached by query text, like the parser cache."""
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return None
+    return tuple(
+        d.name.value if d.name else None
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+    )
 
 
 def _error(message: str, code: str, status: int = 200) -> JSONResponse:
@@ -142,6 +159,12 @@ async def _execute(
             )
     except AuthenticationError as exc:
         return _error(str(exc), "UNAUTHENTICATED")
+    names = operation_names(params["query"])
+    if params.get("operationName") is None and names is not None and len(names) > 1:
+        return _error(
+            "The document has several operations: say which one to run in `operationName`.",
+            "BAD_USER_INPUT",
+        )
     context = Context.create(db, viewer, gateway.settings, request_id)
     try:
         result = await schema.execute(
@@ -153,6 +176,8 @@ async def _execute(
         )
     except InvalidOperationTypeError:
         return _error("Mutations are only accepted over POST.", "BAD_USER_INPUT", 405)
+    except CannotGetOperationTypeError as exc:
+        return _error(f"{exc.as_http_error_reason()}", "BAD_USER_INPUT")
     payload: dict[str, Any] = {}
     if result.errors:
         payload["errors"] = [format_error(e) for e in result.errors]

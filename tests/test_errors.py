@@ -223,3 +223,32 @@ async def test_mutations_are_refused_over_get(client: GraphQLClient, session: As
     }
     ben = await session.get(User, await f.user_id(session, "ben@acme.test"))
     assert ben is not None and ben.status == UserStatus.ACTIVE  # nothing happened
+
+
+async def test_several_operations_without_operation_name_are_refused(client: GraphQLClient) -> None:
+    body = await client.query(
+        "query A { viewer { id } } query B { viewer { name } }", as_="ada@acme.test"
+    )
+    assert body == {
+        "errors": [
+            {
+                "message": "The document has several operations: say which one to run in `operationName`.",
+                "extensions": {"code": "BAD_USER_INPUT"},
+            }
+        ]
+    }
+
+
+async def test_an_unknown_operation_name_is_bad_user_input(client: GraphQLClient) -> None:
+    token = await client.token("ada@acme.test")
+    response = await client.http.post(
+        "/graphql",
+        json={"query": "query A { viewer { id } }", "operationName": "Nope"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 200
+    assert response.json() == {
+        "errors": [
+            {"message": 'Unknown operation named "Nope".', "extensions": {"code": "BAD_USER_INPUT"}}
+        ]
+    }

@@ -7,7 +7,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import api_keys
-from app.auth.permissions import PermissionSet, admin_permissions, parse_permission
+from app.auth.permissions import (
+    InvalidPermissionError,
+    Permission,
+    PermissionSet,
+    admin_permissions,
+    parse_permission,
+)
 from app.auth.tokens import InvalidTokenError, verify_user_token
 from app.auth.viewer import Membership, Viewer
 from app.config import Settings
@@ -104,6 +110,18 @@ async def _viewer_for_user(
     return Viewer(user=user, memberships=memberships)
 
 
+def _catalogued(granted: list[str]) -> list[Permission]:
+    """A key's stored permissions that are still in the catalogue (one removed since the
+    key was created grants nothing, rather than failing every request of the key)."""
+    out = []
+    for text in granted:
+        try:
+            out.append(parse_permission(text))
+        except InvalidPermissionError:
+            continue
+    return out
+
+
 async def _authenticate_api_key(session: AsyncSession, secret: str) -> Viewer:
     invalid = AuthenticationError("Invalid API key: unknown, revoked or expired.")
     prefix = api_keys.prefix_of(secret)
@@ -123,8 +141,8 @@ async def _authenticate_api_key(session: AsyncSession, secret: str) -> Viewer:
     # A key holds what it was given, and never more than its creator holds now.
     effective = tuple(
         str(c)
-        for p in key.permissions
-        for c in parse_permission(p).expand()
+        for p in _catalogued(key.permissions)
+        for c in p.expand()
         if membership.permissions.allows(str(c))
     )
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
