@@ -13,7 +13,8 @@ from app.domain import audit
 from app.domain.actor import Actor
 from app.domain.errors import Refusal, UserErrorCode
 from app.domain.nodes.repository import rows_among
-from app.domain.roles.service import check_permissions, check_text
+from app.domain.roles.service import check_permissions
+from app.domain.validation import check_text
 from app.models import ApiKey, pk
 
 

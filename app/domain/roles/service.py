@@ -14,6 +14,7 @@ from app.domain.errors import Refusal, UserErrorCode
 from app.domain.members.repository import member_counts_by_role
 from app.domain.members.service import find_role, role_permissions
 from app.domain.roles import writes
+from app.domain.validation import check_text, require_free_name
 from app.models import BuiltinRole, Role, pk
 
 NAME_MAX = 64
@@ -39,25 +40,10 @@ def check_permissions(
     return sorted(set(permissions))
 
 
-def check_text(value: str, field: str, limit: int, *, required: bool) -> str:
-    value = value.strip()
-    if required and not value:
-        raise Refusal(UserErrorCode.INVALID_VALUE, f"`{field}` cannot be blank.", ["input", field])
-    if len(value) > limit:
-        raise Refusal(
-            UserErrorCode.TOO_LONG, f"`{field}` is limited to {limit} characters.", ["input", field]
-        )
-    return value
-
-
 async def _check_name_free(
     session: AsyncSession, workspace_id: int, name: str, role_id: int | None = None
 ) -> None:
-    other = await writes.role_named(session, workspace_id, name)
-    if other is not None and pk(other) != role_id:
-        raise Refusal(
-            UserErrorCode.NAME_TAKEN, f"A role named {name} already exists.", ["input", "name"]
-        )
+    require_free_name(await writes.role_named(session, workspace_id, name), role_id, "role", name)
 
 
 async def create_role(

@@ -13,7 +13,7 @@ from app.db.types import utcnow
 from app.domain import audit
 from app.domain.actor import Actor
 from app.domain.errors import Refusal, UserErrorCode
-from app.domain.roles.service import check_text
+from app.domain.validation import check_text
 from app.domain.workspaces import repository as workspaces
 from app.models import (
     AIProvider,

@@ -11,9 +11,9 @@ from app.domain.actor import Actor
 from app.domain.errors import Refusal, UserErrorCode
 from app.domain.members import writes as member_writes
 from app.domain.members.repository import members_by_ids
-from app.domain.roles.service import check_text
 from app.domain.teams import writes
 from app.domain.teams.repository import teams_by_ids
+from app.domain.validation import check_text, require_free_name
 from app.models import Team, pk
 
 NAME_MAX = 100
@@ -46,11 +46,7 @@ async def _check_members(
 async def _check_name_free(
     session: AsyncSession, workspace_id: int, name: str, team_id: int | None = None
 ) -> None:
-    other = await writes.team_named(session, workspace_id, name)
-    if other is not None and pk(other) != team_id:
-        raise Refusal(
-            UserErrorCode.NAME_TAKEN, f"A team named {name} already exists.", ["input", "name"]
-        )
+    require_free_name(await writes.team_named(session, workspace_id, name), team_id, "team", name)
 
 
 async def create_team(
