@@ -53,8 +53,3 @@ def selected(info: Info, *paths: tuple[str, ...]) -> frozenset[str]:
             names.update(f.name.value for s in sets for f in _fields(s, raw.fragments))
         found = cache[key] = frozenset(names)
     return found
-
-
-def below(info: Info, field: str) -> frozenset[str]:
-    """Names selected under ``field`` of the current field's items (one level down)."""
-    return selected(info, (field,))
