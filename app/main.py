@@ -16,11 +16,9 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import lru_cache
 from typing import Any
 
 import orjson
-from graphql import GraphQLError, OperationDefinitionNode, parse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
@@ -38,6 +36,7 @@ from app.config import Settings, get_settings
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.session import RequestDB
 from app.graphql.context import Context
+from app.graphql.lookahead import document_facts
 from app.graphql.schema import format_error, schema
 
 log = logging.getLogger("app.http")
@@ -50,21 +49,6 @@ class JSONResponse(Response):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
-
-
-@lru_cache(maxsize=512)
-def operation_names(query: str) -> tuple[str | None, ...] | None:
-    """Names of the document's operations (None when it does not parse: the schema then
-    reports the syntax error). Cached by query text, like the parser cache."""
-    try:
-        document = parse(query)
-    except GraphQLError:
-        return None
-    return tuple(
-        d.name.value if d.name else None
-        for d in document.definitions
-        if isinstance(d, OperationDefinitionNode)
-    )
 
 
 def _error(message: str, code: str, status: int = 200) -> JSONResponse:
@@ -151,16 +135,19 @@ async def graphql_endpoint(request: Request) -> Response:
 async def _execute(
     request: Request, gateway: Gateway, db: RequestDB, params: dict[str, Any], request_id: str
 ) -> JSONResponse:
+    facts = document_facts(params["query"], params.get("operationName"))
     try:
         async with db.session() as session:
             # Also sets db.tenant: the workspaces every transaction of this request may see.
             viewer = await authenticate(
-                session, gateway.settings, request.headers.get("authorization")
+                session,
+                gateway.settings,
+                request.headers.get("authorization"),
+                with_memberships=facts is None or facts.needs_workspaces,
             )
     except AuthenticationError as exc:
         return _error(str(exc), "UNAUTHENTICATED")
-    names = operation_names(params["query"])
-    if params.get("operationName") is None and names is not None and len(names) > 1:
+    if params.get("operationName") is None and facts is not None and len(facts.operation_names) > 1:
         return _error(
             "The document has several operations: say which one to run in `operationName`.",
             "BAD_USER_INPUT",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from tests.client import GraphQLClient
 
 VIEWER = "{ viewer { id email name workspaces { id slug name } } }"
@@ -55,3 +57,51 @@ async def test_bad_token_is_unauthenticated(client: GraphQLClient) -> None:
             }
         ]
     }
+
+
+async def test_account_only_query_reads_one_statement(
+    client: GraphQLClient, engine: AsyncEngine
+) -> None:
+    from sqlalchemy import event
+
+    token = await client.token("ada@acme.test")
+    await client.query("{ viewer { id } }", token=token)  # warm up
+    statements: list[str] = []
+
+    def record(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        body = await client.query("{ viewer { id name } }", token=token)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    assert body["data"]["viewer"]["name"] == "Ada Admin"
+    assert len(statements) == 1, statements  # the account; no memberships, no tenant context
+
+
+async def test_viewer_with_a_workspace_field_still_loads_memberships(client: GraphQLClient) -> None:
+    body = await client.query(
+        '{ viewer { name } workspace(slug: "acme") { name } }', as_="ada@acme.test"
+    )
+    assert body == {"data": {"viewer": {"name": "Ada Admin"}, "workspace": {"name": "Acme Corp"}}}
+
+
+def test_document_facts_are_conservative() -> None:
+    from app.graphql.lookahead import document_facts
+
+    def needs(query: str, name: str | None = None) -> bool:
+        facts = document_facts(query, name)
+        assert facts is not None
+        return facts.needs_workspaces
+
+    assert needs("{ viewer { id name email } }") is False
+    assert needs("{ __typename viewer { __typename id } }") is False
+    assert needs("{ viewer { workspaces { slug } } }") is True
+    assert needs("{ viewer { ...F } } fragment F on User { id }") is True
+    assert needs('{ workspace(slug: "acme") { id } }') is True
+    assert needs('mutation { deleteAccount(input: {confirmation: "x"}) { deleted } }') is True
+    assert needs("query A { viewer { id } } query B { workspaces { id } }", "A") is False
+    assert needs("query A { viewer { id } } query B { workspaces { id } }", "B") is True
+    assert needs("query A { viewer { id } } query B { workspaces { id } }") is True
+    assert document_facts("{ viewer {", None) is None

@@ -42,14 +42,20 @@ def bearer_token(authorization: str | None) -> str:
 
 
 async def authenticate(
-    session: AsyncSession, settings: Settings, authorization: str | None
+    session: AsyncSession,
+    settings: Settings,
+    authorization: str | None,
+    *,
+    with_memberships: bool = True,
 ) -> Viewer:
     """The viewer behind the header; also enters the session's tenant context (the
     workspaces row-level security lets this request read) before loading memberships.
 
     Until then the session has no context: on PostgreSQL only ``users`` and the two
     SECURITY DEFINER lookups (the viewer's workspace ids, an API key by prefix) are
-    readable, which is all authentication needs.
+    readable, which is all authentication needs. ``with_memberships=False`` (the
+    operation reads only the account, see app.graphql.lookahead.document_facts) stops
+    after the account: the viewer then belongs to no workspace for this request.
     """
     token = bearer_token(authorization)
     if api_keys.looks_like_api_key(token):
@@ -58,6 +64,10 @@ async def authenticate(
         user_id = verify_user_token(settings, token)
     except InvalidTokenError as exc:
         raise AuthenticationError(f"Invalid token: {exc}.") from exc
+    if not with_memberships:
+        # The request reads only the account itself: no membership, no tenant context
+        # (the session can then read no tenant row at all).
+        return Viewer(user=await _active_user(session, user_id), memberships={})
     user, workspace_ids = await user_and_workspace_ids(session, user_id)
     _require_active(user)
     assert user is not None

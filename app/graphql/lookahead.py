@@ -5,13 +5,19 @@ page) and its items resolve synchronously, instead of one awaitable per item."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
 
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLError,
     InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
+    parse,
 )
 
 from app.graphql.context import Info
@@ -53,3 +59,52 @@ def selected(info: Info, *paths: tuple[str, ...]) -> frozenset[str]:
             names.update(f.name.value for s in sets for f in _fields(s, raw.fragments))
         found = cache[key] = frozenset(names)
     return found
+
+
+# Fields of Query.viewer that are the account itself (no workspace involved).
+_ACCOUNT_FIELDS = frozenset(
+    {"__typename", "id", "email", "name", "avatarUrl", "status", "createdAt"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentFacts:
+    operation_names: tuple[str | None, ...]
+    # False only when the operation provably reads nothing but the viewer's own account
+    # ({ viewer { id name } }): authentication then skips the memberships.
+    needs_workspaces: bool
+
+
+@lru_cache(maxsize=512)
+def document_facts(query: str, operation_name: str | None) -> DocumentFacts | None:
+    """What the request's document asks for, before execution (None when it does not
+    parse: the schema then reports the syntax error). Cached by query text."""
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return None
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    names = tuple(d.name.value if d.name else None for d in operations)
+    chosen = [
+        d
+        for d in operations
+        if operation_name is None or (d.name and d.name.value == operation_name)
+    ]
+    return DocumentFacts(names, len(chosen) != 1 or _needs_workspaces(chosen[0]))
+
+
+def _needs_workspaces(operation: OperationDefinitionNode) -> bool:
+    """Conservative: anything but plain account fields under ``viewer`` needs them."""
+    if operation.operation != OperationType.QUERY:
+        return True
+    for selection in operation.selection_set.selections:
+        if not isinstance(selection, FieldNode):
+            return True
+        if selection.name.value == "__typename":
+            continue
+        if selection.name.value != "viewer" or selection.selection_set is None:
+            return True
+        for sub in selection.selection_set.selections:
+            if not isinstance(sub, FieldNode) or sub.name.value not in _ACCOUNT_FIELDS:
+                return True
+    return False
