@@ -144,8 +144,6 @@ async def members_of(
     relation for the whole list, so their fields resolve without awaiting."""
     ctx = info.context
     loaders = ctx.workspace(workspace_id)
-    for row in rows:
-        loaders.member.prime(pk(row), row)
     users, roles, teams = await asyncio.gather(
         users_by_id(info, (r.user_id for r in rows)) if "user" in wanted else _skip(),
         loaders.role.fetch_many(sorted({r.role_id for r in rows})) if "role" in wanted else _skip(),

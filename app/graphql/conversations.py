@@ -111,8 +111,6 @@ async def conversations_of(
     """Conversations with the relations the query selects, loaded up front: one batch
     per relation for the whole list (accounts of hosts and participants together)."""
     loaders = info.context.workspace(workspace_id)
-    for row in rows:
-        loaders.conversation.prime(pk(row), row)
     keys = [pk(r) for r in rows]
     teams, people = await asyncio.gather(
         loaders.team.fetch_many(sorted({r.team_id for r in rows if r.team_id is not None}))

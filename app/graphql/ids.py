@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from functools import lru_cache
 
 from app.graphql.errors import BadUserInput
 
@@ -14,6 +15,7 @@ NODE_TYPES = frozenset({"User", "Workspace", "Member", "Team", "Role", "Conversa
 MAX_PK = 2**31 - 1
 
 
+@lru_cache(maxsize=65536)  # pure: the same (type, pk) always encodes the same way
 def encode_id(type_name: str, pk: int) -> str:
     return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
 

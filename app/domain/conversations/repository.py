@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.permissions import Scope
 from app.domain.pagination import Page, count, fetch_page
-from app.domain.tenant import lean, scoped
+from app.domain.tenant import lean, one_of, scoped
 from app.models import (
     ActionItem,
     Conversation,
@@ -110,7 +110,7 @@ async def participants_of(
 ) -> list[ConversationParticipant]:
     stmt = (
         scoped(ConversationParticipant, workspace_id)
-        .where(ConversationParticipant.conversation_id.in_(conversation_ids))
+        .where(one_of(session, ConversationParticipant.conversation_id, conversation_ids))
         .order_by(ConversationParticipant.id)
     )
     return list((await session.execute(lean(stmt, ConversationParticipant))).all())

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.pagination import Page, count, fetch_page
-from app.domain.tenant import lean, scoped
+from app.domain.tenant import lean, one_of, scoped
 from app.models import Team, TeamMember
 
 TEAM_ORDER = (Team.id,)
@@ -42,7 +42,7 @@ async def teams_of_members(
             TeamMember,
             sa.and_(TeamMember.workspace_id == Team.workspace_id, TeamMember.team_id == Team.id),
         )
-        .where(TeamMember.member_id.in_(member_ids))
+        .where(one_of(session, TeamMember.member_id, member_ids))
         .order_by(Team.id)
     )
     # Lean rows (the team's columns plus member_id): read path only.

@@ -10,13 +10,15 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from app.domain.tenant import lean
+from app.domain.tenant import lean, one_of
 from app.models import User
 
 
 async def users_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[Any]:
     """Accounts as lean rows (attribute access only): the read path's loader."""
-    return list((await session.execute(lean(select(User).where(User.id.in_(ids)), User))).all())
+    return list(
+        (await session.execute(lean(select(User).where(one_of(session, User.id, ids)), User))).all()
+    )
 
 
 async def user_by_id(session: AsyncSession, user_id: int) -> User | None:
