@@ -108,14 +108,21 @@ class Edge(Generic[N]):
 
 @strawberry.type(description="A page of a list (Relay connection).")
 class Connection(Generic[N]):
-    edges: list[Edge[N]] = strawberry.field(
-        description="The items of this page with their cursors."
-    )
     nodes: list[N] = strawberry.field(
         description="The items of this page (shortcut for edges.node)."
     )
     page_info: PageInfo = strawberry.field(description="Paging information.")
     _count: strawberry.Private[Callable[[], Awaitable[int]]]
+    _keys: strawberry.Private[list[tuple[Any, ...]]]
+    _kind: strawberry.Private[str]
+
+    @strawberry.field(description="The items of this page with their cursors.")
+    def edges(self) -> list[Edge[N]]:
+        # Built only when asked for: most clients read `nodes`.
+        return [
+            Edge(cursor=encode_cursor(self._kind, k), node=n)
+            for k, n in zip(self._keys, self.nodes, strict=True)
+        ]
 
     @strawberry.field(description="How many items the whole list has (every page, this filter).")
     async def total_count(self) -> int:
@@ -127,16 +134,16 @@ def to_connection(
 ) -> Connection[N]:
     """The page's items as ``nodes`` (built by the caller, one per item, in order).
     ``kind`` must be the one the list passes to ``decode_cursor``."""
-    nodes = list(nodes)
-    cursors = [encode_cursor(kind, k) for k in page.keys]
+    keys = page.keys
     return Connection(
-        edges=[Edge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True)],
-        nodes=nodes,
+        nodes=list(nodes),
         page_info=PageInfo(
             has_next_page=page.has_next,
             has_previous_page=False,
-            start_cursor=cursors[0] if cursors else None,
-            end_cursor=cursors[-1] if cursors else None,
+            start_cursor=encode_cursor(kind, keys[0]) if keys else None,
+            end_cursor=encode_cursor(kind, keys[-1]) if keys else None,
         ),
         _count=count,
+        _keys=keys,
+        _kind=kind,
     )
