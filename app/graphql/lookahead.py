@@ -75,10 +75,18 @@ class DocumentFacts:
     needs_workspaces: bool
 
 
-@lru_cache(maxsize=512)
+CACHED_QUERY_LENGTH = 20_000  # longer documents are analysed each time, never kept
+
+
 def document_facts(query: str, operation_name: str | None) -> DocumentFacts | None:
     """What the request's document asks for, before execution (None when it does not
     parse: the schema then reports the syntax error). Cached by query text."""
+    if len(query) > CACHED_QUERY_LENGTH:
+        return _analyse(query, operation_name)
+    return _cached(query, operation_name)
+
+
+def _analyse(query: str, operation_name: str | None) -> DocumentFacts | None:
     try:
         document = parse(query)
     except GraphQLError:
@@ -91,6 +99,9 @@ def document_facts(query: str, operation_name: str | None) -> DocumentFacts | No
         if operation_name is None or (d.name and d.name.value == operation_name)
     ]
     return DocumentFacts(names, len(chosen) != 1 or _needs_workspaces(chosen[0]))
+
+
+_cached = lru_cache(maxsize=512)(_analyse)
 
 
 def _needs_workspaces(operation: OperationDefinitionNode) -> bool:
