@@ -207,3 +207,12 @@ async def test_teams_with_their_members_statement_count_does_not_grow_with_the_p
     assert [len(t["members"]["nodes"]) for t in nodes[2:6]] == [1, 2, 3, 3]
     assert at_2 == at_20 == sorted(TEAMS_WITH_MEMBERS_STATEMENTS)
     assert total_at_2 == total_at_20
+
+
+async def test_admin_count_and_advisories_share_one_statement(
+    client: GraphQLClient, engine: AsyncEngine
+) -> None:
+    query = '{ workspace(slug: "acme") { adminCount advisories { code } } }'
+    body, extra, _ = await run(client, engine, query, 0)
+    assert body["data"] == {"workspace": {"adminCount": 2, "advisories": []}}
+    assert extra == ["members"]  # acme's active Admins, read once for both fields

@@ -11,7 +11,6 @@ from strawberry.scalars import JSON
 from app import models as tables
 from app.domain import audit
 from app.domain.audit import AuditFilter
-from app.domain.members import writes as member_writes
 from app.domain.workspaces.repository import api_keys_of, share_link_by_token
 from app.graphql.access import pk_of
 from app.graphql.context import Info
@@ -236,13 +235,13 @@ class AdministrationFields:
         "How many ACTIVE members hold the Admin role (keep at least two).", "members:read:all"
     )
     async def admin_count(self, info: Info) -> int | None:
-        async with info.context.db.session() as s:
-            return len(await member_writes.active_admin_member_ids(s, self.workspace_id))
+        # Through the workspace's loader: adminCount and advisories share one statement.
+        return await info.context.workspace(self.workspace_id).admin_count.load(self.workspace_id)
 
     @scoped_field("Things an Admin should look at, e.g. SINGLE_ADMIN.", "members:read:all")
     async def advisories(self, info: Info) -> list[Advisory] | None:
-        admins = await self.admin_count(info)
-        if admins is not None and admins < 2:
+        admins = await info.context.workspace(self.workspace_id).admin_count.load(self.workspace_id)
+        if admins < 2:
             return [
                 Advisory(
                     workspace_id=self.workspace_id,

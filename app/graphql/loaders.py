@@ -22,6 +22,7 @@ from app.db.session import RequestDB
 from app.domain.conversations import repository as conversations
 from app.domain.conversations.repository import Visibility
 from app.domain.members import repository as members
+from app.domain.members import writes as member_writes
 from app.domain.nodes import repository as nodes
 from app.domain.pagination import Page
 from app.domain.roles import repository as roles
@@ -213,6 +214,10 @@ class WorkspaceLoaders:
             found = {t.conversation_id: t.content for t in rows}
             return [found.get(i) for i in ids]
 
+        async def admin_count(s: AsyncSession, ids: list[int]) -> list[int]:
+            return [len(await member_writes.active_admin_member_ids(s, ws)) for _ in ids]
+
+        self.admin_count: Loader[int, int] = Loader(db, admin_count)  # keyed by workspace_id
         self.member: Loader[int, Member | None] = Loader(db, member)
         self.role: Loader[int, Role | None] = Loader(db, role)
         self.team: Loader[int, Team | None] = Loader(db, team)

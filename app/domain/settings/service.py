@@ -221,8 +221,7 @@ async def connect_integration(
         raise Refusal(
             UserErrorCode.INVALID_VALUE, f"Unknown integration {provider}.", ["input", "provider"]
         )
-    existing = {i.provider: i for i in await workspaces.integrations(session, workspace_id)}
-    row = existing.get(provider) or Integration(
+    row = await workspaces.integration_by_provider(session, workspace_id, provider) or Integration(
         workspace_id=workspace_id, provider=provider, status=IntegrationStatus.DISCONNECTED
     )
     if row.status == IntegrationStatus.CONNECTED:
@@ -249,9 +248,7 @@ async def connect_integration(
 async def disconnect_integration(
     session: AsyncSession, workspace_id: int, actor: Actor, provider: str
 ) -> Integration:
-    row = {i.provider: i for i in await workspaces.integrations(session, workspace_id)}.get(
-        provider
-    )
+    row = await workspaces.integration_by_provider(session, workspace_id, provider)
     if row is None or row.status == IntegrationStatus.DISCONNECTED:
         raise Refusal(
             UserErrorCode.NOT_FOUND, f"{provider} is not connected.", ["input", "provider"]

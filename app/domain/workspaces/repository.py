@@ -25,13 +25,9 @@ async def workspaces_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[W
     return list((await session.execute(stmt)).scalars())
 
 
-async def workspace_by_slug(
-    session: AsyncSession, slug: str, among: Sequence[int] | None = None
-) -> Workspace | None:
-    """The workspace with this slug; with ``among``, only if its id is one of those."""
+async def workspace_by_slug(session: AsyncSession, slug: str) -> Workspace | None:
+    """Any workspace with this slug (operator paths: creating one, seeding)."""
     stmt = select(Workspace).where(Workspace.slug == slug)
-    if among is not None:
-        stmt = stmt.where(Workspace.id.in_(among))
     return (await session.execute(stmt)).scalars().first()
 
 
@@ -53,6 +49,13 @@ async def ai_providers(session: AsyncSession, workspace_id: int) -> list[AIProvi
 
 async def subscription(session: AsyncSession, workspace_id: int) -> Subscription | None:
     return (await session.execute(scoped(Subscription, workspace_id))).scalars().first()
+
+
+async def integration_by_provider(
+    session: AsyncSession, workspace_id: int, provider: str
+) -> Integration | None:
+    stmt = scoped(Integration, workspace_id).where(Integration.provider == provider)
+    return (await session.execute(stmt)).scalars().first()
 
 
 async def integrations(session: AsyncSession, workspace_id: int) -> list[Integration]:
