@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,9 +11,9 @@ from app.auth import api_keys
 from app.auth.permissions import (
     InvalidPermissionError,
     Permission,
-    PermissionSet,
     admin_permissions,
     parse_permission,
+    permission_set,
 )
 from app.auth.tokens import InvalidTokenError, verify_user_token
 from app.auth.viewer import Membership, Viewer
@@ -20,8 +21,10 @@ from app.config import Settings
 from app.db import tenant
 from app.domain.api_keys.repository import api_key_by_prefix
 from app.domain.members.repository import memberships_of_user, user_and_workspace_ids
-from app.domain.users.repository import user_by_id
-from app.models import BuiltinRole, User, UserStatus
+from app.domain.users.repository import user_row_by_id
+from app.models import BuiltinRole, UserStatus
+
+ADMIN_GRANTED = tuple(sorted(admin_permissions()))
 
 # lastUsedAt is a hint, not a log: write it at most once a minute per key.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -79,43 +82,38 @@ async def authenticate(
     return viewer
 
 
-def _require_active(user: User | None) -> None:
+def _require_active(user: Any) -> None:
     if user is None or user.status != UserStatus.ACTIVE:
         raise AuthenticationError("Invalid token: the account is deactivated or does not exist.")
 
 
-async def _active_user(session: AsyncSession, user_id: int) -> User:
-    user = await user_by_id(session, user_id)
+async def _active_user(session: AsyncSession, user_id: int) -> Any:
+    user = await user_row_by_id(session, user_id)
     _require_active(user)
     assert user is not None
     return user
 
 
 async def _viewer_for_user(
-    session: AsyncSession, user: User, only_workspace: int | None = None
+    session: AsyncSession, user: Any, only_workspace: int | None = None
 ) -> Viewer:
     """The user's memberships as the session's tenant context lets it read them."""
     assert user.id is not None
     rows = await memberships_of_user(session, user.id)
     if only_workspace is not None:
-        rows = [r for r in rows if r[0].workspace_id == only_workspace]
+        rows = [r for r in rows if r.workspace_id == only_workspace]
     memberships: dict[int, Membership] = {}
-    for member, role, workspace, team_ids, stored in rows:
-        assert member.id is not None and role.id is not None
-        granted = (
-            tuple(sorted(admin_permissions()))
-            if role.builtin == BuiltinRole.ADMIN
-            else tuple(stored)
-        )
-        memberships[member.workspace_id] = Membership(
-            workspace_id=member.workspace_id,
-            member_id=member.id,
-            role_id=role.id,
-            builtin=role.builtin,
+    for row in rows:
+        granted = ADMIN_GRANTED if row.builtin == BuiltinRole.ADMIN else tuple(row.permissions)
+        memberships[row.workspace_id] = Membership(
+            workspace_id=row.workspace_id,
+            member_id=row.member_id,
+            role_id=row.role_id,
+            builtin=row.builtin,
             granted=granted,
-            permissions=PermissionSet(granted),
-            team_ids=team_ids,
-            workspace=workspace,
+            permissions=permission_set(granted),
+            team_ids=row.team_ids,
+            workspace=row.workspace,
         )
     return Viewer(user=user, memberships=memberships)
 
@@ -164,7 +162,7 @@ async def _authenticate_api_key(session: AsyncSession, secret: str) -> Viewer:
         role_id=membership.role_id,
         builtin=None,
         granted=effective,
-        permissions=PermissionSet(effective),
+        permissions=permission_set(effective),
         team_ids=membership.team_ids,
         workspace=membership.workspace,
     )

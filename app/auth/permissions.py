@@ -7,6 +7,7 @@ Pure functions over strings; nothing here touches the database or GraphQL.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -158,3 +159,10 @@ def expand_for_display(granted: Iterable[str]) -> list[str]:
         seen.update(str(p) for p in parse_permission(text).expand())
     order = {p: i for i, p in enumerate(catalogue())}
     return sorted(seen, key=order.__getitem__)
+
+
+@functools.lru_cache(maxsize=1024)
+def permission_set(granted: tuple[str, ...]) -> PermissionSet:
+    """The PermissionSet of ``granted``, shared: sets are immutable, and most requests
+    hold one of a few role shapes (Admin above all), so none is parsed per request."""
+    return PermissionSet(granted)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from app.auth.permissions import PermissionSet
-from app.models import BuiltinRole, User, Workspace
+from app.models import BuiltinRole
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,20 +22,20 @@ class Membership:
     granted: tuple[str, ...]  # as stored (may contain wildcards)
     permissions: PermissionSet
     team_ids: frozenset[int]
-    # The workspace row as authentication read it (without the handbook).
-    workspace: Workspace
+    # The workspace row as authentication read it, without the handbook
+    # (app.domain.members.repository.WorkspaceRow: the columns of Workspace).
+    workspace: Any
 
 
 @dataclass(frozen=True, slots=True)
 class Viewer:
-    user: User
+    user: Any  # the account as a lean row: the columns of app.models.User
     memberships: Mapping[int, Membership]
     api_key_id: int | None = None  # set when authenticated by an API key
 
     @property
     def user_id(self) -> int:
-        assert self.user.id is not None
-        return self.user.id
+        return int(self.user.id)
 
     @property
     def workspace_ids(self) -> tuple[int, ...]:

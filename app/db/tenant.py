@@ -22,9 +22,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from sqlalchemy import Connection, event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
+
+from app.db.prepared import Prepared
 
 USER_ID_SETTING = "app.user_id"
 WORKSPACE_IDS_SETTING = "app.workspace_ids"
@@ -34,6 +37,17 @@ _INFO_KEY = "harmony.tenant"
 _SET_CONTEXT = text(
     f"SELECT set_config('{USER_ID_SETTING}', :user_id, true), "
     f"set_config('{WORKSPACE_IDS_SETTING}', :workspace_ids, true)"
+)
+
+
+_SET_CONTEXT_NOW = Prepared(
+    "set_tenant_context",
+    lambda _dialect: sa.select(
+        sa.func.set_config(USER_ID_SETTING, sa.bindparam("user_id", type_=sa.String), True),
+        sa.func.set_config(
+            WORKSPACE_IDS_SETTING, sa.bindparam("workspace_ids", type_=sa.String), True
+        ),
+    ),
 )
 
 
@@ -89,7 +103,7 @@ async def enter(session: AsyncSession, *, user_id: int, workspace_ids: Iterable[
     tenant.workspace_ids = tuple(sorted(set(workspace_ids)))
     if session.in_transaction() and session.get_bind().dialect.name == "postgresql":
         # The transaction began with the context it had then; bring it up to date.
-        await session.execute(_SET_CONTEXT, tenant.params())
+        await _SET_CONTEXT_NOW.all(session, **tenant.params())
     return tenant
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
+
+from app.db.prepared import prepared
 
 T = TypeVar("T")
 
@@ -52,8 +54,51 @@ async def fetch_page(
     return Page(items=rows, keys=keys, has_next=has_next)
 
 
+async def prepared_page(
+    session: AsyncSession,
+    key: Hashable,
+    build: Callable[[str], sa.Select[Any]],
+    order: Sequence[sa.ColumnElement[Any]],
+    *,
+    first: int,
+    after: tuple[Any, ...] | None,
+    descending: bool = False,
+    **params: Any,
+) -> Page[Any]:
+    """``fetch_page`` for the hot lists, as a prepared statement (app.db.prepared):
+    ``build(dialect)`` gives the filtered select with ``bindparam``s for ``params``;
+    ``key`` names that shape (it must change whenever the statement's text would).
+    Rows are named tuples of the selected columns."""
+
+    def paged(dialect: str) -> sa.Select[Any]:
+        stmt = build(dialect)
+        if after is not None:
+            bound = sa.tuple_(
+                *(sa.bindparam(f"after_{i}", type_=c.type) for i, c in enumerate(order))
+            )
+            row = sa.tuple_(*order)
+            stmt = stmt.where(row < bound if descending else row > bound)
+        return stmt.order_by(*(c.desc() if descending else c.asc() for c in order)).limit(
+            sa.bindparam("page_limit", type_=sa.Integer)
+        )
+
+    if after is not None:
+        if len(after) != len(order):
+            raise ValueError("cursor does not fit this list")
+        params.update({f"after_{i}": v for i, v in enumerate(after)})
+    statement = prepared((key, after is not None, descending), paged)
+    rows = await statement.all(session, page_limit=first + 1, **params)
+    has_next = len(rows) > first
+    rows = rows[:first]
+    keys = [tuple(getattr(r, c.key) for c in order) for r in rows]
+    return Page(items=rows, keys=keys, has_next=has_next)
+
+
+def counted(stmt: sa.Select[Any]) -> sa.Select[Any]:
+    """``SELECT count(*) AS total`` of the rows ``stmt`` selects."""
+    return sa.select(sa.func.count().label("total")).select_from(stmt.order_by(None).subquery())
+
+
 async def count(session: AsyncSession, stmt: SelectOfScalar[Any]) -> int:
-    total = await session.scalar(
-        sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())
-    )
+    total = await session.scalar(counted(stmt))
     return int(total or 0)

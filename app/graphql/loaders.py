@@ -148,10 +148,10 @@ class WorkspaceLoaders:
             return in_key_order(ids, await members.members_by_ids(s, ws, ids), lambda m: m.id)  # type: ignore[arg-type,return-value]
 
         async def role(s: AsyncSession, ids: list[int]) -> list[Role | None]:
-            return in_key_order(ids, await roles.roles_by_ids(s, ws, ids), lambda r: r.id)  # type: ignore[arg-type,return-value]
+            return in_key_order(ids, await roles.role_rows_by_ids(s, ws, ids), lambda r: r.id)
 
         async def team(s: AsyncSession, ids: list[int]) -> list[Team | None]:
-            return in_key_order(ids, await teams.teams_by_ids(s, ws, ids), lambda t: t.id)  # type: ignore[arg-type,return-value]
+            return in_key_order(ids, await teams.team_rows_by_ids(s, ws, ids), lambda t: t.id)
 
         async def teams_of_member(s: AsyncSession, ids: list[int]) -> list[list[Team]]:
             return grouped(ids, await teams.teams_of_members(s, ws, ids))

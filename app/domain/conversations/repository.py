@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.permissions import Scope
-from app.domain.pagination import Page, count, fetch_page
-from app.domain.tenant import lean, one_of, scoped
+from app.db.prepared import Prepared, any_of, prepared
+from app.domain.pagination import Page, counted, prepared_page
+from app.domain.tenant import lean, scoped
 from app.models import (
     ActionItem,
     Conversation,
@@ -45,31 +47,81 @@ def _visible(workspace_id: int, v: Visibility) -> sa.Select[tuple[Conversation]]
     stmt = scoped(Conversation, workspace_id)
     if v.scope >= Scope.ALL:
         return stmt
+    return stmt.where(_own_or_team(workspace_id, v.user_id, sorted(v.team_ids), v.scope))
+
+
+def _own_or_team(
+    workspace_id: Any, user_id: Any, team_ids: Any, scope: Scope
+) -> sa.ColumnElement[bool]:
+    """Hosted or attended by ``user_id`` (with ``Scope.TEAM`` and team ids: or held by
+    one of these teams). Values or bound parameters."""
     own = sa.or_(
-        Conversation.host_user_id == v.user_id,
+        Conversation.host_user_id == user_id,
         sa.exists().where(
             ConversationParticipant.workspace_id == workspace_id,
             ConversationParticipant.conversation_id == Conversation.id,
-            ConversationParticipant.user_id == v.user_id,
+            ConversationParticipant.user_id == user_id,
         ),
     )
-    if v.scope >= Scope.TEAM and v.team_ids:
-        own = sa.or_(Conversation.team_id.in_(sorted(v.team_ids)), own)
-    return stmt.where(own)
+    if scope >= Scope.TEAM and team_ids is not None:
+        teams = (
+            team_ids
+            if isinstance(team_ids, sa.ColumnElement)
+            else Conversation.team_id.in_(team_ids)
+        )
+        return sa.or_(teams, own)
+    return own
 
 
-def _filtered(
+def _filter_params(
     workspace_id: int, v: Visibility, f: ConversationFilter
-) -> sa.Select[tuple[Conversation]]:
-    stmt = _visible(workspace_id, v)
-    if f.team_id is not None:
-        stmt = stmt.where(Conversation.team_id == f.team_id)
-    if f.host_user_id is not None:
-        stmt = stmt.where(Conversation.host_user_id == f.host_user_id)
-    if f.occurred_from is not None:
-        stmt = stmt.where(Conversation.occurred_at >= f.occurred_from)
-    if f.occurred_to is not None:
-        stmt = stmt.where(Conversation.occurred_at < f.occurred_to)
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The statement's shape (visibility and which filters apply) and its values."""
+    values: dict[str, Any] = {"workspace_id": workspace_id}
+    scope = min(v.scope, Scope.ALL)
+    if scope < Scope.ALL:
+        values["user_id"] = v.user_id
+        if scope >= Scope.TEAM and v.team_ids:
+            values["team_ids"] = sorted(v.team_ids)
+    for name, value in (
+        ("team_id", f.team_id),
+        ("host_user_id", f.host_user_id),
+        ("occurred_from", f.occurred_from),
+        ("occurred_to", f.occurred_to),
+    ):
+        if value is not None:
+            values[name] = value
+    shape = (
+        scope,
+        *(
+            k in values
+            for k in ("team_ids", "team_id", "host_user_id", "occurred_from", "occurred_to")
+        ),
+    )
+    return shape, values
+
+
+def _filtered(dialect: str, shape: tuple[Any, ...]) -> sa.Select[tuple[Conversation]]:
+    """Conversations of ``:workspace_id`` the shape's visibility reaches, with the
+    filters it switches on, as bound parameters."""
+    scope, team_ids, team_id, host, occurred_from, occurred_to = shape
+    workspace_id: Any = sa.bindparam("workspace_id", type_=sa.Integer)
+    stmt = scoped(Conversation, workspace_id)
+    occurred = Conversation.__table__.c.occurred_at.type
+    if scope < Scope.ALL:
+        teams = any_of(dialect, Conversation.team_id, "team_ids") if team_ids else None
+        user_id = sa.bindparam("user_id", type_=sa.Integer)
+        stmt = stmt.where(_own_or_team(workspace_id, user_id, teams, scope))
+    if team_id:
+        stmt = stmt.where(Conversation.team_id == sa.bindparam("team_id", type_=sa.Integer))
+    if host:
+        stmt = stmt.where(
+            Conversation.host_user_id == sa.bindparam("host_user_id", type_=sa.Integer)
+        )
+    if occurred_from:
+        stmt = stmt.where(Conversation.occurred_at >= sa.bindparam("occurred_from", type_=occurred))
+    if occurred_to:
+        stmt = stmt.where(Conversation.occurred_at < sa.bindparam("occurred_to", type_=occurred))
     return stmt
 
 
@@ -81,21 +133,29 @@ async def conversations_page(
     *,
     first: int,
     after: tuple[object, ...] | None,
-) -> Page[Conversation]:
-    return await fetch_page(
+) -> Page[Any]:
+    """A page of conversations as lean rows (the columns of Conversation)."""
+    shape, values = _filter_params(workspace_id, v, f)
+    return await prepared_page(
         session,
-        lean(_filtered(workspace_id, v, f), Conversation),
+        ("conversations_page", shape),
+        lambda dialect: lean(_filtered(dialect, shape), Conversation),
         CONVERSATION_ORDER,
         first=first,
         after=after,
         descending=True,
+        **values,
     )
 
 
 async def conversations_count(
     session: AsyncSession, workspace_id: int, v: Visibility, f: ConversationFilter
 ) -> int:
-    return await count(session, _filtered(workspace_id, v, f))
+    shape, values = _filter_params(workspace_id, v, f)
+    statement = prepared(
+        ("conversations_count", shape), lambda dialect: counted(_filtered(dialect, shape))
+    )
+    return int((await statement.all(session, **values))[0].total)
 
 
 async def conversations_by_ids(
@@ -105,15 +165,25 @@ async def conversations_by_ids(
     return list((await session.execute(stmt)).scalars())
 
 
-async def participants_of(
-    session: AsyncSession, workspace_id: int, conversation_ids: Sequence[int]
-) -> list[ConversationParticipant]:
+def _participants_of(dialect: str) -> sa.Select[Any]:
     stmt = (
-        scoped(ConversationParticipant, workspace_id)
-        .where(one_of(session, ConversationParticipant.conversation_id, conversation_ids))
+        scoped(ConversationParticipant, sa.bindparam("workspace_id", type_=sa.Integer))
+        .where(any_of(dialect, ConversationParticipant.conversation_id, "ids"))
         .order_by(ConversationParticipant.id)
     )
-    return list((await session.execute(lean(stmt, ConversationParticipant))).all())
+    return lean(stmt, ConversationParticipant)  # type: ignore[no-any-return]
+
+
+_PARTICIPANTS_OF = Prepared("participants_of", _participants_of)
+
+
+async def participants_of(
+    session: AsyncSession, workspace_id: int, conversation_ids: Sequence[int]
+) -> list[Any]:
+    """Participants as lean rows (attribute access only), in id order."""
+    return await _PARTICIPANTS_OF.all(
+        session, workspace_id=workspace_id, ids=list(conversation_ids)
+    )
 
 
 async def insights_of(

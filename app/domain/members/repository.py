@@ -3,18 +3,30 @@ memberships, which are read by user id to learn which workspaces they may see.""
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased, defer
+from sqlalchemy.orm import aliased
 from sqlmodel import select
 
-from app.domain.pagination import Page, count, fetch_page
+from app.db.prepared import Prepared, prepared
+from app.domain.pagination import Page, counted, prepared_page
 from app.domain.tenant import lean, scoped
-from app.models import Member, MemberStatus, Role, RolePermission, TeamMember, User, Workspace
+from app.models import (
+    BuiltinRole,
+    Member,
+    MemberStatus,
+    Role,
+    RolePermission,
+    TeamMember,
+    User,
+    Workspace,
+)
 
 MEMBER_ORDER = (Member.id,)
 
@@ -27,93 +39,160 @@ class MemberFilter:
     search: str | None = None  # case-insensitive substring of the user's name or email
 
 
-def _json_list(session: AsyncSession, column: Any) -> Any:
-    """An aggregate of ``column`` as a JSON list, in the engine's dialect."""
-    if session.get_bind().dialect.name == "postgresql":
-        return sa.func.json_agg(column, type_=sa.JSON)
+def _list_of(dialect: str, column: Any) -> Any:
+    """An aggregate of ``column`` as a list: an array on PostgreSQL (no JSON to
+    decode), a JSON array on SQLite. NULL over no rows."""
+    if dialect == "postgresql":
+        return sa.func.array_agg(column, type_=postgresql.ARRAY(column.type))
     return sa.func.json_group_array(column, type_=sa.JSON)
 
 
-async def memberships_of_user(
-    session: AsyncSession, user_id: int
-) -> list[tuple[Member, Role, Workspace, frozenset[int], list[str]]]:
-    """The user's ACTIVE memberships across workspaces, each with its role, its
-    workspace (without the handbook, which can be long), its team ids and the role's
-    stored permission strings. One statement: teams and permissions are aggregated
-    per membership."""
+# The workspace row a membership carries (without the handbook, which can be long).
+WORKSPACE_COLUMNS = tuple(c for c in Workspace.__table__.columns if c.key != "handbook")
+WorkspaceRow = namedtuple("WorkspaceRow", [c.key for c in WORKSPACE_COLUMNS])
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipRow:
+    workspace_id: int
+    member_id: int
+    role_id: int
+    builtin: BuiltinRole | None
+    team_ids: frozenset[int]
+    permissions: list[str]  # the role's stored permission strings, sorted
+    workspace: Any  # WorkspaceRow
+
+
+def _memberships_of_user(dialect: str) -> sa.Select[Any]:
     team_ids = (
-        sa.select(_json_list(session, TeamMember.team_id))
+        sa.select(_list_of(dialect, TeamMember.team_id))
         .where(TeamMember.workspace_id == Member.workspace_id, TeamMember.member_id == Member.id)
         .scalar_subquery()
     )
     permissions = (
-        sa.select(_json_list(session, RolePermission.permission))
+        sa.select(_list_of(dialect, RolePermission.permission))
         .where(RolePermission.workspace_id == Role.workspace_id, RolePermission.role_id == Role.id)
         .scalar_subquery()
     )
-    stmt = (
-        select(Member, Role, Workspace, team_ids, permissions)
+    stmt: sa.Select[Any] = (
+        sa.select(
+            Member.workspace_id,
+            Member.id.label("member_id"),
+            Role.id.label("role_id"),
+            Role.builtin,
+            team_ids.label("team_ids"),
+            permissions.label("permissions"),
+            *(c.label(f"ws_{c.key}") for c in WORKSPACE_COLUMNS),
+        )
         .join(Role, sa.and_(Role.workspace_id == Member.workspace_id, Role.id == Member.role_id))
         .join(Workspace, Workspace.id == Member.workspace_id)
-        .options(defer(Workspace.handbook, raiseload=True))
-        .where(Member.user_id == user_id, Member.status == MemberStatus.ACTIVE)
+        .where(
+            Member.user_id == sa.bindparam("user_id", type_=sa.Integer),
+            Member.status == MemberStatus.ACTIVE,
+        )
         .order_by(Member.workspace_id)
     )
+    return stmt
+
+
+_MEMBERSHIPS_OF_USER = Prepared("memberships_of_user", _memberships_of_user)
+
+
+async def memberships_of_user(session: AsyncSession, user_id: int) -> list[MembershipRow]:
+    """The user's ACTIVE memberships across workspaces, each with its role, its
+    workspace, its team ids and the role's stored permission strings. One statement:
+    teams and permissions are aggregated per membership."""
     return [
-        (member, role, workspace, frozenset(teams or ()), sorted(granted or ()))
-        for member, role, workspace, teams, granted in (await session.execute(stmt)).all()
+        MembershipRow(
+            workspace_id=r.workspace_id,
+            member_id=r.member_id,
+            role_id=r.role_id,
+            builtin=r.builtin,
+            team_ids=frozenset(r.team_ids or ()),
+            permissions=sorted(r.permissions or ()),
+            workspace=WorkspaceRow._make(getattr(r, f"ws_{c.key}") for c in WORKSPACE_COLUMNS),
+        )
+        for r in await _MEMBERSHIPS_OF_USER.all(session, user_id=user_id)
     ]
 
 
-async def user_and_workspace_ids(
-    session: AsyncSession, user_id: int
-) -> tuple[User | None, list[int]]:
-    """The account and the workspaces where it holds an ACTIVE membership (ascending),
-    in one statement.
+def _user_and_workspace_ids(dialect: str) -> sa.Select[Any]:
+    if dialect == "postgresql":
+        ids: Any = sa.func.harmony_viewer_workspace_ids(User.id, type_=sa.ARRAY(sa.Integer))
+    else:
+        ids = (
+            sa.select(_list_of(dialect, Member.workspace_id))
+            .where(Member.user_id == User.id, Member.status == MemberStatus.ACTIVE)
+            .scalar_subquery()
+        )
+    stmt = lean(select(User), User).add_columns(ids.label("workspace_ids"))
+    return stmt.where(User.id == sa.bindparam("user_id", type_=sa.Integer))  # type: ignore[no-any-return]
+
+
+_USER_AND_WORKSPACE_IDS = Prepared("user_and_workspace_ids", _user_and_workspace_ids)
+
+
+async def user_and_workspace_ids(session: AsyncSession, user_id: int) -> tuple[Any, list[int]]:
+    """The account (a lean row) and the workspaces where it holds an ACTIVE membership
+    (ascending), in one statement.
 
     Authentication asks this before any tenant context exists. On PostgreSQL row-level
     security would hide every membership then, so the ids come from
     ``harmony_viewer_workspace_ids``, a SECURITY DEFINER function of migration 0002
     that returns these ids and nothing else.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        ids: Any = sa.func.harmony_viewer_workspace_ids(User.id, type_=sa.ARRAY(sa.Integer))
-    else:
-        ids = (
-            sa.select(_json_list(session, Member.workspace_id))
-            .where(Member.user_id == User.id, Member.status == MemberStatus.ACTIVE)
-            .scalar_subquery()
-        )
-    row = (await session.execute(select(User, ids).where(User.id == user_id))).first()
+    row = await _USER_AND_WORKSPACE_IDS.first(session, user_id=user_id)
     if row is None:
         return None, []
-    return row[0], sorted(row[1] or ())
+    return row, sorted(row.workspace_ids or ())
 
 
-def _filtered(workspace_id: int, f: MemberFilter) -> sa.Select[tuple[Member]]:
-    stmt = scoped(Member, workspace_id)
+def _search_pattern(search: str) -> str:
+    escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _filter_params(workspace_id: int, f: MemberFilter) -> tuple[tuple[bool, ...], dict[str, Any]]:
+    """The filter's shape (which conditions apply: the statement's text) and values."""
+    values: dict[str, Any] = {"workspace_id": workspace_id}
     if f.status is not None:
-        stmt = stmt.where(Member.status == f.status)
+        values["status"] = f.status
     if f.role_id is not None:
-        stmt = stmt.where(Member.role_id == f.role_id)
+        values["role_id"] = f.role_id
     if f.team_id is not None:
+        values["team_id"] = f.team_id
+    if f.search:
+        values["pattern"] = _search_pattern(f.search)
+    shape = tuple(k in values for k in ("status", "role_id", "team_id", "pattern"))
+    return shape, values
+
+
+def _filtered(shape: tuple[bool, ...]) -> sa.Select[tuple[Member]]:
+    """Members of ``:workspace_id`` meeting the conditions ``shape`` switches on, as
+    bound parameters (``:status``, ``:role_id``, ``:team_id``, ``:pattern``)."""
+    status, role_id, team_id, pattern = shape
+    workspace_id: Any = sa.bindparam("workspace_id", type_=sa.Integer)
+    stmt = scoped(Member, workspace_id)
+    if status:
+        stmt = stmt.where(
+            Member.status == sa.bindparam("status", type_=Member.__table__.c.status.type)
+        )
+    if role_id:
+        stmt = stmt.where(Member.role_id == sa.bindparam("role_id", type_=sa.Integer))
+    if team_id:
         stmt = stmt.where(
             sa.exists().where(
                 TeamMember.workspace_id == workspace_id,
-                TeamMember.team_id == f.team_id,
+                TeamMember.team_id == sa.bindparam("team_id", type_=sa.Integer),
                 TeamMember.member_id == Member.id,
             )
         )
-    if f.search:
-        pattern = (
-            "%"
-            + f.search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            + "%"
-        )
+    if pattern:
+        like: Any = sa.bindparam("pattern", type_=sa.String)
         stmt = stmt.join(User, User.id == Member.user_id).where(
             sa.or_(
-                sa.func.lower(User.name).like(pattern, escape="\\"),
-                sa.func.lower(User.email).like(pattern, escape="\\"),
+                sa.func.lower(User.name).like(like, escape="\\"),
+                sa.func.lower(User.email).like(like, escape="\\"),
             )
         )
     return stmt
@@ -126,14 +205,24 @@ async def members_page(
     *,
     first: int,
     after: tuple[int, ...] | None,
-) -> Page[Member]:
-    return await fetch_page(
-        session, lean(_filtered(workspace_id, f), Member), MEMBER_ORDER, first=first, after=after
+) -> Page[Any]:
+    """A page of members as lean rows (the columns of Member)."""
+    shape, values = _filter_params(workspace_id, f)
+    return await prepared_page(
+        session,
+        ("members_page", shape),
+        lambda _dialect: lean(_filtered(shape), Member),
+        MEMBER_ORDER,
+        first=first,
+        after=after,
+        **values,
     )
 
 
 async def members_count(session: AsyncSession, workspace_id: int, f: MemberFilter) -> int:
-    return await count(session, _filtered(workspace_id, f))
+    shape, values = _filter_params(workspace_id, f)
+    statement = prepared(("members_count", shape), lambda _dialect: counted(_filtered(shape)))
+    return int((await statement.all(session, **values))[0].total)
 
 
 async def members_by_ids(

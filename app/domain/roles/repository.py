@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.prepared import Prepared, any_of
 from app.domain.pagination import Page, count, fetch_page
-from app.domain.tenant import scoped
+from app.domain.tenant import lean, scoped
 from app.models import Role, RolePermission
 
 ROLE_ORDER = (Role.id,)
@@ -29,6 +31,24 @@ async def roles_count(session: AsyncSession, workspace_id: int) -> int:
 async def roles_by_ids(session: AsyncSession, workspace_id: int, ids: Sequence[int]) -> list[Role]:
     stmt = scoped(Role, workspace_id).where(Role.id.in_(ids))
     return list((await session.execute(stmt)).scalars())
+
+
+_ROLE_ROWS = Prepared(
+    "role_rows_by_ids",
+    lambda dialect: lean(
+        scoped(Role, sa.bindparam("workspace_id", type_=sa.Integer)).where(
+            any_of(dialect, Role.id, "ids")
+        ),
+        Role,
+    ),
+)
+
+
+async def role_rows_by_ids(
+    session: AsyncSession, workspace_id: int, ids: Sequence[int]
+) -> list[Any]:
+    """Roles as lean rows (attribute access only): the read path's loader."""
+    return await _ROLE_ROWS.all(session, workspace_id=workspace_id, ids=list(ids))
 
 
 async def granted_permissions(

@@ -8,8 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.prepared import Prepared, any_of
 from app.domain.pagination import Page, count, fetch_page
-from app.domain.tenant import lean, one_of, scoped
+from app.domain.tenant import lean, scoped
 from app.models import Team, TeamMember
 
 TEAM_ORDER = (Team.id,)
@@ -32,19 +33,44 @@ async def teams_by_ids(session: AsyncSession, workspace_id: int, ids: Sequence[i
     return list((await session.execute(stmt)).scalars())
 
 
-async def teams_of_members(
-    session: AsyncSession, workspace_id: int, member_ids: Sequence[int]
-) -> list[tuple[int, Any]]:
-    """(member_id, team) pairs, teams in id order."""
+_TEAM_ROWS = Prepared(
+    "team_rows_by_ids",
+    lambda dialect: lean(
+        scoped(Team, sa.bindparam("workspace_id", type_=sa.Integer)).where(
+            any_of(dialect, Team.id, "ids")
+        ),
+        Team,
+    ),
+)
+
+
+async def team_rows_by_ids(
+    session: AsyncSession, workspace_id: int, ids: Sequence[int]
+) -> list[Any]:
+    """Teams as lean rows (attribute access only): the read path's loader."""
+    return await _TEAM_ROWS.all(session, workspace_id=workspace_id, ids=list(ids))
+
+
+def _teams_of_members(dialect: str) -> sa.Select[Any]:
     stmt = (
-        scoped(Team, workspace_id)
+        scoped(Team, sa.bindparam("workspace_id", type_=sa.Integer))
         .join(
             TeamMember,
             sa.and_(TeamMember.workspace_id == Team.workspace_id, TeamMember.team_id == Team.id),
         )
-        .where(one_of(session, TeamMember.member_id, member_ids))
+        .where(any_of(dialect, TeamMember.member_id, "ids"))
         .order_by(Team.id)
     )
-    # Lean rows (the team's columns plus member_id): read path only.
-    stmt = lean(stmt, Team).add_columns(TeamMember.member_id)
-    return [(row.member_id, row) for row in (await session.execute(stmt)).all()]
+    # Lean rows: the team's columns plus member_id.
+    return lean(stmt, Team).add_columns(TeamMember.member_id)  # type: ignore[no-any-return]
+
+
+_TEAMS_OF_MEMBERS = Prepared("teams_of_members", _teams_of_members)
+
+
+async def teams_of_members(
+    session: AsyncSession, workspace_id: int, member_ids: Sequence[int]
+) -> list[tuple[int, Any]]:
+    """(member_id, team) pairs, teams in id order; teams as lean rows (read path only)."""
+    rows = await _TEAMS_OF_MEMBERS.all(session, workspace_id=workspace_id, ids=list(member_ids))
+    return [(row.member_id, row) for row in rows]

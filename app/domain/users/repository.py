@@ -10,15 +10,31 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from app.domain.tenant import lean, one_of
+from app.db.prepared import Prepared, any_of
+from app.domain.tenant import lean
 from app.models import User
+
+_USERS_BY_IDS = Prepared(
+    "users_by_ids", lambda dialect: lean(select(User).where(any_of(dialect, User.id, "ids")), User)
+)
 
 
 async def users_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[Any]:
     """Accounts as lean rows (attribute access only): the read path's loader."""
-    return list(
-        (await session.execute(lean(select(User).where(one_of(session, User.id, ids)), User))).all()
-    )
+    return await _USERS_BY_IDS.all(session, ids=list(ids))
+
+
+_USER_BY_ID = Prepared(
+    "user_row_by_id",
+    lambda _dialect: lean(select(User), User).where(
+        User.id == sa.bindparam("user_id", type_=sa.Integer)
+    ),
+)
+
+
+async def user_row_by_id(session: AsyncSession, user_id: int) -> Any | None:
+    """The account as a lean row (authentication's read)."""
+    return await _USER_BY_ID.first(session, user_id=user_id)
 
 
 async def user_by_id(session: AsyncSession, user_id: int) -> User | None:

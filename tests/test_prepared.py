@@ -1,0 +1,103 @@
+"""Prepared reads (app/db/prepared.py) on both engines: they run inside the request's
+transaction, so they see its tenant context and its own uncommitted writes; values come
+back with the same Python types as through the ORM; a list parameter is one parameter."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlmodel import select
+
+from app.config import Settings
+from app.db.engine import create_sessionmaker
+from app.db.prepared import Prepared, any_of
+from app.db.session import RequestDB
+from app.db.tenant import enter
+from app.domain.tenant import lean, scoped
+from app.models import Member, MemberStatus, Team, User
+from tests import factories
+
+MEMBERS_OF = Prepared(
+    "test_members_of",
+    lambda dialect: lean(
+        scoped(Member, sa.bindparam("workspace_id", type_=sa.Integer)).where(
+            any_of(dialect, Member.id, "ids")
+        ),
+        Member,
+    ).order_by(Member.id),
+)
+EVERY_TEAM = Prepared("test_every_team", lambda _: lean(select(Team), Team).order_by(Team.id))
+TRANSACTION_ID = Prepared("test_txid", lambda _: sa.select(sa.func.txid_current().label("txid")))
+
+
+async def test_prepared_rows_have_the_orm_types(session: AsyncSession) -> None:
+    acme = await factories.workspace_id(session, "acme")
+    expected = (await session.execute(scoped(Member, acme).order_by(Member.id))).scalars().all()
+    ids = [m.id for m in expected]
+    rows = await MEMBERS_OF.all(session, workspace_id=acme, ids=ids)
+    assert [(r.id, r.user_id, r.role_id, r.status, r.joined_at) for r in rows] == [
+        (m.id, m.user_id, m.role_id, m.status, m.joined_at) for m in expected
+    ]
+    assert all(isinstance(r.status, MemberStatus) for r in rows)
+    assert all(isinstance(r.joined_at, datetime) and r.joined_at.tzinfo for r in rows)
+
+
+async def test_a_list_parameter_may_be_empty_or_long(session: AsyncSession) -> None:
+    acme = await factories.workspace_id(session, "acme")
+    assert await MEMBERS_OF.all(session, workspace_id=acme, ids=[]) == []
+    every = await MEMBERS_OF.all(session, workspace_id=acme, ids=list(range(1, 2000)))
+    assert len(every) == 4
+
+
+async def test_prepared_read_sees_the_transactions_own_writes(session: AsyncSession) -> None:
+    acme = await factories.workspace_id(session, "acme")
+    session.add(Team(workspace_id=acme, name="Uncommitted", description=""))
+    await session.flush()
+    names = [t.name for t in await EVERY_TEAM.all(session)]
+    assert "Uncommitted" in names
+    await session.rollback()
+    assert "Uncommitted" not in [t.name for t in await EVERY_TEAM.all(session)]
+
+
+@pytest.mark.postgres_only
+async def test_prepared_read_is_in_the_sessions_transaction(session: AsyncSession) -> None:
+    # First statement of the transaction: the prepared read begins it.
+    first = (await TRANSACTION_ID.first(session)).txid
+    via_orm = (await session.execute(sa.select(sa.func.txid_current()))).scalar_one()
+    again = (await TRANSACTION_ID.first(session)).txid
+    assert first == via_orm == again
+
+
+@pytest.mark.postgres_only
+async def test_prepared_read_obeys_the_tenant_context(
+    engine: AsyncEngine, settings: Settings, session: AsyncSession
+) -> None:
+    globex = await factories.workspace_id(session, "globex")
+    dee = await factories.user_id(session, "dee@globex.test")
+    every = (await session.execute(select(Team))).scalars().all()
+    assert {t.workspace_id for t in every} != {globex}  # the owner sees both workspaces
+
+    db = RequestDB(create_sessionmaker(engine))  # the app's role: row-level security on
+    try:
+        async with db.session() as s:
+            # No context yet: no tenant row at all, even as the transaction's first read.
+            assert await EVERY_TEAM.all(s) == []
+            await enter(s, user_id=dee, workspace_ids=[globex])
+            teams = await EVERY_TEAM.all(s)
+        assert teams and {t.workspace_id for t in teams} == {globex}
+    finally:
+        await db.finish(commit=False)
+
+
+async def test_prepared_account_row_has_attribute_access(session: AsyncSession) -> None:
+    ada = await factories.user_id(session, "ada@acme.test")
+    account = Prepared(
+        "test_account",
+        lambda _: lean(select(User), User).where(User.id == sa.bindparam("id", type_=sa.Integer)),
+    )
+    row = await account.first(session, id=ada)
+    assert row is not None and (row.id, row.email, row.name) == (ada, "ada@acme.test", "Ada Admin")
+    assert await account.first(session, id=-1) is None
