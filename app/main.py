@@ -1,7 +1,9 @@
 """The ASGI application: routes, lifespan (engine, sessionmaker), the GraphQL endpoint.
 
 Request path: HTTP → parse body → authenticate (app.auth) → Context (app.graphql.context)
-→ strawberry executes (resolvers → loaders → repositories) → one commit/rollback → JSON.
+→ app.graphql.operation (cached parse + validation, graphql-core execution with the
+schema's execution context: resolvers → loaders → repositories) → one commit/rollback
+→ JSON.
 
 Authentication runs on the request's own session (``RequestDB``) and enters the tenant
 context there: from then on, on PostgreSQL, every transaction of the request reads and
@@ -28,16 +30,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from strawberry.http.ides import get_graphql_ide_html
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
-from strawberry.types.graphql import OperationType
 
 from app.auth.authenticate import AuthenticationError, authenticate
 from app.config import Settings, get_settings
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.session import RequestDB
+from app.graphql import operation
 from app.graphql.context import Context
-from app.graphql.lookahead import document_facts
-from app.graphql.schema import format_error, schema
+from app.graphql.schema import format_error
 
 log = logging.getLogger("app.http")
 
@@ -135,7 +135,8 @@ async def graphql_endpoint(request: Request) -> Response:
 async def _execute(
     request: Request, gateway: Gateway, db: RequestDB, params: dict[str, Any], request_id: str
 ) -> JSONResponse:
-    facts = document_facts(params["query"], params.get("operationName"))
+    operation_name = params.get("operationName")
+    prepared = operation.prepare(params["query"], operation_name)
     try:
         async with db.session() as session:
             # Also sets db.tenant: the workspaces every transaction of this request may see.
@@ -143,28 +144,26 @@ async def _execute(
                 session,
                 gateway.settings,
                 request.headers.get("authorization"),
-                with_memberships=facts is None or facts.needs_workspaces,
+                with_memberships=prepared.needs_workspaces,
             )
     except AuthenticationError as exc:
         return _error(str(exc), "UNAUTHENTICATED")
-    if params.get("operationName") is None and facts is not None and len(facts.operation_names) > 1:
-        return _error(
-            "The document has several operations: say which one to run in `operationName`.",
-            "BAD_USER_INPUT",
-        )
+    if prepared.document is not None:
+        if operation_name is None and len(prepared.operation_names) > 1:
+            return _error(
+                "The document has several operations: say which one to run in `operationName`.",
+                "BAD_USER_INPUT",
+            )
+        if not prepared.operation_names:
+            return _error("The document has no operation to run.", "BAD_USER_INPUT")
+        if prepared.operation is None:
+            return _error(f'Unknown operation named "{operation_name}".', "BAD_USER_INPUT")
+        if prepared.is_mutation and request.method == "GET":
+            return _error("Mutations are only accepted over POST.", "BAD_USER_INPUT", 405)
+    if prepared.errors:
+        return JSONResponse({"errors": [format_error(e) for e in prepared.errors], "data": None})
     context = Context.create(db, viewer, gateway.settings, request_id)
-    try:
-        result = await schema.execute(
-            params["query"],
-            variable_values=params.get("variables"),
-            context_value=context,
-            operation_name=params.get("operationName"),
-            allowed_operation_types={OperationType.QUERY} if request.method == "GET" else None,
-        )
-    except InvalidOperationTypeError:
-        return _error("Mutations are only accepted over POST.", "BAD_USER_INPUT", 405)
-    except CannotGetOperationTypeError as exc:
-        return _error(f"{exc.as_http_error_reason()}", "BAD_USER_INPUT")
+    result = await operation.run(prepared, context, params.get("variables"), operation_name)
     payload: dict[str, Any] = {}
     if result.errors:
         payload["errors"] = [format_error(e) for e in result.errors]

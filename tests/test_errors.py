@@ -252,3 +252,42 @@ async def test_an_unknown_operation_name_is_bad_user_input(client: GraphQLClient
             {"message": 'Unknown operation named "Nope".', "extensions": {"code": "BAD_USER_INPUT"}}
         ]
     }
+
+
+async def test_a_document_without_an_operation_is_bad_user_input(client: GraphQLClient) -> None:
+    body = (
+        await client.post("fragment F on User { id }", None, token=await client.token(ADA))
+    ).json()
+    assert body == {
+        "errors": [
+            {
+                "message": "The document has no operation to run.",
+                "extensions": {"code": "BAD_USER_INPUT"},
+            }
+        ]
+    }
+
+
+async def test_a_query_nested_too_deep_is_refused_before_any_resolver(
+    client: GraphQLClient,
+) -> None:
+    deep = "{ viewer { workspaces { members { nodes { user { workspaces { members { nodes { user { workspaces { members { nodes { user { workspaces { id } } } } } } } } } } } } } } }"
+    body = (await client.post(deep, None, token=await client.token(ADA))).json()
+    assert body["data"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"]
+    assert "exceeds maximum operation depth of 12" in body["errors"][0]["message"]
+
+
+async def test_a_document_of_too_many_tokens_is_refused(client: GraphQLClient) -> None:
+    huge = "{ viewer { " + "id " * 6000 + "} }"
+    body = (await client.post(huge, None, token=await client.token(ADA))).json()
+    assert body == {
+        "data": None,
+        "errors": [
+            {
+                "message": "Syntax Error: Document contains more than 5000 tokens. Parsing aborted.",
+                "locations": [{"line": 1, "column": 15003}],
+                "extensions": {"code": "BAD_USER_INPUT"},
+            }
+        ],
+    }

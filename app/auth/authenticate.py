@@ -57,7 +57,7 @@ async def authenticate(
     Until then the session has no context: on PostgreSQL only ``users`` and the two
     SECURITY DEFINER lookups (the viewer's workspace ids, an API key by prefix) are
     readable, which is all authentication needs. ``with_memberships=False`` (the
-    operation reads only the account, see app.graphql.lookahead.document_facts) stops
+    operation reads only the account, see app.graphql.lookahead.needs_workspaces) stops
     after the account: the viewer then belongs to no workspace for this request.
     """
     token = bearer_token(authorization)

@@ -5,19 +5,15 @@ page) and its items resolve synchronously, instead of one awaitable per item."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from functools import lru_cache
 
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
-    GraphQLError,
     InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
-    parse,
 )
 
 from app.graphql.context import Info
@@ -67,45 +63,10 @@ _ACCOUNT_FIELDS = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class DocumentFacts:
-    operation_names: tuple[str | None, ...]
-    # False only when the operation provably reads nothing but the viewer's own account
-    # ({ viewer { id name } }): authentication then skips the memberships.
-    needs_workspaces: bool
-
-
-CACHED_QUERY_LENGTH = 20_000  # longer documents are analysed each time, never kept
-
-
-def document_facts(query: str, operation_name: str | None) -> DocumentFacts | None:
-    """What the request's document asks for, before execution (None when it does not
-    parse: the schema then reports the syntax error). Cached by query text."""
-    if len(query) > CACHED_QUERY_LENGTH:
-        return _analyse(query, operation_name)
-    return _cached(query, operation_name)
-
-
-def _analyse(query: str, operation_name: str | None) -> DocumentFacts | None:
-    try:
-        document = parse(query)
-    except GraphQLError:
-        return None
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    names = tuple(d.name.value if d.name else None for d in operations)
-    chosen = [
-        d
-        for d in operations
-        if operation_name is None or (d.name and d.name.value == operation_name)
-    ]
-    return DocumentFacts(names, len(chosen) != 1 or _needs_workspaces(chosen[0]))
-
-
-_cached = lru_cache(maxsize=512)(_analyse)
-
-
-def _needs_workspaces(operation: OperationDefinitionNode) -> bool:
-    """Conservative: anything but plain account fields under ``viewer`` needs them."""
+def needs_workspaces(operation: OperationDefinitionNode) -> bool:
+    """Does the operation read anything but the viewer's own account? Conservative:
+    anything but plain account fields under ``viewer`` does. When it does not,
+    authentication skips the memberships (app.auth.authenticate)."""
     if operation.operation != OperationType.QUERY:
         return True
     for selection in operation.selection_set.selections:

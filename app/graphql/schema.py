@@ -1,22 +1,14 @@
-"""The schema: Query assembled from the areas, error masking, parse/validation caches."""
+"""The schema: Query and Mutation assembled from the areas, the declarations enforced,
+the error format. Requests run through app.graphql.operation (parse/validation cache,
+execution, masking), not through Strawberry's ``Schema.execute``."""
 
 from __future__ import annotations
 
-import logging
-from functools import partial
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    MaskErrors,
-    MaxTokensLimiter,
-    ParserCache,
-    ValidationCache,
-)
 from strawberry.extensions.query_depth_limiter import create_validator as create_depth_validator
-from strawberry.types.execution import ExecutionContext
 
 from app.graphql.access import MemberType, RoleType, TeamType
 from app.graphql.administration import ApiKeyType, ShareLinkQueries
@@ -28,8 +20,6 @@ from app.graphql.lookup import NodeQueries
 from app.graphql.mutations import Mutation
 from app.graphql.users import UserQueries, UserType
 from app.graphql.workspaces import WorkspaceQueries, WorkspaceType
-
-log = logging.getLogger("app.graphql")
 
 MAX_DEPTH = 12
 DEPTH_LIMIT = create_depth_validator(MAX_DEPTH, None)
@@ -52,33 +42,6 @@ def is_unexpected(error: GraphQLError) -> bool:
     )
 
 
-class MaskUnexpectedErrors(MaskErrors):
-    """Strawberry's masking, keeping the code: the rebuilt error has no original
-    exception left to classify."""
-
-    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        masked = super().anonymise_error(error)
-        masked.extensions = {"code": "INTERNAL_SERVER_ERROR"}
-        return masked
-
-
-class GatewaySchema(strawberry.Schema):
-    def process_errors(
-        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
-    ) -> None:
-        request_id = None
-        if execution_context is not None:
-            request_id = getattr(execution_context.context, "request_id", None)
-        for error in errors:
-            if is_unexpected(error):
-                log.error(
-                    "unexpected error at %s (request %s)",
-                    error.path,
-                    request_id,
-                    exc_info=error.original_error,
-                )
-
-
 def error_code(error: GraphQLError) -> str:
     if error.extensions and "code" in error.extensions:
         return str(error.extensions["code"])
@@ -97,7 +60,7 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
 
 
 def build_schema() -> strawberry.Schema:
-    built = GatewaySchema(
+    built = strawberry.Schema(
         query=Query,
         mutation=Mutation,
         execution_context_class=GatewayExecutionContext,
@@ -109,19 +72,6 @@ def build_schema() -> strawberry.Schema:
             RoleType,
             ConversationType,
             ApiKeyType,
-        ],
-        extensions=[
-            partial(MaxTokensLimiter, max_token_count=5000),
-            # One rule class for every request, so validation results stay cacheable
-            # (QueryDepthLimiter builds a new class per instance, defeating ValidationCache).
-            partial(AddValidationRules, [DEPTH_LIMIT]),
-            partial(ParserCache, maxsize=512),
-            partial(ValidationCache, maxsize=512),
-            partial(
-                MaskUnexpectedErrors,
-                should_mask_error=is_unexpected,
-                error_message="Internal server error.",
-            ),
         ],
     )
 
