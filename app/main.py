@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -42,6 +43,7 @@ from app.graphql.schema import format_error
 log = logging.getLogger("app.http")
 
 MAX_BODY_BYTES = 1_000_000
+GC_YOUNG_THRESHOLD = 20_000  # CPython's default is 700
 
 
 class JSONResponse(Response):
@@ -185,6 +187,23 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+def freeze_startup_objects() -> None:
+    """Keep what exists at startup (the schema, SQLAlchemy's and Strawberry's type
+    graphs: hundreds of thousands of objects) out of the garbage collector's scans.
+
+    A request allocates many short-lived objects; each time enough accumulate the
+    collector runs, and every third-generation run walked the whole startup graph again:
+    profiles showed it as a tenth of a small request's CPU, charged to whatever
+    allocated last. ``gc.freeze`` moves the objects alive now into a permanent
+    generation (CPython's advice for pre-fork servers); the young-generation threshold
+    is raised so collections run less often. Reference counting still frees almost
+    everything; only cycles wait for the collector.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
+
+
 def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> Starlette:
     settings = settings or get_settings()
 
@@ -192,6 +211,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         owned = engine is None
         app.state.gateway = Gateway(settings, engine or create_engine(settings))
+        if owned:  # a server process of its own (tests pass their engine and skip this)
+            freeze_startup_objects()
         try:
             yield
         finally:

@@ -33,8 +33,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 Builder = Callable[[str], sa.Select[Any]]  # dialect name -> statement
 
@@ -45,7 +45,7 @@ class _Compiled:
     params: tuple[str, ...]  # positional order
     defaults: dict[str, Any]  # values bound in the statement itself (literals)
     bind: tuple[Callable[[Any], Any] | None, ...]
-    result: tuple[Callable[[Any], Any] | None, ...] | None  # None: no processing at all
+    result: tuple[tuple[int, Callable[[Any], Any]], ...] | None  # (column, processor); None: none
     row: Any  # named tuple class of the selected columns
 
 
@@ -62,17 +62,18 @@ class Prepared:
         compiled = stmt.compile(dialect=dialect)
         names = tuple(compiled.positiontup or ())
         binds = [compiled.binds[n] for n in names]
-        result = tuple(
+        processors = [
             c.type.dialect_impl(dialect).result_processor(dialect, None)
             for c in stmt.selected_columns
-        )
+        ]
+        result = tuple((i, p) for i, p in enumerate(processors) if p is not None)
         keys = [c.key for c in stmt.selected_columns]
         return _Compiled(
             sql=compiled.string,
             params=names,
             defaults={n: b.effective_value for n, b in zip(names, binds, strict=True)},
             bind=tuple(b.type.dialect_impl(dialect).bind_processor(dialect) for b in binds),
-            result=result if any(result) else None,
+            result=result or None,
             row=namedtuple("Row", [str(k) for k in keys], rename=True),
         )
 
@@ -83,45 +84,75 @@ class Prepared:
         return found
 
     async def all(self, session: AsyncSession, **params: Any) -> list[Any]:
-        conn = await session.connection()
-        c = self.compiled(conn.dialect)
+        link = await _link(session)
+        c = self.compiled(link.dialect)
         args = []
         for name, process in zip(c.params, c.bind, strict=True):
             value = params[name] if name in params else c.defaults[name]
             args.append(value if process is None or value is None else process(value))
-        if conn.dialect.name == "postgresql":
-            raw = await conn.get_raw_connection()
-            await _driver_transaction(raw.dbapi_connection)
+        if link.driver is not None:
             # Listeners of the engine's statement events (statement counts in tests and
             # the benchmark, tracing) see these statements too; cursor and context are None.
-            sync = conn.sync_connection
-            assert sync is not None
+            sync = link.sync
             sync.dispatch.before_cursor_execute(sync, None, c.sql, args, None, False)
-            records: Sequence[Any] = await raw.driver_connection.fetch(c.sql, *args)  # type: ignore[union-attr]
+            records: Sequence[Any] = await link.driver.fetch(c.sql, *args)
             sync.dispatch.after_cursor_execute(sync, None, c.sql, args, None, False)
         else:
-            records = (await conn.exec_driver_sql(c.sql, tuple(args))).all()
+            records = (await link.conn.exec_driver_sql(c.sql, tuple(args))).all()
         make = c.row._make
         if c.result is None:
             return [make(r) for r in records]
-        processors = c.result
-        return [
-            make(
-                [v if p is None or v is None else p(v) for p, v in zip(processors, r, strict=True)]
-            )
-            for r in records
-        ]
+        out = []
+        for record in records:
+            values = list(record)
+            for i, process in c.result:
+                value = values[i]
+                if value is not None:
+                    values[i] = process(value)
+            out.append(make(values))
+        return out
 
     async def first(self, session: AsyncSession, **params: Any) -> Any | None:
         rows = await self.all(session, **params)
         return rows[0] if rows else None
 
 
-async def _driver_transaction(adapter: Any) -> None:
-    """Begin the driver's transaction now if SQLAlchemy has not yet (it does so lazily,
-    on its first statement), so this statement belongs to the request's transaction."""
-    if adapter._transaction is None:
-        await adapter._start_transaction()
+@dataclass(frozen=True, slots=True)
+class _Link:
+    """The session's connection in its current transaction, as prepared reads use it."""
+
+    transaction: Any  # the session's SessionTransaction this link belongs to
+    conn: AsyncConnection
+    sync: Connection
+    dialect: Dialect
+    driver: Any  # the asyncpg connection (PostgreSQL), else None
+
+
+_LINK_KEY = "harmony.prepared_link"
+
+
+async def _link(session: AsyncSession) -> _Link:
+    """The session's connection for this transaction: looked up (and, on PostgreSQL,
+    the driver's transaction begun) once per transaction, not per statement."""
+    transaction = session.sync_session.get_transaction()
+    link = session.info.get(_LINK_KEY)
+    if link is not None and transaction is not None and link.transaction is transaction:
+        return link  # type: ignore[no-any-return]
+    conn = await session.connection()  # begins the session's transaction if needed
+    sync = conn.sync_connection
+    assert sync is not None
+    driver = None
+    if conn.dialect.name == "postgresql":
+        raw = await conn.get_raw_connection()
+        adapter: Any = raw.dbapi_connection
+        # SQLAlchemy begins the driver's transaction lazily, on its first statement:
+        # begin it now, so this statement belongs to the request's transaction.
+        if adapter._transaction is None:
+            await adapter._start_transaction()
+        driver = raw.driver_connection
+    link = _Link(session.sync_session.get_transaction(), conn, sync, conn.dialect, driver)
+    session.info[_LINK_KEY] = link
+    return link
 
 
 _MEMO: dict[Hashable, Prepared] = {}

@@ -126,6 +126,21 @@ class WorkspaceLoaders:
     """Every loader of one workspace; ``visibility`` bounds the conversations and
     ``insight_visibility`` the conversations whose insights may be read."""
 
+    admin_count: Loader[int, int]
+    member: Loader[int, Member | None]
+    role: Loader[int, Role | None]
+    team: Loader[int, Team | None]
+    teams_of_member: Loader[int, list[Team]]
+    role_member_count: Loader[int, int]
+    team_members: Loader[TeamMembersKey, Page[Member]]
+    team_member_count: Loader[int, int]
+    role_permissions: Loader[tuple[int, BuiltinRole | None], list[str]]
+    conversation: Loader[int, Conversation | None]
+    participants: Loader[int, list[ConversationParticipant]]
+    insights: Loader[int, list[ConversationInsight]]
+    action_items: Loader[int, list[ActionItem]]
+    transcript: Loader[int, str | None]
+
     def __init__(
         self,
         db: RequestDB,
@@ -217,22 +232,33 @@ class WorkspaceLoaders:
         async def admin_count(s: AsyncSession, ids: list[int]) -> list[int]:
             return [len(await member_writes.active_admin_member_ids(s, ws)) for _ in ids]
 
-        self.admin_count: Loader[int, int] = Loader(db, admin_count)  # keyed by workspace_id
-        self.member: Loader[int, Member | None] = Loader(db, member)
-        self.role: Loader[int, Role | None] = Loader(db, role)
-        self.team: Loader[int, Team | None] = Loader(db, team)
-        self.teams_of_member: Loader[int, list[Team]] = Loader(db, teams_of_member)
-        self.role_member_count: Loader[int, int] = Loader(db, member_count)
-        self.team_members: Loader[TeamMembersKey, Page[Member]] = Loader(db, team_members)
-        self.team_member_count: Loader[int, int] = Loader(db, team_member_count)
-        self.role_permissions: Loader[tuple[int, BuiltinRole | None], list[str]] = Loader(
-            db, role_permissions
-        )
-        self.conversation: Loader[int, Conversation | None] = Loader(db, conversation)
-        self.participants: Loader[int, list[ConversationParticipant]] = Loader(db, participants)
-        self.insights: Loader[int, list[ConversationInsight]] = Loader(db, insights)
-        self.action_items: Loader[int, list[ActionItem]] = Loader(db, action_items)
-        self.transcript: Loader[int, str | None] = Loader(db, transcript)
+        # Loaders are built on first use: a request touches few of them.
+        self._db = db
+        self._fetchers: dict[str, Callable[[AsyncSession, list[Any]], Awaitable[list[Any]]]] = {
+            "admin_count": admin_count,
+            "member": member,
+            "role": role,
+            "team": team,
+            "teams_of_member": teams_of_member,
+            "role_member_count": member_count,
+            "team_members": team_members,
+            "team_member_count": team_member_count,
+            "role_permissions": role_permissions,
+            "conversation": conversation,
+            "participants": participants,
+            "insights": insights,
+            "action_items": action_items,
+            "transcript": transcript,
+        }
+
+    def __getattr__(self, name: str) -> Loader[Any, Any]:
+        # Called only for an attribute not set yet: build that loader and keep it.
+        fetchers = self.__dict__.get("_fetchers", {})
+        if name not in fetchers:
+            raise AttributeError(name)
+        loader: Loader[Any, Any] = Loader(self._db, fetchers[name])
+        setattr(self, name, loader)
+        return loader
 
 
 # Node types stored in tenant tables, by GraphQL type name.
