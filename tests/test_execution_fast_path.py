@@ -28,6 +28,8 @@ class Thing:
     count: int = scoped_field("Non-null.")
     parts: list[Part] = scoped_field("Plain nested objects.")
     main: Part | None = scoped_field("A plain nested object.")
+    tags: list[str] = scoped_field("A plain list of leaves.")
+    marks: list[int | None] = scoped_field("A plain list of nullable leaves.")
 
 
 @strawberry.type
@@ -38,7 +40,16 @@ class Query:
             return [Part(workspace_id=ws, label=f"p{ws}{i}", price=i) for i in range(2)]
 
         return [
-            Thing(workspace_id=1, name="a", secret="s1", count=1, parts=parts(1), main=parts(1)[0]),
+            Thing(
+                workspace_id=1,
+                name="a",
+                secret="s1",
+                count=1,
+                parts=parts(1),
+                main=parts(1)[0],
+                tags=["x", "y"],
+                marks=[1, None],
+            ),
             Thing(
                 workspace_id=2,
                 name="b",
@@ -46,6 +57,8 @@ class Query:
                 count=None,  # type: ignore[arg-type]
                 parts=parts(2),
                 main=None,
+                tags=[],
+                marks=[None],
             ),
         ]
 
@@ -91,6 +104,7 @@ async def test_fast_path_gives_the_same_answers_and_errors() -> None:
         "{ things { alias: name, secret, name } }",
         "{ things { __typename name parts { label price } main { label } } }",
         "{ things { name ...F } } fragment F on Thing { parts { label } main { __typename price } }",
+        "{ things { name tags marks parts { label } } }",
     ):
         assert await run(True, context, query) == await run(False, context, query), query
 
@@ -145,3 +159,12 @@ async def test_plain_objects_are_completed_by_their_plan(monkeypatch: pytest.Mon
     context = FakeContext(held={1: {None, "billing:read:all"}, 2: {None}})
     await run(True, context, "{ things { name parts { label } } }")
     assert runs.count("Thing") == 2  # each Thing once; its parts inside the same pass
+    runs.clear()
+    data, errors = await run(True, context, "{ things { name tags marks } }")
+    assert runs.count("Thing") == 2 and errors == []  # lists of leaves in the same pass
+    assert data == {
+        "things": [
+            {"name": "a", "tags": ["x", "y"], "marks": [1, None]},
+            {"name": "b", "tags": [], "marks": [None]},
+        ]
+    }

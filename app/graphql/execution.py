@@ -83,7 +83,7 @@ class _Entry:
     guarded: bool
     permission: str | None
     non_null: bool
-    leaf: GraphQLScalarType | GraphQLEnumType | None = None
+    leaf: GraphQLScalarType | GraphQLEnumType | None = None  # a leaf, or a list's leaves
     plan: ObjectPlan | None = None  # an object, or the items of a list
     is_list: bool = False
     items_non_null: bool = False
@@ -115,6 +115,14 @@ class ObjectPlan:
                 out[e.response_name] = None
             elif value is Undefined:
                 return _FALLBACK
+            elif e.is_list and e.leaf is not None:  # a list of scalars or enum values
+                leaves: list[Any] = []
+                for item in value:  # type: ignore[union-attr]
+                    coerced = None if item is None else e.leaf.coerce_output_value(item)
+                    if coerced is Undefined or (coerced is None and e.items_non_null):
+                        return _FALLBACK
+                    leaves.append(coerced)
+                out[e.response_name] = leaves
             elif e.leaf is not None:
                 coerced = e.leaf.coerce_output_value(value)
                 if coerced is None or coerced is Undefined:
@@ -206,10 +214,13 @@ class GatewayExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 entry.is_list = True
                 entry.items_non_null = isinstance(item_type, GraphQLNonNull)
                 item_type = item_type.of_type if entry.items_non_null else item_type
-                if not isinstance(item_type, GraphQLObjectType):
-                    return None
-                entry.plan = self._object_plan(item_type, sub_list)
-                if entry.plan is None:
+                if isinstance(item_type, GraphQLScalarType | GraphQLEnumType):
+                    entry.leaf = item_type
+                elif isinstance(item_type, GraphQLObjectType):
+                    entry.plan = self._object_plan(item_type, sub_list)
+                    if entry.plan is None:
+                        return None
+                else:
                     return None
             else:
                 return None

@@ -16,6 +16,7 @@ from app.graphql.conversations import ConversationFields
 from app.graphql.directives import scoped_field
 from app.graphql.enums import IntegrationStatus, Plan, SubscriptionStatus
 from app.graphql.ids import encode_id
+from app.graphql.lookahead import selected
 from app.graphql.node import Node, node_id
 from app.graphql.users import UserType, user_or_none
 from app.models import pk
@@ -24,15 +25,8 @@ from app.models import pk
 @strawberry.type(description="Colours used to brand the workspace.")
 class Branding:
     workspace_id: strawberry.Private[int]
-    row: strawberry.Private[tables.Workspace]
-
-    @scoped_field("Primary colour, #RRGGBB.")
-    def primary_color(self) -> str | None:
-        return self.row.brand_primary_color
-
-    @scoped_field("Accent colour, #RRGGBB.")
-    def accent_color(self) -> str | None:
-        return self.row.brand_accent_color
+    primary_color: str | None = scoped_field("Primary colour, #RRGGBB.")
+    accent_color: str | None = scoped_field("Accent colour, #RRGGBB.")
 
 
 @strawberry.type(
@@ -40,43 +34,19 @@ class Branding:
 )
 class GeneralSettings:
     workspace_id: strawberry.Private[int]
-    row: strawberry.Private[tables.Workspace]
-
-    @scoped_field("Organization name shown across the app.")
-    def name(self) -> str:
-        return self.row.name
-
-    @scoped_field("Logo URL (https), if set.")
-    def logo_url(self) -> str | None:
-        return self.row.logo_url
-
-    @scoped_field("The workspace handbook, in Markdown.")
-    async def handbook(self, info: Info) -> str:
-        # Not loaded with the workspace row at sign-in (it can be long): read on demand.
-        async with info.context.db.session() as s:
-            return await workspaces.handbook_of(s, self.workspace_id)
-
-    @scoped_field("Branding colours.")
-    def branding(self) -> Branding:
-        return Branding(workspace_id=self.workspace_id, row=self.row)
+    name: str = scoped_field("Organization name shown across the app.")
+    logo_url: str | None = scoped_field("Logo URL (https), if set.")
+    # Not loaded with the workspace row at sign-in (it can be long): read when selected.
+    handbook: str = scoped_field("The workspace handbook, in Markdown.")
+    branding: Branding = scoped_field("Branding colours.")
 
 
 @strawberry.type(description="An AI provider available to the workspace.")
 class AIProvider:
     workspace_id: strawberry.Private[int]
-    row: strawberry.Private[tables.AIProvider]
-
-    @scoped_field("Provider key, e.g. `openai`.")
-    def provider(self) -> str:
-        return self.row.provider
-
-    @scoped_field("Whether members may use this provider.")
-    def enabled(self) -> bool:
-        return self.row.enabled
-
-    @scoped_field("Models offered by this provider.")
-    def models(self) -> list[str]:
-        return list(self.row.models)
+    provider: str = scoped_field("Provider key, e.g. `openai`.")
+    enabled: bool = scoped_field("Whether members may use this provider.")
+    models: list[str] = scoped_field("Models offered by this provider.")
 
 
 @strawberry.type(
@@ -84,18 +54,8 @@ class AIProvider:
 )
 class IntelligenceSettings:
     workspace_id: strawberry.Private[int]
-
-    @scoped_field("Model used when none is chosen, if set.")
-    async def default_model(self, info: Info) -> str | None:
-        async with info.context.db.session() as s:
-            row = await workspaces.intelligence_settings(s, self.workspace_id)
-        return row.default_model if row else None
-
-    @scoped_field("AI providers, by provider key.")
-    async def providers(self, info: Info) -> list[AIProvider]:
-        async with info.context.db.session() as s:
-            rows = await workspaces.ai_providers(s, self.workspace_id)
-        return [AIProvider(workspace_id=self.workspace_id, row=r) for r in rows]
+    default_model: str | None = scoped_field("Model used when none is chosen, if set.")
+    providers: list[AIProvider] = scoped_field("AI providers, by provider key.")
 
 
 @strawberry.type(description="The workspace's settings pages.")
@@ -104,12 +64,43 @@ class WorkspaceSettings:
     row: strawberry.Private[tables.Workspace]
 
     @scoped_field("General settings.", "organization:read:all")
-    def general(self) -> GeneralSettings | None:
-        return GeneralSettings(workspace_id=self.workspace_id, row=self.row)
+    async def general(self, info: Info) -> GeneralSettings | None:
+        row, ws = self.row, self.workspace_id
+        handbook = ""
+        if "handbook" in selected(info):
+            async with info.context.db.session() as s:
+                handbook = await workspaces.handbook_of(s, ws)
+        return GeneralSettings(
+            workspace_id=ws,
+            name=row.name,
+            logo_url=row.logo_url,
+            handbook=handbook,
+            branding=Branding(
+                workspace_id=ws,
+                primary_color=row.brand_primary_color,
+                accent_color=row.brand_accent_color,
+            ),
+        )
 
     @scoped_field("Intelligence settings.", "intelligence:read:all")
-    def intelligence(self) -> IntelligenceSettings | None:
-        return IntelligenceSettings(workspace_id=self.workspace_id)
+    async def intelligence(self, info: Info) -> IntelligenceSettings | None:
+        wanted, ws = selected(info), self.workspace_id
+        default_model, providers = None, []
+        async with info.context.db.session() as s:
+            if "defaultModel" in wanted:
+                default_model = await workspaces.default_model(s, ws)
+            if "providers" in wanted:
+                providers = await workspaces.ai_provider_rows(s, ws)
+        return IntelligenceSettings(
+            workspace_id=ws,
+            default_model=default_model,
+            providers=[
+                AIProvider(
+                    workspace_id=ws, provider=r.provider, enabled=r.enabled, models=list(r.models)
+                )
+                for r in providers
+            ],
+        )
 
 
 @strawberry.type(name="Subscription", description="The workspace's plan. Billing is per workspace.")
@@ -168,27 +159,24 @@ class IntegrationType:
 class WorkspaceType(Node, AccessFields, ConversationFields, AdministrationFields):
     row: strawberry.Private[tables.Workspace]
     id: strawberry.ID = node_id("Workspace")
+    slug: str = scoped_field("URL handle, unique across Harmony.")
+    name: str = scoped_field("Organization name (the switcher shows it).")
+    logo_url: str | None = scoped_field("Logo URL, if set.")
 
     @classmethod
     def of(cls, row: tables.Workspace) -> WorkspaceType:
-        return cls(row=row, id=strawberry.ID(encode_id("Workspace", pk(row))))
+        return cls(
+            row=row,
+            id=strawberry.ID(encode_id("Workspace", pk(row))),
+            slug=row.slug,
+            name=row.name,
+            logo_url=row.logo_url,
+        )
 
     @property
     def workspace_id(self) -> int:
         assert self.row.id is not None
         return self.row.id
-
-    @scoped_field("URL handle, unique across Harmony.")
-    def slug(self) -> str:
-        return self.row.slug
-
-    @scoped_field("Organization name (the switcher shows it).")
-    def name(self) -> str:
-        return self.row.name
-
-    @scoped_field("Logo URL, if set.")
-    def logo_url(self) -> str | None:
-        return self.row.logo_url
 
     @scoped_field("Settings pages; each page declares its own permission.")
     def settings(self) -> WorkspaceSettings:

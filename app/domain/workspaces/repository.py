@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
+from app.db.prepared import Prepared
 from app.domain.tenant import among as among_workspaces
-from app.domain.tenant import scoped
+from app.domain.tenant import lean, scoped
 from app.models import (
     AIProvider,
     ApiKey,
@@ -31,9 +34,38 @@ async def workspace_by_slug(session: AsyncSession, slug: str) -> Workspace | Non
     return (await session.execute(stmt)).scalars().first()
 
 
+_WORKSPACE_ID = sa.bindparam("workspace_id", type_=sa.Integer)
+
+_HANDBOOK = Prepared(
+    "handbook_of",
+    lambda _: sa.select(Workspace.handbook).where(Workspace.id == _WORKSPACE_ID),
+)
+_DEFAULT_MODEL = Prepared(
+    "default_model",
+    lambda _: sa.select(IntelligenceSettings.default_model).where(
+        IntelligenceSettings.workspace_id == _WORKSPACE_ID
+    ),
+)
+_AI_PROVIDERS = Prepared(
+    "ai_provider_rows",
+    lambda _: lean(scoped(AIProvider, _WORKSPACE_ID), AIProvider).order_by(AIProvider.provider),
+)
+
+
 async def handbook_of(session: AsyncSession, workspace_id: int) -> str:
-    stmt = select(Workspace.handbook).where(Workspace.id == workspace_id)
-    return (await session.execute(stmt)).scalar_one()
+    row = await _HANDBOOK.first(session, workspace_id=workspace_id)
+    assert row is not None, "the viewer's workspace exists"
+    return str(row.handbook)
+
+
+async def default_model(session: AsyncSession, workspace_id: int) -> str | None:
+    row = await _DEFAULT_MODEL.first(session, workspace_id=workspace_id)
+    return None if row is None else row.default_model
+
+
+async def ai_provider_rows(session: AsyncSession, workspace_id: int) -> list[Any]:
+    """Providers by provider key, as lean rows (read path)."""
+    return await _AI_PROVIDERS.all(session, workspace_id=workspace_id)
 
 
 async def intelligence_settings(
