@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.nodes import repository as nodes_repository
-from app.domain.users import repository as users_repository
+from app.domain.teams import repository as teams_repository
 from app.domain.workspaces import repository as workspaces_repository
 from app.graphql.ids import encode_id
 from app.graphql.schema import schema
@@ -89,11 +89,11 @@ async def test_exception_in_a_root_resolver_is_masked(
 async def test_exception_in_a_loader_batch_is_masked_everywhere_it_lands(
     client: GraphQLClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(users_repository, "users_by_ids", boom)
+    monkeypatch.setattr(teams_repository, "teams_of_members", boom)
     body, raw = await post(
-        client, '{ workspace(slug: "acme") { name members { nodes { user { name } } } } }', "r3"
+        client, '{ workspace(slug: "acme") { name members { nodes { teams { name } } } } }', "r3"
     )
-    # Member.user is non-null: each failure nulls the (nullable) members connection.
+    # Member.teams is non-null: each failure nulls the (nullable) members connection.
     assert body["data"] == {"workspace": {"name": "Acme Corp", "members": None}}
     assert {e["message"] for e in body["errors"]} == {"Internal server error."}
     assert_no_leak(raw)

@@ -349,3 +349,41 @@ async def test_an_api_key_reads_its_own_workspace_under_rls(
         select(ApiKey.last_used_at).where(ApiKey.workspace_id == ids["acme"])
     )
     assert isinstance(used, datetime)  # written under the key's own workspace context
+
+
+async def test_signing_in_a_deactivated_account_enters_no_workspace(
+    engine: AsyncEngine, session: AsyncSession, ids: dict[str, int]
+) -> None:
+    from app.domain.members.repository import sign_in
+    from app.models import User, UserStatus
+
+    dee = await session.get(User, ids["dee"])
+    assert dee is not None
+    dee.status = UserStatus.DEACTIVATED
+    await session.commit()
+    db = RequestDB(create_sessionmaker(engine))
+    try:
+        async with db.session() as s:
+            account, workspace_ids = await sign_in(s, ids["dee"])
+            setting = await s.scalar(sa.text("SELECT current_setting('app.workspace_ids', true)"))
+            seen = await _workspaces_seen(s)
+    finally:
+        await db.finish(commit=False)
+    assert account.status == UserStatus.DEACTIVATED and workspace_ids == [ids["globex"]]
+    assert setting == ""  # the statement that read the ids entered nothing
+    assert all(ws == [] for ws in seen.values())
+
+
+async def test_signing_in_enters_the_accounts_workspaces_in_the_same_statement(
+    engine: AsyncEngine, ids: dict[str, int]
+) -> None:
+    from app.domain.members.repository import sign_in
+
+    db = RequestDB(create_sessionmaker(engine))
+    try:
+        async with db.session() as s:
+            _, workspace_ids = await sign_in(s, ids["cy"])
+            setting = await s.scalar(sa.text("SELECT current_setting('app.workspace_ids', true)"))
+    finally:
+        await db.finish(commit=False)
+    assert setting == ",".join(str(w) for w in workspace_ids) == f"{ids['acme']},{ids['globex']}"

@@ -20,7 +20,7 @@ from app.auth.viewer import Membership, Viewer
 from app.config import Settings
 from app.db import tenant
 from app.domain.api_keys.repository import api_key_by_prefix
-from app.domain.members.repository import memberships_of_user, user_and_workspace_ids
+from app.domain.members.repository import memberships_of_user, sign_in
 from app.domain.users.repository import user_row_by_id
 from app.models import BuiltinRole, UserStatus
 
@@ -71,10 +71,10 @@ async def authenticate(
         # The request reads only the account itself: no membership, no tenant context
         # (the session can then read no tenant row at all).
         return Viewer(user=await _active_user(session, user_id), memberships={})
-    user, workspace_ids = await user_and_workspace_ids(session, user_id)
+    user, workspace_ids = await sign_in(session, user_id)  # also enters the tenant context
     _require_active(user)
     assert user is not None
-    await tenant.enter(session, user_id=user_id, workspace_ids=workspace_ids)
+    tenant.entered(session, user_id=user_id, workspace_ids=workspace_ids)
     viewer = await _viewer_for_user(session, user)
     if viewer.workspace_ids != tuple(sorted(set(workspace_ids))):
         # A membership changed between the two reads: allow exactly what was loaded.

@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -175,3 +176,36 @@ def any_of(dialect: str, column: Any, name: str) -> sa.ColumnElement[bool]:
         return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(column.type)))  # type: ignore[no-any-return]
     values = sa.func.json_each(sa.bindparam(name, type_=sa.JSON)).table_valued("value")
     return column.in_(sa.select(values.c.value))  # type: ignore[no-any-return]
+
+
+class Related:
+    """A joined table's columns in a prepared read, labelled ``<name>__<column>``, and
+    how to take them back out of the result as rows of their own.
+
+    Lets one statement return a page with the rows it refers to (a member with its
+    account and role), instead of a statement per relation."""
+
+    def __init__(self, name: str, model: Any) -> None:
+        self.name = name
+        self.table = sa.alias(model.__table__, name)
+        self.keys = [c.key for c in self.table.columns]
+        self.row: Any = namedtuple(name, self.keys)  # type: ignore[misc]
+        self._pk = self.keys.index("id")
+
+    @property
+    def c(self) -> Any:
+        return self.table.c
+
+    def columns(self) -> list[sa.Label[Any]]:
+        return [c.label(f"{self.name}__{c.key}") for c in self.table.columns]
+
+    def of(self, rows: Sequence[Any]) -> list[Any]:
+        """The related row of each row (None where an outer join found none)."""
+        if not rows:
+            return []
+        fields = type(rows[0])._fields
+        indices = [fields.index(f"{self.name}__{k}") for k in self.keys]
+        take = itemgetter(*indices)
+        pk = indices[self._pk]
+        make = self.row._make
+        return [None if r[pk] is None else make(take(r)) for r in rows]

@@ -95,12 +95,21 @@ def attach(session: AsyncSession, tenant: Tenant) -> None:
     session.info[_INFO_KEY] = tenant
 
 
-async def enter(session: AsyncSession, *, user_id: int, workspace_ids: Iterable[int]) -> Tenant:
-    """Authorize the session for the rows of these workspaces: from the transaction in
-    progress on (if any) and in every transaction the session begins afterwards."""
+def entered(session: AsyncSession, *, user_id: int, workspace_ids: Iterable[int]) -> Tenant:
+    """Record that the transaction in progress already holds this context (the
+    statement that read the viewer's workspaces set it, see
+    app.domain.members.repository.sign_in): every transaction the session begins
+    afterwards starts with it."""
     tenant = tenant_of(session)
     tenant.user_id = user_id
     tenant.workspace_ids = tuple(sorted(set(workspace_ids)))
+    return tenant
+
+
+async def enter(session: AsyncSession, *, user_id: int, workspace_ids: Iterable[int]) -> Tenant:
+    """Authorize the session for the rows of these workspaces: from the transaction in
+    progress on (if any) and in every transaction the session begins afterwards."""
+    tenant = entered(session, user_id=user_id, workspace_ids=workspace_ids)
     if session.in_transaction() and session.get_bind().dialect.name == "postgresql":
         # The transaction began with the context it had then; bring it up to date.
         await _SET_CONTEXT_NOW.all(session, **tenant.params())

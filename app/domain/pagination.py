@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from app.db.prepared import prepared
+from app.db.prepared import Related, prepared
 
 T = TypeVar("T")
 
@@ -20,6 +21,8 @@ class Page(Generic[T]):
     items: list[T]
     keys: list[tuple[Any, ...]]  # the sort key of each item, for cursors
     has_next: bool
+    # Rows the page's statement joined, per relation, aligned with items (app.db.prepared.Related).
+    related: dict[str, list[Any]] = field(default_factory=dict)
 
 
 async def fetch_page(
@@ -48,10 +51,7 @@ async def fetch_page(
     descriptions = stmt.column_descriptions
     entity = len(descriptions) == 1 and isinstance(descriptions[0]["expr"], type)
     rows = list(result.scalars().all() if entity else result.all())
-    has_next = len(rows) > first
-    rows = rows[:first]
-    keys = [tuple(getattr(r, c.key) for c in order) for r in rows]
-    return Page(items=rows, keys=keys, has_next=has_next)
+    return _page(rows, first, order)
 
 
 async def prepared_page(
@@ -63,12 +63,14 @@ async def prepared_page(
     first: int,
     after: tuple[Any, ...] | None,
     descending: bool = False,
+    related: Sequence[Related] = (),
     **params: Any,
 ) -> Page[Any]:
     """``fetch_page`` for the hot lists, as a prepared statement (app.db.prepared):
     ``build(dialect)`` gives the filtered select with ``bindparam``s for ``params``;
     ``key`` names that shape (it must change whenever the statement's text would).
-    Rows are named tuples of the selected columns."""
+    Rows are named tuples of the selected columns; the rows of each joined ``related``
+    table are in ``Page.related`` under its name."""
 
     def paged(dialect: str) -> sa.Select[Any]:
         stmt = build(dialect)
@@ -88,10 +90,22 @@ async def prepared_page(
         params.update({f"after_{i}": v for i, v in enumerate(after)})
     statement = prepared((key, after is not None, descending), paged)
     rows = await statement.all(session, page_limit=first + 1, **params)
+    return _page(rows, first, order, related)
+
+
+def _page(
+    rows: list[Any],
+    first: int,
+    order: Sequence[sa.ColumnElement[Any]],
+    related: Sequence[Related] = (),
+) -> Page[Any]:
+    """``first + 1`` rows read: the page, whether another follows, the cursor keys."""
     has_next = len(rows) > first
     rows = rows[:first]
-    keys = [tuple(getattr(r, c.key) for c in order) for r in rows]
-    return Page(items=rows, keys=keys, has_next=has_next)
+    key_of = attrgetter(*(c.key for c in order))
+    keys = [key_of(r) for r in rows] if len(order) > 1 else [(key_of(r),) for r in rows]
+    joined = {r.name: r.of(rows) for r in related}
+    return Page(items=rows, keys=keys, has_next=has_next, related=joined)
 
 
 def counted(stmt: sa.Select[Any]) -> sa.Select[Any]:

@@ -4,8 +4,9 @@ that list them (mixed into ``Workspace`` by app.graphql.workspaces)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 import strawberry
 
@@ -138,22 +139,40 @@ async def _skip() -> None:
 
 
 async def members_of(
-    info: Info, workspace_id: int, rows: Sequence[tables.Member], wanted: frozenset[str]
+    info: Info,
+    workspace_id: int,
+    rows: Sequence[tables.Member],
+    wanted: frozenset[str],
+    related: Mapping[str, list[Any]] | None = None,
 ) -> list[MemberType]:
-    """Members with the relations the query selects, loaded up front: one batch per
-    relation for the whole list, so their fields resolve without awaiting."""
+    """Members with the relations the query selects, loaded up front so their fields
+    resolve without awaiting: those the rows' own statement joined (``related``, by
+    relation name, aligned with ``rows``), the others in one batch per relation."""
     ctx = info.context
     loaders = ctx.workspace(workspace_id)
+    joined = related or {}
     users, roles, teams = await asyncio.gather(
-        users_by_id(info, (r.user_id for r in rows)) if "user" in wanted else _skip(),
-        loaders.role.fetch_many(sorted({r.role_id for r in rows})) if "role" in wanted else _skip(),
+        users_by_id(info, (r.user_id for r in rows))
+        if "user" in wanted and "user" not in joined
+        else _skip(),
+        loaders.role.fetch_many(sorted({r.role_id for r in rows}))
+        if "role" in wanted and "role" not in joined
+        else _skip(),
         loaders.teams_of_member.fetch_many([pk(r) for r in rows]) if "teams" in wanted else _skip(),
     )
     role_of = {pk(r): RoleType.of(r) for r in roles or () if r is not None}
+    for r in joined.get("role", ()):
+        if r.id not in role_of:
+            role_of[r.id] = RoleType.of(r)
+    user_rows = joined.get("user")
     team_of: dict[int, TeamType] = {}
     out = []
     for i, row in enumerate(rows):
         key = pk(row)
+        if user_rows is not None:
+            user: UserType | None = UserType.of(user_rows[i])
+        else:
+            user = users.get(row.user_id) if users is not None else None
         out.append(
             MemberType(
                 workspace_id=workspace_id,
@@ -161,7 +180,7 @@ async def members_of(
                 id=strawberry.ID(encode_id("Member", key)),
                 status=row.status,
                 joined_at=row.joined_at,
-                user=users.get(row.user_id) if users is not None else None,  # type: ignore[arg-type]
+                user=user,  # type: ignore[arg-type]
                 role=role_of.get(row.role_id),  # type: ignore[arg-type]
                 teams=[team_of.setdefault(pk(t), TeamType.of(t)) for t in teams[i]]
                 if teams
@@ -214,10 +233,13 @@ async def members_connection(
     info: Info, workspace_id: int, f: MemberFilter, first: int | None, after: str | None
 ) -> Connection[MemberType]:
     size, key = page_size(first), decode_cursor(after, (int,), kind="Member")
-    db = info.context.db
+    db, wanted = info.context.db, selected(info, *ITEMS)
+    include = wanted & {"user", "role"}  # joined into the page's own statement
     async with db.session() as s:
-        page = await members.members_page(s, workspace_id, f, first=size, after=key)
-    items = await members_of(info, workspace_id, page.items, selected(info, *ITEMS))
+        page = await members.members_page(
+            s, workspace_id, f, first=size, after=key, include=include
+        )
+    items = await members_of(info, workspace_id, page.items, wanted, page.related)
 
     async def count() -> int:
         async with db.session() as s:

@@ -4,8 +4,9 @@ at ``own`` (hosted or joined), ``team`` (plus the viewer's teams') or ``all``.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import strawberry
 
@@ -106,27 +107,45 @@ async def conversations_of(
     workspace_id: int,
     rows: Sequence[tables.Conversation],
     wanted: frozenset[str],
-    participant_fields: frozenset[str] = frozenset(),
+    related: Mapping[str, list[Any]] | None = None,
 ) -> list[ConversationType]:
-    """Conversations with the relations the query selects, loaded up front: one batch
-    per relation for the whole list (accounts of hosts and participants together)."""
+    """Conversations with the relations the query selects, loaded up front so their
+    fields resolve without awaiting: those the rows' own statement joined (``related``:
+    "host", "team", aligned with ``rows``), the others in one batch per relation
+    (participants come with their accounts)."""
     loaders = info.context.workspace(workspace_id)
+    joined = related or {}
     keys = [pk(r) for r in rows]
-    teams, people = await asyncio.gather(
+    teams, people, hosts = await asyncio.gather(
         loaders.team.fetch_many(sorted({r.team_id for r in rows if r.team_id is not None}))
-        if "team" in wanted
+        if "team" in wanted and "team" not in joined
         else _skip(),
         loaders.participants.fetch_many(keys) if "participants" in wanted else _skip(),
+        users_by_id(info, (r.host_user_id for r in rows))
+        if "host" in wanted and "host" not in joined
+        else _skip(),
     )
-    account_ids: set[int | None] = set()
-    if "host" in wanted:
-        account_ids.update(r.host_user_id for r in rows)
-    if people and "user" in participant_fields:
-        account_ids.update(p.user_id for group in people for p in group)
-    users = await users_by_id(info, account_ids) if account_ids else {}
     team_of = {pk(t): TeamType.of(t) for t in teams or () if t is not None}
+    for t in joined.get("team", ()):
+        if t is not None and t.id not in team_of:
+            team_of[t.id] = TeamType.of(t)
+    host_rows = joined.get("host")
+    account_of: dict[int, UserType] = {}  # one object per account, however often it appears
+
+    def account(user: Any) -> UserType | None:
+        if user is None:
+            return None
+        found = account_of.get(user.id)
+        if found is None:
+            found = account_of[user.id] = UserType.of(user)
+        return found
+
     out = []
     for i, row in enumerate(rows):
+        if host_rows is not None:
+            host = account(host_rows[i])
+        else:
+            host = hosts.get(row.host_user_id) if hosts is not None else None
         out.append(
             ConversationType(
                 workspace_id=workspace_id,
@@ -135,16 +154,16 @@ async def conversations_of(
                 title=row.title,
                 occurred_at=row.occurred_at,
                 duration_seconds=row.duration_seconds,
-                host=users.get(row.host_user_id),  # type: ignore[arg-type]
+                host=host,  # type: ignore[arg-type]
                 team=team_of.get(row.team_id) if row.team_id is not None else None,
                 participants=[
                     Participant(
                         workspace_id=workspace_id,
                         name=p.name,
                         email=p.email,
-                        user=users.get(p.user_id) if p.user_id is not None else None,
+                        user=account(user),
                     )
-                    for p in (people[i] if people else ())
+                    for p, user in (people[i] if people else ())
                 ],
             )
         )
@@ -155,9 +174,7 @@ async def conversation_of(info: Info, row: tables.Conversation | None) -> Conver
     """One conversation, with what the current field selects under it."""
     if row is None:
         return None
-    items = await conversations_of(
-        info, row.workspace_id, [row], selected(info), selected(info, ("participants",))
-    )
+    items = await conversations_of(info, row.workspace_id, [row], selected(info))
     return items[0]
 
 
@@ -221,22 +238,18 @@ class ConversationFields:
         ws, db = self.workspace_id, info.context.db
         visibility = info.context.conversation_visibility(ws)
         assert visibility is not None  # the guard required conversations:read:own
+        wanted = selected(info, *ITEMS)
+        include = wanted & {"host", "team"}  # joined into the page's own statement
         async with db.session() as s:
             page = await conversations.conversations_page(
-                s, ws, visibility, f, first=size, after=key
+                s, ws, visibility, f, first=size, after=key, include=include
             )
 
         async def count() -> int:
             async with db.session() as s:
                 return await conversations.conversations_count(s, ws, visibility, f)
 
-        items = await conversations_of(
-            info,
-            ws,
-            page.items,
-            selected(info, *ITEMS),
-            selected(info, ("nodes", "participants"), ("edges", "node", "participants")),
-        )
+        items = await conversations_of(info, ws, page.items, wanted, page.related)
         return to_connection(page, items, count, kind="Conversation")
 
     @scoped_field(

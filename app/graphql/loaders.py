@@ -136,7 +136,7 @@ class WorkspaceLoaders:
     team_member_count: Loader[int, int]
     role_permissions: Loader[tuple[int, BuiltinRole | None], list[str]]
     conversation: Loader[int, Conversation | None]
-    participants: Loader[int, list[ConversationParticipant]]
+    participants: Loader[int, list[tuple[ConversationParticipant, User | None]]]
     insights: Loader[int, list[ConversationInsight]]
     action_items: Loader[int, list[ActionItem]]
     transcript: Loader[int, str | None]
@@ -210,9 +210,9 @@ class WorkspaceLoaders:
 
         async def participants(
             s: AsyncSession, ids: list[int]
-        ) -> list[list[ConversationParticipant]]:
+        ) -> list[list[tuple[ConversationParticipant, User | None]]]:
             rows = await conversations.participants_of(s, ws, ids)
-            return grouped(ids, ((p.conversation_id, p) for p in rows))
+            return grouped(ids, ((p.conversation_id, (p, u)) for p, u in rows))
 
         async def insights(s: AsyncSession, ids: list[int]) -> list[list[ConversationInsight]]:
             if insight_visibility is None:

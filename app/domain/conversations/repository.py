@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.permissions import Scope
-from app.db.prepared import Prepared, any_of, prepared
+from app.db.prepared import Prepared, Related, any_of, prepared
 from app.domain.pagination import Page, counted, prepared_page
 from app.domain.tenant import lean, scoped
 from app.models import (
@@ -20,6 +20,8 @@ from app.models import (
     ConversationInsight,
     ConversationParticipant,
     ConversationTranscript,
+    Team,
+    User,
 )
 
 # Newest first; id breaks ties so the order is total.
@@ -125,6 +127,11 @@ def _filtered(dialect: str, shape: tuple[Any, ...]) -> sa.Select[tuple[Conversat
     return stmt
 
 
+# Relations a conversation page can bring along in its own statement.
+CONVERSATION_HOST = Related("host", User)
+CONVERSATION_TEAM = Related("team", Team)
+
+
 async def conversations_page(
     session: AsyncSession,
     workspace_id: int,
@@ -133,17 +140,39 @@ async def conversations_page(
     *,
     first: int,
     after: tuple[object, ...] | None,
+    include: frozenset[str] = frozenset(),
 ) -> Page[Any]:
-    """A page of conversations as lean rows (the columns of Conversation)."""
+    """A page of conversations as lean rows (the columns of Conversation); with
+    ``include`` ("host", "team") the same statement joins each one's host account and
+    team (None for a conversation without one), in ``page.related``."""
     shape, values = _filter_params(workspace_id, v, f)
+    related = [r for r in (CONVERSATION_HOST, CONVERSATION_TEAM) if r.name in include]
+
+    def build(dialect: str) -> sa.Select[Any]:
+        stmt = lean(_filtered(dialect, shape), Conversation)
+        if CONVERSATION_HOST in related:
+            host = CONVERSATION_HOST.c
+            stmt = stmt.join(CONVERSATION_HOST.table, host.id == Conversation.host_user_id)
+        if CONVERSATION_TEAM in related:
+            team = CONVERSATION_TEAM.c
+            stmt = stmt.outerjoin(
+                CONVERSATION_TEAM.table,
+                sa.and_(
+                    team.workspace_id == Conversation.workspace_id,
+                    team.id == Conversation.team_id,
+                ),
+            )
+        return stmt.add_columns(*(c for r in related for c in r.columns()))  # type: ignore[no-any-return]
+
     return await prepared_page(
         session,
-        ("conversations_page", shape),
-        lambda dialect: lean(_filtered(dialect, shape), Conversation),
+        ("conversations_page", shape, tuple(r.name for r in related)),
+        build,
         CONVERSATION_ORDER,
         first=first,
         after=after,
         descending=True,
+        related=related,
         **values,
     )
 
@@ -165,13 +194,21 @@ async def conversations_by_ids(
     return list((await session.execute(stmt)).scalars())
 
 
+PARTICIPANT_USER = Related("user", User)
+
+
 def _participants_of(dialect: str) -> sa.Select[Any]:
+    user = PARTICIPANT_USER.c
     stmt = (
         scoped(ConversationParticipant, sa.bindparam("workspace_id", type_=sa.Integer))
         .where(any_of(dialect, ConversationParticipant.conversation_id, "ids"))
         .order_by(ConversationParticipant.id)
     )
-    return lean(stmt, ConversationParticipant)  # type: ignore[no-any-return]
+    return (  # type: ignore[no-any-return]
+        lean(stmt, ConversationParticipant)
+        .outerjoin(PARTICIPANT_USER.table, user.id == ConversationParticipant.user_id)
+        .add_columns(*PARTICIPANT_USER.columns())
+    )
 
 
 _PARTICIPANTS_OF = Prepared("participants_of", _participants_of)
@@ -179,11 +216,13 @@ _PARTICIPANTS_OF = Prepared("participants_of", _participants_of)
 
 async def participants_of(
     session: AsyncSession, workspace_id: int, conversation_ids: Sequence[int]
-) -> list[Any]:
-    """Participants as lean rows (attribute access only), in id order."""
-    return await _PARTICIPANTS_OF.all(
+) -> list[tuple[Any, Any]]:
+    """(participant, account or None for a guest) pairs as lean rows, participants in
+    id order: one statement."""
+    rows = await _PARTICIPANTS_OF.all(
         session, workspace_id=workspace_id, ids=list(conversation_ids)
     )
+    return list(zip(rows, PARTICIPANT_USER.of(rows), strict=True))
 
 
 async def insights_of(

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import select
 
-from app.db.prepared import Prepared, prepared
+from app.db.prepared import Prepared, Related, prepared
+from app.db.tenant import USER_ID_SETTING, WORKSPACE_IDS_SETTING
 from app.domain.pagination import Page, counted, prepared_page
 from app.domain.tenant import lean, scoped
 from app.models import (
@@ -25,6 +26,7 @@ from app.models import (
     RolePermission,
     TeamMember,
     User,
+    UserStatus,
     Workspace,
 )
 
@@ -116,32 +118,46 @@ async def memberships_of_user(session: AsyncSession, user_id: int) -> list[Membe
     ]
 
 
-def _user_and_workspace_ids(dialect: str) -> sa.Select[Any]:
-    if dialect == "postgresql":
-        ids: Any = sa.func.harmony_viewer_workspace_ids(User.id, type_=sa.ARRAY(sa.Integer))
-    else:
+def _sign_in(dialect: str) -> sa.Select[Any]:
+    user_id = sa.bindparam("user_id", type_=sa.Integer)
+    account = lean(select(User), User).where(User.id == user_id)
+    if dialect != "postgresql":
         ids = (
             sa.select(_list_of(dialect, Member.workspace_id))
             .where(Member.user_id == User.id, Member.status == MemberStatus.ACTIVE)
             .scalar_subquery()
         )
-    stmt = lean(select(User), User).add_columns(ids.label("workspace_ids"))
-    return stmt.where(User.id == sa.bindparam("user_id", type_=sa.Integer))  # type: ignore[no-any-return]
+        return account.add_columns(ids.label("workspace_ids"))  # type: ignore[no-any-return]
+    found = sa.select(
+        sa.func.harmony_viewer_workspace_ids(user_id, type_=postgresql.ARRAY(sa.Integer)).label(
+            "ids"
+        )
+    ).subquery("found")
+    active = User.status == UserStatus.ACTIVE
+    allowed = sa.case((active, sa.func.array_to_string(found.c.ids, ",")), else_="")
+    return account.join(found, sa.true()).add_columns(  # type: ignore[no-any-return]
+        found.c.ids.label("workspace_ids"),
+        # The tenant context, set by the statement that learns it (app.db.tenant): for an
+        # ACTIVE account only, local to the transaction like every set_config of ours.
+        sa.func.set_config(USER_ID_SETTING, sa.cast(User.id, sa.Text), True).label("as_user"),
+        sa.func.set_config(WORKSPACE_IDS_SETTING, allowed, True).label("in_workspaces"),
+    )
 
 
-_USER_AND_WORKSPACE_IDS = Prepared("user_and_workspace_ids", _user_and_workspace_ids)
+_SIGN_IN = Prepared("sign_in", _sign_in)
 
 
-async def user_and_workspace_ids(session: AsyncSession, user_id: int) -> tuple[Any, list[int]]:
+async def sign_in(session: AsyncSession, user_id: int) -> tuple[Any, list[int]]:
     """The account (a lean row) and the workspaces where it holds an ACTIVE membership
-    (ascending), in one statement.
+    (ascending), in one statement; on PostgreSQL the same statement enters the
+    transaction's tenant context for those workspaces (when the account is ACTIVE):
+    the caller records it with ``app.db.tenant.entered``.
 
-    Authentication asks this before any tenant context exists. On PostgreSQL row-level
-    security would hide every membership then, so the ids come from
-    ``harmony_viewer_workspace_ids``, a SECURITY DEFINER function of migration 0002
-    that returns these ids and nothing else.
+    This runs before any tenant context exists: row-level security would hide every
+    membership, so the ids come from ``harmony_viewer_workspace_ids``, a SECURITY
+    DEFINER function of migration 0002 that returns these ids and nothing else.
     """
-    row = await _USER_AND_WORKSPACE_IDS.first(session, user_id=user_id)
+    row = await _SIGN_IN.first(session, user_id=user_id)
     if row is None:
         return None, []
     return row, sorted(row.workspace_ids or ())
@@ -198,6 +214,11 @@ def _filtered(shape: tuple[bool, ...]) -> sa.Select[tuple[Member]]:
     return stmt
 
 
+# Relations a members page can bring along in its own statement.
+MEMBER_USER = Related("user", User)
+MEMBER_ROLE = Related("role", Role)
+
+
 async def members_page(
     session: AsyncSession,
     workspace_id: int,
@@ -205,16 +226,35 @@ async def members_page(
     *,
     first: int,
     after: tuple[int, ...] | None,
+    include: frozenset[str] = frozenset(),
 ) -> Page[Any]:
-    """A page of members as lean rows (the columns of Member)."""
+    """A page of members as lean rows (the columns of Member); with ``include``
+    ("user", "role") the same statement joins each member's account and role, found
+    in ``page.related["user"]`` / ``["role"]``."""
     shape, values = _filter_params(workspace_id, f)
+    related = [r for r in (MEMBER_USER, MEMBER_ROLE) if r.name in include]
+
+    def build(_dialect: str) -> sa.Select[Any]:
+        stmt = lean(_filtered(shape), Member)
+        if MEMBER_USER in related:
+            user = MEMBER_USER.c
+            stmt = stmt.join(MEMBER_USER.table, user.id == Member.user_id)
+        if MEMBER_ROLE in related:
+            role = MEMBER_ROLE.c
+            stmt = stmt.join(
+                MEMBER_ROLE.table,
+                sa.and_(role.workspace_id == Member.workspace_id, role.id == Member.role_id),
+            )
+        return stmt.add_columns(*(c for r in related for c in r.columns()))  # type: ignore[no-any-return]
+
     return await prepared_page(
         session,
-        ("members_page", shape),
-        lambda _dialect: lean(_filtered(shape), Member),
+        ("members_page", shape, tuple(r.name for r in related)),
+        build,
         MEMBER_ORDER,
         first=first,
         after=after,
+        related=related,
         **values,
     )
 
