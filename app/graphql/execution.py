@@ -96,18 +96,32 @@ class ObjectPlan:
     # checks nested values itself, as complete_object_value would.
     is_type_of: Any = None
     entries: list[_Entry] = field(default_factory=list)
+    # The declared checks of the selected fields, and the workspaces where all of them
+    # passed (a plan lives for one request: decisions are the viewer's for this request).
+    permissions: frozenset[str | None] = frozenset()
+    cleared: set[int] = field(default_factory=set)
+    accepted: set[type] = field(default_factory=set)  # classes is_type_of said yes to
 
     def accepts(self, value: Any) -> bool:
-        return self.is_type_of is None or self.is_type_of(value, None) is True
+        if self.is_type_of is None or type(value) in self.accepted:
+            return True
+        if self.is_type_of(value, None) is True:
+            self.accepted.add(type(value))
+            return True
+        return False
 
     def run(self, allows: Any, source: Any) -> Any:
+        if self.permissions:
+            workspace_id = source.workspace_id
+            if workspace_id not in self.cleared:
+                if not all(allows(workspace_id, p) for p in self.permissions):
+                    return _FALLBACK  # graphql-core reports the refusal at its path
+                self.cleared.add(workspace_id)
         out: dict[str, Any] = {}
         for e in self.entries:
             if e.attribute is None:
                 out[e.response_name] = self.type_name
                 continue
-            if e.guarded and not allows(source.workspace_id, e.permission):
-                return _FALLBACK
             value = getattr(source, e.attribute, Undefined)
             if value is None:
                 if e.non_null:
@@ -225,6 +239,7 @@ class GatewayExecutionContext(StrawberryGraphQLCoreExecutionContext):
             else:
                 return None
             plan.entries.append(entry)
+        plan.permissions = frozenset(e.permission for e in plan.entries if e.guarded)
         return plan
 
     def collect_and_execute_subfields(
