@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import time
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -10,6 +12,7 @@ from app.config import Settings
 
 # Never "none", never an asymmetric algorithm keyed with the shared secret.
 ALGORITHMS = ("HS256",)
+VERIFIED_TOKENS = 4096  # valid tokens whose signature need not be checked again
 
 
 class InvalidTokenError(Exception):
@@ -28,20 +31,36 @@ def issue_user_token(settings: Settings, user_id: int, *, ttl: timedelta | None 
 
 
 def verify_user_token(settings: Settings, token: str) -> int:
-    """The user id of a valid token; raises InvalidTokenError otherwise."""
+    """The user id of a valid token; raises InvalidTokenError otherwise.
+
+    A client sends the same token with every request until it expires: its signature is
+    checked once and the outcome kept (``_verified``, bounded); expiry is checked on
+    every use. Only valid tokens are kept, keyed by the whole token and the secret and
+    issuer that verified it."""
+    user_id, expires_at = _verified(token, settings.secret, settings.jwt_issuer)
+    if expires_at <= _now():
+        raise InvalidTokenError("the token has expired")
+    return user_id
+
+
+_now = time.time
+
+
+@functools.lru_cache(maxsize=VERIFIED_TOKENS)
+def _verified(token: str, secret: str, issuer: str) -> tuple[int, float]:
     try:
         claims = jwt.decode(
             token,
-            settings.secret,
+            secret,
             algorithms=list(ALGORITHMS),
-            issuer=settings.jwt_issuer,
+            issuer=issuer,
             options={"require": ["exp", "sub", "iss"]},
         )
-        sub = claims["sub"]
-        if not isinstance(sub, str) or not sub.isdigit():
-            raise InvalidTokenError("the token's subject is not a user id")
-        return int(sub)
     except jwt.ExpiredSignatureError as exc:
         raise InvalidTokenError("the token has expired") from exc
     except jwt.PyJWTError as exc:
         raise InvalidTokenError("the token is not valid") from exc
+    sub = claims["sub"]
+    if not isinstance(sub, str) or not sub.isdigit():
+        raise InvalidTokenError("the token's subject is not a user id")
+    return int(sub), float(claims["exp"])
