@@ -140,14 +140,13 @@ async def _execute(
     operation_name = params.get("operationName")
     prepared = operation.prepare(params["query"], operation_name)
     try:
-        async with db.session() as session:
-            # Also sets db.tenant: the workspaces every transaction of this request may see.
-            viewer = await authenticate(
-                session,
-                gateway.settings,
-                request.headers.get("authorization"),
-                with_memberships=prepared.needs_workspaces,
-            )
+        # Also sets db.tenant: the workspaces every transaction of this request may see.
+        viewer = await authenticate(
+            db,
+            gateway.settings,
+            request.headers.get("authorization"),
+            with_memberships=prepared.needs_workspaces,
+        )
     except AuthenticationError as exc:
         return _error(str(exc), "UNAUTHENTICATED")
     if prepared.document is not None:

@@ -48,8 +48,7 @@ async def _as_user(engine: AsyncEngine, settings: Settings, user_id: int) -> Req
     """A request's unit of work on the app's engine, authenticated as the user."""
     db = RequestDB(create_sessionmaker(engine))
     token = issue_user_token(settings, user_id)
-    async with db.session() as s:
-        await authenticate(s, settings, f"Bearer {token}")
+    await authenticate(db, settings, f"Bearer {token}")
     return db
 
 

@@ -19,9 +19,10 @@ from app.auth.tokens import InvalidTokenError, verify_user_token
 from app.auth.viewer import Membership, Viewer
 from app.config import Settings
 from app.db import tenant
+from app.db.session import RequestDB
 from app.domain.api_keys.repository import api_key_by_prefix
 from app.domain.members.repository import memberships_of_user, sign_in
-from app.domain.users.repository import user_row_by_id
+from app.domain.users.repository import user_row_by_id, user_row_outside_transaction
 from app.models import BuiltinRole, UserStatus
 
 ADMIN_GRANTED = tuple(sorted(admin_permissions()))
@@ -45,7 +46,7 @@ def bearer_token(authorization: str | None) -> str:
 
 
 async def authenticate(
-    session: AsyncSession,
+    db: RequestDB,
     settings: Settings,
     authorization: str | None,
     *,
@@ -62,15 +63,24 @@ async def authenticate(
     """
     token = bearer_token(authorization)
     if api_keys.looks_like_api_key(token):
-        return await _authenticate_api_key(session, token)
+        async with db.session() as session:
+            return await _authenticate_api_key(session, token)
     try:
         user_id = verify_user_token(settings, token)
     except InvalidTokenError as exc:
         raise AuthenticationError(f"Invalid token: {exc}.") from exc
     if not with_memberships:
-        # The request reads only the account itself: no membership, no tenant context
-        # (the session can then read no tenant row at all).
-        return Viewer(user=await _active_user(session, user_id), memberships={})
+        # The request reads only the account itself: one read outside the request's
+        # transaction, no membership, no tenant context (the request's session, if
+        # anything opens it, can then read no tenant row at all).
+        user = await user_row_outside_transaction(db.engine, user_id)
+        _require_active(user)
+        return Viewer(user=user, memberships={})
+    async with db.session() as session:
+        return await _sign_in(session, user_id)
+
+
+async def _sign_in(session: AsyncSession, user_id: int) -> Viewer:
     user, workspace_ids = await sign_in(session, user_id)  # also enters the tenant context
     _require_active(user)
     assert user is not None

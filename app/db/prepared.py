@@ -35,7 +35,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 Builder = Callable[[str], sa.Select[Any]]  # dialect name -> statement
 
@@ -85,7 +85,22 @@ class Prepared:
         return found
 
     async def all(self, session: AsyncSession, **params: Any) -> list[Any]:
-        link = await _link(session)
+        return await self._run(await _link(session), params)
+
+    async def outside_transaction(self, engine: AsyncEngine, **params: Any) -> list[Any]:
+        """Run on a pooled connection of its own, outside any transaction (PostgreSQL: no
+        BEGIN/COMMIT round trips). Only for a read that needs no tenant context and no
+        consistency with other statements: a request that reads nothing but the
+        viewer's account (app.auth.authenticate)."""
+        async with engine.connect() as conn:
+            sync = conn.sync_connection
+            assert sync is not None
+            driver = None
+            if conn.dialect.name == "postgresql":
+                driver = (await conn.get_raw_connection()).driver_connection
+            return await self._run(_Link(None, conn, sync, conn.dialect, driver), params)
+
+    async def _run(self, link: _Link, params: dict[str, Any]) -> list[Any]:
         c = self.compiled(link.dialect)
         args = []
         for name, process in zip(c.params, c.bind, strict=True):

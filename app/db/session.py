@@ -24,7 +24,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.db.tenant import Tenant, TenantSession, attach
 
@@ -54,6 +54,12 @@ class RequestDB:
     @property
     def started(self) -> bool:
         return self._session is not None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        engine = self._sessionmaker.kw["bind"]
+        assert isinstance(engine, AsyncEngine)
+        return engine
 
     async def finish(self, *, commit: bool) -> None:
         """End the unit of work: commit or roll back, and give the connection back."""
