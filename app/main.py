@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import itertools
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -74,6 +75,16 @@ class Gateway:
         )
 
 
+# Request ids: a random prefix per process and a counter (unique without a random draw
+# per request).
+_ID_PREFIX = uuid.uuid4().hex[:12]
+_ID_COUNTER = itertools.count(1)
+
+
+def next_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):012x}"
+
+
 def _gateway(request: Request) -> Gateway:
     gateway: Gateway = request.app.state.gateway
     return gateway
@@ -120,7 +131,7 @@ async def graphql_endpoint(request: Request) -> Response:
     if operation_name is not None and not isinstance(operation_name, str):
         return _error("`operationName` must be a string.", "BAD_USER_INPUT", 400)
 
-    request_id = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
+    request_id = request.headers.get("x-request-id", "")[:64] or next_request_id()
     db = RequestDB(gateway.sessionmaker)
     try:
         async with gateway.in_flight:

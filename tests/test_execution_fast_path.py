@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import strawberry
+from graphql import ExecutionResult
 
 from app.graphql.directives import enforce_declarations, scoped_field
 from app.graphql.execution import PLANS_KEY, GatewayExecutionContext, ObjectPlan, plan_plain_leaves
@@ -168,3 +169,42 @@ async def test_plain_objects_are_completed_by_their_plan(monkeypatch: pytest.Mon
             {"name": "b", "tags": [], "marks": [None]},
         ]
     }
+
+
+async def test_plans_shared_across_requests_keep_each_requests_decisions() -> None:
+    from graphql import execute, parse
+
+    schema = build(True)
+    document = parse("{ things { name secret parts { label price } } }")
+    shared: dict[Any, Any] = {}
+
+    async def as_(context: FakeContext) -> tuple[object, list[object]]:
+        result = execute(
+            schema._schema,
+            document,
+            context_value=context,
+            executor_class=GatewayExecutionContext,
+            plans=shared,
+        )
+        if not isinstance(result, ExecutionResult):
+            result = await result
+        return result.data, [e.path for e in result.errors or []]
+
+    everything = FakeContext(held={1: {None, "billing:read:all"}, 2: {None, "billing:read:all"}})
+    data, errors = await as_(everything)
+    assert errors == [] and shared  # the plans were compiled into the shared cache
+    assert (
+        data
+        == (await run(False, everything, "{ things { name secret parts { label price } } }"))[0]
+    )
+    # The same plans, another viewer: refused where that viewer is refused.
+    data, errors = await as_(FakeContext(held={1: {None}, 2: {None}}))
+    assert data is not None and data["things"][0]["secret"] is None  # type: ignore[index]
+    assert errors == [
+        ["things", 0, "secret"],
+        ["things", 0, "parts", 0, "price"],
+        ["things", 0, "parts", 1, "price"],
+        ["things", 1, "secret"],
+        ["things", 1, "parts", 0, "price"],
+        ["things", 1, "parts", 1, "price"],
+    ]

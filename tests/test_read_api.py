@@ -702,3 +702,16 @@ async def test_user_workspaces_are_listed_for_the_viewer_only(client: GraphQLCli
         {"user": {"email": "cy@acme.test", "workspaces": []}},  # never leaks globex
         {"user": {"email": "eve@acme.test", "workspaces": []}},
     ]
+
+
+async def test_a_selection_that_depends_on_a_variable_follows_it_every_time(
+    client: GraphQLClient,
+) -> None:
+    query = """query($email: Boolean!) { workspace(slug: "acme") { members(first: 1) {
+      nodes { user { name email @include(if: $email) } } } } }"""
+    for email in (True, False, True):
+        body = await client.query(query, {"email": email}, as_="ada@acme.test")
+        user = body["data"]["workspace"]["members"]["nodes"][0]["user"]
+        assert user == (
+            {"name": "Ada Admin", "email": "ada@acme.test"} if email else {"name": "Ada Admin"}
+        )

@@ -22,7 +22,7 @@ class Context:
     viewer: Viewer
     settings: Settings
     request_id: str
-    users: UserLoader
+    _users: UserLoader | None = None
     _workspaces: dict[int, WorkspaceLoaders] = field(default_factory=dict)
     _decisions: dict[tuple[int, str | None], bool] = field(default_factory=dict)
     _nodes: NodeLocator | None = None
@@ -31,9 +31,14 @@ class Context:
 
     @classmethod
     def create(cls, db: RequestDB, viewer: Viewer, settings: Settings, request_id: str) -> Context:
-        return cls(
-            db=db, viewer=viewer, settings=settings, request_id=request_id, users=UserLoader(db)
-        )
+        return cls(db=db, viewer=viewer, settings=settings, request_id=request_id)
+
+    @property
+    def users(self) -> UserLoader:
+        """Accounts by id (built on first use)."""
+        if self._users is None:
+            self._users = UserLoader(self.db)
+        return self._users
 
     def allows(self, workspace_id: int, permission: str | None) -> bool:
         """Does the viewer hold ``permission`` (None: mere membership) in the workspace?
@@ -68,7 +73,7 @@ class Context:
         is read next (the mutation's payload) shows the new state."""
         self._workspaces.pop(workspace_id, None)
         self._nodes = None
-        self.users.clear_all()
+        self._users = None
 
     @property
     def nodes(self) -> NodeLocator:

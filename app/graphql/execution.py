@@ -96,10 +96,9 @@ class ObjectPlan:
     # checks nested values itself, as complete_object_value would.
     is_type_of: Any = None
     entries: list[_Entry] = field(default_factory=list)
-    # The declared checks of the selected fields, and the workspaces where all of them
-    # passed (a plan lives for one request: decisions are the viewer's for this request).
-    permissions: frozenset[str | None] = frozenset()
-    cleared: set[int] = field(default_factory=set)
+    # The declared checks of the selected fields (a plan may serve many requests: the
+    # decisions are the request's, through ``allows``).
+    permissions: tuple[str | None, ...] = ()
     accepted: set[type] = field(default_factory=set)  # classes is_type_of said yes to
 
     def accepts(self, value: Any) -> bool:
@@ -113,10 +112,9 @@ class ObjectPlan:
     def run(self, allows: Any, source: Any) -> Any:
         if self.permissions:
             workspace_id = source.workspace_id
-            if workspace_id not in self.cleared:
-                if not all(allows(workspace_id, p) for p in self.permissions):
+            for permission in self.permissions:
+                if not allows(workspace_id, permission):
                     return _FALLBACK  # graphql-core reports the refusal at its path
-                self.cleared.add(workspace_id)
         out: dict[str, Any] = {}
         for e in self.entries:
             if e.attribute is None:
@@ -166,7 +164,9 @@ class ObjectPlan:
 
 
 class GatewayExecutionContext(StrawberryGraphQLCoreExecutionContext):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, plans: dict[tuple[str, tuple[int, ...]], Any] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         manager = self.middleware_manager
         # Strawberry always passes a manager; it matters only when it holds middleware.
@@ -174,13 +174,17 @@ class GatewayExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._plans: dict[tuple[str, str], PlainLeaf] = (
             (self.schema.extensions or {}).get(PLANS_KEY, {}) if no_middleware else {}
         )
-        # (type name, id of the field group) -> compiled plan, or None when not plain.
-        self._object_plans: dict[tuple[str, int], ObjectPlan | None] = {}
+        # (type name, ids of the field nodes) -> compiled plan, or None when not plain. The
+        # caller may pass the document's own cache (app.graphql.operation): plans then
+        # serve every request of that document, whose nodes it keeps alive.
+        self._object_plans: dict[tuple[str, tuple[int, ...]], ObjectPlan | None] = (
+            {} if plans is None else plans
+        )
 
     def _object_plan(
         self, object_type: GraphQLObjectType, field_details_list: Any
     ) -> ObjectPlan | None:
-        key = (object_type.name, id(field_details_list))
+        key = (object_type.name, tuple(id(d.node) for d in field_details_list))
         if key in self._object_plans:
             return self._object_plans[key]
         self._object_plans[key] = None  # guards against cycles while compiling
@@ -239,7 +243,7 @@ class GatewayExecutionContext(StrawberryGraphQLCoreExecutionContext):
             else:
                 return None
             plan.entries.append(entry)
-        plan.permissions = frozenset(e.permission for e in plan.entries if e.guarded)
+        plan.permissions = tuple({e.permission for e in plan.entries if e.guarded})
         return plan
 
     def collect_and_execute_subfields(

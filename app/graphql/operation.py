@@ -59,6 +59,9 @@ class PreparedDocument:
     operation: OperationDefinitionNode | None  # the one to run; None: missing or ambiguous
     # False only when the operation provably reads nothing but the viewer's own account.
     needs_workspaces: bool
+    # Object plans (app.graphql.execution) shared by every run of this document; None
+    # when a selection depends on variables (@skip/@include): then each run compiles its own.
+    plans: dict[Any, Any] | None = None
 
     @property
     def is_mutation(self) -> bool:
@@ -85,12 +88,14 @@ def _prepare(query: str, operation_name: str | None) -> PreparedDocument:
     ]
     operation = chosen[0] if len(chosen) == 1 else None
     errors = validate(schema._schema, document, _RULES)
+    conditional = "@skip" in query or "@include" in query  # conservative: text, not AST
     return PreparedDocument(
         document,
         errors,
         names,
         operation,
         operation is None or needs_workspaces(operation),
+        None if conditional else {},
     )
 
 
@@ -113,6 +118,7 @@ async def run(
         operation_name=operation_name,
         executor_class=GatewayExecutionContext,
         is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
+        plans=prepared.plans,
     )
     if isinstance(result, Awaitable):
         result = await result
