@@ -200,19 +200,29 @@ class Related:
     Lets one statement return a page with the rows it refers to (a member with its
     account and role), instead of a statement per relation."""
 
-    def __init__(self, name: str, model: Any) -> None:
+    def __init__(
+        self,
+        name: str,
+        model: Any,
+        on: Callable[[Any], sa.ColumnElement[bool]],
+        *,
+        outer: bool = False,
+    ) -> None:
+        """``on(columns)``: the join condition, given the joined table's columns;
+        ``outer``: keep rows that have no such related row (a LEFT OUTER JOIN)."""
         self.name = name
         self.table = sa.alias(model.__table__, name)
+        self.on = on(self.table.c)
+        self.outer = outer
         self.keys = [c.key for c in self.table.columns]
         self.row: Any = namedtuple(name, self.keys)  # type: ignore[misc]
         self._pk = self.keys.index("id")
 
-    @property
-    def c(self) -> Any:
-        return self.table.c
-
-    def columns(self) -> list[sa.Label[Any]]:
-        return [c.label(f"{self.name}__{c.key}") for c in self.table.columns]
+    def joined(self, stmt: sa.Select[Any]) -> sa.Select[Any]:
+        """``stmt`` joined with this table, its columns added under their labels."""
+        join = stmt.outerjoin if self.outer else stmt.join
+        columns = [c.label(f"{self.name}__{c.key}") for c in self.table.columns]
+        return join(self.table, self.on).add_columns(*columns)
 
     def of(self, rows: Sequence[Any]) -> list[Any]:
         """The related row of each row (None where an outer join found none)."""

@@ -69,11 +69,13 @@ async def prepared_page(
     """``fetch_page`` for the hot lists, as a prepared statement (app.db.prepared):
     ``build(dialect)`` gives the filtered select with ``bindparam``s for ``params``;
     ``key`` names that shape (it must change whenever the statement's text would).
-    Rows are named tuples of the selected columns; the rows of each joined ``related``
-    table are in ``Page.related`` under its name."""
+    Rows are named tuples of the selected columns; each ``related`` table is joined into
+    the same statement and its rows are in ``Page.related`` under its name."""
 
     def paged(dialect: str) -> sa.Select[Any]:
         stmt = build(dialect)
+        for table in related:
+            stmt = table.joined(stmt)
         if after is not None:
             bound = sa.tuple_(
                 *(sa.bindparam(f"after_{i}", type_=c.type) for i, c in enumerate(order))
@@ -88,7 +90,8 @@ async def prepared_page(
         if len(after) != len(order):
             raise ValueError("cursor does not fit this list")
         params.update({f"after_{i}": v for i, v in enumerate(after)})
-    statement = prepared((key, after is not None, descending), paged)
+    joined = tuple(r.name for r in related)
+    statement = prepared((key, joined, after is not None, descending), paged)
     rows = await statement.all(session, page_limit=first + 1, **params)
     return _page(rows, first, order, related)
 
@@ -106,6 +109,15 @@ def _page(
     keys = [key_of(r) for r in rows] if len(order) > 1 else [(key_of(r),) for r in rows]
     joined = {r.name: r.of(rows) for r in related}
     return Page(items=rows, keys=keys, has_next=has_next, related=joined)
+
+
+async def prepared_count(
+    session: AsyncSession, key: Hashable, build: Callable[[str], sa.Select[Any]], **params: Any
+) -> int:
+    """How many rows ``build(dialect)`` selects, as a prepared statement (see
+    ``prepared_page`` for ``key`` and ``params``)."""
+    statement = prepared(("count", key), lambda dialect: counted(build(dialect)))
+    return int((await statement.all(session, **params))[0].total)
 
 
 def counted(stmt: sa.Select[Any]) -> sa.Select[Any]:

@@ -15,6 +15,8 @@ from sqlalchemy.dialects import postgresql
 from sqlmodel import SQLModel, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from app.db.prepared import Prepared, any_of
+
 M = TypeVar("M", bound=SQLModel)
 
 
@@ -60,3 +62,18 @@ def scoped_delete(model: type[M], workspace_id: int) -> sa.Delete:
     """``DELETE FROM model WHERE model.workspace_id = :workspace_id``."""
     column: Any = model.workspace_id
     return sa.delete(model).where(column == workspace_id)
+
+
+def rows_by_ids(model: type[M]) -> Prepared:
+    """A prepared read of ``model``'s lean rows in ``:workspace_id`` whose id is one of
+    ``:ids`` (the read path's loaders; a service that changes a row loads the entity)."""
+    column: Any = model.id
+    return Prepared(
+        f"{model.__tablename__}_by_ids",
+        lambda dialect: lean(
+            scoped(model, sa.bindparam("workspace_id", type_=sa.Integer)).where(
+                any_of(dialect, column, "ids")
+            ),
+            model,
+        ),
+    )

@@ -221,27 +221,18 @@ class GatewayExecutionContext(StrawberryGraphQLCoreExecutionContext):
             non_null = isinstance(field_type, GraphQLNonNull)
             inner = field_type.of_type if non_null else field_type
             entry = _Entry(response_name, definition.python_name, guarded, permission, non_null)
+            if isinstance(inner, GraphQLList):
+                entry.is_list = True
+                entry.items_non_null = isinstance(inner.of_type, GraphQLNonNull)
+                inner = inner.of_type.of_type if entry.items_non_null else inner.of_type
             if isinstance(inner, GraphQLScalarType | GraphQLEnumType):
                 entry.leaf = inner
             elif isinstance(inner, GraphQLObjectType):
                 entry.plan = self._object_plan(inner, sub_list)
                 if entry.plan is None:
                     return None
-            elif isinstance(inner, GraphQLList):
-                item_type = inner.of_type
-                entry.is_list = True
-                entry.items_non_null = isinstance(item_type, GraphQLNonNull)
-                item_type = item_type.of_type if entry.items_non_null else item_type
-                if isinstance(item_type, GraphQLScalarType | GraphQLEnumType):
-                    entry.leaf = item_type
-                elif isinstance(item_type, GraphQLObjectType):
-                    entry.plan = self._object_plan(item_type, sub_list)
-                    if entry.plan is None:
-                        return None
-                else:
-                    return None
             else:
-                return None
+                return None  # a list of lists, or an abstract type: graphql-core's path
             plan.entries.append(entry)
         plan.permissions = tuple({e.permission for e in plan.entries if e.guarded})
         return plan

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.permissions import Scope
-from app.db.prepared import Prepared, Related, any_of, prepared
-from app.domain.pagination import Page, counted, prepared_page
+from app.db.prepared import Prepared, Related, any_of
+from app.domain.pagination import Page, prepared_count, prepared_page
 from app.domain.tenant import lean, scoped
 from app.models import (
     ActionItem,
@@ -128,8 +128,15 @@ def _filtered(dialect: str, shape: tuple[Any, ...]) -> sa.Select[tuple[Conversat
 
 
 # Relations a conversation page can bring along in its own statement.
-CONVERSATION_HOST = Related("host", User)
-CONVERSATION_TEAM = Related("team", Team)
+CONVERSATION_HOST = Related("host", User, lambda host: host.id == Conversation.host_user_id)
+CONVERSATION_TEAM = Related(
+    "team",
+    Team,
+    lambda team: sa.and_(
+        team.workspace_id == Conversation.workspace_id, team.id == Conversation.team_id
+    ),
+    outer=True,  # a conversation may have no team
+)
 
 
 async def conversations_page(
@@ -146,33 +153,15 @@ async def conversations_page(
     ``include`` ("host", "team") the same statement joins each one's host account and
     team (None for a conversation without one), in ``page.related``."""
     shape, values = _filter_params(workspace_id, v, f)
-    related = [r for r in (CONVERSATION_HOST, CONVERSATION_TEAM) if r.name in include]
-
-    def build(dialect: str) -> sa.Select[Any]:
-        stmt = lean(_filtered(dialect, shape), Conversation)
-        if CONVERSATION_HOST in related:
-            host = CONVERSATION_HOST.c
-            stmt = stmt.join(CONVERSATION_HOST.table, host.id == Conversation.host_user_id)
-        if CONVERSATION_TEAM in related:
-            team = CONVERSATION_TEAM.c
-            stmt = stmt.outerjoin(
-                CONVERSATION_TEAM.table,
-                sa.and_(
-                    team.workspace_id == Conversation.workspace_id,
-                    team.id == Conversation.team_id,
-                ),
-            )
-        return stmt.add_columns(*(c for r in related for c in r.columns()))  # type: ignore[no-any-return]
-
     return await prepared_page(
         session,
-        ("conversations_page", shape, tuple(r.name for r in related)),
-        build,
+        ("conversations_page", shape),
+        lambda dialect: lean(_filtered(dialect, shape), Conversation),
         CONVERSATION_ORDER,
         first=first,
         after=after,
         descending=True,
-        related=related,
+        related=[r for r in (CONVERSATION_HOST, CONVERSATION_TEAM) if r.name in include],
         **values,
     )
 
@@ -181,10 +170,9 @@ async def conversations_count(
     session: AsyncSession, workspace_id: int, v: Visibility, f: ConversationFilter
 ) -> int:
     shape, values = _filter_params(workspace_id, v, f)
-    statement = prepared(
-        ("conversations_count", shape), lambda dialect: counted(_filtered(dialect, shape))
+    return await prepared_count(
+        session, ("conversations", shape), lambda dialect: _filtered(dialect, shape), **values
     )
-    return int((await statement.all(session, **values))[0].total)
 
 
 async def conversations_by_ids(
@@ -194,21 +182,21 @@ async def conversations_by_ids(
     return list((await session.execute(stmt)).scalars())
 
 
-PARTICIPANT_USER = Related("user", User)
+PARTICIPANT_USER = Related(
+    "user",
+    User,
+    lambda user: user.id == ConversationParticipant.user_id,
+    outer=True,  # guests have no account
+)
 
 
 def _participants_of(dialect: str) -> sa.Select[Any]:
-    user = PARTICIPANT_USER.c
     stmt = (
         scoped(ConversationParticipant, sa.bindparam("workspace_id", type_=sa.Integer))
         .where(any_of(dialect, ConversationParticipant.conversation_id, "ids"))
         .order_by(ConversationParticipant.id)
     )
-    return (  # type: ignore[no-any-return]
-        lean(stmt, ConversationParticipant)
-        .outerjoin(PARTICIPANT_USER.table, user.id == ConversationParticipant.user_id)
-        .add_columns(*PARTICIPANT_USER.columns())
-    )
+    return PARTICIPANT_USER.joined(lean(stmt, ConversationParticipant))
 
 
 _PARTICIPANTS_OF = Prepared("participants_of", _participants_of)

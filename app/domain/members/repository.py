@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import select
 
-from app.db.prepared import Prepared, Related, prepared
+from app.db.prepared import Prepared, Related
 from app.db.tenant import USER_ID_SETTING, WORKSPACE_IDS_SETTING
-from app.domain.pagination import Page, counted, prepared_page
+from app.domain.pagination import Page, prepared_count, prepared_page
 from app.domain.tenant import lean, scoped
 from app.models import (
     BuiltinRole,
@@ -215,8 +215,12 @@ def _filtered(shape: tuple[bool, ...]) -> sa.Select[tuple[Member]]:
 
 
 # Relations a members page can bring along in its own statement.
-MEMBER_USER = Related("user", User)
-MEMBER_ROLE = Related("role", Role)
+MEMBER_USER = Related("user", User, lambda user: user.id == Member.user_id)
+MEMBER_ROLE = Related(
+    "role",
+    Role,
+    lambda role: sa.and_(role.workspace_id == Member.workspace_id, role.id == Member.role_id),
+)
 
 
 async def members_page(
@@ -232,37 +236,23 @@ async def members_page(
     ("user", "role") the same statement joins each member's account and role, found
     in ``page.related["user"]`` / ``["role"]``."""
     shape, values = _filter_params(workspace_id, f)
-    related = [r for r in (MEMBER_USER, MEMBER_ROLE) if r.name in include]
-
-    def build(_dialect: str) -> sa.Select[Any]:
-        stmt = lean(_filtered(shape), Member)
-        if MEMBER_USER in related:
-            user = MEMBER_USER.c
-            stmt = stmt.join(MEMBER_USER.table, user.id == Member.user_id)
-        if MEMBER_ROLE in related:
-            role = MEMBER_ROLE.c
-            stmt = stmt.join(
-                MEMBER_ROLE.table,
-                sa.and_(role.workspace_id == Member.workspace_id, role.id == Member.role_id),
-            )
-        return stmt.add_columns(*(c for r in related for c in r.columns()))  # type: ignore[no-any-return]
-
     return await prepared_page(
         session,
-        ("members_page", shape, tuple(r.name for r in related)),
-        build,
+        ("members_page", shape),
+        lambda _dialect: lean(_filtered(shape), Member),
         MEMBER_ORDER,
         first=first,
         after=after,
-        related=related,
+        related=[r for r in (MEMBER_USER, MEMBER_ROLE) if r.name in include],
         **values,
     )
 
 
 async def members_count(session: AsyncSession, workspace_id: int, f: MemberFilter) -> int:
     shape, values = _filter_params(workspace_id, f)
-    statement = prepared(("members_count", shape), lambda _dialect: counted(_filtered(shape)))
-    return int((await statement.all(session, **values))[0].total)
+    return await prepared_count(
+        session, ("members", shape), lambda _dialect: _filtered(shape), **values
+    )
 
 
 async def members_by_ids(

@@ -8,9 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.prepared import Prepared, any_of
 from app.domain.pagination import Page, count, fetch_page
-from app.domain.tenant import lean, scoped
+from app.domain.tenant import rows_by_ids, scoped
 from app.models import Role, RolePermission
 
 ROLE_ORDER = (Role.id,)
@@ -33,15 +32,7 @@ async def roles_by_ids(session: AsyncSession, workspace_id: int, ids: Sequence[i
     return list((await session.execute(stmt)).scalars())
 
 
-_ROLE_ROWS = Prepared(
-    "role_rows_by_ids",
-    lambda dialect: lean(
-        scoped(Role, sa.bindparam("workspace_id", type_=sa.Integer)).where(
-            any_of(dialect, Role.id, "ids")
-        ),
-        Role,
-    ),
-)
+_ROLE_ROWS = rows_by_ids(Role)
 
 
 async def role_rows_by_ids(

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.prepared import Prepared, any_of
 from app.domain.pagination import Page, count, fetch_page
-from app.domain.tenant import lean, scoped
+from app.domain.tenant import lean, rows_by_ids, scoped
 from app.models import Team, TeamMember
 
 TEAM_ORDER = (Team.id,)
@@ -33,15 +33,7 @@ async def teams_by_ids(session: AsyncSession, workspace_id: int, ids: Sequence[i
     return list((await session.execute(stmt)).scalars())
 
 
-_TEAM_ROWS = Prepared(
-    "team_rows_by_ids",
-    lambda dialect: lean(
-        scoped(Team, sa.bindparam("workspace_id", type_=sa.Integer)).where(
-            any_of(dialect, Team.id, "ids")
-        ),
-        Team,
-    ),
-)
+_TEAM_ROWS = rows_by_ids(Team)
 
 
 async def team_rows_by_ids(
