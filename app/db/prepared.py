@@ -14,10 +14,12 @@ connection and transaction, and applies the processors (enums, SQLite datetimes)
 
 - PostgreSQL: the asyncpg connection under SQLAlchemy's adapter, with asyncpg's
   statement cache. SQLAlchemy starts the driver's transaction lazily, on its first
-  statement; ``_driver_transaction`` starts it first if nothing has yet, so a prepared
-  read always runs inside the request's transaction and sees its tenant context
+  statement; ``_link`` starts it first if nothing has yet (once per transaction), so a
+  prepared read always runs inside the request's transaction and sees its tenant context
   (app.db.tenant). ``tests/test_prepared.py`` pins that on a real server.
 - SQLite: ``exec_driver_sql`` on the same connection.
+- ``outside_transaction``: on a pooled connection of its own, no transaction at all (the
+  one read of a request that reads nothing but the viewer's account).
 
 Rows are named tuples (``row.name``): read paths only; a service that changes a row
 loads the ORM entity. Statements whose text depends on the request's shape (a filter

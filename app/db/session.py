@@ -6,7 +6,10 @@ concurrently and aiodataloader dispatches batches as tasks, but an ``AsyncSessio
 must never be used by two tasks at once. So every use of the session goes through
 ``RequestDB.session()``, which holds an ``asyncio.Lock`` for the duration of the
 block: statements from concurrent resolvers queue up instead of interleaving.
-Batching (one statement per loader batch) keeps that queue short.
+Batching (one statement per loader batch) keeps that queue short. (One read happens
+outside it: a request that reads nothing but the viewer's account reads it on a pooled
+connection of its own, outside any transaction, before any session exists; see
+app.db.prepared.Prepared.outside_transaction.)
 
 Why not a session per loader batch? Every transaction would have to re-establish
 the tenant context, and a request would no longer read one consistent snapshot.
