@@ -17,7 +17,7 @@ connection and transaction, and applies the processors (enums, SQLite datetimes)
   statement; ``_link`` starts it first if nothing has yet (once per transaction), so a
   prepared read always runs inside the request's transaction and sees its tenant context
   (app.db.tenant). ``tests/test_prepared.py`` pins that on a real server.
-- SQLite: ``exec_driver_sql`` on the same connection.
+- SQLite (or any driver but asyncpg): ``exec_driver_sql`` on the same connection.
 - ``outside_transaction``: on a pooled connection of its own, no transaction at all (the
   one read of a request that reads nothing but the viewer's account).
 
@@ -81,9 +81,10 @@ class Prepared:
         )
 
     def compiled(self, dialect: Dialect) -> _Compiled:
-        found = self._compiled.get(dialect.name)
+        key = f"{dialect.name}+{dialect.driver}"  # the text depends on the driver's paramstyle
+        found = self._compiled.get(key)
         if found is None:
-            found = self._compiled[dialect.name] = self._compile(dialect)
+            found = self._compiled[key] = self._compile(dialect)
         return found
 
     async def all(self, session: AsyncSession, **params: Any) -> list[Any]:
@@ -98,7 +99,7 @@ class Prepared:
             sync = conn.sync_connection
             assert sync is not None
             driver = None
-            if conn.dialect.name == "postgresql":
+            if _on_asyncpg(conn.dialect):
                 driver = (await conn.get_raw_connection()).driver_connection
             return await self._run(_Link(None, conn, sync, conn.dialect, driver), params)
 
@@ -149,6 +150,12 @@ class _Link:
 _LINK_KEY = "harmony.prepared_link"
 
 
+def _on_asyncpg(dialect: Dialect) -> bool:
+    """asyncpg is the driver we run on directly; any other goes through
+    ``exec_driver_sql`` (SQLite's aiosqlite here)."""
+    return dialect.driver == "asyncpg"
+
+
 async def _link(session: AsyncSession) -> _Link:
     """The session's connection for this transaction: looked up (and, on PostgreSQL,
     the driver's transaction begun) once per transaction, not per statement."""
@@ -160,7 +167,7 @@ async def _link(session: AsyncSession) -> _Link:
     sync = conn.sync_connection
     assert sync is not None
     driver = None
-    if conn.dialect.name == "postgresql":
+    if _on_asyncpg(conn.dialect):
         raw = await conn.get_raw_connection()
         adapter: Any = raw.dbapi_connection
         # SQLAlchemy begins the driver's transaction lazily, on its first statement:
