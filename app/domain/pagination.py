@@ -51,7 +51,7 @@ async def fetch_page(
     descriptions = stmt.column_descriptions
     entity = len(descriptions) == 1 and isinstance(descriptions[0]["expr"], type)
     rows = list(result.scalars().all() if entity else result.all())
-    return _page(rows, first, order)
+    return page_of(rows, first, order)
 
 
 async def prepared_page(
@@ -93,16 +93,17 @@ async def prepared_page(
     joined = tuple(r.name for r in related)
     statement = prepared((key, joined, after is not None, descending), paged)
     rows = await statement.all(session, page_limit=first + 1, **params)
-    return _page(rows, first, order, related)
+    return page_of(rows, first, order, related)
 
 
-def _page(
+def page_of(
     rows: list[Any],
     first: int,
     order: Sequence[sa.ColumnElement[Any]],
     related: Sequence[Related] = (),
 ) -> Page[Any]:
-    """``first + 1`` rows read: the page, whether another follows, the cursor keys."""
+    """``first + 1`` rows read (or fewer) in ``order``: the page, whether another follows,
+    the cursor keys."""
     has_next = len(rows) > first
     rows = rows[:first]
     key_of = attrgetter(*(c.key for c in order))

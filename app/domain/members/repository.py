@@ -16,7 +16,7 @@ from sqlmodel import select
 
 from app.db.prepared import Prepared, Related
 from app.db.tenant import USER_ID_SETTING, WORKSPACE_IDS_SETTING
-from app.domain.pagination import Page, prepared_count, prepared_page
+from app.domain.pagination import Page, page_of, prepared_count, prepared_page
 from app.domain.tenant import lean, scoped
 from app.models import (
     BuiltinRole,
@@ -315,14 +315,7 @@ async def members_pages_of_teams(
     rows: dict[int, list[Member]] = {t: [] for t in team_ids}
     for row, team_id in (await session.execute(stmt)).all():
         rows[team_id].append(row)
-    return {
-        team_id: Page(
-            items=found[:first],
-            keys=[(m.id,) for m in found[:first]],
-            has_next=len(found) > first,
-        )
-        for team_id, found in rows.items()
-    }
+    return {team_id: page_of(found, first, MEMBER_ORDER) for team_id, found in rows.items()}
 
 
 async def member_counts_of_teams(
