@@ -455,6 +455,34 @@ async def test_settings_pages(client: GraphQLClient) -> None:
     }
 
 
+async def test_intelligence_page_without_providers_or_settings(
+    client: GraphQLClient, session: AsyncSession
+) -> None:
+    from sqlalchemy import delete
+
+    from app.models import AIProvider, IntelligenceSettings
+
+    query = """{ workspace(slug: "acme") { settings { intelligence {
+      defaultModel providers { provider } } } } }"""
+    acme = await f.workspace_id(session, "acme")
+    await session.execute(delete(AIProvider).where(AIProvider.workspace_id == acme))
+    await session.commit()
+    body = await ada(client, query)
+    assert body["data"]["workspace"]["settings"]["intelligence"] == {
+        "defaultModel": "claude-sonnet-4",
+        "providers": [],
+    }
+    await session.execute(
+        delete(IntelligenceSettings).where(IntelligenceSettings.workspace_id == acme)
+    )
+    await session.commit()
+    body = await ada(client, query)
+    assert body["data"]["workspace"]["settings"]["intelligence"] == {
+        "defaultModel": None,
+        "providers": [],
+    }
+
+
 async def test_subscription(client: GraphQLClient) -> None:
     body = await ada(
         client,

@@ -4,6 +4,7 @@ workspace queries. Only the viewer's ACTIVE workspaces are ever reachable."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import strawberry
 
@@ -85,12 +86,11 @@ class WorkspaceSettings:
     @scoped_field("Intelligence settings.", "intelligence:read:all")
     async def intelligence(self, info: Info) -> IntelligenceSettings | None:
         wanted, ws = selected(info), self.workspace_id
-        default_model, providers = None, []
-        async with info.context.db.session() as s:
-            if "defaultModel" in wanted:
-                default_model = await workspaces.default_model(s, ws)
-            if "providers" in wanted:
-                providers = await workspaces.ai_provider_rows(s, ws)
+        default_model: str | None = None
+        providers: list[Any] = []
+        if wanted & {"defaultModel", "providers"}:
+            async with info.context.db.session() as s:
+                default_model, providers = await workspaces.intelligence_page(s, ws)
         return IntelligenceSettings(
             workspace_id=ws,
             default_model=default_model,

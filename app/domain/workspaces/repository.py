@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from app.db.prepared import Prepared
 from app.domain.tenant import among as among_workspaces
-from app.domain.tenant import lean, scoped
+from app.domain.tenant import scoped
 from app.models import (
     AIProvider,
     ApiKey,
@@ -40,16 +40,25 @@ _HANDBOOK = Prepared(
     "handbook_of",
     lambda _: sa.select(Workspace.handbook).where(Workspace.id == _WORKSPACE_ID),
 )
-_DEFAULT_MODEL = Prepared(
-    "default_model",
-    lambda _: sa.select(IntelligenceSettings.default_model).where(
-        IntelligenceSettings.workspace_id == _WORKSPACE_ID
-    ),
-)
-_AI_PROVIDERS = Prepared(
-    "ai_provider_rows",
-    lambda _: lean(scoped(AIProvider, _WORKSPACE_ID), AIProvider).order_by(AIProvider.provider),
-)
+
+
+def _intelligence(_dialect: str) -> sa.Select[Any]:
+    # One row per provider (at least one row: the workspace itself), each carrying the
+    # default model: both halves of the page in one statement.
+    workspace = sa.select(_WORKSPACE_ID.label("workspace_id")).subquery("w")
+    stmt: sa.Select[Any] = (
+        sa.select(IntelligenceSettings.default_model, *AIProvider.__table__.columns)
+        .select_from(workspace)
+        .outerjoin(
+            IntelligenceSettings, IntelligenceSettings.workspace_id == workspace.c.workspace_id
+        )
+        .outerjoin(AIProvider, AIProvider.workspace_id == workspace.c.workspace_id)
+        .order_by(AIProvider.provider)
+    )
+    return stmt
+
+
+_INTELLIGENCE = Prepared("intelligence_settings_page", _intelligence)
 
 
 async def handbook_of(session: AsyncSession, workspace_id: int) -> str:
@@ -58,14 +67,14 @@ async def handbook_of(session: AsyncSession, workspace_id: int) -> str:
     return str(row.handbook)
 
 
-async def default_model(session: AsyncSession, workspace_id: int) -> str | None:
-    row = await _DEFAULT_MODEL.first(session, workspace_id=workspace_id)
-    return None if row is None else row.default_model
-
-
-async def ai_provider_rows(session: AsyncSession, workspace_id: int) -> list[Any]:
-    """Providers by provider key, as lean rows (read path)."""
-    return await _AI_PROVIDERS.all(session, workspace_id=workspace_id)
+async def intelligence_page(
+    session: AsyncSession, workspace_id: int
+) -> tuple[str | None, list[Any]]:
+    """Settings → Intelligence in one statement: the default model, and the providers
+    by provider key as lean rows (read path)."""
+    rows = await _INTELLIGENCE.all(session, workspace_id=workspace_id)
+    providers = [r for r in rows if r.id is not None]
+    return (rows[0].default_model if rows else None), providers
 
 
 async def intelligence_settings(
