@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlmodel import SQLModel, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -40,16 +39,6 @@ def lean(stmt: Any, *models: type[SQLModel]) -> Any:
     loads the entity."""
     columns = [c for m in models for c in m.__table__.columns]
     return stmt.with_only_columns(*columns)
-
-
-def one_of(session: Any, column: Any, values: Sequence[Any]) -> Any:
-    """``column IN (values)``; on PostgreSQL ``column = ANY(:array)``: one array parameter
-    instead of one per value, so the statement (and its compiled form) is the same for a
-    page of 2 or of 50 and nothing is expanded per execution."""
-    if session.get_bind().dialect.name == "postgresql":
-        array = sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type), unique=True)
-        return column == sa.any_(array)
-    return column.in_(list(values))
 
 
 def scoped_update(model: type[M], workspace_id: int) -> sa.Update:

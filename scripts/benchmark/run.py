@@ -456,14 +456,14 @@ def write_requests(plans: list[Plan], out: Path) -> None:
             (folder / f"{target}-{plan.name}.tsv").write_text("\n".join(lines) + "\n")
 
 
-def wrk(server: Server, plan: Plan, c: int, seconds: float, out: Path, tag: str) -> dict[str, Any]:
-    target = "gateway" if server.name == "gateway" else "floor"
-    path = server.path or plan.workload.floor_path
-    requests = out / "inputs" / f"{target}-{plan.name}.tsv"
-    argv = [
+def wrk_argv(
+    port: int, path: str, requests: Path, threads: int, c: int, seconds: float
+) -> list[str]:
+    """wrk driving ``path`` with the requests file through load.lua."""
+    return [
         "wrk",
         "-t",
-        str(min(WRK_THREADS, c)),
+        str(threads),
         "-c",
         str(c),
         "-d",
@@ -472,12 +472,19 @@ def wrk(server: Server, plan: Plan, c: int, seconds: float, out: Path, tag: str)
         "10s",
         "-s",
         str(LUA),
-        f"http://127.0.0.1:{server.port}{path}",
+        f"http://127.0.0.1:{port}{path}",
         "--",
         str(requests),
         path,
-        f"127.0.0.1:{server.port}",
+        f"127.0.0.1:{port}",
     ]
+
+
+def wrk(server: Server, plan: Plan, c: int, seconds: float, out: Path, tag: str) -> dict[str, Any]:
+    target = "gateway" if server.name == "gateway" else "floor"
+    path = server.path or plan.workload.floor_path
+    requests = out / "inputs" / f"{target}-{plan.name}.tsv"
+    argv = wrk_argv(server.port, path, requests, min(WRK_THREADS, c), c, seconds)
     done = subprocess.run(  # noqa: S603 (fixed argv)
         argv, capture_output=True, text=True, timeout=seconds + 60, check=False
     )
@@ -631,24 +638,7 @@ def threading_wrk(
     requests = out / "inputs" / f"gateway-{plan.name}.tsv"
     path = server.path
     return subprocess.Popen(  # noqa: S603 (fixed argv)
-        [  # noqa: S607 (wrk from PATH, checked at start)
-            "wrk",
-            "-t",
-            str(WRK_THREADS),
-            "-c",
-            str(c),
-            "-d",
-            f"{seconds:g}s",
-            "--timeout",
-            "10s",
-            "-s",
-            str(LUA),
-            f"http://127.0.0.1:{server.port}{path}",
-            "--",
-            str(requests),
-            path,
-            f"127.0.0.1:{server.port}",
-        ],
+        wrk_argv(server.port, path, requests, WRK_THREADS, c, seconds),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
