@@ -46,6 +46,33 @@ class Settings(BaseSettings):
     max_in_flight: int = Field(default=8, ge=0)
     graphiql: bool | None = None  # default: on in development, off in production
 
+    # ---- The edge (docs/limits.md): every limit has a production default.
+    # Shared state (rate-limit buckets, persisted queries); absent = in process.
+    redis_url: str | None = None
+    redis_key_prefix: str = "harmony:"
+    # A Redis call slower than this counts as a failure (the documented fallback applies).
+    redis_timeout_seconds: float = Field(default=0.25, gt=0, le=5)
+    max_body_bytes: int = Field(default=1_000_000, ge=1_000)
+    max_tokens: int = Field(default=5_000, ge=100)
+    max_depth: int = Field(default=12, ge=2)
+    max_aliases: int = Field(default=30, ge=0)
+    max_fields: int = Field(default=300, ge=10)
+    max_root_fields: int = Field(default=10, ge=1)
+    max_directives: int = Field(default=5, ge=1)  # per location (field, fragment, operation)
+    max_fragments: int = Field(default=30, ge=0)
+    max_list_length: int = Field(default=100, ge=1)  # list inputs: literals and variables
+    max_query_cost: int = Field(default=1_000, ge=1)
+    rate_limit_points: int = Field(default=1_000, ge=1)
+    rate_limit_restore_per_second: float = Field(default=50.0, gt=0)
+    # Requests waiting for a MAX_IN_FLIGHT slot per worker; beyond: 503 at once.
+    max_queued: int = Field(default=100, ge=0)
+    request_timeout_seconds: float = Field(default=10.0, gt=0)
+    introspection: Literal["off", "authenticated", "on"] = "authenticated"
+    persisted_only_for_users: bool = False
+    # Parsed documents and in-process persisted queries, each bounded in (estimated) bytes.
+    document_cache_bytes: int = Field(default=32 * 2**20, ge=0)
+    persisted_cache_bytes: int = Field(default=8 * 2**20, ge=0)
+
     @model_validator(mode="before")
     @classmethod
     def _split_origins(cls, data: object) -> object:
@@ -67,6 +94,15 @@ class Settings(BaseSettings):
             raise ValueError("JWT_SECRET must be at least 32 characters in production")
         return self
 
+    @model_validator(mode="after")
+    def _budget_fits_an_operation(self) -> Settings:
+        if self.max_query_cost > self.rate_limit_points:
+            raise ValueError(
+                "MAX_QUERY_COST must not exceed RATE_LIMIT_POINTS: an operation the cost "
+                "limit admits must fit in a full bucket"
+            )
+        return self
+
     @property
     def secret(self) -> str:
         assert self.jwt_secret is not None  # set by the validator
@@ -79,6 +115,11 @@ class Settings(BaseSettings):
     @property
     def graphiql_enabled(self) -> bool:
         return self.app_env == "development" if self.graphiql is None else self.graphiql
+
+    @property
+    def suggestions_enabled(self) -> bool:
+        """"Did you mean …?" in validation messages: development only (they map the schema)."""
+        return self.app_env == "development"
 
     @property
     def owner_database_url(self) -> str:
