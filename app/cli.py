@@ -1,4 +1,4 @@
-"""python -m app serve|migrate|seed --demo|token EMAIL|workspace create …|export-schema"""
+"""python -m app serve|migrate|seed --demo|token EMAIL|workspace create …|export-schema|persisted-manifest"""
 
 from __future__ import annotations
 
@@ -43,6 +43,14 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--admin", required=True, metavar="EMAIL")
 
     sub.add_parser("export-schema", help="print the GraphQL SDL")
+
+    manifest = sub.add_parser(
+        "persisted-manifest",
+        help="write app/edge/trusted_documents.json from operations/spa/*.graphql",
+    )
+    manifest.add_argument(
+        "--check", action="store_true", help="only check that the committed manifest is current"
+    )
     return parser
 
 
@@ -129,6 +137,20 @@ def cmd_export_schema() -> int:
     return 0
 
 
+def cmd_persisted_manifest(check: bool) -> int:
+    from app.edge.manifest import ManifestError, check_manifest, write_manifest
+    from app.edge.persisted import MANIFEST_PATH
+
+    try:
+        if check:
+            print(f"{MANIFEST_PATH} is current ({check_manifest()} operations)")
+        else:
+            print(f"wrote {write_manifest()} trusted operations to {MANIFEST_PATH}")
+    except (ManifestError, OSError) as exc:
+        return _fail(str(exc))
+    return 0
+
+
 def cmd_serve(settings: Settings, host: str, port: int, workers: int | None) -> int:
     import uvicorn
 
@@ -180,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "export-schema":
         return cmd_export_schema()
+    if args.command == "persisted-manifest":
+        return cmd_persisted_manifest(args.check)
     from pydantic import ValidationError
 
     from app.db.migrations import SchemaNotCurrentError

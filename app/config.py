@@ -118,7 +118,7 @@ class Settings(BaseSettings):
 
     @property
     def suggestions_enabled(self) -> bool:
-        """"Did you mean …?" in validation messages: development only (they map the schema)."""
+        """ "Did you mean …?" in validation messages: development only (they map the schema)."""
         return self.app_env == "development"
 
     @property

@@ -42,10 +42,22 @@ class GraphQLClient:
         as_: str | None = None,
         token: str | None = None,
     ) -> dict[str, Any]:
-        """The JSON response of a query sent as ``as_`` (an email) or with ``token``."""
+        """The JSON response of a query sent as ``as_`` (an email) or with ``token``,
+        without ``extensions.cost`` (every response has it; tests/edge/ checks it)."""
         if as_ is not None:
             token = await self.token(as_)
         response = await self.post(query, variables, token=token)
-        assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
-        return body
+        refused = [e["extensions"]["code"] for e in body.get("errors", [])] == ["UNAUTHENTICATED"]
+        assert response.status_code == (401 if refused else 200), response.text
+        return without_cost(body)
+
+
+def without_cost(body: dict[str, Any]) -> dict[str, Any]:
+    """The response body without ``extensions.cost``; ``extensions`` only if more is left."""
+    extensions = dict(body.get("extensions") or {})
+    extensions.pop("cost", None)
+    rest = {k: v for k, v in body.items() if k != "extensions"}
+    if extensions:
+        rest["extensions"] = extensions
+    return rest

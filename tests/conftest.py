@@ -51,8 +51,25 @@ _names = itertools.count()
 _pg_passed = 0
 
 
+# Most tests send many operations on one token, some of them wide: a bucket they never
+# empty and no cost limit in practice (tests/edge/ check the production defaults).
+ROOMY_BUDGET = {
+    "rate_limit_points": 10**9,
+    "rate_limit_restore_per_second": 10.0**9,
+    "max_query_cost": 10**6,
+}
+
+
 def test_settings(url: str, **overrides: Any) -> Settings:
-    return Settings(database_url=url, app_env="development", jwt_secret=TEST_SECRET, **overrides)
+    return Settings(
+        **{
+            "database_url": url,
+            "app_env": "development",
+            "jwt_secret": TEST_SECRET,
+            **ROOMY_BUDGET,
+            **overrides,
+        }
+    )
 
 
 def _pg_dsn(database: str) -> str:

@@ -27,7 +27,7 @@ from app.graphql.ids import NODE_TYPES, encode_id
 from app.graphql.schema import schema
 from app.models import ApiKey, ConversationParticipant, MemberStatus, User, UserStatus, pk
 from tests import factories as f
-from tests.client import GraphQLClient
+from tests.client import GraphQLClient, without_cost
 
 OK, FORBIDDEN, HIDDEN, NULL = "OK", "FORBIDDEN", "HIDDEN", "NULL"
 UNAUTHENTICATED = "UNAUTHENTICATED"
@@ -146,6 +146,11 @@ def api_key(slug: str, creator: str, permissions: list[str], **kw: Any) -> Arran
         return secret
 
     return arrange
+
+
+def _costs(body: dict[str, Any]) -> tuple[int, int]:
+    cost = body["extensions"]["cost"]
+    return cost["requestedQueryCost"], cost["actualQueryCost"]
 
 
 async def anonymous(client: GraphQLClient, session: AsyncSession) -> str | None:
@@ -302,14 +307,20 @@ async def check(
 ) -> None:
     """One request and its outcome; ``absent`` are the variables naming nothing."""
     response = await client.post(query, variables, token=token)
-    assert response.status_code == 200
-    body = response.json()
     if outcome == UNAUTHENTICATED:
+        assert response.status_code == 401
+        body = response.json()
         assert set(body) == {"errors"}  # no data, not even null
         assert [e["extensions"]["code"] for e in body["errors"]] == ["UNAUTHENTICATED"]
-    elif outcome in (HIDDEN, NULL):
+        return
+    assert response.status_code == 200
+    full = response.json()
+    body = without_cost(full)
+    if outcome in (HIDDEN, NULL):
         missing = await client.post(query, absent, token=token)
-        assert response.content == missing.content
+        # Byte for byte but the bucket's level (which only time and charges move).
+        assert without_cost(missing.json()) == body
+        assert _costs(missing.json()) == _costs(full)
         assert body == {"data": nested(path[: 1 if outcome == HIDDEN else None], None)}
     elif outcome == FORBIDDEN:
         assert permission is not None  # membership-level fields are never FORBIDDEN here
@@ -387,7 +398,7 @@ async def test_isolation_matrix(
             '{ workspace(slug: "acme") { conversations { totalCount nodes { id } } } }',
             token=token,
         )
-        page = body.json()["data"]["workspace"]["conversations"]
+        page = without_cost(body.json())["data"]["workspace"]["conversations"]
         assert (page["totalCount"], len(page["nodes"])) == (who.conversations,) * 2
 
 
@@ -423,14 +434,17 @@ async def test_other_workspace_answers_exactly_like_a_missing_one(client: GraphQ
     acme = await client.post(query, {"s": "acme"}, token=token)
     nowhere = await client.post(query, {"s": "no-such-workspace"}, token=token)
     assert acme.status_code == nowhere.status_code == 200
-    assert acme.content == nowhere.content == b'{"data":{"workspace":null}}'
+    assert (
+        without_cost(acme.json()) == without_cost(nowhere.json()) == {"data": {"workspace": None}}
+    )
+    assert _costs(acme.json()) == _costs(nowhere.json()) == (2, 0)
 
 
 async def test_a_deactivated_member_keeps_their_other_workspace(
     client: GraphQLClient, session: AsyncSession
 ) -> None:
     token = await deactivated_member(client, session)
-    body = (await client.post("{ workspaces { slug } }", token=token)).json()
+    body = without_cost((await client.post("{ workspaces { slug } }", token=token)).json())
     assert body == {"data": {"workspaces": [{"slug": "globex"}]}}
 
 
@@ -438,13 +452,15 @@ async def test_api_key_sees_only_its_workspace(
     client: GraphQLClient, session: AsyncSession
 ) -> None:
     token = await api_key("globex", "cy@acme.test", ["members:read:all"])(client, session)
-    body = (
-        await client.post(
-            "{ viewer { email workspaces { slug } } workspaces { slug "
-            "members { nodes { user { email } } } } }",
-            token=token,
-        )
-    ).json()
+    body = without_cost(
+        (
+            await client.post(
+                "{ viewer { email workspaces { slug } } workspaces { slug "
+                "members { nodes { user { email } } } } }",
+                token=token,
+            )
+        ).json()
+    )
     assert body == {
         "data": {
             "viewer": {"email": "cy@acme.test", "workspaces": [{"slug": "globex"}]},
@@ -469,9 +485,9 @@ async def test_api_key_permissions_are_what_it_may_do(
     token = await api_key("acme", "eve@acme.test", ["billing:*:all", "intelligence:read:all"])(
         client, session
     )
-    body = (
-        await client.post('{ workspace(slug: "acme") { viewerPermissions } }', token=token)
-    ).json()
+    body = without_cost(
+        (await client.post('{ workspace(slug: "acme") { viewerPermissions } }', token=token)).json()
+    )
     # intelligence:read:all is not eve's to give: the key does not have it.
     assert body == {
         "data": {"workspace": {"viewerPermissions": ["billing:read:all", "billing:update:all"]}}
@@ -487,13 +503,15 @@ async def test_nodes_mixes_readable_forbidden_and_hidden_items(
     member = await f.gid(session, "Member", "acme", "ben@acme.test")
     team = await f.gid(session, "Team", "acme", "Sales")
     foreign = await f.gid(session, "Member", "globex", "dee@globex.test")
-    body = (
-        await client.post(
-            "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }",
-            {"ids": [member, team, foreign]},
-            token=token,
-        )
-    ).json()
+    body = without_cost(
+        (
+            await client.post(
+                "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }",
+                {"ids": [member, team, foreign]},
+                token=token,
+            )
+        ).json()
+    )
     assert body == {
         "data": {"nodes": [{"__typename": "Member", "id": member}, None, None]},
         "errors": [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,6 +32,9 @@ ADMIN_GRANTED = tuple(sorted(admin_permissions()))
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
+INVALID_API_KEY = "Invalid API key: unknown, revoked or expired."
+
+
 class AuthenticationError(Exception):
     """No valid credentials; the message is safe to show."""
 
@@ -45,14 +49,34 @@ def bearer_token(authorization: str | None) -> str:
     return token
 
 
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """What the Authorization header proves before any I/O: a user token whose signature
+    and expiry were verified (``user_id``), or something shaped like an API key
+    (``api_key``: checked against the database by ``authenticate``)."""
+
+    user_id: int | None = None
+    api_key: str | None = None
+
+
+def read_credential(settings: Settings, authorization: str | None) -> Credential:
+    """The header's credential, checked as far as it can be without I/O; raises
+    AuthenticationError for anything else (so nothing of the request is read further)."""
+    token = bearer_token(authorization)
+    if api_keys.looks_like_api_key(token):
+        if not api_keys.prefix_of(token):
+            raise AuthenticationError(INVALID_API_KEY)
+        return Credential(api_key=token)
+    try:
+        return Credential(user_id=verify_user_token(settings, token))
+    except InvalidTokenError as exc:
+        raise AuthenticationError(f"Invalid token: {exc}.") from exc
+
+
 async def authenticate(
-    db: RequestDB,
-    settings: Settings,
-    authorization: str | None,
-    *,
-    with_memberships: bool = True,
+    db: RequestDB, credential: Credential, *, with_memberships: bool = True
 ) -> Viewer:
-    """The viewer behind the header; also enters the session's tenant context (the
+    """The viewer behind the credential; also enters the session's tenant context (the
     workspaces row-level security lets this request read) before loading memberships.
 
     Until then the session has no context: on PostgreSQL only ``users`` and the two
@@ -61,14 +85,11 @@ async def authenticate(
     operation reads only the account, see app.graphql.lookahead.needs_workspaces) stops
     after the account: the viewer then belongs to no workspace for this request.
     """
-    token = bearer_token(authorization)
-    if api_keys.looks_like_api_key(token):
+    if credential.api_key is not None:
         async with db.session() as session:
-            return await _authenticate_api_key(session, token)
-    try:
-        user_id = verify_user_token(settings, token)
-    except InvalidTokenError as exc:
-        raise AuthenticationError(f"Invalid token: {exc}.") from exc
+            return await _authenticate_api_key(session, credential.api_key)
+    user_id = credential.user_id
+    assert user_id is not None
     if not with_memberships:
         # The request reads only the account itself: one read outside the request's
         # transaction, no membership, no tenant context (the request's session, if
@@ -141,7 +162,7 @@ def _catalogued(granted: list[str]) -> list[Permission]:
 
 
 async def _authenticate_api_key(session: AsyncSession, secret: str) -> Viewer:
-    invalid = AuthenticationError("Invalid API key: unknown, revoked or expired.")
+    invalid = AuthenticationError(INVALID_API_KEY)
     prefix = api_keys.prefix_of(secret)
     key = await api_key_by_prefix(session, prefix) if prefix else None
     if key is None or not api_keys.secret_matches(secret, key.secret_hash):

@@ -4,6 +4,7 @@ bound to each workspace the query touches (created on first use)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import strawberry
 
@@ -26,6 +27,9 @@ class Context:
     _workspaces: dict[int, WorkspaceLoaders] = field(default_factory=dict)
     _decisions: dict[tuple[int, str | None], bool] = field(default_factory=dict)
     _nodes: NodeLocator | None = None
+    # The operation's estimated cost and the principal's bucket after the charge
+    # (app.edge.pipeline), for Query.rateLimit.
+    cost: tuple[int, Any] | None = None
     # Look-ahead shapes (app.graphql.lookahead), per field node and path, for this request.
     shapes: dict[object, frozenset[str]] = field(default_factory=dict)
 

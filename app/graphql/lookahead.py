@@ -63,6 +63,10 @@ _ACCOUNT_FIELDS = frozenset(
 )
 
 
+# Root fields that read no workspace at all.
+_ACCOUNT_ROOT_FIELDS = frozenset({"__typename", "rateLimit"})
+
+
 def needs_workspaces(operation: OperationDefinitionNode) -> bool:
     """Does the operation read anything but the viewer's own account? Conservative:
     anything but plain account fields under ``viewer`` does. When it does not,
@@ -72,7 +76,7 @@ def needs_workspaces(operation: OperationDefinitionNode) -> bool:
     for selection in operation.selection_set.selections:
         if not isinstance(selection, FieldNode):
             return True
-        if selection.name.value == "__typename":
+        if selection.name.value in _ACCOUNT_ROOT_FIELDS:
             continue
         if selection.name.value != "viewer" or selection.selection_set is None:
             return True

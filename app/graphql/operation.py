@@ -1,16 +1,17 @@
-"""Running a GraphQL request: parse and validate once per document, then execute.
+"""Running a GraphQL request: parse and measure once per document, validate once, execute.
 
 The types and resolvers are Strawberry's (app.graphql.schema); the request path is
 ours, because Strawberry's ``Schema.execute`` costs a fixed amount per request that a
 small query notices: a runner for every extension hook, and a validation cache that
 hashes the whole parsed document to look itself up. Here:
 
-- ``prepare`` turns the request's text into a ``PreparedDocument`` — the parsed
-  document (at most ``MAX_TOKENS`` tokens), its validation errors against the schema
-  (the specified rules plus the depth limit), the operations it holds and what the
-  chosen one needs (``needs_workspaces``, app.graphql.lookahead) — once per distinct
-  (text, operation name), in a bounded LRU cache. Very long documents are prepared
-  each time and never kept.
+- ``Documents.prepare`` turns an authenticated request's text into a
+  ``PreparedDocument`` — the parsed document (length and token limits), the static
+  limits' verdict and the cost model (app.edge.analysis), the operations it holds and
+  what the chosen one needs (``needs_workspaces``, app.graphql.lookahead) — once per
+  distinct (text, operation name), kept in an LRU bounded in estimated bytes. Very long
+  documents are prepared each time and never kept. Validation runs later (after the
+  rate-limit charge), once per document: ``PreparedDocument.validation_errors``.
 - ``run`` executes a valid document with graphql-core and the schema's execution
   context (app.graphql.execution), logs unexpected resolver errors with the request id,
   and masks their messages.
@@ -19,17 +20,23 @@ hashes the whole parsed document to look itself up. Here:
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
     DocumentNode,
     ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLError,
+    GraphQLSyntaxError,
+    InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
+    SelectionSetNode,
     execute,
     parse,
     specified_rules,
@@ -37,69 +44,195 @@ from graphql import (
 )
 from strawberry.execution import optimized_is_awaitable
 
+from app.config import Settings
+from app.edge.analysis import CostModel, Limits, check_limits
+from app.edge.errors import Refused
 from app.graphql.execution import GatewayExecutionContext
 from app.graphql.lookahead import needs_workspaces
-from app.graphql.schema import DEPTH_LIMIT, is_unexpected, schema
+from app.graphql.pagination import MAX_PAGE_SIZE
+from app.graphql.schema import is_unexpected, schema
 
 log = logging.getLogger("app.graphql")
 
-MAX_TOKENS = 5000
+# Characters of query text: lexing is linear but runs on the event loop (100,000
+# characters take about 10 ms); long values belong in variables.
+MAX_DOCUMENT_LENGTH = 100_000
 CACHED_QUERY_LENGTH = 20_000  # longer documents are prepared each time, never kept
-CACHE_SIZE = 512
-
-_RULES = (*specified_rules, DEPTH_LIMIT)
+# Estimated memory of a kept document: its AST, validation and object plans.
+ENTRY_OVERHEAD_BYTES = 16_384
+BYTES_PER_CHARACTER = 256
+INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
 MASKED_MESSAGE = "Internal server error."
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PreparedDocument:
-    document: DocumentNode | None  # None: it does not parse
-    errors: list[GraphQLError]  # syntax or validation errors: nothing is executed
+    document: DocumentNode | None  # None: it does not parse, or a static limit refused it
+    errors: list[GraphQLError]  # syntax errors: nothing is executed
     operation_names: tuple[str | None, ...]
     operation: OperationDefinitionNode | None  # the one to run; None: missing or ambiguous
     # False only when the operation provably reads nothing but the viewer's own account.
     needs_workspaces: bool
+    refusal: Refused | None = None  # a static limit the document is over
+    cost: CostModel | None = None
+    introspection: bool = False  # the operation reads __schema or __type
     # Object plans (app.graphql.execution) shared by every run of this document; None
     # when a selection depends on variables (@skip/@include): then each run compiles its own.
     plans: dict[Any, Any] | None = None
+    hide_suggestions: bool = True
+    _validation: list[GraphQLError] | None = field(default=None, repr=False)
 
     @property
     def is_mutation(self) -> bool:
         return self.operation is not None and self.operation.operation == OperationType.MUTATION
 
+    def validation_errors(self) -> list[GraphQLError]:
+        """The document's validation errors against the schema (computed once)."""
+        if self._validation is None:
+            assert self.document is not None
+            self._validation = validate(
+                schema._schema,
+                self.document,
+                specified_rules,
+                hide_suggestions=self.hide_suggestions,
+            )
+        return self._validation
 
-def prepare(query: str, operation_name: str | None) -> PreparedDocument:
-    if len(query) > CACHED_QUERY_LENGTH:
-        return _prepare(query, operation_name)
-    return _cached(query, operation_name)
 
-
-def _prepare(query: str, operation_name: str | None) -> PreparedDocument:
-    try:
-        document = parse(query, max_tokens=MAX_TOKENS)
-    except GraphQLError as error:
-        return PreparedDocument(None, [error], (), None, True)
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    names = tuple(d.name.value if d.name else None for d in operations)
-    chosen = [
-        d
-        for d in operations
-        if operation_name is None or (d.name is not None and d.name.value == operation_name)
-    ]
-    operation = chosen[0] if len(chosen) == 1 else None
-    errors = validate(schema._schema, document, _RULES)
-    conditional = "@skip" in query or "@include" in query  # conservative: text, not AST
-    return PreparedDocument(
-        document,
-        errors,
-        names,
-        operation,
-        operation is None or needs_workspaces(operation),
-        None if conditional else {},
+def limits_of(settings: Settings) -> Limits:
+    return Limits(
+        max_depth=settings.max_depth,
+        max_aliases=settings.max_aliases,
+        max_fields=settings.max_fields,
+        max_root_fields=settings.max_root_fields,
+        max_directives=settings.max_directives,
+        max_fragments=settings.max_fragments,
+        max_list_length=settings.max_list_length,
     )
 
 
-_cached = lru_cache(maxsize=CACHE_SIZE)(_prepare)
+def _syntax_refusal(error: GraphQLError, settings: Settings) -> Refused | None:
+    """The parser's own limits, answered with their codes."""
+    if "more than" in error.message and "tokens" in error.message:
+        return Refused(
+            "TOO_MANY_TOKENS",
+            f"The document has too many tokens: the limit is {settings.max_tokens}.",
+        )
+    if "nested too deeply" in error.message:
+        return Refused(
+            "TOO_DEEP", f"The document is nested too deeply: the limit is {settings.max_depth}."
+        )
+    return None
+
+
+def _reads_introspection(
+    selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode], seen: set[str]
+) -> bool:
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            if selection.name.value in INTROSPECTION_FIELDS:
+                return True
+        elif isinstance(selection, InlineFragmentNode):
+            if _reads_introspection(selection.selection_set, fragments, seen):
+                return True
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            if name in seen or name not in fragments:
+                continue
+            seen.add(name)
+            if _reads_introspection(fragments[name].selection_set, fragments, seen):
+                return True
+    return False
+
+
+class Documents:
+    """Prepared documents of one app, kept in an LRU bounded in estimated bytes. Only
+    the documents of authenticated requests are ever prepared (app.edge.pipeline)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.limits = limits_of(settings)
+        self.budget = settings.document_cache_bytes
+        self.used = 0
+        self._entries: OrderedDict[tuple[str, str | None], tuple[PreparedDocument, int]] = (
+            OrderedDict()
+        )
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def cached(self, query: str, operation_name: str | None) -> PreparedDocument | None:
+        entry = self._entries.get((query, operation_name))
+        if entry is None:
+            return None
+        self._entries.move_to_end((query, operation_name))
+        return entry[0]
+
+    def prepare(self, query: str, operation_name: str | None) -> PreparedDocument:
+        prepared = self.cached(query, operation_name)
+        if prepared is not None:
+            return prepared
+        prepared = self._prepare(query, operation_name)
+        if len(query) <= CACHED_QUERY_LENGTH:
+            self._keep((query, operation_name), prepared)
+        return prepared
+
+    def _keep(self, key: tuple[str, str | None], prepared: PreparedDocument) -> None:
+        size = ENTRY_OVERHEAD_BYTES + BYTES_PER_CHARACTER * len(key[0])
+        if size > self.budget:
+            return
+        self._entries[key] = (prepared, size)
+        self.used += size
+        while self.used > self.budget:
+            _, (_, evicted) = self._entries.popitem(last=False)
+            self.used -= evicted
+
+    def _prepare(self, query: str, operation_name: str | None) -> PreparedDocument:
+        settings = self.settings
+        if len(query) > MAX_DOCUMENT_LENGTH:
+            too_long = Refused(
+                "DOCUMENT_TOO_LARGE",
+                f"The document is too long: the limit is {MAX_DOCUMENT_LENGTH} characters, "
+                f"it has {len(query)}. Pass long values as variables.",
+            )
+            return PreparedDocument(None, [], (), None, True, too_long)
+        try:
+            document = parse(query, max_tokens=settings.max_tokens)
+        except GraphQLSyntaxError as error:
+            limit = _syntax_refusal(error, settings)
+            return PreparedDocument(None, [] if limit else [error], (), None, True, limit)
+        try:
+            check_limits(document, self.limits)
+        except Refused as refusal:
+            return PreparedDocument(None, [], (), None, True, refusal)
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        names = tuple(d.name.value if d.name else None for d in operations)
+        chosen = [
+            d
+            for d in operations
+            if operation_name is None or (d.name is not None and d.name.value == operation_name)
+        ]
+        operation = chosen[0] if len(chosen) == 1 else None
+        conditional = "@skip" in query or "@include" in query  # conservative: text, not AST
+        fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        return PreparedDocument(
+            document,
+            [],
+            names,
+            operation,
+            operation is None or needs_workspaces(operation),
+            cost=(
+                None
+                if operation is None
+                else CostModel(schema._schema, document, operation, MAX_PAGE_SIZE)
+            ),
+            introspection=operation is not None
+            and _reads_introspection(operation.selection_set, fragments, set()),
+            plans=None if conditional else {},
+            hide_suggestions=not settings.suggestions_enabled,
+        )
 
 
 async def run(
@@ -109,7 +242,7 @@ async def run(
     operation_name: str | None,
 ) -> ExecutionResult:
     """Execute a prepared document that has no errors."""
-    assert prepared.document is not None and not prepared.errors
+    assert prepared.document is not None
     result = execute(
         schema._schema,
         prepared.document,
@@ -119,6 +252,7 @@ async def run(
         executor_class=GatewayExecutionContext,
         is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
         plans=prepared.plans,
+        hide_suggestions=prepared.hide_suggestions,
     )
     if isinstance(result, Awaitable):
         result = await result

@@ -8,7 +8,6 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions.query_depth_limiter import create_validator as create_depth_validator
 
 from app.graphql.access import MemberType, RoleType, TeamType
 from app.graphql.administration import ApiKeyType, ShareLinkQueries
@@ -18,17 +17,15 @@ from app.graphql.errors import GatewayError
 from app.graphql.execution import GatewayExecutionContext, plan_plain_leaves
 from app.graphql.lookup import NodeQueries
 from app.graphql.mutations import Mutation
+from app.graphql.rate_limit import RateLimitQueries
 from app.graphql.users import UserQueries, UserType
 from app.graphql.workspaces import WorkspaceQueries, WorkspaceType
-
-MAX_DEPTH = 12
-DEPTH_LIMIT = create_depth_validator(MAX_DEPTH, None)
 
 
 @strawberry.type(
     description="Entry points. Every query needs `Authorization: Bearer <token or API key>`."
 )
-class Query(UserQueries, WorkspaceQueries, NodeQueries, ShareLinkQueries):
+class Query(UserQueries, WorkspaceQueries, NodeQueries, ShareLinkQueries, RateLimitQueries):
     pass
 
 

@@ -1,0 +1,32 @@
+"""A request refused before execution: one GraphQL error with a code, an HTTP status and
+headers. Every step of the edge raises it; the endpoint answers it in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Refused(Exception):
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        extensions: dict[str, Any] | None = None,
+        errors: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.headers = headers or {}
+        self.extensions = extensions or {}
+        self._errors = errors  # several formatted errors (syntax, validation) instead of one
+
+    def errors(self) -> list[dict[str, Any]]:
+        """The response's ``errors``."""
+        if self._errors is not None:
+            return self._errors
+        return [{"message": self.message, "extensions": {**self.extensions, "code": self.code}}]

@@ -1,0 +1,311 @@
+"""The GraphQL endpoint: every request passes the cheap checks before the expensive ones.
+
+    method, content type, body size (app.edge.http)            400 / 405 / 413 / 415
+    credential: bearer token verified, or API-key shaped       401 UNAUTHENTICATED
+    admission: a slot, or a place in the bounded queue         503 SERVICE_UNAVAILABLE
+    ── from here on under the request deadline ─────────────── 504 TIMEOUT
+    persisted query: the text by its hash (app.edge.persisted)
+    authentication against the database (app.auth)             401 UNAUTHENTICATED
+    parse, static limits, cost model (app.graphql.operation)   TOO_MANY_… / TOO_DEEP
+    cost estimate                                              QUERY_TOO_COMPLEX
+    rate-limit charge (app.edge.ratelimit)                     429 RATE_LIMITED
+    validation                                                 BAD_USER_INPUT
+    execution, one commit                                      data + extensions.cost
+
+A document is parsed only for a request whose credentials held (a cached document of an
+earlier authenticated request is reused before the database is asked, to know whether
+the operation needs the viewer's memberships); nothing anonymous enters a cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from strawberry.http.ides import get_graphql_ide_html
+
+from app import metrics
+from app.auth.authenticate import (
+    AuthenticationError,
+    Credential,
+    authenticate,
+    read_credential,
+)
+from app.auth.viewer import Viewer
+from app.db.session import RequestDB
+from app.edge.analysis import actual_cost, check_variables
+from app.edge.errors import Refused
+from app.edge.http import GraphQLParams, read_params
+from app.edge.persisted import (
+    PersistedQueryError,
+    PersistedRequest,
+    check_hash,
+    persisted_request,
+    sha256_hex,
+)
+from app.edge.ratelimit import Charge
+from app.graphql import operation
+from app.graphql.context import Context
+from app.graphql.schema import format_error
+
+log = logging.getLogger("app.http")
+
+# Request ids: a random prefix per process and a counter (unique without a random draw
+# per request).
+_ID_PREFIX = uuid.uuid4().hex[:12]
+_ID_COUNTER = itertools.count(1)
+
+
+def next_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):012x}"
+
+
+class JSONResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def refused_response(refusal: Refused, cost: dict[str, Any] | None = None) -> JSONResponse:
+    metrics.EDGE_REFUSALS.labels(code=refusal.code).inc()
+    body: dict[str, Any] = {"errors": refusal.errors()}
+    if cost is not None:
+        body["extensions"] = {"cost": cost}
+    return JSONResponse(body, status_code=refusal.status, headers=refusal.headers)
+
+
+def _unauthenticated(exc: AuthenticationError) -> Refused:
+    return Refused("UNAUTHENTICATED", str(exc), status=401, headers={"WWW-Authenticate": "Bearer"})
+
+
+@dataclass(slots=True)
+class _Request:
+    """What one request carries through the pipeline."""
+
+    http: Request
+    params: GraphQLParams
+    credential: Credential
+    request_id: str
+    db: RequestDB
+    cost: dict[str, Any] | None = None  # extensions.cost once the estimate is known
+
+
+async def graphql_endpoint(request: Request) -> Response:
+    gateway = request.app.state.gateway
+    request_id = request.headers.get("x-request-id", "")[:64] or next_request_id()
+    response = await _answer(request, gateway, request_id)
+    response.headers["x-request-id"] = request_id
+    return response
+
+
+async def _answer(request: Request, gateway: Any, request_id: str) -> Response:
+    settings = gateway.settings
+    if (
+        request.method == "GET"
+        and not request.query_params
+        and settings.graphiql_enabled
+        and "text/html" in request.headers.get("accept", "")
+    ):
+        return HTMLResponse(get_graphql_ide_html())
+    try:
+        params = await read_params(request, settings.max_body_bytes)
+        try:
+            credential = read_credential(settings, request.headers.get("authorization"))
+        except AuthenticationError as exc:
+            raise _unauthenticated(exc) from None
+        if settings.persisted_only_for_users and credential.user_id is not None:
+            _require_trusted(gateway, params)
+    except Refused as refusal:
+        return refused_response(refusal)
+
+    state = _Request(request, params, credential, request_id, RequestDB(gateway.sessionmaker))
+    try:
+        async with asyncio.timeout(settings.request_timeout_seconds):
+            async with gateway.admission.slot():
+                response = await _execute(gateway, state)
+                await state.db.finish(commit=True)
+        return response
+    except Refused as refusal:
+        await state.db.finish(commit=False)
+        return refused_response(refusal, state.cost)
+    except TimeoutError:
+        metrics.TIMEOUTS.inc()
+        log.warning("request %s passed its deadline", request_id)
+        await state.db.finish(commit=False)
+        return refused_response(
+            Refused(
+                "TIMEOUT",
+                f"The request did not finish within {settings.request_timeout_seconds:g} "
+                "seconds; nothing was changed.",
+                status=504,
+            )
+        )
+    except Exception:
+        log.exception("request %s failed", request_id)
+        await state.db.finish(commit=False)
+        return JSONResponse(
+            {
+                "errors": [
+                    {
+                        "message": operation.MASKED_MESSAGE,
+                        "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+                    }
+                ]
+            },
+            status_code=500,
+        )
+
+
+def _require_trusted(gateway: Any, params: GraphQLParams) -> None:
+    """PERSISTED_ONLY_FOR_USERS: a user token runs the app's own operations only."""
+    try:
+        persisted = persisted_request(params.extensions)
+    except PersistedQueryError as exc:
+        raise Refused(exc.code, str(exc)) from None
+    if persisted is not None:
+        trusted = gateway.persisted.trusted(persisted.sha256_hash)
+    else:
+        trusted = params.query is not None and gateway.persisted.trusted(sha256_hex(params.query))
+    if not trusted:
+        raise Refused(
+            "PERSISTED_QUERY_REQUIRED",
+            "User tokens may run only the app's persisted operations here; "
+            "use an API key for other documents.",
+            status=403,
+        )
+
+
+async def _document_text(
+    gateway: Any, params: GraphQLParams
+) -> tuple[str, PersistedRequest | None]:
+    """The query text, from the request or the persisted-query store."""
+    try:
+        persisted = persisted_request(params.extensions)
+        if persisted is None:
+            if not params.query or not params.query.strip():
+                raise Refused("BAD_USER_INPUT", "`query` must be a non-empty string.", status=400)
+            return params.query, None
+        if params.query is not None:
+            check_hash(params.query, persisted)
+            return params.query, persisted
+    except PersistedQueryError as exc:
+        raise Refused(exc.code, str(exc)) from None
+    text = await gateway.persisted.get(persisted.sha256_hash)
+    if text is None:
+        raise Refused("PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
+    return text, None  # already stored: nothing to register
+
+
+def principal_of(viewer: Viewer) -> str:
+    """Whose budget an operation is charged to: the API key, or the user's own."""
+    if viewer.api_key_id is not None:
+        return f"key:{viewer.api_key_id}"
+    return f"user:{viewer.user_id}"
+
+
+async def _execute(gateway: Any, state: _Request) -> Response:
+    settings = gateway.settings
+    params = state.params
+    text, register = await _document_text(gateway, params)
+    name = params.operation_name
+    documents: operation.Documents = gateway.documents
+    prepared = documents.cached(text, name)
+    try:
+        if prepared is None:
+            # Parsing waits for the database's word on the credentials.
+            viewer = await authenticate(state.db, state.credential)
+            prepared = documents.prepare(text, name)
+        else:
+            viewer = await authenticate(
+                state.db, state.credential, with_memberships=prepared.needs_workspaces
+            )
+    except AuthenticationError as exc:
+        raise _unauthenticated(exc) from None
+
+    if prepared.refusal is not None:
+        raise prepared.refusal
+    if prepared.errors:
+        raise _request_errors(prepared.errors)
+    _check_operation(prepared, name, state.http.method)
+    if prepared.introspection and settings.introspection == "off":
+        raise Refused("INTROSPECTION_DISABLED", "Introspection is disabled on this server.")
+
+    check_variables(params.variables, settings.max_list_length)
+    assert prepared.cost is not None
+    requested = max(prepared.cost.estimate(params.variables), 1)
+    if requested > settings.max_query_cost:
+        state.cost = {"requestedQueryCost": requested}
+        raise Refused(
+            "QUERY_TOO_COMPLEX",
+            f"The operation's cost is {requested}: the limit is {settings.max_query_cost} "
+            "(see docs/limits.md: ask for smaller pages).",
+            extensions={"cost": requested, "maximumCost": settings.max_query_cost},
+        )
+    charge: Charge = await gateway.rate_limiter.charge(principal_of(viewer), requested)
+    state.cost = {"requestedQueryCost": requested, "throttleStatus": charge.status.as_json()}
+    if not charge.allowed:
+        metrics.RATE_LIMITED.inc()
+        raise Refused(
+            "RATE_LIMITED",
+            f"The operation costs {requested} points and {charge.status.currently_available} "
+            f"are available: retry in {charge.retry_after} s.",
+            status=429,
+            headers={"Retry-After": str(charge.retry_after)},
+        )
+    metrics.COST_SPENT.inc(requested)
+
+    errors = prepared.validation_errors()
+    if errors:
+        raise _request_errors(errors)
+    if register is not None:
+        await gateway.persisted.put(register.sha256_hash, text)
+
+    context = Context.create(state.db, viewer, settings, state.request_id)
+    context.cost = (requested, charge.status)
+    result = await operation.run(prepared, context, params.variables, name)
+    payload: dict[str, Any] = {}
+    if result.errors:
+        payload["errors"] = [format_error(e) for e in result.errors]
+    if result.data is not None or not result.errors or any(e.path for e in result.errors):
+        payload["data"] = result.data  # (variables that do not coerce: no execution, no data)
+    payload["extensions"] = {
+        "cost": {
+            "requestedQueryCost": requested,
+            "actualQueryCost": actual_cost(result.data, prepared.is_mutation),
+            "throttleStatus": charge.status.as_json(),
+        }
+    }
+    return JSONResponse(payload)
+
+
+def _request_errors(errors: list[Any]) -> Refused:
+    """Syntax and validation errors: nothing is executed (no ``data`` in the answer)."""
+    formatted = [format_error(e) for e in errors]
+    return Refused("BAD_USER_INPUT", formatted[0]["message"], errors=formatted)
+
+
+def _check_operation(prepared: operation.PreparedDocument, name: str | None, method: str) -> None:
+    if name is None and len(prepared.operation_names) > 1:
+        raise Refused(
+            "BAD_USER_INPUT",
+            "The document has several operations: say which one to run in `operationName`.",
+        )
+    if not prepared.operation_names:
+        raise Refused("BAD_USER_INPUT", "The document has no operation to run.")
+    if prepared.operation is None:
+        raise Refused("BAD_USER_INPUT", f'Unknown operation named "{name}".')
+    if prepared.is_mutation and method == "GET":
+        raise Refused(
+            "BAD_USER_INPUT",
+            "Mutations are only accepted over POST.",
+            status=405,
+            headers={"Allow": "POST"},
+        )

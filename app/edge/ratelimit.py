@@ -1,0 +1,226 @@
+"""Rate limiting by query cost: one token bucket per principal.
+
+A principal ("key:12", "user:7") has a bucket of ``RATE_LIMIT_POINTS`` points that refills
+continuously at ``RATE_LIMIT_RESTORE_PER_SECOND``, up to full; a bucket never seen is full.
+An operation is charged its cost: taken whole if the bucket holds it, else nothing is
+taken and the answer says how many whole seconds until it would fit (``Retry-After``).
+
+With ``REDIS_URL`` every worker and replica shares one bucket per principal: the key
+``{REDIS_KEY_PREFIX}rl:{principal}`` (a hash: points ``p``, time ``t``), read, refilled,
+charged and written by one Lua script in one atomic round trip. The script reads the
+clock with Redis's own ``TIME``, so all processes agree on elapsed time whatever their
+clocks say. The key expires when its bucket would be full again (a missing key is a full
+bucket), so idle principals cost nothing.
+
+Without Redis, buckets live in this process (an LRU bounded in principals). They are
+also the fallback: a Redis call that fails or exceeds ``REDIS_TIMEOUT_SECONDS`` is
+answered from them (each worker then enforces the budget on its own, starting from the
+last shared value it saw for the principal), counted in
+``harmony_rate_limit_backend_errors_total``, logged at most once per 30 s, and Redis is
+skipped for a short back-off so a dead Redis costs the timeout once, not per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from app.config import Settings
+from app.metrics import RATE_LIMIT_BACKEND_ERRORS
+
+log = logging.getLogger("app.edge")
+
+MAX_LOCAL_PRINCIPALS = 100_000
+REDIS_BACKOFF_SECONDS = 2.0  # after a failure, skip Redis this long
+WARN_EVERY_SECONDS = 30.0
+REDIS_MAX_CONNECTIONS = 32  # per worker; a charge holds one for well under a millisecond
+
+# KEYS[1]: the bucket; ARGV: maximum, restore rate (points/s), cost.
+# Returns {allowed (0|1), floor(points left), retry after (s, 0 when allowed)}.
+# Numbers are written with %.17g: Redis would otherwise format them with 14 digits.
+_CHARGE_LUA = """
+local maximum = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'p', 't')
+local points = maximum
+if state[1] and state[2] then
+  local elapsed = math.max(0, now - tonumber(state[2]))
+  points = math.min(maximum, tonumber(state[1]) + elapsed * rate)
+end
+if cost > points then
+  return {0, math.floor(points), math.max(1, math.ceil((cost - points) / rate))}
+end
+points = points - cost
+redis.call('HSET', KEYS[1], 'p', string.format('%.17g', points), 't', string.format('%.17g', now))
+redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil((maximum - points) / rate * 1000)))
+return {1, math.floor(points), 0}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottleStatus:
+    maximum_available: int
+    currently_available: int
+    restore_rate: float
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "maximumAvailable": self.maximum_available,
+            "currentlyAvailable": self.currently_available,
+            "restoreRate": self.restore_rate,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    allowed: bool
+    status: ThrottleStatus
+    retry_after: int  # whole seconds until ``cost`` fits (>= 1) when refused; 0 when allowed
+
+
+class _LocalBuckets:
+    """principal -> (points, monotonic time of that value); least recently charged evicted."""
+
+    def __init__(self, maximum: int, rate: float, capacity: int) -> None:
+        self._maximum = maximum
+        self._rate = rate
+        self._capacity = capacity
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def charge(self, principal: str, cost: int) -> tuple[bool, float]:
+        """(allowed, points left)."""
+        now = time.monotonic()
+        state = self._buckets.get(principal)
+        points = float(self._maximum)
+        if state is not None:
+            points = min(points, state[0] + max(0.0, now - state[1]) * self._rate)
+        allowed = cost <= points
+        if allowed:
+            points -= cost
+        self.set(principal, points, now)
+        return allowed, points
+
+    def set(self, principal: str, points: float, now: float) -> None:
+        self._buckets[principal] = (points, now)
+        self._buckets.move_to_end(principal)
+        if len(self._buckets) > self._capacity:
+            self._buckets.popitem(last=False)
+
+
+class RateLimiter:
+    """One per worker process (see ``create_rate_limiter``)."""
+
+    def __init__(
+        self,
+        *,
+        points: int,
+        restore_per_second: float,
+        redis: Redis | None = None,
+        key_prefix: str = "harmony:",
+        timeout_seconds: float = 0.25,
+        backoff_seconds: float = REDIS_BACKOFF_SECONDS,
+        max_local_principals: int = MAX_LOCAL_PRINCIPALS,
+    ) -> None:
+        self._maximum = points
+        self._rate = restore_per_second
+        self._local = _LocalBuckets(points, restore_per_second, max_local_principals)
+        self._redis = redis
+        self._script = redis.register_script(_CHARGE_LUA) if redis is not None else None
+        self._key_prefix = key_prefix
+        self._timeout = timeout_seconds
+        self._backoff = backoff_seconds
+        self._skip_redis_until = 0.0
+        self._last_warning = -math.inf
+        self._outage_logged = False
+
+    async def charge(self, principal: str, cost: int) -> Charge:
+        """Take ``cost`` points from the principal's bucket if it holds them, else nothing.
+
+        ``cost`` 0 reads the bucket. A cost above the bucket size could never be admitted:
+        the cost limit (``MAX_QUERY_COST`` <= ``RATE_LIMIT_POINTS``) refuses it first.
+        """
+        if not 0 <= cost <= self._maximum:
+            raise ValueError(f"cost must be within 0..{self._maximum}, not {cost}")
+        if self._script is not None and time.monotonic() >= self._skip_redis_until:
+            try:
+                async with asyncio.timeout(self._timeout):
+                    reply = await self._script(
+                        keys=[f"{self._key_prefix}rl:{principal}"],
+                        args=[self._maximum, repr(self._rate), cost],
+                    )
+                allowed, available, retry_after = (int(x) for x in reply)
+            except Exception as exc:  # any failure or timeout: the documented fallback
+                self._redis_failed(exc)
+            else:
+                self._redis_answered()
+                # The fallback then starts from the shared value, not from a full bucket.
+                self._local.set(principal, float(available), time.monotonic())
+                return self._result(bool(allowed), available, retry_after)
+        allowed_here, points = self._local.charge(principal, cost)
+        retry = 0 if allowed_here else max(1, math.ceil((cost - points) / self._rate))
+        return self._result(allowed_here, math.floor(points), retry)
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+
+    def _result(self, allowed: bool, available: int, retry_after: int) -> Charge:
+        status = ThrottleStatus(self._maximum, max(0, available), self._rate)
+        return Charge(allowed, status, retry_after)
+
+    def _redis_failed(self, exc: Exception) -> None:
+        RATE_LIMIT_BACKEND_ERRORS.labels(operation="charge").inc()
+        now = time.monotonic()
+        self._skip_redis_until = now + self._backoff
+        if now - self._last_warning >= WARN_EVERY_SECONDS:
+            self._last_warning = now
+            self._outage_logged = True
+            log.warning(
+                "rate limiting: Redis failed (%s), each worker enforces the budget on its "
+                "own until it answers again",
+                f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
+            )
+
+    def _redis_answered(self) -> None:
+        if self._outage_logged:
+            self._outage_logged = False
+            log.info("rate limiting: Redis answers again, the budget is shared")
+
+
+def create_redis_client(url: str, timeout_seconds: float) -> Redis:
+    """One pool per worker: bounded connections, every wait and read bounded, no retries."""
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=REDIS_MAX_CONNECTIONS,
+        timeout=timeout_seconds,  # waiting for a free connection
+        socket_timeout=timeout_seconds,
+        socket_connect_timeout=timeout_seconds,
+        retry=Retry(NoBackoff(), 0),  # no retries: the fallback answers instead
+    )
+    return Redis.from_pool(pool)
+
+
+def create_rate_limiter(settings: Settings) -> RateLimiter:
+    """Shared buckets in Redis when ``REDIS_URL`` is set, else in this process."""
+    client = None
+    if settings.redis_url:
+        client = create_redis_client(settings.redis_url, settings.redis_timeout_seconds)
+    return RateLimiter(
+        points=settings.rate_limit_points,
+        restore_per_second=settings.rate_limit_restore_per_second,
+        redis=client,
+        key_prefix=settings.redis_key_prefix,
+        timeout_seconds=settings.redis_timeout_seconds,
+    )
