@@ -29,6 +29,25 @@ RESULTS = ROOT / "bench-results"
 JWT_SECRET = "harmony-bench-secret-" + "b" * 32
 WORKERS = 2
 
+# "Every edge feature switched on": the normal benchmark shares its rate-limit buckets
+# through Redis, with a budget so large that the benchmark's tokens are never refused
+# while the limiter still runs (and writes to Redis) on every request. The adversarial
+# run (scripts/bench --adversarial) uses the production budget instead.
+BENCH_RATE_LIMIT = (1_000_000_000, 1_000_000_000)  # RATE_LIMIT_POINTS, ..._RESTORE_PER_SECOND
+PRODUCTION_RATE_LIMIT = (1_000, 50)
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+# Keys of this run only: two runs (or a run and a developer's gateway) never share buckets.
+REDIS_KEY_PREFIX = f"harmony-bench:{os.getpid()}:"
+# Edge settings taken from the caller's environment (they win over the bench's own).
+EDGE_ENV_PREFIXES = ("MAX_", "RATE_LIMIT_", "REQUEST_TIMEOUT", "INTROSPECTION", "PERSISTED_")
+
+
+def redis_url() -> str | None:
+    """Redis for the gateway: BENCH_REDIS_URL (``off`` or empty: none, in-process state)."""
+    value = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL).strip()
+    return None if value.lower() in {"", "off", "none"} else value
+
+
 _CREATE_ROLE = re.compile(r"CREATE\s+ROLE\b", re.IGNORECASE)
 _LITERAL_ROLE = re.compile(r"CREATE\s+ROLE\s+\"?([a-z_][a-z0-9_]*)\b", re.IGNORECASE)
 
@@ -87,18 +106,35 @@ class BenchConfig:
         """The gateway's DATABASE_URL (the application role, or the owner)."""
         return self._url(self.database, user=self.app_role, driver="postgresql+asyncpg")
 
-    def gateway_env(self) -> dict[str, str]:
-        """Production settings of the gateway under test."""
+    def gateway_env(self, rate_limit: tuple[int, float] = BENCH_RATE_LIMIT) -> dict[str, str]:
+        """Production settings of the gateway under test, every edge feature on: Redis
+        (unless BENCH_REDIS_URL=off) and the rate limiter with the budget ``rate_limit``
+        (points, restored per second); MAX_QUERY_COST and the static limits stay at their
+        production defaults unless the environment sets them."""
+        points, restore = rate_limit
         env = {
             "APP_ENV": "production",
             "JWT_SECRET": JWT_SECRET,
             "DATABASE_URL": self.app_sa_url,
             "MIGRATION_DATABASE_URL": self.owner_sa_url,
             "WEB_WORKERS": str(WORKERS),
+            "RATE_LIMIT_POINTS": str(points),
+            "RATE_LIMIT_RESTORE_PER_SECOND": str(
+                int(restore) if restore == int(restore) else restore
+            ),
         }
-        # Let pool/timeouts be tuned from the outside without touching the bench.
+        redis = redis_url()
+        if redis is not None:
+            env["REDIS_URL"] = redis
+            env["REDIS_KEY_PREFIX"] = REDIS_KEY_PREFIX
+        # Let pool/timeouts and the edge's limits be tuned from the outside without
+        # touching the bench.
         for key, value in os.environ.items():
-            if key.startswith("DB_") or key in {"JWT_ISSUER", "JWT_TTL_SECONDS", "LOG_LEVEL"}:
+            if key.startswith(("DB_", *EDGE_ENV_PREFIXES)) or key in {
+                "JWT_ISSUER",
+                "JWT_TTL_SECONDS",
+                "LOG_LEVEL",
+            }:
                 env[key] = value
         return env
 

@@ -52,6 +52,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def cpu_seconds_fine(pid: int) -> float:
+    """CPU time of a single-threaded process in nanosecond resolution (the scheduler's
+    /proc/<pid>/schedstat; stat's utime + stime count in 10 ms ticks), e.g. a PostgreSQL
+    backend. Falls back to ``cpu_seconds``."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return cpu_seconds(pid)
+
+
 def tree_cpu(pid: int) -> dict[int, float]:
     """CPU seconds per process of the tree rooted at ``pid`` (supervisor and workers)."""
     return {p: cpu_seconds(p) for p in (pid, *descendants(pid))}
@@ -71,6 +81,23 @@ def peak_rss_mb(pid: int) -> float:
     except OSError:
         pass
     return 0.0
+
+
+def rss_mb(pid: int) -> float:
+    """VmRSS (resident set now) of one process, in MiB (0 when it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def self_cpu_seconds() -> float:
+    """CPU of this process (here: the adversarial run's attackers)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def machine_busy_seconds() -> float:

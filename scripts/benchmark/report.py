@@ -50,6 +50,12 @@ def markdown(run: dict[str, Any]) -> str:
         f"{' (dirty)' if meta['git']['dirty'] else ''}; gateway DB role "
         f"`{meta['gateway_db_role']}`; load average at start {meta['loadavg']}.",
         "",
+    ]
+    if meta.get("edge"):
+        from benchmark.edge import summary_line
+
+        lines += [summary_line(meta["edge"]), ""]
+    lines += [
         "| query | c | rps | floor rps | ratio to floor | p50 ms | p95 ms | p99 ms "
         "| p99/p50 | CPU ms/req | floor CPU ms/req | DB CPU ms/req | floor DB CPU ms/req "
         "| SQL/req (min-max) | peak RSS MiB/worker | errors | other load (cores) |",
@@ -92,9 +98,11 @@ def previous_runs(current: Path) -> list[tuple[Path, dict[str, Any]]]:
         if path.parent == current:
             continue
         try:
-            runs.append((path, orjson.loads(path.read_bytes())))
+            run = orjson.loads(path.read_bytes())
         except (OSError, orjson.JSONDecodeError):
             continue
+        if isinstance(run, dict) and "results" in run:  # not an adversarial run
+            runs.append((path, run))
     return runs
 
 
@@ -159,3 +167,144 @@ def compare_with_previous(run: dict[str, Any], here: Path) -> list[str]:
             what = f"growth: this {scale}x run against the 1x run"
             lines += comparison(run, prev, _title(run, prev, path, what))
     return lines
+
+
+# --------------------------------------------------------------------------- adversarial
+
+
+def _counts(counts: dict[str, int] | None, limit: int = 4) -> str:
+    if not counts:
+        return "-"
+    items = list(counts.items())
+    text = ", ".join(f"{k} {v}" for k, v in items[:limit])
+    return text + (f", +{len(items) - limit}" if len(items) > limit else "")
+
+
+def _verdict(ok: bool | None) -> str:
+    return {True: "pass", False: "**FAIL**", None: "n/a"}[ok]
+
+
+def adversarial_markdown(run: dict[str, Any]) -> str:
+    """The table of ``scripts/bench --adversarial`` (results.md)."""
+    meta = run["meta"]
+    git = meta.get("git", {})
+    lines = [
+        f"# Adversarial benchmark {meta['timestamp']}",
+        "",
+        f"scale {meta['scale']}, {'quick' if meta['quick'] else 'full'} run; legitimate load "
+        f"wrk c={meta['legit_concurrency']} (members page + viewer query, 1:1), "
+        f"{meta['duration_s']} s after {meta['warmup_s']} s warm-up; "
+        f"{meta['attacker_connections']} attacker connections; {meta['workers']} workers; "
+        f"commit {git.get('commit')}{' (dirty)' if git.get('dirty') else ''}; gateway DB role "
+        f"`{meta.get('gateway_db_role', '-')}`; load average at start {meta['loadavg']}; "
+        f"{meta.get('elapsed_s', '-')} s.",
+        "",
+    ]
+    if meta.get("edge"):
+        from benchmark.edge import summary_line
+
+        lines += [summary_line(meta["edge"]), ""]
+    probe = run.get("probe", {})
+    users = [
+        f"{name} {p['users']} users (cost {_fmt(p.get('cost_per_request'))}, "
+        f"{_fmt(meta.get('legit_points_per_user_per_s', {}).get(name), 2)} points/s each)"
+        for name, p in probe.items()
+        if isinstance(p, dict) and "users" in p
+    ]
+    if users:
+        lines += [
+            "Legitimate users: " + "; ".join(users) + f" (restore "
+            f"{_fmt(meta.get('legit_restore_per_s'))} points/s per user).",
+            "",
+        ]
+    lines += ["| target | value | threshold | verdict | note |", "|---|--:|---|---|---|"]
+    for t in run.get("targets", []):
+        lines.append(
+            f"| {t['name']} | {_fmt(t['value'], 3)} | {t['target']} | {_verdict(t['pass'])} "
+            f"| {t['note']} |"
+        )
+    lines += [
+        "",
+        "| legitimate load | rps | p50 ms | p95 ms | p99 ms | errors | 429 | 503 "
+        "| gateway CPU ms/legit req (attack incl.) | gateway cores | attacker cores | other load (cores) "
+        "| hostile requests meanwhile |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for name, r in run.get("legit", {}).items():
+        c = r["cores"]
+        lines.append(
+            f"| {name} | {_fmt(r['rps'])} | {_fmt(r['p50_ms'])} | {_fmt(r['p95_ms'])} "
+            f"| {_fmt(r['p99_ms'])} | {r['errors']} | {_fmt(r.get('status_429'))} "
+            f"| {_fmt(r.get('status_503'))} | {_fmt(r['server_cpu_ms_per_request'], 2)} "
+            f"| {_fmt(c['server'])} | {_fmt(c['attackers'])} | {_fmt(c['other'])} "
+            f"| {_fmt(r.get('hostile_sent_during_measurement'))} |"
+        )
+    lines += [
+        "",
+        "| hostile kind | under attack: sent | statuses | codes | client errors "
+        "| est. gateway cores | alone: sent | statuses | codes | client errors | p50 ms "
+        "| max ms | CPU ms/req | DB CPU ms/req |",
+        "|---|--:|---|---|---|--:|--:|---|---|---|--:|--:|--:|--:|",
+    ]
+    for name, k in run.get("kinds", {}).items():
+        mixed, alone = k.get("under_attack", {}), k.get("alone", {})
+        lines.append(
+            f"| {name} | {_fmt(mixed.get('sent'))} | {_counts(mixed.get('statuses'))} "
+            f"| {_counts(mixed.get('codes'))} | {_counts(mixed.get('client_errors'))} "
+            f"| {_fmt(k.get('est_gateway_cores_under_attack'), 2)} | {_fmt(alone.get('sent'))} "
+            f"| {_counts(alone.get('statuses'))} | {_counts(alone.get('codes'))} "
+            f"| {_counts(alone.get('client_errors'))} | {_fmt(alone.get('p50_ms'))} "
+            f"| {_fmt(alone.get('max_ms'))} | {_fmt(alone.get('cpu_ms_per_request'), 2)} "
+            f"| {_fmt(alone.get('db_cpu_ms_per_request'), 2)} |"
+        )
+    memory = run.get("memory")
+    if memory:
+        per_worker = ", ".join(
+            f"{memory['rss_before_mib'].get(p)} → {memory['rss_after_mib'].get(p)}"
+            for p in memory["rss_before_mib"]
+        )
+        lines += [
+            "",
+            f"Memory: {memory['sent']} distinct documents with valid tokens in "
+            f"{memory['sending_s']} s ({_counts(memory.get('statuses'))}; "
+            f"{_counts(memory.get('codes'))}; {_fmt(memory.get('cpu_ms_per_request'), 2)} "
+            f"gateway CPU ms each): RSS MiB per worker {per_worker}; largest growth "
+            f"{_fmt(memory.get('max_growth_mib'))} MiB. RSS by documents sent: "
+            + "; ".join(
+                f"{n}: {', '.join(map(str, v))}"
+                for n, v in memory.get("rss_by_documents_mib", {}).items()
+            )
+            + ".",
+        ]
+    lines += ["", "Hostile kinds:", ""]
+    for name, k in run.get("kinds", {}).items():
+        extra = ""
+        alone = k.get("alone", {})
+        if alone.get("body_bytes_sent_max") is not None:
+            extra = (
+                " Body bytes written before the answer/close (socket buffers included): "
+                f"at most {alone['body_bytes_sent_max']:,}."
+            )
+        if alone.get("retry_after"):
+            extra += f" Retry-After seen: {', '.join(alone['retry_after'])}."
+        lines.append(
+            f"- `{name}`: {k.get('description', '')}; expected: {k.get('expected', '')}.{extra}"
+        )
+    log_info = run.get("gateway_log") or {}
+    if log_info.get("tracebacks") or log_info.get("error_lines"):
+        lines += [
+            "",
+            f"Gateway log: {log_info.get('tracebacks')} tracebacks, "
+            f"{log_info.get('error_lines')} ERROR lines; most frequent:",
+            "",
+        ]
+        lines += [f"- {n} x `{text}`" for text, n in log_info.get("exceptions", {}).items()]
+    timeline = run.get("rss_after_phase_mib")
+    if timeline:
+        steps = "; ".join(f"{phase} {', '.join(map(str, v))}" for phase, v in timeline.items())
+        lines += ["", f"Resident memory per worker (MiB) after each phase: {steps}."]
+    if run.get("worker_restarts"):
+        lines += ["", f"Worker changes: {run['worker_restarts']}"]
+    if run.get("errors"):
+        lines += ["", "Errors of the run:", ""] + [f"- {e}" for e in run["errors"]]
+    return "\n".join(lines) + "\n"

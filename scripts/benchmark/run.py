@@ -2,8 +2,12 @@
 floor, check every request once, count SQL statements, drive load with wrk, report.
 
     python -m benchmark.run [--quick] [--scale N] [--profile] [--only a,b] ...
+    python -m benchmark.run --adversarial [--quick]    (benchmark.adversarial)
 
-Progress goes to stdout; the last line printed is the path of the results JSON.
+The gateway runs with every edge feature on (benchmark.config.gateway_env: Redis, the
+rate limiter with a budget the benchmark never exhausts); the edge settings used are
+recorded in ``meta.edge``. Progress goes to stdout; the last line printed is the path of
+the results JSON.
 """
 
 from __future__ import annotations
@@ -29,8 +33,17 @@ from typing import Any
 import asyncpg
 import orjson
 
-from benchmark import procstat
-from benchmark.config import JWT_SECRET, RESULTS, ROOT, WORKERS, BenchConfig, load_config
+from benchmark import edge, procstat
+from benchmark.config import (
+    JWT_SECRET,
+    REDIS_KEY_PREFIX,
+    RESULTS,
+    ROOT,
+    WORKERS,
+    BenchConfig,
+    load_config,
+    redis_url,
+)
 from benchmark.dataset import SEED, ensure_database
 from benchmark.queries import (
     CONVERSATIONS_CURSOR,
@@ -512,25 +525,23 @@ def measure(
         wrk(server, plan, c, args.warmup, out, f"{tag}-warmup")
     cpu_before, db_before = procstat.tree_cpu(server.pid), db.backend_cpu()
     busy_before, wrk_before = procstat.machine_busy_seconds(), procstat.children_cpu_seconds()
+    redis_before = edge.redis_cpu_seconds()
     wall = time.monotonic()
     result = wrk(server, plan, c, args.duration, out, tag)
     wall = time.monotonic() - wall
     busy = procstat.machine_busy_seconds() - busy_before
     wrk_cpu = procstat.children_cpu_seconds() - wrk_before
+    # The gateway's Redis (the floor uses none): its own share, not "other" work.
+    redis_cpu = edge.redis_cpu_seconds() - redis_before
     cpu_after, db_after = procstat.tree_cpu(server.pid), db.backend_cpu()
     server_cpu = procstat.cpu_delta(cpu_before, cpu_after)
     db_cpu = procstat.cpu_delta(db_before, db_after)
     n = result["requests"]
+    # error_responses counts every non-200 (wrk's status_errors are among them) and
+    # every body with "errors".
     errors = sum(
         result[k]
-        for k in (
-            "connect_errors",
-            "read_errors",
-            "write_errors",
-            "status_errors",
-            "timeouts",
-            "error_responses",
-        )
+        for k in ("connect_errors", "read_errors", "write_errors", "timeouts", "error_responses")
     )
     rss = [round(procstat.peak_rss_mb(p), 1) for p in server.workers()]
     return {
@@ -541,15 +552,21 @@ def measure(
         "max_ms": round(result["max_us"] / 1000, 2),
         "requests": n,
         "errors": errors,
+        # Among the errors: refused by the rate limiter (429) or overloaded (503); the
+        # benchmark's budget is meant to make the first impossible.
+        "status_429": result.get("status_429"),
+        "status_503": result.get("status_503"),
         "cpu_ms_per_request": round(server_cpu * 1000 / n, 3) if n else None,
         "db_cpu_ms_per_request": round(db_cpu * 1000 / n, 3) if n else None,
-        # CPU cores in use during the run: the server, its database backends, wrk, and
-        # whatever else ran on the machine meanwhile (the noise: other work).
+        "redis_cpu_ms_per_request": round(redis_cpu * 1000 / n, 3) if n else None,
+        # CPU cores in use during the run: the server, its database backends, Redis, wrk,
+        # and whatever else ran on the machine meanwhile (the noise: other work).
         "cores": {
             "server": round(server_cpu / wall, 2),
             "db": round(db_cpu / wall, 2),
+            "redis": round(redis_cpu / wall, 2),
             "wrk": round(wrk_cpu / wall, 2),
-            "other": round(max(0.0, busy - server_cpu - db_cpu - wrk_cpu) / wall, 2),
+            "other": round(max(0.0, busy - server_cpu - db_cpu - redis_cpu - wrk_cpu) / wall, 2),
         },
         "peak_rss_mb": max(rss) if rss else None,
         "peak_rss_mb_workers": rss,
@@ -664,6 +681,42 @@ def git_info() -> dict[str, Any]:
     }
 
 
+def edge_before(cfg: BenchConfig) -> dict[str, Any]:
+    """The edge settings the gateway gets, and whether its Redis answers (recorded)."""
+    env, url = cfg.gateway_env(), redis_url()
+    meta = {
+        "env": edge.edge_env(env),
+        "settings": edge.edge_settings(env),
+        "redis": edge.redis_check(url),
+    }
+    if url is not None and not meta["redis"].get("reachable"):
+        log(f"    WARNING: Redis at {url} does not answer: {meta['redis'].get('error')}")
+    log("    " + edge.summary_line(meta))
+    return meta
+
+
+def edge_after(meta: dict[str, Any], gateway_pids: list[int]) -> None:
+    """Whether the gateway used Redis: its workers' connections to it, the keys under this
+    run's prefix (counted with the gateway still up, then deleted), Redis's command count
+    during the run (all clients)."""
+    url = redis_url()
+    meta["redis_connections"] = held = edge.redis_connections(url, gateway_pids)
+    meta["redis_after"] = seen = edge.redis_keys(url, REDIS_KEY_PREFIX, meta.get("redis"))
+    if url is None:
+        return
+    log(
+        f"    Redis: {held.get('connections')} gateway connections (last commands "
+        f"{held.get('last_commands')}); {seen.get('keys')} keys under {REDIS_KEY_PREFIX} "
+        f"after the load {seen.get('by_kind') or ''}; "
+        f"{seen.get('commands_processed_all_clients')} commands during the run (all clients)"
+    )
+    if not held.get("connections"):
+        log(
+            "    WARNING: the gateway holds no connection to Redis "
+            f"({held.get('error') or seen.get('error') or 'REDIS_URL unused?'})"
+        )
+
+
 def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 3) if a is not None and b else None
 
@@ -683,6 +736,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--repeat", type=int, default=1, help="alternate floor/gateway runs N times, keep medians"
     )
     p.add_argument("--profile-seconds", type=float, default=10.0)
+    p.add_argument(
+        "--adversarial",
+        action="store_true",
+        help="legitimate load under hostile inputs, production rate limits "
+        "(benchmark.adversarial; honours --quick, --scale, --duration, --warmup)",
+    )
     args = p.parse_args(argv)
     if args.scale < 1:
         p.error("--scale must be >= 1")
@@ -698,6 +757,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.adversarial:
+        if shutil.which("wrk") is None:
+            raise SystemExit("wrk is not installed (apt-get install -y wrk)")
+        from benchmark import adversarial
+
+        adversarial.main(args)
+        return
     started = time.monotonic()
     with open("/proc/loadavg") as fh:
         loadavg = " ".join(fh.read().split()[:3])
@@ -728,6 +794,7 @@ def main(argv: list[str] | None = None) -> None:
         if not plans:
             raise SystemExit(f"no workload matches --only {args.only}")
         role = cfg.app_role or "owner (" + (cfg.owner_sa_url.split("//")[1].split("@")[0]) + ")"
+        edge_meta = edge_before(cfg)
         log(f"==> starting the gateway (DB role {role}) and the floor, {WORKERS} workers each")
         results: list[dict[str, Any]] = []
         with servers(cfg, out) as (gateway, floor):
@@ -775,6 +842,7 @@ def main(argv: list[str] | None = None) -> None:
             if args.profile:
                 log("==> profiling one gateway worker on the members page")
                 profile(gateway, plans, out, args.profile_seconds)
+            edge_after(edge_meta, procstat.descendants(gateway.pid))
     finally:
         db.close()
 
@@ -813,6 +881,7 @@ def main(argv: list[str] | None = None) -> None:
             "dataset": dataset,
             "gateway_db_role": cfg.app_role or "owner",
             "floor_db_role": "owner",
+            "edge": edge_meta,
             "git": git_info(),
             "cpus": os.cpu_count(),
             "loadavg": loadavg,
