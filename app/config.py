@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     # A Redis call slower than this counts as a failure (the documented fallback applies).
     redis_timeout_seconds: float = Field(default=0.25, gt=0, le=5)
     max_body_bytes: int = Field(default=1_000_000, ge=1_000)
-    max_tokens: int = Field(default=5_000, ge=100)
+    max_tokens: int = Field(default=2_000, ge=100)
     max_depth: int = Field(default=12, ge=2)
     max_aliases: int = Field(default=30, ge=0)
     max_fields: int = Field(default=300, ge=10)

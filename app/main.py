@@ -29,7 +29,7 @@ from app.db.engine import create_engine, create_sessionmaker
 from app.edge.admission import Admission
 from app.edge.persisted import PersistedStore, create_persisted_store
 from app.edge.pipeline import JSONResponse, graphql_endpoint
-from app.edge.ratelimit import RateLimiter, create_rate_limiter
+from app.edge.ratelimit import PenaltyBox, RateLimiter, create_rate_limiter
 from app.graphql.operation import Documents
 
 log = logging.getLogger("app.http")
@@ -48,6 +48,7 @@ class Gateway:
         # Bounded concurrency keeps the tail short under overload (see docs/performance.md).
         self.admission = Admission(settings.max_in_flight, settings.max_queued)
         self.rate_limiter: RateLimiter = create_rate_limiter(settings)
+        self.penalty_box = PenaltyBox()
         self.persisted: PersistedStore = create_persisted_store(settings)
 
     async def close(self) -> None:

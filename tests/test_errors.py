@@ -288,7 +288,7 @@ async def test_a_document_of_too_many_tokens_is_refused(client: GraphQLClient) -
     assert body == {
         "errors": [
             {
-                "message": "The document has too many tokens: the limit is 5000.",
+                "message": "The document has too many tokens: the limit is 2000.",
                 "extensions": {"code": "TOO_MANY_TOKENS"},
             }
         ]

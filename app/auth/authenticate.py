@@ -58,6 +58,11 @@ class Credential:
     user_id: int | None = None
     api_key: str | None = None
 
+    @property
+    def key(self) -> str:
+        """Identifies the credential within this process (app.edge.ratelimit.PenaltyBox)."""
+        return f"user:{self.user_id}" if self.api_key is None else self.api_key
+
 
 def read_credential(settings: Settings, authorization: str | None) -> Credential:
     """The header's credential, checked as far as it can be without I/O; raises

@@ -20,9 +20,10 @@ def is_sqlite_url(url: str) -> bool:
 def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
     url = url or settings.database_url
     if is_sqlite_url(url):
-        engine = _create_async_engine(
-            url, connect_args={"timeout": settings.db_pool_timeout_seconds}
-        )
+        # A statement waiting for SQLite's write lock runs in a thread that cancellation
+        # cannot stop: it gives up by itself before the request's deadline.
+        busy = min(settings.db_pool_timeout_seconds, settings.request_timeout_seconds)
+        engine = _create_async_engine(url, connect_args={"timeout": busy})
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         return engine
     server_settings = {"application_name": "harmony-gateway"}
@@ -47,7 +48,6 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> N
     # SQLite ignores foreign keys unless asked, per connection.
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
 
 

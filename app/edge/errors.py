@@ -16,6 +16,7 @@ class Refused(Exception):
         headers: dict[str, str] | None = None,
         extensions: dict[str, Any] | None = None,
         errors: list[dict[str, Any]] | None = None,
+        cost: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -24,6 +25,7 @@ class Refused(Exception):
         self.headers = headers or {}
         self.extensions = extensions or {}
         self._errors = errors  # several formatted errors (syntax, validation) instead of one
+        self.cost = cost  # the response's extensions.cost, once the estimate is known
 
     def errors(self) -> list[dict[str, Any]]:
         """The response's ``errors``."""

@@ -35,6 +35,8 @@ def _too_large(cap: int) -> Refused:
         "PAYLOAD_TOO_LARGE",
         f"The request body is too large: the limit is {cap} bytes.",
         status=413,
+        # The server closes the connection rather than reading the rest to discard it.
+        headers={"Connection": "close"},
     )
 
 

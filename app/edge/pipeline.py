@@ -23,10 +23,12 @@ import asyncio
 import itertools
 import logging
 import uuid
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from graphql import ExecutionResult
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry.http.ides import get_graphql_ide_html
@@ -50,12 +52,16 @@ from app.edge.persisted import (
     persisted_request,
     sha256_hex,
 )
-from app.edge.ratelimit import Charge
+from app.edge.ratelimit import Charge, ThrottleStatus
 from app.graphql import operation
 from app.graphql.context import Context
 from app.graphql.schema import format_error
 
 log = logging.getLogger("app.http")
+
+# Points a document costs when the edge refuses it (limits, syntax, cost): its parse and
+# analysis were work, and a client sending such documents empties its bucket.
+REFUSED_DOCUMENT_COST = 50
 
 # Request ids: a random prefix per process and a counter (unique without a random draw
 # per request).
@@ -74,11 +80,11 @@ class JSONResponse(Response):
         return orjson.dumps(content)
 
 
-def refused_response(refusal: Refused, cost: dict[str, Any] | None = None) -> JSONResponse:
+def refused_response(refusal: Refused) -> JSONResponse:
     metrics.EDGE_REFUSALS.labels(code=refusal.code).inc()
     body: dict[str, Any] = {"errors": refusal.errors()}
-    if cost is not None:
-        body["extensions"] = {"cost": cost}
+    if refusal.cost is not None:
+        body["extensions"] = {"cost": refusal.cost}
     return JSONResponse(body, status_code=refusal.status, headers=refusal.headers)
 
 
@@ -95,7 +101,6 @@ class _Request:
     credential: Credential
     request_id: str
     db: RequestDB
-    cost: dict[str, Any] | None = None  # extensions.cost once the estimate is known
 
 
 async def graphql_endpoint(request: Request) -> Response:
@@ -120,7 +125,12 @@ async def _answer(request: Request, gateway: Any, request_id: str) -> Response:
         try:
             credential = read_credential(settings, request.headers.get("authorization"))
         except AuthenticationError as exc:
-            raise _unauthenticated(exc) from None
+            if settings.introspection != "on" or params.query is None:
+                raise _unauthenticated(exc) from None
+            return await _introspect_anonymously(gateway, request, params, exc)
+        held = gateway.penalty_box.held(credential.key)
+        if held is not None:
+            raise _rate_limited(None, *held)
         if settings.persisted_only_for_users and credential.user_id is not None:
             _require_trusted(gateway, params)
     except Refused as refusal:
@@ -135,11 +145,13 @@ async def _answer(request: Request, gateway: Any, request_id: str) -> Response:
         return response
     except Refused as refusal:
         await state.db.finish(commit=False)
-        return refused_response(refusal, state.cost)
+        return refused_response(refusal)
     except TimeoutError:
         metrics.TIMEOUTS.inc()
         log.warning("request %s passed its deadline", request_id)
-        await state.db.finish(commit=False)
+        # The statement that was cut off may hold the connection a while longer (SQLite
+        # runs it in a thread until its busy timeout): answer now, roll back meanwhile.
+        _in_background(state.db.finish(commit=False), request_id)
         return refused_response(
             Refused(
                 "TIMEOUT",
@@ -162,6 +174,49 @@ async def _answer(request: Request, gateway: Any, request_id: str) -> Response:
             },
             status_code=500,
         )
+
+
+async def _introspect_anonymously(
+    gateway: Any, request: Request, params: GraphQLParams, exc: AuthenticationError
+) -> Response:
+    """INTROSPECTION=on: a request without credentials may read the schema and nothing
+    else. Its document is parsed under the same limits and never cached; its cost is
+    charged to the client's address."""
+    assert params.query is not None
+    if len(params.query) > operation.CACHED_QUERY_LENGTH:
+        raise _unauthenticated(exc)
+    prepared = gateway.documents.prepare_uncached(params.query, params.operation_name)
+    if prepared.document is not None and not prepared.introspection_only:
+        raise _unauthenticated(exc)
+    client = request.client.host if request.client else "unknown"
+    principal = f"anon:{client}"
+    try:
+        requested = _estimate(prepared, params, request.method, gateway.settings)
+    except Refused:
+        await _charge(gateway, None, principal, REFUSED_DOCUMENT_COST)
+        raise
+    charge = await _charge(gateway, None, principal, requested)
+
+    errors = prepared.validation_errors()
+    if errors:
+        raise _request_errors(errors)
+    result = await operation.run(prepared, None, params.variables, params.operation_name)
+    return _result_response(result, prepared, requested, charge)
+
+
+_background: set[asyncio.Task[None]] = set()
+
+
+def _in_background(work: Coroutine[Any, Any, None], request_id: str) -> None:
+    async def run() -> None:
+        try:
+            await work
+        except Exception:
+            log.exception("request %s: cleanup after the deadline failed", request_id)
+
+    task = asyncio.get_running_loop().create_task(run())
+    _background.add(task)  # the loop keeps only a weak reference to a task
+    task.add_done_callback(_background.discard)
 
 
 def _require_trusted(gateway: Any, params: GraphQLParams) -> None:
@@ -230,37 +285,14 @@ async def _execute(gateway: Any, state: _Request) -> Response:
     except AuthenticationError as exc:
         raise _unauthenticated(exc) from None
 
-    if prepared.refusal is not None:
-        raise prepared.refusal
-    if prepared.errors:
-        raise _request_errors(prepared.errors)
-    _check_operation(prepared, name, state.http.method)
-    if prepared.introspection and settings.introspection == "off":
-        raise Refused("INTROSPECTION_DISABLED", "Introspection is disabled on this server.")
-
-    check_variables(params.variables, settings.max_list_length)
-    assert prepared.cost is not None
-    requested = max(prepared.cost.estimate(params.variables), 1)
-    if requested > settings.max_query_cost:
-        state.cost = {"requestedQueryCost": requested}
-        raise Refused(
-            "QUERY_TOO_COMPLEX",
-            f"The operation's cost is {requested}: the limit is {settings.max_query_cost} "
-            "(see docs/limits.md: ask for smaller pages).",
-            extensions={"cost": requested, "maximumCost": settings.max_query_cost},
-        )
-    charge: Charge = await gateway.rate_limiter.charge(principal_of(viewer), requested)
-    state.cost = {"requestedQueryCost": requested, "throttleStatus": charge.status.as_json()}
-    if not charge.allowed:
-        metrics.RATE_LIMITED.inc()
-        raise Refused(
-            "RATE_LIMITED",
-            f"The operation costs {requested} points and {charge.status.currently_available} "
-            f"are available: retry in {charge.retry_after} s.",
-            status=429,
-            headers={"Retry-After": str(charge.retry_after)},
-        )
-    metrics.COST_SPENT.inc(requested)
+    principal = principal_of(viewer)
+    try:
+        requested = _estimate(prepared, params, state.http.method, settings)
+    except Refused:
+        # A document refused before it could run still cost its parse and analysis.
+        await _charge(gateway, state.credential.key, principal, REFUSED_DOCUMENT_COST)
+        raise
+    charge = await _charge(gateway, state.credential.key, principal, requested)
 
     errors = prepared.validation_errors()
     if errors:
@@ -271,6 +303,67 @@ async def _execute(gateway: Any, state: _Request) -> Response:
     context = Context.create(state.db, viewer, settings, state.request_id)
     context.cost = (requested, charge.status)
     result = await operation.run(prepared, context, params.variables, name)
+    return _result_response(result, prepared, requested, charge)
+
+
+def _estimate(
+    prepared: operation.PreparedDocument, params: GraphQLParams, method: str, settings: Any
+) -> int:
+    """The operation's cost; ``Refused`` for a document that cannot run (static limits,
+    syntax, operation choice, introspection policy, list lengths, the cost limit)."""
+    if prepared.refusal is not None:
+        raise prepared.refusal
+    if prepared.errors:
+        raise _request_errors(prepared.errors)
+    _check_operation(prepared, params.operation_name, method)
+    if prepared.introspection and settings.introspection == "off":
+        raise Refused("INTROSPECTION_DISABLED", "Introspection is disabled on this server.")
+    check_variables(params.variables, settings.max_list_length)
+    assert prepared.cost is not None
+    requested = max(prepared.cost.estimate(params.variables), 1)
+    if requested > settings.max_query_cost:
+        raise Refused(
+            "QUERY_TOO_COMPLEX",
+            f"The operation's cost is {requested}: the limit is {settings.max_query_cost} "
+            "(see docs/limits.md: ask for smaller pages).",
+            extensions={"cost": requested, "maximumCost": settings.max_query_cost},
+            cost={"requestedQueryCost": requested},
+        )
+    return requested
+
+
+async def _charge(gateway: Any, credential_key: str | None, principal: str, cost: int) -> Charge:
+    """Take ``cost`` from the principal's bucket, or refuse (429) and keep the credential
+    in the penalty box until its Retry-After."""
+    charge: Charge = await gateway.rate_limiter.charge(principal, cost)
+    if not charge.allowed:
+        if credential_key is not None:
+            gateway.penalty_box.hold(credential_key, charge.retry_after, charge.status)
+        raise _rate_limited(cost, charge.retry_after, charge.status)
+    metrics.COST_SPENT.inc(cost)
+    return charge
+
+
+def _rate_limited(cost: int | None, retry_after: int, status: ThrottleStatus) -> Refused:
+    metrics.RATE_LIMITED.inc()
+    needed = (
+        "This operation costs more points" if cost is None else f"The operation costs {cost} points"
+    )
+    return Refused(
+        "RATE_LIMITED",
+        f"{needed} than the {status.currently_available} available: retry in {retry_after} s.",
+        status=429,
+        headers={"Retry-After": str(retry_after)},
+        cost={
+            **({} if cost is None else {"requestedQueryCost": cost}),
+            "throttleStatus": status.as_json(),
+        },
+    )
+
+
+def _result_response(
+    result: ExecutionResult, prepared: operation.PreparedDocument, requested: int, charge: Charge
+) -> JSONResponse:
     payload: dict[str, Any] = {}
     if result.errors:
         payload["errors"] = [format_error(e) for e in result.errors]

@@ -224,3 +224,34 @@ def create_rate_limiter(settings: Settings) -> RateLimiter:
         key_prefix=settings.redis_key_prefix,
         timeout_seconds=settings.redis_timeout_seconds,
     )
+
+
+class PenaltyBox:
+    """Credentials refused for lack of points, until their ``Retry-After`` has passed.
+
+    A request of a credential in the box is answered 429 at once, before the database,
+    the parser or Redis are asked: a client that keeps sending after a 429 costs the
+    worker almost nothing. Per worker process, bounded, keyed by the credential (a user
+    id whose token signature was verified, or an API key's whole secret: only its holder
+    can be refused through it)."""
+
+    def __init__(self, capacity: int = MAX_LOCAL_PRINCIPALS) -> None:
+        self._capacity = capacity
+        self._held: OrderedDict[str, tuple[float, ThrottleStatus]] = OrderedDict()
+
+    def hold(self, key: str, seconds: int, status: ThrottleStatus) -> None:
+        self._held[key] = (time.monotonic() + seconds, status)
+        self._held.move_to_end(key)
+        if len(self._held) > self._capacity:
+            self._held.popitem(last=False)
+
+    def held(self, key: str) -> tuple[int, ThrottleStatus] | None:
+        """(seconds left, the bucket as last seen) while the key is held."""
+        entry = self._held.get(key)
+        if entry is None:
+            return None
+        left = entry[0] - time.monotonic()
+        if left <= 0:
+            del self._held[key]
+            return None
+        return math.ceil(left), entry[1]

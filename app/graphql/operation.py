@@ -34,14 +34,17 @@ from graphql import (
     GraphQLError,
     GraphQLSyntaxError,
     InlineFragmentNode,
+    Lexer,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    Source,
+    Token,
     execute,
-    parse,
     specified_rules,
     validate,
 )
+from graphql.language.parser import Parser
 from strawberry.execution import optimized_is_awaitable
 
 from app.config import Settings
@@ -75,7 +78,7 @@ class PreparedDocument:
     needs_workspaces: bool
     refusal: Refused | None = None  # a static limit the document is over
     cost: CostModel | None = None
-    introspection: bool = False  # the operation reads __schema or __type
+    root_fields: frozenset[str] = frozenset()  # of the chosen operation, through fragments
     # Object plans (app.graphql.execution) shared by every run of this document; None
     # when a selection depends on variables (@skip/@include): then each run compiles its own.
     plans: dict[Any, Any] | None = None
@@ -85,6 +88,15 @@ class PreparedDocument:
     @property
     def is_mutation(self) -> bool:
         return self.operation is not None and self.operation.operation == OperationType.MUTATION
+
+    @property
+    def introspection(self) -> bool:
+        """The operation reads the schema (``__schema``, ``__type``)."""
+        return not self.root_fields.isdisjoint(INTROSPECTION_FIELDS)
+
+    @property
+    def introspection_only(self) -> bool:
+        return self.introspection and self.root_fields <= INTROSPECTION_FIELDS | {"__typename"}
 
     def validation_errors(self) -> list[GraphQLError]:
         """The document's validation errors against the schema (computed once)."""
@@ -125,24 +137,46 @@ def _syntax_refusal(error: GraphQLError, settings: Settings) -> Refused | None:
     return None
 
 
-def _reads_introspection(
+def _parse(query: str, max_tokens: int) -> DocumentNode:
+    source = Source(query)
+    lexer = Lexer(source)
+    try:
+        return Parser(source, max_tokens=max_tokens, lexer=lexer).parse_document()
+    finally:
+        _unlink(lexer.token)
+
+
+def _unlink(token: Token | None) -> None:
+    """The lexer links each token to the one before and after it: a reference cycle per
+    pair, which only the cyclic garbage collector frees (rarely, in a server process:
+    app.main.freeze_startup_objects). Unlinked, a document's tokens are freed with it."""
+    forward = token.next if token is not None else None
+    while token is not None:
+        before = token.prev
+        token.prev = token.next = None
+        token = before
+    while forward is not None:
+        after = forward.next
+        forward.prev = forward.next = None
+        forward = after
+
+
+def _root_fields(
     selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode], seen: set[str]
-) -> bool:
+) -> set[str]:
+    """Names of the operation's root fields, through fragments."""
+    names: set[str] = set()
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
-            if selection.name.value in INTROSPECTION_FIELDS:
-                return True
+            names.add(selection.name.value)
         elif isinstance(selection, InlineFragmentNode):
-            if _reads_introspection(selection.selection_set, fragments, seen):
-                return True
+            names |= _root_fields(selection.selection_set, fragments, seen)
         elif isinstance(selection, FragmentSpreadNode):
             name = selection.name.value
-            if name in seen or name not in fragments:
-                continue
-            seen.add(name)
-            if _reads_introspection(fragments[name].selection_set, fragments, seen):
-                return True
-    return False
+            if name not in seen and name in fragments:
+                seen.add(name)
+                names |= _root_fields(fragments[name].selection_set, fragments, seen)
+    return names
 
 
 class Documents:
@@ -167,6 +201,10 @@ class Documents:
             return None
         self._entries.move_to_end((query, operation_name))
         return entry[0]
+
+    def prepare_uncached(self, query: str, operation_name: str | None) -> PreparedDocument:
+        """For input that must never enter the cache (anonymous introspection)."""
+        return self._prepare(query, operation_name)
 
     def prepare(self, query: str, operation_name: str | None) -> PreparedDocument:
         prepared = self.cached(query, operation_name)
@@ -197,7 +235,7 @@ class Documents:
             )
             return PreparedDocument(None, [], (), None, True, too_long)
         try:
-            document = parse(query, max_tokens=settings.max_tokens)
+            document = _parse(query, settings.max_tokens)
         except GraphQLSyntaxError as error:
             limit = _syntax_refusal(error, settings)
             return PreparedDocument(None, [] if limit else [error], (), None, True, limit)
@@ -228,8 +266,9 @@ class Documents:
                 if operation is None
                 else CostModel(schema._schema, document, operation, MAX_PAGE_SIZE)
             ),
-            introspection=operation is not None
-            and _reads_introspection(operation.selection_set, fragments, set()),
+            root_fields=frozenset(
+                _root_fields(operation.selection_set, fragments, set()) if operation else ()
+            ),
             plans=None if conditional else {},
             hide_suggestions=not settings.suggestions_enabled,
         )

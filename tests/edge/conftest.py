@@ -1,0 +1,43 @@
+"""Shared fixtures of tests/edge: the real Redis at ``TEST_REDIS_URL``, each test under a
+key prefix of its own (deleted afterwards). Unreachable Redis skips the test, unless
+``REQUIRE_POSTGRES=1`` (CI: every service must be there), which makes it a failure."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REQUIRE_SERVICES = os.environ.get("REQUIRE_POSTGRES") == "1"
+
+
+async def _redis_reachable() -> bool:
+    client = Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        return bool(await client.ping())
+    except Exception:
+        return False
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """A key prefix of this test alone on the real Redis; its keys are deleted after."""
+    if not await _redis_reachable():
+        if REQUIRE_SERVICES:
+            pytest.fail(f"REQUIRE_POSTGRES=1 but Redis is unreachable at {REDIS_URL}")
+        pytest.skip(f"Redis is unreachable at {REDIS_URL}")
+    prefix = f"harmony-test:{uuid.uuid4().hex}:"
+    yield prefix
+    client = Redis.from_url(REDIS_URL)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()

@@ -1,0 +1,72 @@
+"""A real gateway process (``python -m app serve``) for the tests where the server itself
+matters: several processes, body limits on a real socket, deadlines."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.config import Settings
+from tests.conftest import TEST_SECRET
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def gateway_process(settings: Settings, extra: dict[str, str], log: Path) -> Iterator[str]:
+    """``python -m app serve`` on a free port over the test's database, with ``extra``
+    environment; yields its URL."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "APP_ENV": "development",
+        "JWT_SECRET": TEST_SECRET,
+        "DATABASE_URL": settings.database_url,
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
+    with log.open("wb") as out:
+        process = subprocess.Popen(  # noqa: S603 (fixed argv)
+            [sys.executable, "-m", "app", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"the gateway exited: {log.read_text()}")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the gateway did not start: {log.read_text()}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -1,0 +1,92 @@
+"""Two gateway processes (real uvicorn servers) sharing one Redis: one principal has one
+budget, whichever process answers, and a persisted query registered through one is
+found by the other."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.tokens import issue_user_token
+from app.config import Settings
+from tests import factories as f
+from tests.edge.conftest import REDIS_URL
+from tests.edge.live import gateway_process
+
+MEMBERS = "{ workspace(slug: \"acme\") { members(first: 50) { nodes { id user { id } role { id } teams { id } } } } }"  # fmt: skip
+MEMBERS_COST = 202
+
+
+SHARED = {
+    "REDIS_URL": REDIS_URL,
+    "RATE_LIMIT_POINTS": "1000",
+    # Slow enough that no point comes back while the test runs.
+    "RATE_LIMIT_RESTORE_PER_SECOND": "0.001",
+}
+
+
+@pytest.fixture
+async def two_gateways(
+    settings: Settings, redis_prefix: str, tmp_path: Path
+) -> AsyncIterator[tuple[str, str]]:
+    env = {**SHARED, "REDIS_KEY_PREFIX": redis_prefix}
+    with (
+        gateway_process(settings, env, tmp_path / "a.log") as a,
+        gateway_process(settings, env, tmp_path / "b.log") as b,
+    ):
+        yield a, b
+
+
+async def test_one_token_has_one_budget_across_two_processes(
+    two_gateways: tuple[str, str], session: AsyncSession, settings: Settings
+) -> None:
+    ada = await f.user_id(session, "ada@acme.test")
+    headers = {"Authorization": f"Bearer {issue_user_token(settings, ada)}"}
+    statuses: list[tuple[int, int | None]] = []
+    async with httpx.AsyncClient(timeout=10) as http:
+        for i in range(8):  # alternate between the two processes
+            url = two_gateways[i % 2]
+            response = await http.post(f"{url}/graphql", json={"query": MEMBERS}, headers=headers)
+            body = response.json()
+            available = body["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"]
+            statuses.append((response.status_code, available))
+    # 1,000 points buy four members pages (202 each) in all, not four per process.
+    assert statuses == [
+        (200, 1000 - MEMBERS_COST),
+        (200, 1000 - 2 * MEMBERS_COST),
+        (200, 1000 - 3 * MEMBERS_COST),
+        (200, 1000 - 4 * MEMBERS_COST),
+        (429, 1000 - 4 * MEMBERS_COST),
+        (429, 1000 - 4 * MEMBERS_COST),
+        (429, 1000 - 4 * MEMBERS_COST),
+        (429, 1000 - 4 * MEMBERS_COST),
+    ]
+
+
+async def test_a_query_persisted_through_one_process_runs_on_the_other(
+    two_gateways: tuple[str, str], session: AsyncSession, settings: Settings
+) -> None:
+    ada = await f.user_id(session, "ada@acme.test")
+    headers = {"Authorization": f"Bearer {issue_user_token(settings, ada)}"}
+    query = '{ workspace(slug: "acme") { name } }'
+    extensions = {
+        "persistedQuery": {"version": 1, "sha256Hash": hashlib.sha256(query.encode()).hexdigest()}
+    }
+    a, b = two_gateways
+    async with httpx.AsyncClient(timeout=10) as http:
+        unknown = await http.post(f"{b}/graphql", json={"extensions": extensions}, headers=headers)
+        registered = await http.post(
+            f"{a}/graphql", json={"query": query, "extensions": extensions}, headers=headers
+        )
+        by_hash = await http.post(f"{b}/graphql", json={"extensions": extensions}, headers=headers)
+    assert [e["extensions"]["code"] for e in unknown.json()["errors"]] == [
+        "PERSISTED_QUERY_NOT_FOUND"
+    ]
+    assert registered.json()["data"] == {"workspace": {"name": "Acme Corp"}}
+    assert by_hash.status_code == 200
+    assert by_hash.json()["data"] == {"workspace": {"name": "Acme Corp"}}
