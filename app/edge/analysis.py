@@ -182,16 +182,20 @@ class _Analysis:
         return _Measure(fields, aliases, inner, top)
 
     def bound(self, fields: int, aliases: int) -> None:
+        """Counting stops at the first excess: the count is then a lower bound."""
         if fields > self.limits.max_fields:
             raise _refuse(
                 "TOO_MANY_FIELDS",
                 "selects too many fields (fragments expanded)",
                 self.limits.max_fields,
-                fields,
+                f"at least {fields}",
             )
         if aliases > self.limits.max_aliases:
             raise _refuse(
-                "TOO_MANY_ALIASES", "has too many aliases", self.limits.max_aliases, aliases
+                "TOO_MANY_ALIASES",
+                "has too many aliases",
+                self.limits.max_aliases,
+                f"at least {aliases}",
             )
 
 
@@ -400,10 +404,10 @@ class CostModel:
             inner_items = self._page(field, variables)  # a connection: its items, first times
         times = 1
         if is_list:
-            if field.name.value in CONNECTION_ITEMS:
-                times = items
-            elif IDS_ARGUMENT in definition.args:
+            if IDS_ARGUMENT in definition.args:
                 times = self._ids(field, variables)
+            elif field.name.value in CONNECTION_ITEMS:
+                times = items
         below = self._selection_set(
             field.selection_set, named, inner_items, variables, memo, active
         )

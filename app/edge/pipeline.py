@@ -346,12 +346,15 @@ async def _charge(gateway: Any, credential_key: str | None, principal: str, cost
 
 def _rate_limited(cost: int | None, retry_after: int, status: ThrottleStatus) -> Refused:
     metrics.RATE_LIMITED.inc()
-    needed = (
-        "This operation costs more points" if cost is None else f"The operation costs {cost} points"
+    available = status.currently_available
+    message = (
+        f"Out of points ({available} available after the last refusal)"
+        if cost is None
+        else f"The operation costs {cost} points and {available} are available"
     )
     return Refused(
         "RATE_LIMITED",
-        f"{needed} than the {status.currently_available} available: retry in {retry_after} s.",
+        f"{message}: retry in {retry_after} s.",
         status=429,
         headers={"Retry-After": str(retry_after)},
         cost={
