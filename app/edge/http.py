@@ -1,4 +1,5 @@
-"""Reading a GraphQL request off HTTP: method, content type, body size, JSON shape.
+"""Reading a GraphQL request off HTTP: content type and declared length (headers only),
+then, once the credentials held, the body and its JSON shape.
 
 The body is read as a stream with a byte cap: a ``Content-Length`` over the cap is
 refused before anything is read, and a body without one is cut off at the cap, so no
@@ -40,13 +41,26 @@ def _too_large(cap: int) -> Refused:
     )
 
 
-async def read_body(request: Request, cap: int) -> bytes:
+def check_envelope(request: Request, cap: int) -> None:
+    """What the headers alone tell: a POST's content type and declared length."""
+    if request.method == "GET":
+        return
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type not in JSON_TYPES:
+        raise Refused(
+            "UNSUPPORTED_MEDIA_TYPE",
+            "Send the request as Content-Type: application/json.",
+            status=415,
+        )
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
             raise _bad("Content-Length is not a number.")
         if int(declared) > cap:
             raise _too_large(cap)
+
+
+async def read_body(request: Request, cap: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -76,20 +90,14 @@ def _params(raw: dict[str, Any]) -> GraphQLParams:
 
 
 async def read_params(request: Request, max_body_bytes: int) -> GraphQLParams:
-    """The request's GraphQL parameters; ``Refused`` with 400, 413 or 415 otherwise."""
+    """The request's GraphQL parameters (after ``check_envelope``); ``Refused`` with 400
+    or 413 otherwise."""
     if request.method == "GET":
         raw: dict[str, Any] = dict(request.query_params)
         for name in ("variables", "extensions"):
             if name in raw:
                 raw[name] = _json_field(raw[name], name)
         return _params(raw)
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media_type not in JSON_TYPES:
-        raise Refused(
-            "UNSUPPORTED_MEDIA_TYPE",
-            "Send the request as Content-Type: application/json.",
-            status=415,
-        )
     body = await read_body(request, max_body_bytes)
     try:
         parsed = orjson.loads(body)

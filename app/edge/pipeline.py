@@ -1,7 +1,9 @@
 """The GraphQL endpoint: every request passes the cheap checks before the expensive ones.
 
-    method, content type, body size (app.edge.http)            400 / 405 / 413 / 415
+    content type, declared body size (app.edge.http)           413 / 415
     credential: bearer token verified, or API-key shaped       401 UNAUTHENTICATED
+    penalty box: a credential inside its Retry-After           429 RATE_LIMITED
+    body, read as a capped stream; its JSON                    400 / 413
     admission: a slot, or a place in the bounded queue         503 SERVICE_UNAVAILABLE
     ── from here on under the request deadline ─────────────── 504 TIMEOUT
     persisted query: the text by its hash (app.edge.persisted)
@@ -44,7 +46,7 @@ from app.auth.viewer import Viewer
 from app.db.session import RequestDB
 from app.edge.analysis import actual_cost, check_variables
 from app.edge.errors import Refused
-from app.edge.http import GraphQLParams, read_params
+from app.edge.http import GraphQLParams, check_envelope, read_params
 from app.edge.persisted import (
     PersistedQueryError,
     PersistedRequest,
@@ -62,6 +64,8 @@ log = logging.getLogger("app.http")
 # Points a document costs when the edge refuses it (limits, syntax, cost): its parse and
 # analysis were work, and a client sending such documents empties its bucket.
 REFUSED_DOCUMENT_COST = 50
+# How long a request sent during its credential's Retry-After waits for its 429.
+PENALTY_DELAY_SECONDS = 1.0
 
 # Request ids: a random prefix per process and a counter (unique without a random draw
 # per request).
@@ -121,16 +125,23 @@ async def _answer(request: Request, gateway: Any, request_id: str) -> Response:
     ):
         return HTMLResponse(get_graphql_ide_html())
     try:
-        params = await read_params(request, settings.max_body_bytes)
+        check_envelope(request, settings.max_body_bytes)
         try:
             credential = read_credential(settings, request.headers.get("authorization"))
         except AuthenticationError as exc:
-            if settings.introspection != "on" or params.query is None:
+            if settings.introspection != "on":
+                raise _unauthenticated(exc) from None
+            params = await read_params(request, settings.max_body_bytes)
+            if params.query is None:
                 raise _unauthenticated(exc) from None
             return await _introspect_anonymously(gateway, request, params, exc)
         held = gateway.penalty_box.held(credential.key)
         if held is not None:
+            # A client that did not wait for Retry-After: answered slowly, at no cost
+            # (a sleeping request holds no slot), so a loop of them stays a trickle.
+            await asyncio.sleep(min(held[0], PENALTY_DELAY_SECONDS))
             raise _rate_limited(None, *held)
+        params = await read_params(request, settings.max_body_bytes)
         if settings.persisted_only_for_users and credential.user_id is not None:
             _require_trusted(gateway, params)
     except Refused as refusal:

@@ -44,9 +44,7 @@ def _rss_kib(url: str) -> int:
         if not proc.name.isdigit():
             continue
         try:
-            if any(
-                link.readlink().name == f"socket:[{inode}]" for link in (proc / "fd").iterdir()
-            ):
+            if any(link.readlink().name == f"socket:[{inode}]" for link in (proc / "fd").iterdir()):
                 for row in (proc / "status").read_text().splitlines():
                     if row.startswith("VmRSS:"):
                         return int(row.split()[1])
@@ -97,7 +95,11 @@ def test_a_declared_300_mb_body_is_refused_before_it_is_read(server: str) -> Non
     assert _rss_kib(server) - before < 20 * 1024
 
 
-def test_a_chunked_body_is_cut_off_at_the_cap(server: str) -> None:
+async def test_a_chunked_body_is_cut_off_at_the_cap(
+    server: str, settings: Settings, session: AsyncSession
+) -> None:
+    # (Without credentials the body would not be read at all: 401.)
+    token = issue_user_token(settings, await f.user_id(session, "ada@acme.test"))
     before = _rss_kib(server)
 
     def chunked() -> Iterator[bytes]:
@@ -107,7 +109,7 @@ def test_a_chunked_body_is_cut_off_at_the_cap(server: str) -> None:
 
     head = (
         "POST /graphql HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-        "Transfer-Encoding: chunked\r\n\r\n"
+        f"Authorization: Bearer {token}\r\nTransfer-Encoding: chunked\r\n\r\n"
     )
     status, _ = _raw_post(server, head, chunked())
     assert status == 413
