@@ -6,8 +6,6 @@ request's deadline."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from app import metrics
 from app.edge.errors import Refused
@@ -16,35 +14,37 @@ RETRY_AFTER_SECONDS = 1
 
 
 class Admission:
+    """``async with admission:`` holds a slot for the block (a plain class, not a
+    generator-based context manager: it runs on every request)."""
+
     def __init__(self, max_in_flight: int, max_queued: int) -> None:
         self._slots = asyncio.Semaphore(max_in_flight) if max_in_flight else None
         self.max_queued = max_queued
         self.waiting = 0
         self.running = 0
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    async def __aenter__(self) -> None:
         slots = self._slots
-        if slots is not None and slots.locked():
-            if self.waiting >= self.max_queued:
-                metrics.LOAD_SHED.inc()
-                raise Refused(
-                    "SERVICE_UNAVAILABLE",
-                    "The server is at capacity: retry shortly.",
-                    status=503,
-                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-                )
-            self.waiting += 1
-            try:
+        if slots is not None:
+            if slots.locked():
+                if self.waiting >= self.max_queued:
+                    metrics.LOAD_SHED.inc()
+                    raise Refused(
+                        "SERVICE_UNAVAILABLE",
+                        "The server is at capacity: retry shortly.",
+                        status=503,
+                        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                    )
+                self.waiting += 1
+                try:
+                    await slots.acquire()
+                finally:
+                    self.waiting -= 1
+            else:
                 await slots.acquire()
-            finally:
-                self.waiting -= 1
-        elif slots is not None:
-            await slots.acquire()
         self.running += 1
-        try:
-            yield
-        finally:
-            self.running -= 1
-            if slots is not None:
-                slots.release()
+
+    async def __aexit__(self, *_: object) -> None:
+        self.running -= 1
+        if self._slots is not None:
+            self._slots.release()

@@ -49,6 +49,9 @@ from graphql.type.definition import GraphQLNamedType, GraphQLOutputType
 from app.edge.errors import Refused
 
 MUTATION_COST = 10
+# Reading the schema: a fixed price, whatever is selected (the whole schema is about
+# 1,400 objects; what a selection of it costs the server is bounded by the schema).
+INTROSPECTION_COSTS = {"__schema": 100, "__type": 10}
 PAGE_ARGUMENT = "first"
 CONNECTION_ITEMS = frozenset({"edges", "nodes"})
 IDS_ARGUMENT = "ids"
@@ -129,14 +132,19 @@ class _Analysis:
             return _EMPTY  # unknown or cyclic: validation reports it
         self.in_progress.add(name)
         self.directives(definition.directives)
-        measure = self.selection_set(definition.selection_set, 0)
+        on_schema = definition.type_condition.name.value.startswith("__")
+        measure = self.selection_set(definition.selection_set, 0, on_schema)
         self.in_progress.discard(name)
         self.measured[name] = measure
         return measure
 
-    def selection_set(self, selection_set: SelectionSetNode, depth: int) -> _Measure:
+    def selection_set(
+        self, selection_set: SelectionSetNode, depth: int, introspective: bool = False
+    ) -> _Measure:
         """``depth``: fields with a selection set above this one (within the operation
-        or fragment being measured)."""
+        or fragment being measured). Inside introspection (``__schema``, ``__type``, a
+        fragment on an introspection type) nesting follows the schema's own types and is
+        not counted: the parser's nesting limit bounds it."""
         fields = aliases = top = inner = 0
         for selection in selection_set.selections:
             self.directives(selection.directives)
@@ -148,21 +156,24 @@ class _Analysis:
                     self.value(argument.value)
                 if selection.selection_set is None:
                     continue
-                counted = not selection.name.value.startswith("__")
+                schema_field = selection.name.value.startswith("__")
+                counted = not (introspective or schema_field)
                 if counted and depth + 1 > self.limits.max_depth:
                     raise _refuse(
                         "TOO_DEEP", "nests fields too deeply", self.limits.max_depth, depth + 1
                     )
-                below = self.selection_set(selection.selection_set, depth + counted)
+                below = self.selection_set(
+                    selection.selection_set, depth + counted, introspective or schema_field
+                )
                 fields += below.fields
                 aliases += below.aliases
                 inner = max(inner, below.depth + counted)
                 continue
             if isinstance(selection, InlineFragmentNode):
-                below = self.selection_set(selection.selection_set, depth)
+                below = self.selection_set(selection.selection_set, depth, introspective)
             elif isinstance(selection, FragmentSpreadNode):
                 below = self.fragment(selection.name.value)
-                if depth + below.depth > self.limits.max_depth:
+                if not introspective and depth + below.depth > self.limits.max_depth:
                     raise _refuse(
                         "TOO_DEEP",
                         "nests fields too deeply",
@@ -179,7 +190,7 @@ class _Analysis:
             # the whole document is over a limit.
             self.bound(fields, aliases)
         self.bound(fields, aliases)
-        return _Measure(fields, aliases, inner, top)
+        return _Measure(fields, aliases, 0 if introspective else inner, top)
 
     def bound(self, fields: int, aliases: int) -> None:
         """Counting stops at the first excess: the count is then a lower bound."""
@@ -392,6 +403,8 @@ class CostModel:
         active: set[str],
         is_root: bool,
     ) -> int:
+        if is_root and field.name.value in INTROSPECTION_COSTS:
+            return INTROSPECTION_COSTS[field.name.value]
         if not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
             return 0
         definition = parent.fields.get(field.name.value)
@@ -415,22 +428,25 @@ class CostModel:
 
 
 def actual_cost(data: Any, is_mutation: bool) -> int:
-    """Objects in a response's ``data`` (each root mutation field counts ``MUTATION_COST``)."""
-    if not isinstance(data, dict):
+    """Objects in a response's ``data`` (each root mutation field counts ``MUTATION_COST``).
+    Runs on every response: a scalar costs one type check, never a push."""
+    if type(data) is not dict:
         return 0
     total = 0
     stack: list[Any] = []
     for value in data.values():
-        if is_mutation and isinstance(value, dict):
-            total += MUTATION_COST
-            stack.extend(value.values())
-        else:
+        if type(value) is dict:
+            total += MUTATION_COST if is_mutation else 1
+            stack.append(value)
+        elif type(value) is list:
             stack.append(value)
     while stack:
-        value = stack.pop()
-        if isinstance(value, dict):
-            total += 1
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
+        container = stack.pop()
+        for value in container.values() if type(container) is dict else container:
+            kind = type(value)
+            if kind is dict:
+                total += 1
+                stack.append(value)
+            elif kind is list:
+                stack.append(value)
     return total

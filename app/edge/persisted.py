@@ -24,9 +24,7 @@ import asyncio
 import hashlib
 import json
 import logging
-import math
 import re
-import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,12 +33,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+from redis.asyncio import Redis
 
 from app.config import Settings
-from app.metrics import RATE_LIMIT_BACKEND_ERRORS
+from app.edge.shared import RedisGuard, create_redis_client
 
 log = logging.getLogger("app.edge")
 
@@ -52,11 +48,6 @@ MAX_PERSISTED_QUERY_BYTES = 100_000
 # Estimated bookkeeping per in-process entry (key, OrderedDict node, str header).
 ENTRY_OVERHEAD_BYTES = 200
 REDIS_TTL_SECONDS = 7 * 24 * 3600
-REDIS_MAX_CONNECTIONS = 32  # per worker; a GET or SET holds one for well under a millisecond
-# After a failed Redis call, answer from the process alone for this long.
-REDIS_BACKOFF_SECONDS = 2.0
-# At most one log line about Redis failures per this interval.
-REDIS_LOG_INTERVAL_SECONDS = 30.0
 
 NOT_FOUND_MESSAGE = "PersistedQueryNotFound"  # Apollo clients (iOS, Kotlin) match the text
 
@@ -232,9 +223,10 @@ class PersistedStore:
         self._redis = redis
         self._key_prefix = key_prefix
         self._timeout = timeout_seconds
-        self._skip_redis_until = 0.0
-        self._last_logged = -math.inf
-        self._unlogged_failures = 0
+        self._guard = RedisGuard(
+            "persisted queries",
+            "answering from this process (unknown hashes: clients re-send the text)",
+        )
 
     @property
     def local(self) -> _ByteBoundedLRU:
@@ -260,8 +252,9 @@ class PersistedStore:
             async with asyncio.timeout(self._timeout):
                 raw = await self._redis.get(self.key(sha256_hash))
         except Exception as exc:  # any failure or timeout: a miss, the client re-sends
-            self._redis_failed("apq_get", exc)
+            self._guard.failed("apq_get", exc)
             return None
+        self._guard.answered()
         if not isinstance(raw, bytes):
             return None
         try:
@@ -295,46 +288,23 @@ class PersistedStore:
             async with asyncio.timeout(self._timeout):
                 await self._redis.set(self.key(sha256_hash), encoded, ex=REDIS_TTL_SECONDS)
         except Exception as exc:  # any failure or timeout: kept in this process only
-            self._redis_failed("apq_put", exc)
+            self._guard.failed("apq_put", exc)
+        else:
+            self._guard.answered()
 
     async def close(self) -> None:
         if self._redis is not None:
             await self._redis.aclose()
 
     def _redis_available(self) -> bool:
-        return self._redis is not None and time.monotonic() >= self._skip_redis_until
-
-    def _redis_failed(self, operation: Literal["apq_get", "apq_put"], exc: Exception) -> None:
-        RATE_LIMIT_BACKEND_ERRORS.labels(operation=operation).inc()
-        now = time.monotonic()
-        self._skip_redis_until = now + REDIS_BACKOFF_SECONDS
-        self._unlogged_failures += 1
-        if now - self._last_logged >= REDIS_LOG_INTERVAL_SECONDS:
-            log.warning(
-                "persisted queries: Redis failed (%s), %d failure(s) since the last report; "
-                "answering from this process (unknown hashes: clients re-send the text)",
-                f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
-                self._unlogged_failures,
-            )
-            self._last_logged = now
-            self._unlogged_failures = 0
+        return self._redis is not None and self._guard.available()
 
 
 def create_persisted_store(settings: Settings) -> PersistedStore:
     """The store of one worker process: Redis-backed when ``REDIS_URL`` is set."""
-    redis: Redis | None = None
+    redis = None
     if settings.redis_url:
-        # One bounded pool per store; every wait and read bounded; no retries (the
-        # fallback answers instead).
-        pool = BlockingConnectionPool.from_url(
-            settings.redis_url,
-            max_connections=REDIS_MAX_CONNECTIONS,
-            timeout=settings.redis_timeout_seconds,  # waiting for a free connection
-            socket_timeout=settings.redis_timeout_seconds,
-            socket_connect_timeout=settings.redis_timeout_seconds,
-            retry=Retry(NoBackoff(), 0),
-        )
-        redis = Redis.from_pool(pool)
+        redis = create_redis_client(settings.redis_url, settings.redis_timeout_seconds)
     return PersistedStore(
         capacity_bytes=settings.persisted_cache_bytes,
         manifest=trusted_documents(),

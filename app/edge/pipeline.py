@@ -124,6 +124,7 @@ async def _answer(request: Request, gateway: Any, request_id: str) -> Response:
         and "text/html" in request.headers.get("accept", "")
     ):
         return HTMLResponse(get_graphql_ide_html())
+    anonymous: AuthenticationError | None = None  # INTROSPECTION=on: may read the schema
     try:
         check_envelope(request, settings.max_body_bytes)
         try:
@@ -131,17 +132,16 @@ async def _answer(request: Request, gateway: Any, request_id: str) -> Response:
         except AuthenticationError as exc:
             if settings.introspection != "on":
                 raise _unauthenticated(exc) from None
-            params = await read_params(request, settings.max_body_bytes)
-            if params.query is None:
-                raise _unauthenticated(exc) from None
-            return await _introspect_anonymously(gateway, request, params, exc)
-        held = gateway.penalty_box.held(credential.key)
+            credential, anonymous = Credential(), exc
+        held = None if anonymous else gateway.penalty_box.held(credential.key)
         if held is not None:
             # A client that did not wait for Retry-After: answered slowly, at no cost
             # (a sleeping request holds no slot), so a loop of them stays a trickle.
             await asyncio.sleep(min(held[0], PENALTY_DELAY_SECONDS))
             raise _rate_limited(None, *held)
         params = await read_params(request, settings.max_body_bytes)
+        if anonymous is not None and params.query is None:
+            raise _unauthenticated(anonymous)
         if settings.persisted_only_for_users and credential.user_id is not None:
             _require_trusted(gateway, params)
     except Refused as refusal:
@@ -150,7 +150,9 @@ async def _answer(request: Request, gateway: Any, request_id: str) -> Response:
     state = _Request(request, params, credential, request_id, RequestDB(gateway.sessionmaker))
     try:
         async with asyncio.timeout(settings.request_timeout_seconds):
-            async with gateway.admission.slot():
+            async with gateway.admission:
+                if anonymous is not None:
+                    return await _introspect_anonymously(gateway, request, params, anonymous)
                 response = await _execute(gateway, state)
                 await state.db.finish(commit=True)
         return response
@@ -167,7 +169,7 @@ async def _answer(request: Request, gateway: Any, request_id: str) -> Response:
             Refused(
                 "TIMEOUT",
                 f"The request did not finish within {settings.request_timeout_seconds:g} "
-                "seconds; nothing was changed.",
+                "seconds: its unfinished work was rolled back.",
                 status=504,
             )
         )

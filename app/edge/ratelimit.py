@@ -7,7 +7,8 @@ taken and the answer says how many whole seconds until it would fit (``Retry-Aft
 
 With ``REDIS_URL`` every worker and replica shares one bucket per principal: the key
 ``{REDIS_KEY_PREFIX}rl:{principal}`` (a hash: points ``p``, time ``t``), read, refilled,
-charged and written by one Lua script in one atomic round trip. The script reads the
+charged and written by one Lua script in one atomic round trip (pipelined with the
+worker's other calls on one connection: app.edge.pipelined). The script reads the
 clock with Redis's own ``TIME``, so all processes agree on elapsed time whatever their
 clocks say. The key expires when its bucket would be full again (a missing key is a full
 bucket), so idle principals cost nothing.
@@ -15,14 +16,11 @@ bucket), so idle principals cost nothing.
 Without Redis, buckets live in this process (an LRU bounded in principals). They are
 also the fallback: a Redis call that fails or exceeds ``REDIS_TIMEOUT_SECONDS`` is
 answered from them (each worker then enforces the budget on its own, starting from the
-last shared value it saw for the principal), counted in
-``harmony_rate_limit_backend_errors_total``, logged at most once per 30 s, and Redis is
-skipped for a short back-off so a dead Redis costs the timeout once, not per request.
+last shared value it saw for the principal), with the failure policy of app.edge.shared.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import time
@@ -30,24 +28,18 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-
 from app.config import Settings
-from app.metrics import RATE_LIMIT_BACKEND_ERRORS
+from app.edge.pipelined import ScriptChannel
+from app.edge.shared import BACKOFF_SECONDS, RedisGuard
 
 log = logging.getLogger("app.edge")
 
 MAX_LOCAL_PRINCIPALS = 100_000
-REDIS_BACKOFF_SECONDS = 2.0  # after a failure, skip Redis this long
-WARN_EVERY_SECONDS = 30.0
-REDIS_MAX_CONNECTIONS = 32  # per worker; a charge holds one for well under a millisecond
 
 # KEYS[1]: the bucket; ARGV: maximum, restore rate (points/s), cost.
 # Returns {allowed (0|1), floor(points left), retry after (s, 0 when allowed)}.
 # Numbers are written with %.17g: Redis would otherwise format them with 14 digits.
-_CHARGE_LUA = """
+CHARGE_LUA = """
 local maximum = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
@@ -127,23 +119,22 @@ class RateLimiter:
         *,
         points: int,
         restore_per_second: float,
-        redis: Redis | None = None,
+        channel: ScriptChannel | None = None,
         key_prefix: str = "harmony:",
-        timeout_seconds: float = 0.25,
-        backoff_seconds: float = REDIS_BACKOFF_SECONDS,
+        backoff_seconds: float = BACKOFF_SECONDS,
         max_local_principals: int = MAX_LOCAL_PRINCIPALS,
     ) -> None:
         self._maximum = points
         self._rate = restore_per_second
         self._local = _LocalBuckets(points, restore_per_second, max_local_principals)
-        self._redis = redis
-        self._script = redis.register_script(_CHARGE_LUA) if redis is not None else None
+        self._channel = channel
         self._key_prefix = key_prefix
-        self._timeout = timeout_seconds
-        self._backoff = backoff_seconds
-        self._skip_redis_until = 0.0
-        self._last_warning = -math.inf
-        self._outage_logged = False
+        self._guard = RedisGuard(
+            "rate limiting",
+            "each worker enforces the budget on its own meanwhile",
+            backoff_seconds,
+        )
+        self._args = (b"%d" % points, repr(restore_per_second).encode())
 
     async def charge(self, principal: str, cost: int) -> Charge:
         """Take ``cost`` points from the principal's bucket if it holds them, else nothing.
@@ -153,18 +144,16 @@ class RateLimiter:
         """
         if not 0 <= cost <= self._maximum:
             raise ValueError(f"cost must be within 0..{self._maximum}, not {cost}")
-        if self._script is not None and time.monotonic() >= self._skip_redis_until:
+        if self._channel is not None and self._guard.available():
             try:
-                async with asyncio.timeout(self._timeout):
-                    reply = await self._script(
-                        keys=[f"{self._key_prefix}rl:{principal}"],
-                        args=[self._maximum, repr(self._rate), cost],
-                    )
+                reply = await self._channel.call(
+                    [f"{self._key_prefix}rl:{principal}"], [*self._args, b"%d" % cost]
+                )
                 allowed, available, retry_after = (int(x) for x in reply)
             except Exception as exc:  # any failure or timeout: the documented fallback
-                self._redis_failed(exc)
+                self._guard.failed("charge", exc)
             else:
-                self._redis_answered()
+                self._guard.answered()
                 # The fallback then starts from the shared value, not from a full bucket.
                 self._local.set(principal, float(available), time.monotonic())
                 return self._result(bool(allowed), available, retry_after)
@@ -173,56 +162,24 @@ class RateLimiter:
         return self._result(allowed_here, math.floor(points), retry)
 
     async def close(self) -> None:
-        if self._redis is not None:
-            await self._redis.aclose()
+        if self._channel is not None:
+            await self._channel.close()
 
     def _result(self, allowed: bool, available: int, retry_after: int) -> Charge:
         status = ThrottleStatus(self._maximum, max(0, available), self._rate)
         return Charge(allowed, status, retry_after)
 
-    def _redis_failed(self, exc: Exception) -> None:
-        RATE_LIMIT_BACKEND_ERRORS.labels(operation="charge").inc()
-        now = time.monotonic()
-        self._skip_redis_until = now + self._backoff
-        if now - self._last_warning >= WARN_EVERY_SECONDS:
-            self._last_warning = now
-            self._outage_logged = True
-            log.warning(
-                "rate limiting: Redis failed (%s), each worker enforces the budget on its "
-                "own until it answers again",
-                f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
-            )
-
-    def _redis_answered(self) -> None:
-        if self._outage_logged:
-            self._outage_logged = False
-            log.info("rate limiting: Redis answers again, the budget is shared")
-
-
-def create_redis_client(url: str, timeout_seconds: float) -> Redis:
-    """One pool per worker: bounded connections, every wait and read bounded, no retries."""
-    pool = BlockingConnectionPool.from_url(
-        url,
-        max_connections=REDIS_MAX_CONNECTIONS,
-        timeout=timeout_seconds,  # waiting for a free connection
-        socket_timeout=timeout_seconds,
-        socket_connect_timeout=timeout_seconds,
-        retry=Retry(NoBackoff(), 0),  # no retries: the fallback answers instead
-    )
-    return Redis.from_pool(pool)
-
 
 def create_rate_limiter(settings: Settings) -> RateLimiter:
     """Shared buckets in Redis when ``REDIS_URL`` is set, else in this process."""
-    client = None
+    channel = None
     if settings.redis_url:
-        client = create_redis_client(settings.redis_url, settings.redis_timeout_seconds)
+        channel = ScriptChannel(settings.redis_url, CHARGE_LUA, settings.redis_timeout_seconds)
     return RateLimiter(
         points=settings.rate_limit_points,
         restore_per_second=settings.rate_limit_restore_per_second,
-        redis=client,
+        channel=channel,
         key_prefix=settings.redis_key_prefix,
-        timeout_seconds=settings.redis_timeout_seconds,
     )
 
 

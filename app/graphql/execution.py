@@ -25,12 +25,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
+    GraphQLBoolean,
     GraphQLEnumType,
+    GraphQLID,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLScalarType,
     GraphQLSchema,
+    GraphQLString,
     Undefined,
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -74,6 +77,12 @@ def plan_plain_leaves(schema: GraphQLSchema) -> int:
 
 
 _FALLBACK = object()  # an ObjectPlan could not complete the object: use graphql-core
+# Built-in scalars whose output coercion returns a value of this class unchanged.
+_PASSTHROUGH: dict[GraphQLScalarType | GraphQLEnumType, type] = {
+    GraphQLString: str,
+    GraphQLID: str,
+    GraphQLBoolean: bool,
+}
 
 
 @dataclass(slots=True)
@@ -87,6 +96,9 @@ class _Entry:
     plan: ObjectPlan | None = None  # an object, or the items of a list
     is_list: bool = False
     items_non_null: bool = False
+    # A value of exactly this class is its own output (a str of a String or ID field):
+    # no coercion call needed.
+    passthrough: type | None = None
 
 
 @dataclass(slots=True)
@@ -136,6 +148,9 @@ class ObjectPlan:
                     leaves.append(coerced)
                 out[e.response_name] = leaves
             elif e.leaf is not None:
+                if type(value) is e.passthrough:
+                    out[e.response_name] = value
+                    continue
                 coerced = e.leaf.coerce_output_value(value)
                 if coerced is None or coerced is Undefined:
                     return _FALLBACK
@@ -227,6 +242,7 @@ class GatewayExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 inner = inner.of_type.of_type if entry.items_non_null else inner.of_type
             if isinstance(inner, GraphQLScalarType | GraphQLEnumType):
                 entry.leaf = inner
+                entry.passthrough = _PASSTHROUGH.get(inner)
             elif isinstance(inner, GraphQLObjectType):
                 entry.plan = self._object_plan(inner, sub_list)
                 if entry.plan is None:

@@ -41,3 +41,9 @@ async def redis_prefix() -> AsyncIterator[str]:
             await client.delete(*keys)
     finally:
         await client.aclose()
+
+
+@pytest.fixture
+def redis_url(redis_prefix: str) -> str:
+    """The real Redis (reachable: ``redis_prefix`` checked it)."""
+    return REDIS_URL

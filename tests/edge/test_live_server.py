@@ -158,7 +158,7 @@ async def test_a_request_stuck_behind_a_lock_times_out_and_changes_nothing(
     assert response.json() == {
         "errors": [
             {
-                "message": "The request did not finish within 1 seconds; nothing was changed.",
+                "message": "The request did not finish within 1 seconds: its unfinished work was rolled back.",
                 "extensions": {"code": "TIMEOUT"},
             }
         ]

@@ -451,7 +451,7 @@ async def test_redis_down_falls_back_to_the_process(caplog: pytest.LogCaptureFix
             assert await store.get(QUERY_HASH) == QUERY  # from this process
             assert errors_counted("apq_put") == before_put
             # After the back-off Redis is tried again; the failure is counted, not logged.
-            store._skip_redis_until = 0.0
+            store._guard._skip_until = 0.0  # the back-off is over
             other = "query Other { viewer { name } }"
             await store.put(sha256_hex(other), other)
             assert errors_counted("apq_put") == before_put + 1

@@ -21,12 +21,13 @@ from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from app.config import Settings
+from app.edge.pipelined import ScriptChannel
 from app.edge.ratelimit import (
+    CHARGE_LUA,
     Charge,
     RateLimiter,
     ThrottleStatus,
     create_rate_limiter,
-    create_redis_client,
 )
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -413,9 +414,8 @@ async def test_after_the_back_off_redis_is_asked_again_and_its_recovery_logged(
     limiter = RateLimiter(
         points=100,
         restore_per_second=SLOW,
-        redis=create_redis_client(f"redis://127.0.0.1:{proxy.port}/0", 0.2),
+        channel=ScriptChannel(f"redis://127.0.0.1:{proxy.port}/0", CHARGE_LUA, 0.2),
         key_prefix=prefix,
-        timeout_seconds=0.2,
         backoff_seconds=0.1,
     )
     key = f"{prefix}rl:key:11"
