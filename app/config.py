@@ -1,4 +1,5 @@
-"""Settings: the only place that reads the environment."""
+"""Settings: the only place the app reads the environment (prometheus-client reads
+``PROMETHEUS_MULTIPROC_DIR`` itself: see app/metrics.py)."""
 
 from __future__ import annotations
 

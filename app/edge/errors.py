@@ -27,6 +27,19 @@ class Refused(Exception):
         self._errors = errors  # several formatted errors (syntax, validation) instead of one
         self.cost = cost  # the response's extensions.cost, once the estimate is known
 
+    def again(self) -> Refused:
+        """An equal refusal to raise anew: a kept one (a cached document's verdict) must
+        not be raised itself, or its traceback would keep the last request's frames."""
+        return Refused(
+            self.code,
+            self.message,
+            status=self.status,
+            headers=self.headers,
+            extensions=self.extensions,
+            errors=self._errors,
+            cost=self.cost,
+        )
+
     def errors(self) -> list[dict[str, Any]]:
         """The response's ``errors``."""
         if self._errors is not None:

@@ -212,7 +212,7 @@ async def _introspect_anonymously(
 
     errors = prepared.validation_errors()
     if errors:
-        raise _request_errors(errors)
+        raise _request_errors(errors, (requested, charge))
     result = await operation.run(prepared, None, params.variables, params.operation_name)
     return _result_response(result, prepared, requested, charge)
 
@@ -309,7 +309,7 @@ async def _execute(gateway: Any, state: _Request) -> Response:
 
     errors = prepared.validation_errors()
     if errors:
-        raise _request_errors(errors)
+        raise _request_errors(errors, (requested, charge))
     if register is not None:
         await gateway.persisted.put(register.sha256_hash, text)
 
@@ -325,7 +325,7 @@ def _estimate(
     """The operation's cost; ``Refused`` for a document that cannot run (static limits,
     syntax, operation choice, introspection policy, list lengths, the cost limit)."""
     if prepared.refusal is not None:
-        raise prepared.refusal
+        raise prepared.refusal.again()
     if prepared.errors:
         raise _request_errors(prepared.errors)
     _check_operation(prepared, params.operation_name, method)
@@ -395,10 +395,14 @@ def _result_response(
     return JSONResponse(payload)
 
 
-def _request_errors(errors: list[Any]) -> Refused:
-    """Syntax and validation errors: nothing is executed (no ``data`` in the answer)."""
+def _request_errors(errors: list[Any], charge: tuple[int, Charge] | None = None) -> Refused:
+    """Syntax and validation errors: nothing is executed (no ``data`` in the answer). After
+    the charge (validation), the answer says what was charged and what is left."""
     formatted = [format_error(e) for e in errors]
-    return Refused("BAD_USER_INPUT", formatted[0]["message"], errors=formatted)
+    cost = None
+    if charge is not None:
+        cost = {"requestedQueryCost": charge[0], "throttleStatus": charge[1].status.as_json()}
+    return Refused("BAD_USER_INPUT", formatted[0]["message"], errors=formatted, cost=cost)
 
 
 def _check_operation(prepared: operation.PreparedDocument, name: str | None, method: str) -> None:

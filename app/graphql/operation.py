@@ -240,12 +240,14 @@ class Documents:
         try:
             document = _parse(query, settings.max_tokens)
         except GraphQLSyntaxError as error:
+            # What is kept must not hold the parser's frames (its tokens) alive.
+            error.__traceback__ = None
             limit = _syntax_refusal(error, settings)
             return PreparedDocument(None, [] if limit else [error], (), None, True, limit)
         try:
             check_limits(document, self.limits)
         except Refused as refusal:
-            return PreparedDocument(None, [], (), None, True, refusal)
+            return PreparedDocument(None, [], (), None, True, refusal.again())
         operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
         names = tuple(d.name.value if d.name else None for d in operations)
         chosen = [
