@@ -19,6 +19,7 @@ from app.db.tenant import enter
 from app.domain.tenant import lean, scoped
 from app.models import Member, MemberStatus, Team, User
 from tests import factories
+from tests.client import GraphQLClient
 
 MEMBERS_OF = Prepared(
     "test_members_of",
@@ -101,3 +102,28 @@ async def test_prepared_account_row_has_attribute_access(session: AsyncSession) 
     row = await account.first(session, id=ada)
     assert row is not None and (row.id, row.email, row.name) == (ada, "ada@acme.test", "Ada Admin")
     assert await account.first(session, id=-1) is None
+
+
+@pytest.mark.postgres_only
+async def test_an_account_read_outside_a_transaction_survives_ended_connections(
+    client: GraphQLClient, engine: AsyncEngine, owner_engine: AsyncEngine, settings: Settings
+) -> None:
+    """The server ends every pooled connection (a restart, a failover, an idle timeout):
+    the next account-only request is read again on a new connection, not failed."""
+    token = await client.token("ada@acme.test")
+    query = "{ viewer { name } }"
+    await client.query(query, token=token)  # the document cached: account-only from now
+    assert (await client.query(query, token=token))["data"] == {"viewer": {"name": "Ada Admin"}}
+    database = engine.url.database
+    async with owner_engine.connect() as conn:
+        ended = await conn.scalar(
+            sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = :db AND usename = :role"
+            ),
+            {"db": database, "role": engine.url.username},
+        )
+    assert ended >= 1
+    for _ in range(3):
+        body = await client.query(query, token=token)
+        assert body == {"data": {"viewer": {"name": "Ada Admin"}}}

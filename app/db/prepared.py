@@ -34,12 +34,23 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 Builder = Callable[[str], sa.Select[Any]]  # dialect name -> statement
+
+# What asyncpg raises on a connection the server ended (what it raises first depends on
+# when the termination notice arrives).
+_CONNECTION_LOST = (
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+    ConnectionError,
+    OSError,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +106,33 @@ class Prepared:
         BEGIN/COMMIT round trips). Only for a read that needs no tenant context and no
         consistency with other statements: a request that reads nothing but the
         viewer's account (app.auth.authenticate)."""
-        async with engine.connect() as conn:
-            sync = conn.sync_connection
-            assert sync is not None
-            driver = None
-            if _on_asyncpg(conn.dialect):
-                driver = (await conn.get_raw_connection()).driver_connection
-            return await self._run(_Link(None, conn, sync, conn.dialect, driver), params)
+        if not _on_asyncpg(engine.dialect):
+            async with engine.connect() as conn:
+                sync = conn.sync_connection
+                assert sync is not None
+                return await self._run(_Link(None, conn, sync, conn.dialect, None), params)
+        # The pool's connection itself, without an AsyncConnection around it: half the
+        # client CPU of the read (0.06 ms instead of 0.12 ms on the benchmark).
+        for attempt in (1, 2):
+            raw = await engine.raw_connection()
+            driver = raw.driver_connection
+            broken = False
+            try:
+                link = _Link(None, None, engine.sync_engine, engine.dialect, driver)
+                return await self._run(link, params)
+            except _CONNECTION_LOST:
+                # The server ended this pooled connection (a restart, a failover, an idle
+                # timeout): the read runs in no transaction, so it is run again once, on
+                # a new connection.
+                broken = True
+                if attempt == 2:
+                    raise
+            finally:
+                if broken or driver is None or driver.is_closed():
+                    raw.invalidate()  # the pool opens a new connection instead
+                else:
+                    raw.close()  # back to the pool
+        raise AssertionError("unreachable")
 
     async def _run(self, link: _Link, params: dict[str, Any]) -> list[Any]:
         c = self.compiled(link.dialect)
@@ -117,6 +148,7 @@ class Prepared:
             records: Sequence[Any] = await link.driver.fetch(c.sql, *args)
             sync.dispatch.after_cursor_execute(sync, None, c.sql, args, None, False)
         else:
+            assert link.conn is not None
             records = (await link.conn.exec_driver_sql(c.sql, tuple(args))).all()
         make = c.row._make
         if c.result is None:
@@ -141,8 +173,8 @@ class _Link:
     """The session's connection in its current transaction, as prepared reads use it."""
 
     transaction: Any  # the session's SessionTransaction this link belongs to
-    conn: AsyncConnection
-    sync: Connection
+    conn: AsyncConnection | None  # None: the pool's raw connection (outside_transaction)
+    sync: Connection | Engine  # whose statement events the reads dispatch
     dialect: Dialect
     driver: Any  # the asyncpg connection (PostgreSQL), else None
 
