@@ -1,5 +1,5 @@
-"""Helpers of the edge's HTTP tests (test_limits_http.py, test_cost_and_rate_limit.py,
-test_persisted_http.py): apps built through ``create_app`` with the production defaults
+"""Helpers of the edge's HTTP tests (tests/edge/http/: limits, cost and rate limits,
+persisted queries): apps built through ``create_app`` with the production defaults
 of the edge settings (tests/conftest.py's ROOMY_BUDGET undone) or the settings under test.
 
 ``starter(settings, engine, owner_engine)`` returns ``serve``: ``async with

@@ -7,13 +7,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 import socket
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -57,10 +54,9 @@ from app.edge.persisted import (
     trusted_documents,
 )
 from app.graphql.schema import schema
+from tests.edge.conftest import REDIS_URL
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-REQUIRE_SERVICES = os.environ.get("REQUIRE_POSTGRES") == "1"  # CI: services must be up
 TIMEOUT = 0.25
 SECRET = "test-secret-" + "x" * 32
 
@@ -344,41 +340,6 @@ async def test_long_queries_are_never_kept() -> None:
 # --- Redis ---------------------------------------------------------------------------------
 
 
-async def _redis_reachable() -> bool:
-    client = Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
-    try:
-        return bool(await client.ping())
-    except Exception:
-        return False
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture
-async def redis_prefix() -> AsyncIterator[str]:
-    """A key prefix of this test alone on the real Redis; its keys are deleted after."""
-    if not await _redis_reachable():
-        if REQUIRE_SERVICES:
-            pytest.fail(f"REQUIRE_POSTGRES=1 but Redis is unreachable at {REDIS_URL}")
-        pytest.skip(f"Redis is unreachable at {REDIS_URL}")
-    prefix = f"harmony-test:{uuid.uuid4().hex}:"
-    yield prefix
-    client = Redis.from_url(REDIS_URL)
-    try:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture
-async def raw_redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(REDIS_URL)
-    yield client
-    await client.aclose()
-
-
 def redis_store(prefix: str, url: str = REDIS_URL, **overrides: object) -> PersistedStore:
     return create_persisted_store(settings(redis_url=url, redis_key_prefix=prefix, **overrides))
 
@@ -389,7 +350,7 @@ async def test_put_and_get_on_redis(redis_prefix: str, raw_redis: Redis) -> None
         assert await store.get(QUERY_HASH) is None
         await store.put(QUERY_HASH, QUERY)
         key = f"{redis_prefix}apq:{QUERY_HASH}"
-        assert await raw_redis.get(key) == QUERY.encode()
+        assert await raw_redis.get(key) == QUERY
         assert REDIS_TTL_SECONDS - 60 < await raw_redis.ttl(key) <= REDIS_TTL_SECONDS
         assert await store.get(QUERY_HASH) == QUERY
     finally:

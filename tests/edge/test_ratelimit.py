@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import socket
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -29,63 +27,16 @@ from app.edge.ratelimit import (
     ThrottleStatus,
     create_rate_limiter,
 )
+from tests.edge.conftest import delete_keys, new_prefix, require_redis
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-REQUIRE_SERVICES = os.environ.get("REQUIRE_POSTGRES") == "1"
 SLOW = 0.01  # points per second: no visible refill within a test
 
 MakeLimiter = Callable[..., RateLimiter]
 
 
-async def require_redis() -> str:
-    """The test Redis URL; skips the test (fails it under REQUIRE_POSTGRES=1) if unreachable."""
-    client = Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
-    try:
-        reachable = bool(await client.ping())
-    except Exception:
-        reachable = False
-    finally:
-        await client.aclose()
-    if not reachable:
-        if REQUIRE_SERVICES:
-            pytest.fail(f"REQUIRE_POSTGRES=1 but Redis is not reachable at {REDIS_URL}")
-        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
-    return REDIS_URL
-
-
-def new_prefix() -> str:
-    return f"harmony-test-{uuid.uuid4().hex[:12]}:"
-
-
-async def delete_keys(url: str, prefix: str) -> None:
-    """Only this test's keys."""
-    client = Redis.from_url(url)
-    try:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
-
-
 @pytest.fixture
-async def redis_url() -> str:
-    return await require_redis()
-
-
-@pytest.fixture
-async def raw_redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url, decode_responses=True)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def prefix(redis_url: str) -> AsyncIterator[str]:
-    """A key prefix of this test alone; its keys are deleted afterwards."""
-    prefix = new_prefix()
-    yield prefix
-    await delete_keys(redis_url, prefix)
+def prefix(redis_prefix: str) -> str:
+    return redis_prefix
 
 
 def settings(
@@ -118,7 +69,7 @@ class Limiters:
         for limiter in self.made:
             await limiter.close()
         if self.url is not None:
-            await delete_keys(self.url, self.prefix)
+            await delete_keys(self.prefix, self.url)
 
 
 @pytest.fixture(params=["redis", "memory"])

@@ -5,10 +5,7 @@ PERSISTED_ONLY_FOR_USERS (user tokens run the SPA's trusted documents only)."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import select
 
@@ -24,12 +21,10 @@ from tests.edge.asgi_edge import (
     Serve,
     apq,
     error,
-    module_database,
     recorded,
     redis_keys,
     redis_or_skip,
     sha256,
-    starter,
 )
 
 NOT_FOUND = error("PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
@@ -43,34 +38,6 @@ REQUIRED = error(
     "User tokens may run only the app's persisted operations here; "
     "use an API key for other documents.",
 )
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture(scope="module")
-async def database_url(
-    backend: str,
-    sqlite_template: Path,
-    pg_template: str | None,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[str]:
-    """One database per engine for this module (see tests/edge/asgi_edge.py)."""
-    async with module_database(backend, sqlite_template, pg_template, tmp_path_factory) as url:
-        yield url
-
-
-@pytest.fixture
-def serve(settings: Settings, engine: AsyncEngine, owner_engine: AsyncEngine) -> Serve:
-    return starter(settings, engine, owner_engine)
-
-
-@pytest.fixture
-async def edge(serve: Serve) -> AsyncIterator[Edge]:
-    async with serve() as started:
-        yield started
 
 
 def trusted(name: str) -> tuple[str, str]:

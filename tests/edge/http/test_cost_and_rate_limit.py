@@ -10,8 +10,6 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,44 +28,14 @@ from tests.edge.asgi_edge import (
     Serve,
     Upload,
     error,
-    module_database,
     raw_post,
     recorded,
     redis_keys,
     redis_or_skip,
-    starter,
 )
 
 FULL = {"maximumAvailable": 1000, "restoreRate": 50.0}
 MB = 2**20
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture(scope="module")
-async def database_url(
-    backend: str,
-    sqlite_template: Path,
-    pg_template: str | None,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[str]:
-    """One database per engine for this module (see tests/edge/asgi_edge.py)."""
-    async with module_database(backend, sqlite_template, pg_template, tmp_path_factory) as url:
-        yield url
-
-
-@pytest.fixture
-def serve(settings: Settings, engine: AsyncEngine, owner_engine: AsyncEngine) -> Serve:
-    return starter(settings, engine, owner_engine)
-
-
-@pytest.fixture
-async def edge(serve: Serve) -> AsyncIterator[Edge]:
-    async with serve() as started:
-        yield started
 
 
 def manifest_query(name: str) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,10 +32,8 @@ from tests.edge.asgi_edge import (
     Serve,
     Upload,
     error,
-    module_database,
     raw_post,
     recorded,
-    starter,
 )
 
 MB = 2**20
@@ -46,34 +43,6 @@ BAD_TOKEN = "Invalid token: the token is not valid."
 BAD_KEY = "Invalid API key: unknown, revoked or expired."
 UNKNOWN_KEY = "hmy_abcdefgh_" + "x" * 43  # shaped like a key, in no database
 SUBSCRIPTION = '{ workspace(slug: "acme") { subscription { plan } } }'
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture(scope="module")
-async def database_url(
-    backend: str,
-    sqlite_template: Path,
-    pg_template: str | None,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[str]:
-    """One database per engine for this module (see tests/edge/asgi_edge.py)."""
-    async with module_database(backend, sqlite_template, pg_template, tmp_path_factory) as url:
-        yield url
-
-
-@pytest.fixture
-def serve(settings: Settings, engine: AsyncEngine, owner_engine: AsyncEngine) -> Serve:
-    return starter(settings, engine, owner_engine)
-
-
-@pytest.fixture
-async def edge(serve: Serve) -> AsyncIterator[Edge]:
-    async with serve() as started:
-        yield started
 
 
 @pytest.fixture
