@@ -21,7 +21,6 @@ class Admission:
         self._slots = asyncio.Semaphore(max_in_flight) if max_in_flight else None
         self.max_queued = max_queued
         self.waiting = 0
-        self.running = 0
 
     async def __aenter__(self) -> None:
         slots = self._slots
@@ -42,9 +41,7 @@ class Admission:
                     self.waiting -= 1
             else:
                 await slots.acquire()
-        self.running += 1
 
     async def __aexit__(self, *_: object) -> None:
-        self.running -= 1
         if self._slots is not None:
             self._slots.release()

@@ -25,7 +25,6 @@ import hashlib
 import json
 import logging
 import re
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,6 +35,7 @@ from typing import Literal
 from redis.asyncio import Redis
 
 from app.config import Settings
+from app.edge.lru import ByteLRU
 from app.edge.shared import RedisGuard, create_redis_client
 
 log = logging.getLogger("app.edge")
@@ -171,41 +171,6 @@ def trusted_documents() -> Mapping[str, str]:
 # ---- the store ------------------------------------------------------------------------
 
 
-class _ByteBoundedLRU:
-    """hash -> text, evicting the least recently used beyond ``capacity`` estimated bytes."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self.size = 0
-        self._entries: OrderedDict[str, tuple[str, int]] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._entries
-
-    def get(self, key: str) -> str | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        self._entries.move_to_end(key)
-        return entry[0]
-
-    def put(self, key: str, text: str, encoded_length: int) -> None:
-        cost = encoded_length + ENTRY_OVERHEAD_BYTES
-        if cost > self.capacity:
-            return
-        previous = self._entries.pop(key, None)
-        if previous is not None:
-            self.size -= previous[1]
-        self._entries[key] = (text, cost)
-        self.size += cost
-        while self.size > self.capacity:
-            _, (_, evicted) = self._entries.popitem(last=False)
-            self.size -= evicted
-
-
 class PersistedStore:
     """Registered queries and the trusted documents. One per worker process."""
 
@@ -219,7 +184,7 @@ class PersistedStore:
         timeout_seconds: float = 0.25,
     ) -> None:
         self._manifest = manifest
-        self._local = _ByteBoundedLRU(capacity_bytes)
+        self._local = ByteLRU[str, str](capacity_bytes)
         self._redis = redis
         self._key_prefix = key_prefix
         self._timeout = timeout_seconds
@@ -229,7 +194,7 @@ class PersistedStore:
         )
 
     @property
-    def local(self) -> _ByteBoundedLRU:
+    def local(self) -> ByteLRU[str, str]:
         """The in-process entries (tests and diagnostics)."""
         return self._local
 
@@ -265,7 +230,7 @@ class PersistedStore:
         if sha256_hex(text) != sha256_hash:
             log.warning("persisted query %s in Redis does not match its hash: ignored", sha256_hash)
             return None
-        self._local.put(sha256_hash, text, len(raw))
+        self._local.put(sha256_hash, text, len(raw) + ENTRY_OVERHEAD_BYTES)
         return text
 
     async def put(self, sha256_hash: str, query: str) -> None:
@@ -280,7 +245,7 @@ class PersistedStore:
             return
         if sha256_hex(query) != sha256_hash:
             raise ValueError("put: the hash is not the query's (call check_hash first)")
-        self._local.put(sha256_hash, query, len(encoded))
+        self._local.put(sha256_hash, query, len(encoded) + ENTRY_OVERHEAD_BYTES)
         if not self._redis_available():
             return
         assert self._redis is not None

@@ -50,8 +50,8 @@ from app.edge.http import GraphQLParams, check_envelope, read_params
 from app.edge.persisted import (
     PersistedQueryError,
     PersistedRequest,
-    check_hash,
     persisted_request,
+    resolve_query,
     sha256_hex,
 )
 from app.edge.ratelimit import Charge, ThrottleStatus
@@ -254,22 +254,18 @@ def _require_trusted(gateway: Any, params: GraphQLParams) -> None:
 async def _document_text(
     gateway: Any, params: GraphQLParams
 ) -> tuple[str, PersistedRequest | None]:
-    """The query text, from the request or the persisted-query store."""
+    """The query text, from the request or the persisted-query store, and the persisted
+    request to register once the document proved valid (None: nothing to register)."""
     try:
         persisted = persisted_request(params.extensions)
         if persisted is None:
             if not params.query or not params.query.strip():
                 raise Refused("BAD_USER_INPUT", "`query` must be a non-empty string.", status=400)
             return params.query, None
-        if params.query is not None:
-            check_hash(params.query, persisted)
-            return params.query, persisted
+        text = await resolve_query(gateway.persisted, persisted, params.query)
     except PersistedQueryError as exc:
         raise Refused(exc.code, str(exc)) from None
-    text = await gateway.persisted.get(persisted.sha256_hash)
-    if text is None:
-        raise Refused("PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
-    return text, None  # already stored: nothing to register
+    return text, persisted if params.query else None
 
 
 def principal_of(viewer: Viewer) -> str:

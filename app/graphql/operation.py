@@ -20,7 +20,6 @@ hashes the whole parsed document to look itself up. Here:
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +49,7 @@ from strawberry.execution import optimized_is_awaitable
 from app.config import Settings
 from app.edge.analysis import CostModel, Limits, check_limits
 from app.edge.errors import Refused
+from app.edge.lru import ByteLRU
 from app.graphql.execution import GatewayExecutionContext
 from app.graphql.lookahead import needs_workspaces
 from app.graphql.pagination import MAX_PAGE_SIZE
@@ -189,21 +189,15 @@ class Documents:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.limits = limits_of(settings)
-        self.budget = settings.document_cache_bytes
-        self.used = 0
-        self._entries: OrderedDict[tuple[str, str | None], tuple[PreparedDocument, int]] = (
-            OrderedDict()
+        self._kept = ByteLRU[tuple[str, str | None], PreparedDocument](
+            settings.document_cache_bytes
         )
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._kept)
 
     def cached(self, query: str, operation_name: str | None) -> PreparedDocument | None:
-        entry = self._entries.get((query, operation_name))
-        if entry is None:
-            return None
-        self._entries.move_to_end((query, operation_name))
-        return entry[0]
+        return self._kept.get((query, operation_name))
 
     def prepare_uncached(self, query: str, operation_name: str | None) -> PreparedDocument:
         """For input that must never enter the cache (anonymous introspection)."""
@@ -215,18 +209,9 @@ class Documents:
             return prepared
         prepared = self._prepare(query, operation_name)
         if len(query) <= CACHED_QUERY_LENGTH:
-            self._keep((query, operation_name), prepared)
+            size = ENTRY_OVERHEAD_BYTES + BYTES_PER_CHARACTER * len(query)
+            self._kept.put((query, operation_name), prepared, size)
         return prepared
-
-    def _keep(self, key: tuple[str, str | None], prepared: PreparedDocument) -> None:
-        size = ENTRY_OVERHEAD_BYTES + BYTES_PER_CHARACTER * len(key[0])
-        if size > self.budget:
-            return
-        self._entries[key] = (prepared, size)
-        self.used += size
-        while self.used > self.budget:
-            _, (_, evicted) = self._entries.popitem(last=False)
-            self.used -= evicted
 
     def _prepare(self, query: str, operation_name: str | None) -> PreparedDocument:
         settings = self.settings
