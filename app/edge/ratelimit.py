@@ -7,8 +7,9 @@ taken and the answer says how many whole seconds until it would fit (``Retry-Aft
 
 With ``REDIS_URL`` every worker and replica shares one bucket per principal: the key
 ``{REDIS_KEY_PREFIX}rl:{principal}`` (a hash: points ``p``, time ``t``), read, refilled,
-charged and written by one Lua script in one atomic round trip (pipelined with the
-worker's other calls on one connection: app.edge.pipelined). The script reads the
+charged and written atomically by one Lua script. The charges that reach Redis in the
+same turn of the event loop go in one call of the script (each bucket charged in turn),
+on one pipelined connection per worker (app.edge.pipelined). The script reads the
 clock with Redis's own ``TIME``, so all processes agree on elapsed time whatever their
 clocks say. The key expires when its bucket would be full again (a missing key is a full
 bucket), so idle principals cost nothing.
