@@ -9,9 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.graphql.keys import CURSOR_KEY, derived_key
 from app.graphql.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from app.models import pk
 from tests import factories as f
@@ -206,6 +208,14 @@ async def test_first_out_of_range_is_bad_user_input_before_any_sql(
 
 
 def cursor_of(parts: Any) -> str:
+    """A cursor sealed with the server's key, as if the server had issued it: what the
+    server checks after opening a cursor (tests/test_opaque_ids.py checks the seal)."""
+    sealed = AESSIV(derived_key(CURSOR_KEY)).encrypt(orjson.dumps(parts), None)
+    return base64.urlsafe_b64encode(sealed).decode().rstrip("=")
+
+
+def unsealed_cursor_of(parts: Any) -> str:
+    """The old, unsealed encoding (base64url of the JSON): refused."""
     return base64.urlsafe_b64encode(orjson.dumps(parts)).decode().rstrip("=")
 
 
@@ -213,6 +223,8 @@ MALFORMED_CURSORS = [
     "garbage!",
     "",
     "Zm9v",  # base64 of "foo", not JSON
+    unsealed_cursor_of(["Member", 1]),
+    cursor_of("Member"),  # not a list
     cursor_of({"Member": 1}),
     cursor_of(["Member"]),
     cursor_of(["Member", 1, 2]),

@@ -644,8 +644,16 @@ async def test_conversation_filters(client: GraphQLClient, session: AsyncSession
 BAD_CONVERSATION_FILTERS: list[tuple[dict[str, Any], str, str]] = [
     ({"from": "2026-11-04T00:00:00"}, "`filter.from` needs a timezone offset.", "filter.from"),
     ({"to": "0001-01-01T00:00:00+01:00"}, "`filter.to` is out of range.", "filter.to"),
-    ({"teamId": "VXNlcjox"}, "`filter.teamId` must be the ID of a Team.", "filter.teamId"),
-    ({"hostId": "VGVhbTox"}, "`filter.hostId` must be the ID of a User.", "filter.hostId"),
+    (
+        {"teamId": encode_id("User", 1)},
+        "`filter.teamId` must be the ID of a Team.",
+        "filter.teamId",
+    ),
+    (
+        {"hostId": encode_id("Team", 1)},
+        "`filter.hostId` must be the ID of a User.",
+        "filter.hostId",
+    ),
 ]
 
 

@@ -1,4 +1,4 @@
-"""Relay connections over keyset pages: opaque cursors, ``first`` 1-100."""
+"""Relay connections over keyset pages: opaque, sealed cursors, ``first`` 1-100."""
 
 from __future__ import annotations
 
@@ -6,13 +6,17 @@ import base64
 import binascii
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 import orjson
 import strawberry
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 from app.domain.pagination import Page
 from app.graphql.errors import BadUserInput
+from app.graphql.keys import CURSOR_KEY, derived_key
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -35,15 +39,34 @@ def page_size(first: int | None) -> int:
 # datetimes must be timezone-aware and representable in UTC, or the database driver
 # would fail the statement (a 500) instead of the cursor being refused (a 400).
 _INT_RANGE = range(-(2**31), 2**31)
-# Our cursors are far shorter; a longer one is refused before it is decoded.
-MAX_CURSOR_LENGTH = 200
+
+# A cursor is the JSON of [kind, *key], sealed with AES-SIV (deterministic authenticated
+# encryption, under the process's cursor key: app/graphql/keys.py): opaque, since a key
+# holds primary keys from a sequence all workspaces share, and unforgeable, so a client
+# can neither edit one nor make one up. Our payloads are far shorter than this bound; a
+# longer cursor is refused before it is decoded.
+_MAX_CURSOR_PAYLOAD = 150
+_SIV_TAG_BYTES = 16
+MAX_CURSOR_LENGTH = -(-(_MAX_CURSOR_PAYLOAD + _SIV_TAG_BYTES) * 4 // 3)  # unpadded base64
+
+
+@lru_cache(maxsize=1)
+def _cursor_cipher() -> AESSIV:
+    return AESSIV(derived_key(CURSOR_KEY))  # 32 bytes: AES-128-SIV (RFC 5297)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
 def encode_cursor(kind: str, key: tuple[Any, ...]) -> str:
     """``kind`` names the list (e.g. "Member"): a cursor of one list is refused by another
     even when both are ordered by keys of the same shape."""
     parts = [{"t": v.isoformat()} if isinstance(v, datetime) else v for v in key]
-    return base64.urlsafe_b64encode(orjson.dumps([kind, *parts])).decode().rstrip("=")
+    payload = orjson.dumps([kind, *parts])
+    if len(payload) > _MAX_CURSOR_PAYLOAD:  # it would be refused when it comes back
+        raise ValueError(f"a {kind} cursor of {len(payload)} bytes is too long")
+    return _b64(_cursor_cipher().encrypt(payload, None))
 
 
 def _cursor_datetime(value: Any) -> datetime:
@@ -64,8 +87,14 @@ def decode_cursor(
     if len(cursor) > MAX_CURSOR_LENGTH:
         raise bad
     try:
-        parts = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        sealed = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
     except (binascii.Error, ValueError) as exc:
+        raise bad from exc
+    if _b64(sealed) != cursor:  # another spelling of the same bytes: not one we issued
+        raise bad
+    try:
+        parts = orjson.loads(_cursor_cipher().decrypt(sealed, None))
+    except (InvalidTag, ValueError) as exc:
         raise bad from exc
     if not isinstance(parts, list) or len(parts) != len(shape) + 1 or parts[0] != kind:
         raise bad

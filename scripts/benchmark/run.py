@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import http.client
 import os
 import random
@@ -386,8 +387,33 @@ def add_cursors(plans: list[Plan], gateway: Server, db: Database) -> None:
             req.floor_body = orjson.dumps({"variables": floor_vars})
 
 
+def _floor_id(global_id: str) -> tuple[str, int]:
+    """The floor's IDs are the plain base64url("Type:pk") (queries.gid: PostgreSQL has no
+    AES without pgcrypto); the gateway's are keyed encryptions of the same pair."""
+    raw = base64.urlsafe_b64decode(global_id + "=" * (-len(global_id) % 4)).decode()
+    type_name, _, digits = raw.partition(":")
+    return type_name, int(digits)
+
+
+def _same_objects(data: Any, read_id: Any) -> Any:
+    """``data`` with every ``id`` replaced by the (type, pk) it names, read by ``read_id``."""
+    if isinstance(data, dict):
+        return {
+            k: read_id(v) if k == "id" and isinstance(v, str) else _same_objects(v, read_id)
+            for k, v in data.items()
+        }
+    if isinstance(data, list):
+        return [_same_objects(v, read_id) for v in data]
+    return data
+
+
 def verify(plans: list[Plan], gateway: Server, floor: Server, out: Path) -> dict[str, Any]:
-    """Every request once on both servers: no errors, and the same data."""
+    """Every request once on both servers: no errors, and the same data (the same objects
+    under their IDs, which the gateway encrypts and the floor does not)."""
+    # The gateway's ID key derives from the secret it runs with (app/graphql/keys.py).
+    os.environ["JWT_SECRET"] = JWT_SECRET
+    from app.graphql.ids import decode_id
+
     g, f = Client(gateway.port), Client(floor.port)
     sizes: dict[str, Any] = {}
     for plan in plans:
@@ -398,7 +424,8 @@ def verify(plans: list[Plan], gateway: Server, floor: Server, out: Path) -> dict
             g_bytes += n
             status, expected, n = f.post(plan.workload.floor_path, req.token, req.floor_body)
             f_bytes += n
-            if status != 200 or expected.get("data") != data:
+            same = _same_objects(expected.get("data"), _floor_id) == _same_objects(data, decode_id)
+            if status != 200 or not same:
                 dump = out / f"mismatch-{plan.name}.json"
                 dump.write_bytes(
                     orjson.dumps({"gateway": got, "floor": expected}, option=orjson.OPT_INDENT_2)

@@ -15,7 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.config import Settings
+from app.config import Settings, get_settings
+from app.graphql.keys import identifier_secret
 from tests.conftest import TEST_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +37,9 @@ def gateway_process(settings: Settings, extra: dict[str, str], log: Path) -> Ite
         **os.environ,
         "APP_ENV": "development",
         "JWT_SECRET": TEST_SECRET,
+        # IDs are keyed per process: the gateway must share this process's key, or the
+        # IDs the tests encode (tests/factories.py) would not be its own.
+        "ID_SECRET": identifier_secret(get_settings()),
         "DATABASE_URL": settings.database_url,
         "LOG_LEVEL": "WARNING",
         **extra,
