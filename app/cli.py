@@ -35,6 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", help="print a bearer token for a user (dev issuer)")
     token.add_argument("email")
 
+    sign_out = sub.add_parser(
+        "sign-out", help="refuse every user token of an account issued until now"
+    )
+    sign_out.add_argument("email")
+
     workspace = sub.add_parser("workspace", help="operator commands on workspaces")
     ws_sub = workspace.add_subparsers(dest="workspace_command", required=True)
     create = ws_sub.add_parser("create", help="create a workspace with its first Admin")
@@ -115,6 +120,24 @@ def cmd_token(settings: Settings, email: str) -> int:
     return 0
 
 
+def cmd_sign_out(settings: Settings, email: str) -> int:
+    from app.domain.users.repository import user_by_email
+    from app.domain.users.service import sign_out_everywhere
+
+    async def sign_out(session: AsyncSession) -> str | None:
+        user = await user_by_email(session, email)
+        if user is None or user.id is None:
+            return None
+        at = await sign_out_everywhere(session, user.id)
+        return f"signed out {user.email} (user {user.id}) everywhere: tokens issued until {at:%Y-%m-%dT%H:%M:%S.%fZ} are refused"
+
+    done = asyncio.run(_in_transaction(settings, sign_out))
+    if done is None:
+        return _fail(f"no account with email {email}")
+    print(done)
+    return 0
+
+
 def cmd_workspace_create(settings: Settings, slug: str, name: str, admin: str) -> int:
     from app.domain.users.service import InvalidEmailError
     from app.domain.workspaces.service import WorkspaceCreationError, create_workspace
@@ -163,10 +186,16 @@ def cmd_serve(settings: Settings, host: str, port: int, workers: int | None) -> 
             await ensure_current(engine)
             if settings.is_sqlite:
                 return []
-            from app.db.tenant import role_posture
+            from app.db.tenant import context_key_matches, role_posture
             from app.models import TENANT_TABLES
 
             async with engine.connect() as conn:
+                if not await context_key_matches(conn):
+                    raise RuntimeError(
+                        "the database does not verify this gateway's tenant context: its key "
+                        "derives from JWT_SECRET, and `python -m app migrate` installs it; run "
+                        "that with the gateway's JWT_SECRET (docs/authorization.md)"
+                    )
                 return (await role_posture(conn, TENANT_TABLES)).problems
         finally:
             await engine.dispose()
@@ -226,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_seed(settings)
         if args.command == "token":
             return cmd_token(settings, args.email)
+        if args.command == "sign-out":
+            return cmd_sign_out(settings, args.email)
         if args.command == "workspace":
             return cmd_workspace_create(settings, args.slug, args.name, args.admin)
     except (SchemaNotCurrentError, RuntimeError) as exc:

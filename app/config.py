@@ -29,7 +29,13 @@ class Settings(BaseSettings):
     db_app_role: str = Field(default="harmony_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
 
     jwt_secret: str | None = None
+    # Key material of global IDs and cursors (app/graphql/keys.py). Unset (or blank): they
+    # derive from JWT_SECRET, so rotating it changes every ID clients may have stored; set
+    # it to keep IDs stable across token-secret rotations. Changing it changes every ID.
+    id_secret: str | None = None
     jwt_issuer: str = "harmony-dev"
+    # User tokens name this audience (`aud`) and tokens for any other audience are refused.
+    jwt_audience: str = "harmony-gateway"
     jwt_ttl_seconds: int = Field(default=12 * 3600, gt=0)
 
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -93,6 +99,12 @@ class Settings(BaseSettings):
             self.jwt_secret == DEVELOPMENT_JWT_SECRET or len(self.jwt_secret) < 32
         ):
             raise ValueError("JWT_SECRET must be at least 32 characters in production")
+        if not self.id_secret:
+            self.id_secret = None
+        elif self.app_env == "production" and (
+            self.id_secret == DEVELOPMENT_JWT_SECRET or len(self.id_secret) < 32
+        ):
+            raise ValueError("ID_SECRET must be at least 32 characters in production")
         return self
 
     @model_validator(mode="after")

@@ -19,8 +19,10 @@ from app.auth.api_keys import generate_api_key
 from app.graphql.ids import encode_id
 from app.models import (
     ApiKey,
+    ApiKeySecret,
     Conversation,
     ConversationParticipant,
+    Invitation,
     Member,
     Role,
     RolePermission,
@@ -74,7 +76,7 @@ async def conversation_id(session: AsyncSession, workspace: int, title: str) -> 
 async def gid(session: AsyncSession, type_name: str, *natural_key: str) -> str:
     """The global ID of an object by natural key: ("User", email), ("Workspace", slug),
     ("Member", slug, email), ("Team", slug, name), ("Role", slug, name),
-    ("Conversation", slug, title), ("ApiKey", slug, name)."""
+    ("Conversation", slug, title), ("ApiKey", slug, name), ("Invitation", slug, email)."""
     if type_name == "User":
         return encode_id("User", await user_id(session, natural_key[0]))
     ws = await workspace_id(session, natural_key[0])
@@ -92,6 +94,9 @@ async def gid(session: AsyncSession, type_name: str, *natural_key: str) -> str:
     if type_name == "ApiKey":
         stmt = select(ApiKey).where(ApiKey.workspace_id == ws, ApiKey.name == rest)
         return encode_id("ApiKey", pk((await session.execute(stmt)).scalars().one()))
+    if type_name == "Invitation":
+        stmt = select(Invitation).where(Invitation.workspace_id == ws, Invitation.email == rest)
+        return encode_id("Invitation", pk((await session.execute(stmt)).scalars().one()))
     raise ValueError(type_name)
 
 
@@ -251,15 +256,41 @@ async def create_api_key(
     new = generate_api_key()
     fields: dict[str, Any] = {"name": f"Key {next(_serial)}"}
     fields.update(kw)
+    key = ApiKey(
+        workspace_id=workspace,
+        prefix=new.prefix,
+        permissions=list(permissions),
+        created_by_user_id=creator,
+        **fields,
+    )
+    session.add(key)
+    await session.flush()
     session.add(
-        ApiKey(
-            workspace_id=workspace,
-            prefix=new.prefix,
-            secret_hash=new.secret_hash,
-            permissions=list(permissions),
-            created_by_user_id=creator,
-            **fields,
-        )
+        ApiKeySecret(api_key_id=pk(key), workspace_id=workspace, secret_hash=new.secret_hash)
     )
     await session.flush()
     return new.secret
+
+
+async def create_invitation(
+    session: AsyncSession,
+    workspace: int,
+    email: str,
+    *,
+    role: int,
+    invited_by: int,
+    team_ids: Sequence[int] = (),
+    **kw: Any,
+) -> Invitation:
+    """A pending invitation (as addMember would store it)."""
+    invitation = Invitation(
+        workspace_id=workspace,
+        email=email,
+        role_id=role,
+        team_ids=list(team_ids),
+        invited_by_user_id=invited_by,
+        **kw,
+    )
+    session.add(invitation)
+    await session.flush()
+    return invitation

@@ -35,12 +35,22 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("roles/repository.py", "granted_permissions"): "filters by (workspace_id, role_id) pairs",
     (
         "api_keys/repository.py",
-        "api_key_by_prefix",
+        "api_key_by_secret",
     ): "authentication by the key's public prefix, before the workspace is known",
     (
         "accounts/writes.py",
         "revoke_keys_created_by",
     ): "account deletion revokes the user's keys everywhere",
+    (
+        "invitations/repository.py",
+        "invitation_addressed_to",
+    ): "the invitee's own invitation, by id and their account's e-mail, before they belong to "
+    "its workspace (RLS: the invitations policy's e-mail clause)",
+    (
+        "invitations/repository.py",
+        "invitations_addressed_to",
+    ): "the invitee's own invitations across workspaces, by their account's e-mail (SQLite; "
+    "PostgreSQL asks harmony_viewer_invitations)",
 }
 
 

@@ -1,5 +1,5 @@
 """PostgreSQL row-level security, the second wall (DESIGN.md "Databases";
-app/db/tenant.py, migration 0002). The app runs as its own role here (tests/conftest.py);
+app/db/tenant.py, migrations 0002 and 0003; forgery: tests/test_rls_forgery.py). The app runs as its own role here (tests/conftest.py);
 the ``session`` fixture is the owner's and sees everything, for arranging and checking.
 """
 
@@ -20,7 +20,7 @@ from app.auth.tokens import issue_user_token
 from app.config import Settings
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.session import RequestDB
-from app.db.tenant import role_posture
+from app.db.tenant import role_posture, workspace_ids_of
 from app.main import create_app
 from app.models import TENANT_TABLES, ApiKey, Member, Team
 from tests import factories
@@ -61,11 +61,16 @@ async def dee_db(
     await db.finish(commit=False)
 
 
+# Tenant tables the application role may write but never read (key hashes).
+WRITE_ONLY = ("api_key_secrets",)
+READABLE_TENANT_TABLES = tuple(t for t in TENANT_TABLES if t not in WRITE_ONLY)
+
+
 async def _workspaces_seen(s: AsyncSession) -> dict[str, list[int]]:
     """Per tenant table, the distinct workspace ids of every row the session can read
     (deliberately unfiltered)."""
     seen = {}
-    for table in TENANT_TABLES:
+    for table in READABLE_TENANT_TABLES:
         col = _ws_column(table)
         rows = await s.execute(sa.text(f"SELECT DISTINCT {col} FROM {table} ORDER BY 1"))  # noqa: S608  (fixed table names)
         seen[table] = list(rows.scalars())
@@ -74,7 +79,7 @@ async def _workspaces_seen(s: AsyncSession) -> dict[str, list[int]]:
 
 async def _counts(s: AsyncSession, workspace: int | None = None) -> dict[str, int]:
     counts = {}
-    for table in TENANT_TABLES:
+    for table in READABLE_TENANT_TABLES:
         where = "" if workspace is None else f" WHERE {_ws_column(table)} = {int(workspace)}"
         counts[table] = int(await s.scalar(sa.text(f"SELECT count(*) FROM {table}{where}")) or 0)  # noqa: S608  (fixed table names, an int)
     return counts
@@ -103,10 +108,9 @@ async def test_context_is_set_again_after_a_mid_request_commit(
 ) -> None:
     async with dee_db.session() as s:
         await s.commit()  # as a mutation does before continuing with the same session
-        setting = await s.scalar(sa.text("SELECT current_setting('app.workspace_ids', true)"))
-        user = await s.scalar(sa.text("SELECT current_setting('app.user_id', true)"))
+        context = await s.scalar(sa.text("SELECT current_setting('app.context', true)"))
         seen = await _workspaces_seen(s)
-    assert (setting, user) == (str(ids["globex"]), str(ids["dee"]))
+    assert context.split(":")[:3] == ["v1", str(ids["dee"]), str(ids["globex"])]
     assert seen["members"] == [ids["globex"]]
 
 
@@ -133,9 +137,9 @@ async def test_without_context_the_app_role_reads_no_tenant_row(engine: AsyncEng
         await db.finish(commit=False)
     async with engine.connect() as conn:  # no session at all, no set_config either
         raw = await conn.scalar(sa.text("SELECT count(*) FROM members"))
-    assert counts == dict.fromkeys(TENANT_TABLES, 0)
+    assert counts == dict.fromkeys(READABLE_TENANT_TABLES, 0)
     assert raw == 0
-    assert users == 5  # accounts are global, not tenant rows
+    assert users == 0  # accounts are behind row-level security too (migration 0003)
 
 
 async def test_a_pooled_connection_carries_no_context_after_a_request(
@@ -161,19 +165,12 @@ async def test_a_pooled_connection_carries_no_context_after_a_request(
         }
         async with engine.connect() as conn:
             after = await conn.scalar(sa.text(pid))
-            context = (
-                await conn.execute(
-                    sa.text(
-                        "SELECT current_setting('app.workspace_ids', true),"
-                        " current_setting('app.user_id', true)"
-                    )
-                )
-            ).one()
+            context = await conn.scalar(sa.text("SELECT current_setting('app.context', true)"))
             members = await conn.scalar(sa.text("SELECT count(*) FROM members"))
     finally:
         await engine.dispose()
     assert after == before  # the very connection the request used
-    assert tuple(context) in {("", ""), (None, None)}
+    assert context in {"", None}
     assert members == 0
 
 
@@ -195,11 +192,12 @@ async def test_every_tenant_table_forces_row_level_security(session: AsyncSessio
             )
         )
     ).all()
-    assert sorted(r[0] for r in rows) == sorted(TENANT_TABLES)  # the model's list is complete
+    # The model's list is complete (workspace_accounts exists on PostgreSQL only).
+    assert sorted(r[0] for r in rows) == sorted([*TENANT_TABLES, "workspace_accounts"])
     assert [r[0] for r in rows if not (r[1] and r[2])] == []
     # One policy per table, for every command, with both USING and WITH CHECK.
     assert {r[0]: r[3] for r in rows} == {
-        t: ["tenant_isolation:*:true:true"] for t in TENANT_TABLES
+        t: ["tenant_isolation:*:true:true"] for t in [*TENANT_TABLES, "workspace_accounts"]
     }
 
 
@@ -226,7 +224,11 @@ async def test_the_app_role_is_neither_superuser_bypassrls_nor_owner(
     assert owner.problems != []  # the check does see a role that bypasses RLS
 
 
-async def test_authentication_functions_are_locked_down(session: AsyncSession) -> None:
+async def test_the_definer_functions_are_locked_down(session: AsyncSession) -> None:
+    """The SECURITY DEFINER functions of the wall run with a fixed search_path as a role
+    that bypasses row-level security; only the application role may call them; the
+    function that computes signatures is not among what it may call; 0002's lookups
+    that answered any user id or key prefix are gone."""
     rows = (
         await session.execute(
             sa.text(
@@ -236,22 +238,24 @@ async def test_authentication_functions_are_locked_down(session: AsyncSession) -
                 "          WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE'),"
                 "  r.rolsuper OR r.rolbypassrls"
                 " FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner"
-                " WHERE p.proname IN ('harmony_viewer_workspace_ids', 'harmony_api_key_by_prefix')"
+                " WHERE p.proname LIKE 'harmony%' AND p.prosecdef"
                 " ORDER BY 1"
             ),
             {"role": APP_ROLE},
         )
     ).all()
+    locked = (True, ["search_path=pg_catalog, pg_temp"], True, False, True)
     assert [tuple(r) for r in rows] == [
-        ("harmony_api_key_by_prefix", True, ["search_path=pg_catalog, pg_temp"], True, False, True),
-        (
-            "harmony_viewer_workspace_ids",
-            True,
-            ["search_path=pg_catalog, pg_temp"],
-            True,
-            False,
-            True,
-        ),
+        (name, *locked)
+        for name in (
+            "harmony_allowed_workspace_ids",
+            "harmony_api_key_sign_in",
+            "harmony_context_email",
+            "harmony_context_user_id",
+            "harmony_sign_in",
+            "harmony_viewer_invitations",  # 0004
+            "harmony_viewer_membership_workspace_ids",  # 0004
+        )
     ]
 
 
@@ -366,12 +370,12 @@ async def test_signing_in_a_deactivated_account_enters_no_workspace(
     try:
         async with db.session() as s:
             account, workspace_ids = await sign_in(s, ids["dee"])
-            setting = await s.scalar(sa.text("SELECT current_setting('app.workspace_ids', true)"))
+            context = await s.scalar(sa.text("SELECT current_setting('app.context', true)"))
             seen = await _workspaces_seen(s)
     finally:
         await db.finish(commit=False)
-    assert account.status == UserStatus.DEACTIVATED and workspace_ids == [ids["globex"]]
-    assert setting == ""  # the statement that read the ids entered nothing
+    assert account.status == UserStatus.DEACTIVATED and workspace_ids == []
+    assert context.split(":")[1:3] == [str(ids["dee"]), ""]  # signed in to no workspace
     assert all(ws == [] for ws in seen.values())
 
 
@@ -384,7 +388,7 @@ async def test_signing_in_enters_the_accounts_workspaces_in_the_same_statement(
     try:
         async with db.session() as s:
             _, workspace_ids = await sign_in(s, ids["cy"])
-            setting = await s.scalar(sa.text("SELECT current_setting('app.workspace_ids', true)"))
+            context = await s.scalar(sa.text("SELECT current_setting('app.context', true)"))
     finally:
         await db.finish(commit=False)
-    assert setting == ",".join(str(w) for w in workspace_ids) == f"{ids['acme']},{ids['globex']}"
+    assert workspace_ids == workspace_ids_of(context) == sorted([ids["acme"], ids["globex"]])

@@ -4,7 +4,6 @@ prefix is the public lookup handle. Pure functions."""
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 
@@ -40,7 +39,3 @@ def prefix_of(secret: str) -> str | None:
     if not sep or not prefix or not rest or len(prefix) > 16:
         return None
     return prefix
-
-
-def secret_matches(secret: str, stored_hash: str) -> bool:
-    return hmac.compare_digest(hash_secret(secret), stored_hash)

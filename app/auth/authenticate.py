@@ -21,9 +21,13 @@ from app.auth.viewer import Membership, Viewer
 from app.config import Settings
 from app.db import tenant
 from app.db.session import RequestDB
-from app.domain.api_keys.repository import api_key_by_prefix
-from app.domain.members.repository import memberships_of_user, sign_in
-from app.domain.users.repository import user_row_by_id, user_row_outside_transaction
+from app.domain.api_keys.repository import api_key_by_secret
+from app.domain.members.repository import (
+    account_outside_transaction,
+    memberships_of_user,
+    sign_in,
+)
+from app.domain.users.repository import user_row_by_id
 from app.models import BuiltinRole, UserStatus
 
 ADMIN_GRANTED = tuple(sorted(admin_permissions()))
@@ -57,6 +61,7 @@ class Credential:
 
     user_id: int | None = None
     api_key: str | None = None
+    issued_at: float = 0.0  # a user token's `iat` (app.auth.tokens.TokenClaims)
 
     @property
     def key(self) -> str:
@@ -73,7 +78,8 @@ def read_credential(settings: Settings, authorization: str | None) -> Credential
             raise AuthenticationError(INVALID_API_KEY)
         return Credential(api_key=token)
     try:
-        return Credential(user_id=verify_user_token(settings, token))
+        claims = verify_user_token(settings, token)
+        return Credential(user_id=claims.user_id, issued_at=claims.issued_at)
     except InvalidTokenError as exc:
         raise AuthenticationError(f"Invalid token: {exc}.") from exc
 
@@ -84,9 +90,10 @@ async def authenticate(
     """The viewer behind the credential; also enters the session's tenant context (the
     workspaces row-level security lets this request read) before loading memberships.
 
-    Until then the session has no context: on PostgreSQL only ``users`` and the two
-    SECURITY DEFINER lookups (the viewer's workspace ids, an API key by prefix) are
-    readable, which is all authentication needs. ``with_memberships=False`` (the
+    Until then the session has no context: on PostgreSQL nothing is readable but
+    through the two SECURITY DEFINER lookups of migration 0003 (sign-in with a
+    credential the gateway signed, an API key by its secret's hash), which is all
+    authentication needs. ``with_memberships=False`` (the
     operation reads only the account, see app.graphql.lookahead.needs_workspaces) stops
     after the account: the viewer then belongs to no workspace for this request.
     """
@@ -99,16 +106,16 @@ async def authenticate(
         # The request reads only the account itself: one read outside the request's
         # transaction, no membership, no tenant context (the request's session, if
         # anything opens it, can then read no tenant row at all).
-        user = await user_row_outside_transaction(db.engine, user_id)
-        _require_active(user)
+        user = await account_outside_transaction(db.engine, user_id)
+        _require_signed_in(user, credential.issued_at)
         return Viewer(user=user, memberships={})
     async with db.session() as session:
-        return await _sign_in(session, user_id)
+        return await _sign_in(session, user_id, credential.issued_at)
 
 
-async def _sign_in(session: AsyncSession, user_id: int) -> Viewer:
+async def _sign_in(session: AsyncSession, user_id: int, issued_at: float) -> Viewer:
     user, workspace_ids = await sign_in(session, user_id)  # also enters the tenant context
-    _require_active(user)
+    _require_signed_in(user, issued_at)
     assert user is not None
     tenant.entered(session, user_id=user_id, workspace_ids=workspace_ids)
     viewer = await _viewer_for_user(session, user)
@@ -121,6 +128,16 @@ async def _sign_in(session: AsyncSession, user_id: int) -> Viewer:
 def _require_active(user: Any) -> None:
     if user is None or user.status != UserStatus.ACTIVE:
         raise AuthenticationError("Invalid token: the account is deactivated or does not exist.")
+
+
+def _require_signed_in(user: Any, issued_at: float) -> None:
+    """An ACTIVE account whose token was issued after its last signOutEverywhere."""
+    _require_active(user)
+    ended = user.sessions_valid_after
+    if ended is not None and issued_at <= ended.timestamp():
+        raise AuthenticationError(
+            "Invalid token: the account signed out everywhere after it was issued; sign in again."
+        )
 
 
 async def _active_user(session: AsyncSession, user_id: int) -> Any:
@@ -169,15 +186,16 @@ def _catalogued(granted: list[str]) -> list[Permission]:
 async def _authenticate_api_key(session: AsyncSession, secret: str) -> Viewer:
     invalid = AuthenticationError(INVALID_API_KEY)
     prefix = api_keys.prefix_of(secret)
-    key = await api_key_by_prefix(session, prefix) if prefix else None
-    if key is None or not api_keys.secret_matches(secret, key.secret_hash):
+    key = await api_key_by_secret(session, prefix, api_keys.hash_secret(secret)) if prefix else None
+    if key is None:  # unknown prefix, or not this key's secret (the lookup compared them)
         raise invalid
     now = datetime.now(UTC)
     if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
         raise invalid
-    user = await _active_user(session, key.created_by_user_id)
-    # A key reads its own workspace and nothing else, whatever its creator belongs to.
+    # A key reads its own workspace and nothing else, whatever its creator belongs to
+    # (on PostgreSQL the creator's account is readable from here on: it is the context's).
     await tenant.enter(session, user_id=key.created_by_user_id, workspace_ids=[key.workspace_id])
+    user = await _active_user(session, key.created_by_user_id)
     creator = await _viewer_for_user(session, user, only_workspace=key.workspace_id)
     membership = creator.membership(key.workspace_id)
     if membership is None:

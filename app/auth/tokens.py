@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import time
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 
 import jwt
 
@@ -19,48 +20,70 @@ class InvalidTokenError(Exception):
     """The bearer token is not a valid, unexpired user token of this issuer."""
 
 
+# User ids are 32-bit INTEGER keys: a subject outside 1..MAX_USER_ID names nobody.
+MAX_USER_ID = 2**31 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    user_id: int
+    issued_at: float  # unix seconds (fractional): signOutEverywhere compares it
+
+
 def issue_user_token(settings: Settings, user_id: int, *, ttl: timedelta | None = None) -> str:
-    now = datetime.now(UTC)
+    now = time.time()
     claims = {
         "sub": str(user_id),
         "iss": settings.jwt_issuer,
-        "iat": now,
-        "exp": now + (ttl or timedelta(seconds=settings.jwt_ttl_seconds)),
+        "aud": settings.jwt_audience,
+        # Fractional (a JSON number may be): a token issued just after signOutEverywhere
+        # is told apart from one issued just before it, within the same second.
+        "iat": round(now, 3),
+        "exp": int(now + (ttl or timedelta(seconds=settings.jwt_ttl_seconds)).total_seconds()),
     }
     return jwt.encode(claims, settings.secret, algorithm=ALGORITHMS[0])
 
 
-def verify_user_token(settings: Settings, token: str) -> int:
-    """The user id of a valid token; raises InvalidTokenError otherwise.
+def verify_user_token(settings: Settings, token: str) -> TokenClaims:
+    """The claims of a valid token; raises InvalidTokenError otherwise.
 
     A client sends the same token with every request until it expires: its signature is
     checked once and the outcome kept (``_verified``, bounded); expiry is checked on
-    every use. Only valid tokens are kept, keyed by the whole token and the secret and
-    issuer that verified it."""
-    user_id, expires_at = _verified(token, settings.secret, settings.jwt_issuer)
+    every use. Only valid tokens are kept, keyed by the whole token and the secret,
+    issuer and audience that verified it. Whether the account signed out everywhere
+    since ``issued_at`` is the database's to say (app.auth.authenticate)."""
+    claims, expires_at = _verified(
+        token, settings.secret, settings.jwt_issuer, settings.jwt_audience
+    )
     if expires_at <= _now():
         raise InvalidTokenError("the token has expired")
-    return user_id
+    return claims
 
 
 _now = time.time
 
 
 @functools.lru_cache(maxsize=VERIFIED_TOKENS)
-def _verified(token: str, secret: str, issuer: str) -> tuple[int, float]:
+def _verified(token: str, secret: str, issuer: str, audience: str) -> tuple[TokenClaims, float]:
     try:
         claims = jwt.decode(
             token,
             secret,
             algorithms=list(ALGORITHMS),
             issuer=issuer,
-            options={"require": ["exp", "sub", "iss"]},
+            audience=audience,
+            options={"require": ["exp", "sub", "iss", "aud", "iat"]},
         )
     except jwt.ExpiredSignatureError as exc:
         raise InvalidTokenError("the token has expired") from exc
     except jwt.PyJWTError as exc:
         raise InvalidTokenError("the token is not valid") from exc
-    sub = claims["sub"]
-    if not isinstance(sub, str) or not sub.isdigit():
+    sub, issued_at = claims["sub"], claims["iat"]
+    # ASCII digits only (superscripts and Arabic-Indic digits pass str.isdigit), in range.
+    if not (isinstance(sub, str) and 0 < len(sub) <= 10 and sub.isascii() and sub.isdigit()):
         raise InvalidTokenError("the token's subject is not a user id")
-    return int(sub), float(claims["exp"])
+    if not 1 <= int(sub) <= MAX_USER_ID:
+        raise InvalidTokenError("the token's subject is not a user id")
+    if isinstance(issued_at, bool) or not isinstance(issued_at, int | float):
+        raise InvalidTokenError("the token's issue time is not a number")
+    return TokenClaims(user_id=int(sub), issued_at=float(issued_at)), float(claims["exp"])

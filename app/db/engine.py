@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from app.config import Settings
-from app.db.tenant import TenantSession
+from app.db.tenant import CONTEXT_KEY_OPTION, TenantSession, context_key
 
 
 def is_sqlite_url(url: str) -> bool:
@@ -19,11 +19,15 @@ def is_sqlite_url(url: str) -> bool:
 
 def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
     url = url or settings.database_url
+    # The key that signs the tenant context travels with the engine (app.db.tenant).
+    options = {CONTEXT_KEY_OPTION: context_key(settings.secret)}
     if is_sqlite_url(url):
         # A statement waiting for SQLite's write lock runs in a thread that cancellation
         # cannot stop: it gives up by itself before the request's deadline.
         busy = min(settings.db_pool_timeout_seconds, settings.request_timeout_seconds)
-        engine = _create_async_engine(url, connect_args={"timeout": busy})
+        engine = _create_async_engine(
+            url, connect_args={"timeout": busy}, execution_options=options
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         return engine
     server_settings = {"application_name": "harmony-gateway"}
@@ -36,6 +40,7 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         pool_timeout=settings.db_pool_timeout_seconds,
         # Connections are recycled by the pool, never per request.
         pool_recycle=3600,
+        execution_options=options,
         connect_args={
             "timeout": settings.db_connect_timeout_seconds,
             "server_settings": server_settings,

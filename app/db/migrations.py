@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.db.tenant import install_key, key_of
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -37,8 +40,17 @@ def _upgrade(connection: Connection, revision: str) -> None:
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Migrate to ``revision``; on PostgreSQL also (re)install the key that signs tenant
+    contexts, the one ``engine`` carries (derived from the gateway's secret, so run this
+    with the same secret as the gateway, and again after changing it)."""
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade, revision)
+        if conn.dialect.name == "postgresql" and await conn.run_sync(_has_key_table):
+            await install_key(conn, key_of(engine))
+
+
+def _has_key_table(connection: Connection) -> bool:
+    return sa.inspect(connection).has_table("harmony_context_key")
 
 
 def _current(connection: Connection) -> str | None:

@@ -29,3 +29,5 @@ class User(SQLModel, table=True):
     )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     deactivated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # signOutEverywhere: user tokens issued at or before this instant are refused.
+    sessions_valid_after: datetime | None = Field(default=None, sa_type=UTCDateTime)

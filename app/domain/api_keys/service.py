@@ -15,7 +15,7 @@ from app.domain.errors import Refusal, UserErrorCode
 from app.domain.nodes.repository import rows_among
 from app.domain.roles.service import check_permissions
 from app.domain.validation import check_text
-from app.models import ApiKey, pk
+from app.models import ApiKey, ApiKeySecret, pk
 
 
 async def create_api_key(
@@ -47,13 +47,15 @@ async def create_api_key(
         workspace_id=workspace_id,
         name=name,
         prefix=new.prefix,
-        secret_hash=new.secret_hash,
         permissions=granted,
         created_by_user_id=actor.user_id,
         expires_at=expires_at,
     )
     session.add(key)
     await session.flush()
+    session.add(
+        ApiKeySecret(api_key_id=pk(key), workspace_id=workspace_id, secret_hash=new.secret_hash)
+    )
     audit.record(
         session,
         actor,

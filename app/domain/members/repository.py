@@ -10,12 +10,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import select
 
 from app.db.prepared import Prepared, Related
-from app.db.tenant import USER_ID_SETTING, WORKSPACE_IDS_SETTING
+from app.db.tenant import CONTEXT_SETTING, key_of, signed_credential
 from app.domain.pagination import Page, page_of, prepared_count, prepared_page
 from app.domain.tenant import lean, scoped
 from app.models import (
@@ -26,7 +26,6 @@ from app.models import (
     RolePermission,
     TeamMember,
     User,
-    UserStatus,
     Workspace,
 )
 
@@ -119,32 +118,38 @@ async def memberships_of_user(session: AsyncSession, user_id: int) -> list[Membe
 
 
 def _sign_in(dialect: str) -> sa.Select[Any]:
-    user_id = sa.bindparam("user_id", type_=sa.Integer)
-    account = lean(select(User), User).where(User.id == user_id)
     if dialect != "postgresql":
+        user_id = sa.bindparam("user_id", type_=sa.Integer)
         ids = (
             sa.select(_list_of(dialect, Member.workspace_id))
             .where(Member.user_id == User.id, Member.status == MemberStatus.ACTIVE)
             .scalar_subquery()
         )
+        account = lean(select(User), User).where(User.id == user_id)
         return account.add_columns(ids.label("workspace_ids"))  # type: ignore[no-any-return]
-    found = sa.select(
-        sa.func.harmony_viewer_workspace_ids(user_id, type_=postgresql.ARRAY(sa.Integer)).label(
-            "ids"
-        )
-    ).subquery("found")
-    active = User.status == UserStatus.ACTIVE
-    allowed = sa.case((active, sa.func.array_to_string(found.c.ids, ",")), else_="")
-    return account.join(found, sa.true()).add_columns(  # type: ignore[no-any-return]
-        found.c.ids.label("workspace_ids"),
-        # The tenant context, set by the statement that learns it (app.db.tenant): for an
-        # ACTIVE account only, local to the transaction like every set_config of ours.
-        sa.func.set_config(USER_ID_SETTING, sa.cast(User.id, sa.Text), True).label("as_user"),
-        sa.func.set_config(WORKSPACE_IDS_SETTING, allowed, True).label("in_workspaces"),
+    # harmony_sign_in (migration 0003) verifies the gateway's signed credential, sets the
+    # transaction's tenant context (the user's ACTIVE memberships, signed by the database)
+    # and returns the account; the context is read back for its workspace ids.
+    columns = list(User.__table__.columns)
+    signed_in = sa.func.harmony_sign_in(sa.bindparam("credential", type_=sa.String)).table_valued(
+        *(sa.column(c.name, c.type) for c in columns), name="account"
+    )
+    listed = sa.func.split_part(sa.func.current_setting(CONTEXT_SETTING, True), ":", 3)
+    allowed = sa.cast(
+        sa.func.string_to_array(sa.func.nullif(listed, ""), ","), postgresql.ARRAY(sa.Integer)
+    )
+    return sa.select(
+        *(signed_in.c[c.name].label(c.key) for c in columns), allowed.label("workspace_ids")
     )
 
 
 _SIGN_IN = Prepared("sign_in", _sign_in)
+
+
+def _sign_in_params(bind: Any, user_id: int) -> dict[str, Any]:
+    if bind.dialect.name == "postgresql":
+        return {"credential": signed_credential(key_of(bind), user_id)}
+    return {"user_id": user_id}
 
 
 async def sign_in(session: AsyncSession, user_id: int) -> tuple[Any, list[int]]:
@@ -153,14 +158,25 @@ async def sign_in(session: AsyncSession, user_id: int) -> tuple[Any, list[int]]:
     transaction's tenant context for those workspaces (when the account is ACTIVE):
     the caller records it with ``app.db.tenant.entered``.
 
-    This runs before any tenant context exists: row-level security would hide every
-    membership, so the ids come from ``harmony_viewer_workspace_ids``, a SECURITY
-    DEFINER function of migration 0002 that returns these ids and nothing else.
+    This runs before any tenant context exists: row-level security hides every
+    membership and every account, so on PostgreSQL the statement goes through
+    ``harmony_sign_in``, a SECURITY DEFINER function of migration 0003 that acts only on
+    a credential the gateway signed (app.db.tenant.signed_credential).
     """
-    row = await _SIGN_IN.first(session, user_id=user_id)
+    row = await _SIGN_IN.first(session, **_sign_in_params(session.get_bind(), user_id))
     if row is None:
         return None, []
     return row, sorted(row.workspace_ids or ())
+
+
+async def account_outside_transaction(engine: AsyncEngine, user_id: int) -> Any | None:
+    """The account alone, on a pooled connection of its own outside any transaction: for
+    a request that reads nothing else (on PostgreSQL the sign-in statement, whose context
+    ends with the statement)."""
+    rows = await _SIGN_IN.outside_transaction(
+        engine, **_sign_in_params(engine.sync_engine, user_id)
+    )
+    return rows[0] if rows else None
 
 
 def _search_pattern(search: str) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from app.db.prepared import Prepared, any_of
@@ -35,13 +35,6 @@ _USER_BY_ID = Prepared(
 async def user_row_by_id(session: AsyncSession, user_id: int) -> Any | None:
     """The account as a lean row (authentication's read)."""
     return await _USER_BY_ID.first(session, user_id=user_id)
-
-
-async def user_row_outside_transaction(engine: AsyncEngine, user_id: int) -> Any | None:
-    """The same, on a connection of its own outside any transaction: for a request that
-    reads nothing else (accounts are not tenant rows: no tenant context is needed)."""
-    rows = await _USER_BY_ID.outside_transaction(engine, user_id=user_id)
-    return rows[0] if rows else None
 
 
 async def user_by_id(session: AsyncSession, user_id: int) -> User | None:

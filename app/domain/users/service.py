@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.users.repository import user_by_email
@@ -31,3 +33,15 @@ async def get_or_create_user(session: AsyncSession, email: str, name: str | None
         session.add(user)
         await session.flush()
     return user
+
+
+async def sign_out_everywhere(session: AsyncSession, user_id: int) -> datetime:
+    """From now on, every user token of the account issued until now is refused
+    (app.auth.authenticate compares a token's ``iat``). API keys are not sessions: they
+    stay valid until revoked. On PostgreSQL only the account itself may do this (the
+    ``users`` UPDATE policy admits the context's own row)."""
+    now = datetime.now(UTC)
+    await session.execute(
+        sa.update(User).where(sa.column("id") == user_id).values(sessions_valid_after=now)
+    )
+    return now
