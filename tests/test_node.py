@@ -7,7 +7,7 @@ import base64
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.graphql.ids import NODE_TYPES, encode_id
+from app.graphql.ids import NODE_TYPES, decode_id, encode_id
 from app.models import Member, Role, Team, Workspace, pk
 from tests import factories as f
 from tests.client import GraphQLClient, without_cost
@@ -23,12 +23,14 @@ NODE = """query($id: ID!) { node(id: $id) {
   ... on Role { name }
   ... on Conversation { title }
   ... on ApiKey { name }
+  ... on Invitation { email }
 } }"""
 
 NODES = """query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }"""
 
 
 def raw_id(text: str) -> str:
+    """The old, unkeyed encoding (base64url of "Type:pk"): refused since IDs are keyed."""
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
@@ -41,6 +43,7 @@ EVERY_NODE_TYPE: list[tuple[str, tuple[str, ...], dict[str, object]]] = [
     ("Role", ("acme", "Billing Manager"), {"name": "Billing Manager"}),
     ("Conversation", ("acme", "Q4 pipeline review"), {"title": "Q4 pipeline review"}),
     ("ApiKey", ("acme", "CRM sync"), {"name": "CRM sync"}),
+    ("Invitation", ("acme", "fay@initech.test"), {"email": "fay@initech.test"}),  # the demo's
 ]
 
 
@@ -120,7 +123,7 @@ async def test_an_id_relabelled_as_another_type_resolves_to_null(
     ]
     for model, global_id in relabelled:
         # The premise: no row of the named type has that key, though another type does.
-        key = int(base64.urlsafe_b64decode(global_id + "==").decode().split(":")[1])
+        key = decode_id(global_id)[1]
         assert await session.get(model, key) is None
         body = await client.query(NODE, {"id": global_id}, as_="cy@acme.test")
         assert body == {"data": {"node": None}}, global_id

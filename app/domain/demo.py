@@ -25,6 +25,7 @@ from app.models import (
     Integration,
     IntegrationStatus,
     IntelligenceSettings,
+    Invitation,
     Member,
     Plan,
     Role,
@@ -62,6 +63,9 @@ class _Spec:
     teams: tuple[str, ...]
     # email -> (role name, team)
     members: dict[str, tuple[str, str]]
+    # Pending invitations sent by the first Admin: email -> (role name, team). Addresses
+    # without an account: an invitation shows nothing of one either way.
+    invitations: dict[str, tuple[str, str]]
     custom_roles: dict[str, tuple[str, ...]]
     integrations: tuple[str, ...]
     providers: dict[str, tuple[str, ...]]
@@ -85,6 +89,7 @@ SPECS = (
             "cy@acme.test": ("Member", "Sales"),
             "eve@acme.test": ("Billing Manager", "Support"),
         },
+        invitations={"fay@initech.test": ("Member", "Sales")},
         custom_roles={"Billing Manager": ("billing:*:all", *MEMBER_PERMISSIONS)},
         integrations=("slack", "salesforce"),
         providers={"openai": ("gpt-4o", "gpt-4o-mini"), "anthropic": ("claude-sonnet-4",)},
@@ -112,6 +117,7 @@ SPECS = (
             "cy@acme.test": ("Admin", "Ops"),
             "dee@globex.test": ("Member", "Ops"),
         },
+        invitations={},
         custom_roles={},
         integrations=("zoom",),
         providers={"openai": ("gpt-4o",)},
@@ -188,6 +194,18 @@ async def _seed_workspace(session: AsyncSession, spec: _Spec, users: dict[str, U
             await session.flush()
         session.add(
             TeamMember(workspace_id=ws, team_id=_id(teams[team_name]), member_id=_id(member))
+        )
+
+    for email, (role_name, team_name) in spec.invitations.items():
+        session.add(
+            Invitation(
+                workspace_id=ws,
+                email=email,
+                role_id=_id(roles[role_name]),
+                team_ids=[_id(teams[team_name])],
+                invited_by_user_id=_id(users[spec.first_admin]),
+                created_at=BASE - timedelta(days=1),
+            )
         )
 
     for provider in spec.integrations:

@@ -10,6 +10,9 @@ from collections.abc import Sequence
 class UserErrorCode(enum.StrEnum):
     NOT_FOUND = "NOT_FOUND"
     ALREADY_MEMBER = "ALREADY_MEMBER"
+    ALREADY_INVITED = "ALREADY_INVITED"
+    # No longer returned (addMember invites and never reveals an account); kept so that
+    # clients matching on it still validate.
     ACCOUNT_DEACTIVATED = "ACCOUNT_DEACTIVATED"
     INVALID_PERMISSION = "INVALID_PERMISSION"
     ESCALATION = "ESCALATION"

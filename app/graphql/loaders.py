@@ -35,6 +35,7 @@ from app.models import (
     Conversation,
     ConversationInsight,
     ConversationParticipant,
+    Invitation,
     Member,
     Role,
     Team,
@@ -268,6 +269,7 @@ TENANT_NODE_TABLES: dict[str, type[SQLModel]] = {
     "Role": Role,
     "Conversation": Conversation,
     "ApiKey": ApiKey,
+    "Invitation": Invitation,
 }
 
 

@@ -12,6 +12,7 @@ from app import models as tables
 from app.graphql.context import Info
 from app.graphql.enums import UserStatus
 from app.graphql.ids import encode_id
+from app.graphql.invitations import InvitationType, viewer_invitations
 from app.graphql.node import Node, node_id
 from app.models import pk
 
@@ -60,6 +61,20 @@ class UserType(Node):
         if self.pk != info.context.viewer.user_id:
             return []
         return await viewer_workspaces(info)
+
+    @strawberry.field(
+        description=(
+            "Pending invitations to workspaces addressed to this account's e-mail "
+            "(case-insensitively), oldest first: accept or decline them with acceptInvitation "
+            "and declineInvitation. Listed for the viewer's own account signed in with its "
+            "own token only: empty for any other user and for an API key."
+        )
+    )
+    async def invitations(self, info: Info) -> list[InvitationType]:
+        viewer = info.context.viewer
+        if self.pk != viewer.user_id or viewer.api_key_id is not None:
+            return []
+        return await viewer_invitations(info)
 
 
 def user_or_none(row: tables.User | None) -> UserType | None:

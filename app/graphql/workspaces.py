@@ -9,6 +9,7 @@ from typing import Any
 import strawberry
 
 from app import models as tables
+from app.domain.invitations import repository as invitations
 from app.domain.workspaces import repository as workspaces
 from app.graphql.access import AccessFields
 from app.graphql.administration import AdministrationFields
@@ -17,8 +18,10 @@ from app.graphql.conversations import ConversationFields
 from app.graphql.directives import scoped_field
 from app.graphql.enums import IntegrationStatus, Plan, SubscriptionStatus
 from app.graphql.ids import encode_id
+from app.graphql.invitations import InvitationType
 from app.graphql.lookahead import selected
 from app.graphql.node import Node, node_id
+from app.graphql.pagination import Connection, decode_cursor, page_size, to_connection
 from app.graphql.users import UserType, user_or_none
 from app.models import pk
 
@@ -187,6 +190,26 @@ class WorkspaceType(Node, AccessFields, ConversationFields, AdministrationFields
         async with info.context.db.session() as s:
             row = await workspaces.subscription(s, self.workspace_id)
         return SubscriptionType(workspace_id=self.workspace_id, row=row) if row else None
+
+    @scoped_field(
+        "Pending invitations (addMember), oldest first (keyset-paged); an accepted, declined "
+        "or revoked one is gone.",
+        "members:read:all",
+    )
+    async def invitations(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[InvitationType] | None:
+        size, key = page_size(first), decode_cursor(after, (int,), kind="Invitation")
+        db, ws = info.context.db, self.workspace_id
+        async with db.session() as s:
+            page = await invitations.invitations_page(s, ws, first=size, after=key)
+
+        async def count() -> int:
+            async with db.session() as s:
+                return await invitations.invitations_count(s, ws)
+
+        items = [InvitationType.of(v) for v in page.items]
+        return to_connection(page, items, count, kind="Invitation")
 
     @scoped_field("Integrations, by provider key.", "integrations:read:all")
     async def integrations(self, info: Info) -> list[IntegrationType] | None:

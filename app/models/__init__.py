@@ -16,7 +16,7 @@ SQLModel.metadata.naming_convention = {
 # ruff: noqa: E402  (the convention must be set before the tables are declared)
 
 from app.models.access import Member, Role, RolePermission, Team, TeamMember
-from app.models.api_keys import ApiKey
+from app.models.api_keys import ApiKey, ApiKeySecret
 from app.models.audit import AuditEvent
 from app.models.conversations import (
     ActionItem,
@@ -35,6 +35,7 @@ from app.models.enums import (
     SubscriptionStatus,
     UserStatus,
 )
+from app.models.invitations import Invitation
 from app.models.users import User
 from app.models.workspaces import (
     AIProvider,
@@ -72,7 +73,9 @@ TENANT_TABLES: tuple[str, ...] = (
     "action_items",
     "share_links",
     "api_keys",
+    "api_key_secrets",
     "audit_events",
+    "invitations",
 )
 
 __all__ = [
@@ -80,6 +83,7 @@ __all__ = [
     "AIProvider",
     "ActionItem",
     "ApiKey",
+    "ApiKeySecret",
     "AuditEvent",
     "BuiltinRole",
     "Conversation",
@@ -90,6 +94,7 @@ __all__ = [
     "Integration",
     "IntegrationStatus",
     "IntelligenceSettings",
+    "Invitation",
     "Member",
     "MemberStatus",
     "Plan",

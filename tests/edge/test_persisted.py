@@ -170,10 +170,10 @@ def test_every_mutation_has_a_trusted_operation() -> None:
 
 def test_fragments_travel_with_the_operations_that_use_them() -> None:
     by_name = {op.name: op.document for op in trusted_operations()}
-    add_member = by_name["AddMember"]
+    update_member = by_name["UpdateMember"]
     # MemberRow spreads UserSummary: both come along, once each, in name order.
-    assert add_member.index("fragment MemberRow") < add_member.index("fragment UserSummary")
-    assert add_member.count("fragment ") == 2
+    assert update_member.index("fragment MemberRow") < update_member.index("fragment UserSummary")
+    assert update_member.count("fragment ") == 2
     assert "fragment" not in by_name["BillingPage"]
 
 

@@ -1,9 +1,14 @@
-"""deleteAccount, exactly as the contract says."""
+"""deleteAccount, exactly as the contract says: every membership goes (deactivated ones
+too), with the API keys the account created."""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.domain.workspaces.service import create_workspace
+from app.models import BuiltinRole, MemberStatus, pk
+from tests import factories as f
 from tests.client import GraphQLClient
 from tests.mutations.helpers import audit_actions, one, snapshot
 
@@ -154,4 +159,89 @@ async def test_api_keys_cannot_delete_accounts(
     body = await client.query(DELETE, {"input": {"confirmation": "DELETE"}}, token=secret)
     assert body["data"] is None
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert await snapshot(owner_engine) == before
+
+
+async def test_deleting_an_account_removes_every_membership_deactivated_ones_too(
+    client: GraphQLClient, owner_engine: AsyncEngine, session: AsyncSession
+) -> None:
+    """eve is an ACTIVE member of acme and a DEACTIVATED member of globex (whose Admin
+    could otherwise reactivate the membership of a deleted account), with an API key
+    in each."""
+    globex = await f.workspace_id(session, "globex")
+    eve = await f.user_id(session, "eve@acme.test")
+    await f.add_member(
+        session,
+        globex,
+        eve,
+        await f.role_id(session, globex, "Member"),
+        team_ids=[await f.team_id(session, globex, "Ops")],
+        status=MemberStatus.DEACTIVATED,
+    )
+    await f.create_api_key(session, globex, eve, ["members:read:all"], name="globex key")
+    acme_key = await f.create_api_key(
+        session, await f.workspace_id(session, "acme"), eve, ["members:read:all"]
+    )
+    await session.commit()
+    body = await client.query(DELETE, {"input": {"confirmation": "DELETE"}}, as_="eve@acme.test")
+    assert body["data"]["deleteAccount"] == {
+        "deleted": True,
+        "dryRun": False,
+        "account": {"email": "eve@acme.test", "status": "DEACTIVATED"},
+        "removedFrom": [{"slug": "acme"}],  # the workspaces eve could still see
+        "blockingWorkspaces": [],
+        "userErrors": [],
+    }
+    assert await one(owner_engine, "SELECT count(*) FROM members WHERE user_id = :u", u=eve) == 0
+    assert (
+        await one(
+            owner_engine,
+            "SELECT count(*) FROM api_keys WHERE created_by_user_id = :u AND revoked_at IS NULL",
+            u=eve,
+        )
+        == 0
+    )
+    assert (await client.query("{ viewer { email } }", token=acme_key))["errors"][0]["extensions"][
+        "code"
+    ] == "UNAUTHENTICATED"
+    # Both workspaces record it; globex's Admin has nothing left to reactivate.
+    events = "SELECT w.slug FROM audit_events a JOIN workspaces w ON w.id = a.workspace_id WHERE a.action = 'account.deleted' ORDER BY w.slug"
+    async with owner_engine.connect() as conn:
+        slugs = list((await conn.execute(sa.text(events))).scalars())
+    assert slugs == ["acme", "globex"]
+    members = await client.query(
+        '{ workspace(slug: "globex") { members { nodes { user { email } } } } }', as_="cy@acme.test"
+    )
+    assert [m["user"]["email"] for m in members["data"]["workspace"]["members"]["nodes"]] == [
+        "cy@acme.test",
+        "dee@globex.test",
+    ]
+
+
+async def test_a_refused_deletion_keeps_every_membership(
+    client: GraphQLClient, owner_engine: AsyncEngine, session: AsyncSession
+) -> None:
+    """cy, sole Admin of globex, also has a deactivated membership of a third workspace:
+    refused, nothing changes, and that workspace stays out of cy's reach."""
+    owner = await f.create_user(session, email="owner@initech.test", name="Initech Owner")
+    initech, roles, _ = await create_workspace(
+        session, slug="initech", name="Initech", admin_email=owner.email
+    )
+    await f.add_member(
+        session,
+        pk(initech),
+        await f.user_id(session, "cy@acme.test"),
+        pk(roles[BuiltinRole.MEMBER]),
+        status=MemberStatus.DEACTIVATED,
+    )
+    await session.commit()
+    before = await snapshot(owner_engine)
+    body = await client.query(DELETE, {"input": {"confirmation": "DELETE"}}, as_="cy@acme.test")
+    assert body["data"]["deleteAccount"]["userErrors"][0]["code"] == "SOLE_ADMIN"
+    assert body["data"]["deleteAccount"]["blockingWorkspaces"] == [{"slug": "globex"}]
+    assert await snapshot(owner_engine) == before
+    dry = await client.query(
+        DELETE, {"input": {"confirmation": "", "dryRun": True}}, as_="cy@acme.test"
+    )
+    assert dry["data"]["deleteAccount"]["removedFrom"] == [{"slug": "acme"}, {"slug": "globex"}]
     assert await snapshot(owner_engine) == before

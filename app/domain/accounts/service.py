@@ -29,13 +29,15 @@ class DeletionPlan:
 
 
 async def plan_deletion(
-    session: AsyncSession, user_id: int, workspace_ids: Sequence[int]
+    session: AsyncSession, user_id: int, active_ids: Sequence[int], every_id: Sequence[int]
 ) -> DeletionPlan:
-    """``workspace_ids``: the user's workspaces as authentication found them; they are
-    locked before anything is read (the lock must come first; see app.domain.locks)."""
-    await lock_workspaces(session, workspace_ids)
+    """``active_ids``: the user's workspaces as authentication found them (ACTIVE
+    memberships); ``every_id``: those of every membership, deactivated ones included
+    (the session's tenant context must allow them all). All are locked before anything
+    is read (the lock must come first; see app.domain.locks)."""
+    await lock_workspaces(session, every_id)
     memberships = await member_writes.memberships_of_user_everywhere(session, user_id)
-    workspace_ids = sorted({m.workspace_id for m in memberships} & set(workspace_ids))
+    workspace_ids = sorted({m.workspace_id for m in memberships} & set(active_ids))
     user = await user_by_id(session, user_id)
     assert user is not None
     blocking_ids = []
@@ -53,15 +55,20 @@ async def plan_deletion(
 async def delete_account(
     session: AsyncSession,
     actor: Actor,
-    workspace_ids: Sequence[int],
+    active_ids: Sequence[int],
+    every_id: Sequence[int],
     *,
     confirmation: str,
     dry_run: bool,
 ) -> DeletionPlan:
-    """Deactivate the account and remove every membership, in one transaction.
+    """Deactivate the account and remove every membership it has, deactivated ones
+    included (so no admin can reactivate a deleted account's membership), in one
+    transaction; revoke the API keys it created.
 
     Refused when the confirmation is not exactly DELETE, or when the user is the only
     active Admin of any workspace (those are listed). Content stays in the workspaces.
+    ``removedFrom`` (the plan's ``membership_workspaces``) lists the ACTIVE memberships
+    only: the workspaces the viewer can still name in this request.
     """
     if confirmation != CONFIRMATION and not dry_run:
         raise Refusal(
@@ -69,7 +76,7 @@ async def delete_account(
             "Type DELETE (in capitals) to confirm.",
             ["input", "confirmation"],
         )
-    plan = await plan_deletion(session, actor.user_id, workspace_ids)
+    plan = await plan_deletion(session, actor.user_id, active_ids, every_id)
     if plan.blocking and not dry_run:
         slugs = ", ".join(w.slug for w in plan.blocking)
         raise Refusal(
@@ -79,11 +86,7 @@ async def delete_account(
         )
     if dry_run:
         return plan
-    memberships = [
-        m
-        for m in await member_writes.memberships_of_user_everywhere(session, actor.user_id)
-        if m.workspace_id in set(workspace_ids)
-    ]
+    memberships = await member_writes.memberships_of_user_everywhere(session, actor.user_id)
     await member_writes.delete_memberships(session, [pk(m) for m in memberships])
     await writes.revoke_keys_created_by(session, actor.user_id)
     plan.user.status = UserStatus.DEACTIVATED

@@ -1,4 +1,5 @@
-"""Settings → Users: add, edit, deactivate and reactivate members.
+"""Settings → Users: edit, deactivate, reactivate and remove members (adding one is an
+invitation: app.domain.invitations.service).
 
 Every function runs inside the caller's unit of work, after the workspace lock
 (app.domain.locks), and raises Refusal before writing anything when a rule says no.
@@ -15,14 +16,13 @@ from app.auth.permissions import PermissionSet, admin_permissions
 from app.db.types import utcnow
 from app.domain import audit
 from app.domain.actor import Actor
+from app.domain.api_keys.writes import revoke_keys_of_member
 from app.domain.errors import Refusal, UserErrorCode
 from app.domain.members import writes
 from app.domain.members.repository import members_by_ids
-from app.domain.roles import writes as role_writes
 from app.domain.roles.repository import granted_permissions, roles_by_ids
 from app.domain.teams.repository import teams_by_ids
-from app.domain.users.repository import user_by_email, user_by_id
-from app.domain.users.service import InvalidEmailError, get_or_create_user, normalize_email
+from app.domain.users.repository import user_by_id
 from app.models import BuiltinRole, Member, MemberStatus, Role, UserStatus, pk
 
 
@@ -97,69 +97,6 @@ async def require_other_admin(
         )
 
 
-async def add_member(
-    session: AsyncSession,
-    workspace_id: int,
-    actor: Actor,
-    *,
-    email: str,
-    name: str | None,
-    role_id: int | None,
-    team_ids: Sequence[int],
-) -> Member:
-    try:
-        email = normalize_email(email)
-    except InvalidEmailError as exc:
-        raise Refusal(UserErrorCode.INVALID_VALUE, str(exc), ["input", "email"]) from exc
-    if name is not None and (not name.strip() or len(name) > 200):
-        raise Refusal(
-            UserErrorCode.TOO_LONG if name.strip() else UserErrorCode.INVALID_VALUE,
-            "The name must be 1-200 characters.",
-            ["input", "name"],
-        )
-    if role_id is None:
-        role = await role_writes.builtin_role(session, workspace_id, BuiltinRole.MEMBER)
-    else:
-        role = await find_role(session, workspace_id, role_id)
-    await require_grantable(session, actor, role, ["input", "roleId"])
-    teams = await check_teams(session, workspace_id, team_ids)
-
-    existing = await user_by_email(session, email)
-    if existing is not None:
-        if existing.status != UserStatus.ACTIVE:
-            raise Refusal(
-                UserErrorCode.ACCOUNT_DEACTIVATED,
-                f"The account {email} was deleted.",
-                ["input", "email"],
-            )
-        if await writes.member_of_user(session, workspace_id, pk(existing)) is not None:
-            raise Refusal(
-                UserErrorCode.ALREADY_MEMBER,
-                f"{existing.email} is already a member.",
-                ["input", "email"],
-            )
-    user = existing or await get_or_create_user(session, email, name.strip() if name else None)
-    member = Member(workspace_id=workspace_id, user_id=pk(user), role_id=pk(role))
-    session.add(member)
-    await session.flush()
-    await writes.set_teams(session, workspace_id, pk(member), teams)
-    audit.record(
-        session,
-        actor,
-        workspace_id,
-        "member.added",
-        target_type="Member",
-        target_id=pk(member),
-        summary={
-            "email": email,
-            "role": role.name,
-            "teamIds": teams,
-            "accountCreated": existing is None,
-        },
-    )
-    return member
-
-
 async def update_member(
     session: AsyncSession, workspace_id: int, actor: Actor, member_id: int, change: MemberChange
 ) -> Member:
@@ -219,7 +156,43 @@ async def set_member_status(
         target_id=pk(member),
         summary={"status": {"before": before.value, "after": status.value}},
     )
+    if status == MemberStatus.DEACTIVATED:
+        # Revoked, not merely unusable while deactivated: reactivation brings the member
+        # back, never the keys.
+        await revoke_keys_of_member(session, workspace_id, actor, member.user_id, reason=action)
     return member
+
+
+async def remove_member(
+    session: AsyncSession, workspace_id: int, actor: Actor, member_id: int
+) -> int:
+    """Delete the membership (and its team memberships); revoke the API keys its user
+    created here. Their conversations and other content stay. Refused for the last
+    active Admin (yourself included) and, as for any change of a member, for a member
+    whose role holds more than the actor. Returns the removed membership's id."""
+    member = await find_member(session, workspace_id, member_id)
+    role = await find_role(session, workspace_id, member.role_id)
+    await require_grantable(session, actor, role, ["input", "memberId"])
+    if member.status == MemberStatus.ACTIVE and role.builtin == BuiltinRole.ADMIN:
+        await require_other_admin(session, workspace_id, member, ["input", "memberId"])
+    removed, user_id, status = pk(member), member.user_id, member.status
+    user = await user_by_id(session, user_id)
+    await revoke_keys_of_member(session, workspace_id, actor, user_id, reason="member.removed")
+    await writes.delete_member(session, workspace_id, removed)
+    audit.record(
+        session,
+        actor,
+        workspace_id,
+        "member.removed",
+        target_type="Member",
+        target_id=removed,
+        summary={
+            "email": user.email if user is not None else None,
+            "role": role.name,
+            "status": status.value,
+        },
+    )
+    return removed
 
 
 async def current_permissions(

@@ -57,11 +57,21 @@ async def set_team_members(
     )
 
 
+async def delete_member(session: AsyncSession, workspace_id: int, member_id: int) -> None:
+    """The membership and its team memberships (explicitly, not through the cascade:
+    the same statements on both engines)."""
+    await session.execute(
+        scoped_delete(TeamMember, workspace_id).where(TeamMember.member_id == member_id)
+    )
+    await session.execute(scoped_delete(Member, workspace_id).where(Member.id == member_id))
+
+
 async def memberships_of_user_everywhere(session: AsyncSession, user_id: int) -> list[Member]:
     """Every membership of the user, any status (account deletion removes them all).
 
-    Under row-level security this only sees the workspaces of the request's context,
-    which for the user's own token are exactly their ACTIVE memberships' workspaces.
+    Under row-level security this only sees the workspaces of the request's context:
+    account deletion first enters every workspace the account has a membership of,
+    deactivated ones included (app.domain.accounts.repository).
     """
     stmt = select(Member).where(Member.user_id == user_id).order_by(Member.workspace_id)
     return list((await session.execute(stmt)).scalars())

@@ -8,8 +8,10 @@ import strawberry
 from app.graphql.mutations.account import AccountMutations
 from app.graphql.mutations.api_keys import ApiKeyMutations
 from app.graphql.mutations.conversations import ConversationMutations
+from app.graphql.mutations.invitations import InvitationMutations
 from app.graphql.mutations.members import MemberMutations
 from app.graphql.mutations.roles import RoleMutations
+from app.graphql.mutations.sessions import SessionMutations
 from app.graphql.mutations.settings import SettingsMutations
 from app.graphql.mutations.teams import TeamMutations
 
@@ -19,11 +21,13 @@ from app.graphql.mutations.teams import TeamMutations
 )
 class Mutation(
     MemberMutations,
+    InvitationMutations,
     TeamMutations,
     RoleMutations,
     SettingsMutations,
     ApiKeyMutations,
     ConversationMutations,
     AccountMutations,
+    SessionMutations,
 ):
     pass

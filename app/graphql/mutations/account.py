@@ -9,6 +9,8 @@ from strawberry.extensions.field_extension import AsyncExtensionResolver, FieldE
 from strawberry.schema_directive import Location
 from strawberry.types.field import StrawberryField
 
+from app.db import tenant
+from app.domain.accounts import repository as accounts
 from app.domain.accounts import service
 from app.domain.accounts.service import DeletionPlan
 from app.domain.errors import Refusal
@@ -71,33 +73,52 @@ class DeleteAccountPayload(Payload):
 class AccountMutations:
     @strawberry.mutation(
         description=(
-            "Delete your own account: it is deactivated, every membership removed, API keys you created "
-            "revoked, your tokens refused from then on; conversations and other content stay. Refused with "
-            "CONFIRMATION_MISMATCH unless confirmation is exactly DELETE, and with SOLE_ADMIN when you are the "
-            "only active Admin of a workspace (listed in blockingWorkspaces)."
+            "Delete your own account: it is deactivated, every membership removed (deactivated "
+            "ones too), API keys you created revoked, your tokens refused from then on; "
+            "conversations and other content stay. Refused with CONFIRMATION_MISMATCH unless "
+            "confirmation is exactly DELETE, and with SOLE_ADMIN when you are the only active "
+            "Admin of a workspace (listed in blockingWorkspaces)."
         ),
         extensions=[UserTokenGuard()],
     )
     async def delete_account(self, info: Info, input: DeleteAccountInput) -> DeleteAccountPayload:
-        viewer = info.context.viewer
+        ctx = info.context
+        viewer = ctx.viewer
         ids = viewer.workspace_ids
+        # Every membership goes, deactivated ones too: their workspaces are not in the
+        # sign-in context (ACTIVE memberships only), so enter them all first; the unit of
+        # work locks them all at once, in id order, before reading anything.
+        async with ctx.db.session() as s:
+            every = sorted({*ids, *await accounts.membership_workspace_ids(s, viewer.user_id)})
+            await tenant.enter(s, user_id=viewer.user_id, workspace_ids=every)
         plan: list[DeletionPlan] = []
 
         async def work(s: Any, _: Any) -> DeletionPlan:
             try:
                 result = await service.delete_account(
-                    s, _actor(info, _), ids, confirmation=input.confirmation, dry_run=input.dry_run
+                    s,
+                    _actor(info, _),
+                    ids,
+                    every,
+                    confirmation=input.confirmation,
+                    dry_run=input.dry_run,
                 )
             except Refusal:
                 if (
                     input.confirmation == service.CONFIRMATION
                 ):  # SOLE_ADMIN: report the blocking workspaces
-                    plan.append(await service.plan_deletion(s, viewer.user_id, ids))
+                    plan.append(await service.plan_deletion(s, viewer.user_id, ids, every))
                 raise
             plan.append(result)
             return result
 
-        outcome = await in_unit_of_work(info, ids, None, work)
+        # No per-workspace actor: deletion acts as the account, not within a workspace.
+        outcome = await in_unit_of_work(info, [], None, work)
+        for ws in every:
+            ctx.forget(ws)
+        if isinstance(outcome, Refusal) or input.dry_run:
+            async with ctx.db.session() as s:  # nothing was removed: back to what sign-in allowed
+                await tenant.enter(s, user_id=viewer.user_id, workspace_ids=ids)
         if isinstance(outcome, Refusal):
             blocking = plan[0].blocking if plan else []
             return DeleteAccountPayload(

@@ -1,0 +1,44 @@
+"""The write side of API keys shared by other changes: a member who leaves (deactivated,
+removed) takes the keys they created with them."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.db.types import utcnow
+from app.domain import audit
+from app.domain.actor import Actor
+from app.domain.tenant import scoped
+from app.models import ApiKey, pk
+
+
+async def revoke_keys_of_member(
+    session: AsyncSession, workspace_id: int, actor: Actor, user_id: int, *, reason: str
+) -> list[ApiKey]:
+    """Revoke the keys ``user_id`` created in this workspace that still work, each with
+    its ``api_key.revoked`` event (``reason``: the change that ends them, e.g.
+    ``member.removed``). Revoked for good: a key never comes back with its creator's
+    membership (a reactivation, a new invitation)."""
+    stmt = (
+        scoped(ApiKey, workspace_id)
+        .where(ApiKey.created_by_user_id == user_id, col(ApiKey.revoked_at).is_(None))
+        .order_by(col(ApiKey.id))
+    )
+    keys = list((await session.execute(stmt)).scalars())
+    now = utcnow()
+    for key in keys:
+        key.revoked_at = now
+        session.add(key)
+    await session.flush()
+    for key in keys:
+        audit.record(
+            session,
+            actor,
+            workspace_id,
+            "api_key.revoked",
+            target_type="ApiKey",
+            target_id=pk(key),
+            summary={"name": key.name, "prefix": key.prefix, "reason": reason},
+        )
+    return keys

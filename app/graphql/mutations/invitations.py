@@ -1,0 +1,254 @@
+"""Invitations after addMember: the invitee accepts or declines (acceptInvitation,
+declineInvitation: their own token, no workspace permission: they are not a member
+yet); the workspace withdraws one (revokeInvitation: ``members:create:all``, the
+permission that sent it).
+
+An invitation ID that does not name a pending invitation addressed to the viewer's
+account is NOT_FOUND, exactly like one that does not exist. Only once it is known to
+be the viewer's does the request enter its workspace's tenant context (the invitee is
+not a member yet: row-level security lets them see the invitation and nothing else
+there), so that the unit of work can lock the workspace and write the membership, the
+deletion and the audit event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.authenticate import ADMIN_GRANTED
+from app.auth.permissions import PermissionSet, permission_set
+from app.auth.viewer import Membership, Viewer
+from app.db import tenant
+from app.domain.actor import Actor
+from app.domain.errors import Refusal
+from app.domain.invitations import repository, service
+from app.domain.locks import lock_workspaces
+from app.domain.members.repository import memberships_of_user
+from app.graphql.context import Info
+from app.graphql.ids import encode_id
+from app.graphql.mutations.account import UserTokenGuard
+from app.graphql.mutations.base import (
+    Payload,
+    UserError,
+    change,
+    in_unit_of_work,
+    input_pk,
+    mutation,
+    target_workspace,
+)
+from app.graphql.workspaces import WorkspaceType
+from app.models import BuiltinRole, Member
+
+T = TypeVar("T")
+
+REVOKE = "members:create:all"
+
+
+@strawberry.input(description="Names an invitation addressed to you, to accept.")
+class AcceptInvitationInput:
+    invitation_id: strawberry.ID = strawberry.field(
+        description="The Invitation (from `viewer.invitations`)."
+    )
+
+
+@strawberry.input(description="Names an invitation addressed to you, to decline.")
+class DeclineInvitationInput:
+    invitation_id: strawberry.ID = strawberry.field(
+        description="The Invitation (from `viewer.invitations`)."
+    )
+
+
+@strawberry.input(description="Names a pending invitation of the workspace, to withdraw.")
+class RevokeInvitationInput:
+    invitation_id: strawberry.ID = strawberry.field(
+        description="The Invitation (from `Workspace.invitations`)."
+    )
+
+    def target(self) -> str:
+        return self.invitation_id
+
+    def target_type(self) -> str:
+        return "Invitation"
+
+
+@strawberry.type(description="Result of acceptInvitation.")
+class AcceptInvitationPayload(Payload):
+    workspace: WorkspaceType | None = strawberry.field(
+        default=None, description="The workspace you are now a member of."
+    )
+
+
+@strawberry.type(description="Result of declineInvitation.")
+class DeclineInvitationPayload(Payload):
+    declined_invitation_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Global ID of the invitation declined (now gone)."
+    )
+
+
+@strawberry.type(description="Result of revokeInvitation.")
+class RevokeInvitationPayload(Payload):
+    revoked_invitation_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Global ID of the invitation revoked (now gone)."
+    )
+
+
+def _invitee(info: Info) -> Actor:
+    viewer = info.context.viewer
+    return Actor(
+        user_id=viewer.user_id,
+        api_key_id=None,
+        request_id=info.context.request_id,
+        permissions=PermissionSet(()),
+    )
+
+
+async def _as_invitee(
+    info: Info,
+    global_id: str,
+    work: Callable[[AsyncSession, int, int], Awaitable[T]],
+) -> tuple[int, T] | Refusal:
+    """Run ``work(session, workspace_id, invitation_id)`` as one unit of work in the
+    workspace of the viewer's own invitation ``global_id``, or return the Refusal."""
+    ctx = info.context
+    viewer = ctx.viewer
+    try:
+        invitation_id = input_pk(global_id, "Invitation", ["invitationId"])
+    except Refusal:
+        return service.not_found()  # another type's ID: not an invitation of the viewer's
+    async with ctx.db.session() as s:
+        found = await repository.invitation_addressed_to(s, invitation_id, viewer.user.email)
+        if found is None:
+            return service.not_found()
+        ws = found.workspace_id
+        # Known to be the viewer's: enter its workspace (see the module's docstring).
+        await tenant.enter(s, user_id=viewer.user_id, workspace_ids=[*viewer.workspace_ids, ws])
+
+    async def locked(s: AsyncSession, _actors: Any) -> T:
+        await lock_workspaces(s, [ws])  # the first statement of the change's transaction
+        return await work(s, ws, invitation_id)
+
+    outcome = await in_unit_of_work(info, [], None, locked)
+    ctx.forget(ws)
+    return outcome if isinstance(outcome, Refusal) else (ws, outcome)
+
+
+async def _leave(info: Info) -> None:
+    """Back to the tenant context the viewer's memberships allow (after a decline or a
+    refusal: the invitation's workspace is not theirs)."""
+    ctx = info.context
+    async with ctx.db.session() as s:
+        await tenant.enter(s, user_id=ctx.viewer.user_id, workspace_ids=ctx.viewer.workspace_ids)
+
+
+async def _rejoined(info: Info, workspace_id: int) -> WorkspaceType | None:
+    """After acceptance the viewer is a member of one more workspace than authentication
+    saw: the request's viewer gains that membership, so that the payload (and anything
+    after it in this request) reads the workspace like any of theirs."""
+    ctx = info.context
+    viewer = ctx.viewer
+    async with ctx.db.session() as s:
+        rows = await memberships_of_user(s, viewer.user_id)
+    memberships = dict(viewer.memberships)
+    for row in rows:
+        if row.workspace_id != workspace_id:
+            continue
+        granted = ADMIN_GRANTED if row.builtin == BuiltinRole.ADMIN else tuple(row.permissions)
+        memberships[workspace_id] = Membership(
+            workspace_id=workspace_id,
+            member_id=row.member_id,
+            role_id=row.role_id,
+            builtin=row.builtin,
+            granted=granted,
+            permissions=permission_set(granted),
+            team_ids=row.team_ids,
+            workspace=row.workspace,
+        )
+    ctx.viewer = Viewer(user=viewer.user, memberships=memberships, api_key_id=None)
+    ctx.forget(workspace_id)
+    joined = ctx.viewer.membership(workspace_id)
+    return WorkspaceType.of(joined.workspace) if joined is not None else None
+
+
+@strawberry.type
+class InvitationMutations:
+    @strawberry.mutation(
+        description=(
+            "Accept an invitation addressed to your account's e-mail: you become an ACTIVE "
+            "member of its workspace with its role (the built-in Member role if that role was "
+            "deleted since) and the teams that still exist, or your deactivated membership "
+            "there is reactivated with them; the invitation is consumed. NOT_FOUND when the ID "
+            "does not name a pending invitation of yours. Your own token only (API keys: "
+            "FORBIDDEN)."
+        ),
+        extensions=[UserTokenGuard()],
+    )
+    async def accept_invitation(
+        self, info: Info, input: AcceptInvitationInput
+    ) -> AcceptInvitationPayload:
+        email = info.context.viewer.user.email
+        actor = _invitee(info)
+
+        async def accept(s: AsyncSession, ws: int, invitation_id: int) -> Member:
+            return await service.accept(s, ws, actor, invitation_id, email)
+
+        outcome = await _as_invitee(info, input.invitation_id, accept)
+        if isinstance(outcome, Refusal):
+            await _leave(info)
+            return AcceptInvitationPayload(user_errors=[UserError.of(outcome)])
+        ws, _ = outcome
+        return AcceptInvitationPayload(workspace=await _rejoined(info, ws))
+
+    @strawberry.mutation(
+        description=(
+            "Decline an invitation addressed to your account's e-mail: it is deleted. The "
+            "workspace's audit log records that it was declined, without naming your account. "
+            "NOT_FOUND when the ID does not name a pending invitation of yours. Your own token "
+            "only (API keys: FORBIDDEN)."
+        ),
+        extensions=[UserTokenGuard()],
+    )
+    async def decline_invitation(
+        self, info: Info, input: DeclineInvitationInput
+    ) -> DeclineInvitationPayload:
+        email = info.context.viewer.user.email
+        request_id = info.context.request_id
+
+        async def decline(s: AsyncSession, ws: int, invitation_id: int) -> int:
+            await service.decline(s, ws, invitation_id, email, request_id)
+            return invitation_id
+
+        outcome = await _as_invitee(info, input.invitation_id, decline)
+        await _leave(info)
+        if isinstance(outcome, Refusal):
+            return DeclineInvitationPayload(user_errors=[UserError.of(outcome)])
+        _, declined = outcome
+        return DeclineInvitationPayload(
+            declined_invitation_id=strawberry.ID(encode_id("Invitation", declined))
+        )
+
+    @mutation(
+        "Withdraw a pending invitation of the workspace (it is deleted; the invitee can no "
+        "longer accept it). Needs the permission that sends invitations.",
+        REVOKE,
+    )
+    async def revoke_invitation(
+        self, info: Info, input: RevokeInvitationInput
+    ) -> RevokeInvitationPayload:
+        ws = await target_workspace(info.context, input)
+        result = await change(
+            info,
+            ws,
+            REVOKE,
+            lambda s, actor, ws: service.revoke(
+                s, ws, actor, input_pk(input.invitation_id, "Invitation", ["invitationId"])
+            ),
+        )
+        if isinstance(result, Refusal):
+            return RevokeInvitationPayload(user_errors=[UserError.of(result)])
+        return RevokeInvitationPayload(
+            revoked_invitation_id=strawberry.ID(encode_id("Invitation", result))
+        )
