@@ -2,9 +2,11 @@
 isolation and permissions as the typed path.
 
 An ID of another workspace, of a missing row, or relabelled as another type
-resolves to null; a malformed ID is BAD_USER_INPUT; an object of the viewer's
-workspace that needs a permission the viewer lacks is FORBIDDEN (as on the typed
-path). Lookups are batched per request: one statement per node type.
+resolves to null; a malformed ID is BAD_USER_INPUT. So does a row the viewer may not
+read (its workspace's read permission for the type, or a conversation outside their
+scope): null, exactly like a row that does not exist, never FORBIDDEN, which would tell
+that it exists (no existence oracle; the typed path, which names no row, says FORBIDDEN).
+Lookups are batched per request: one statement per node type.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from app.graphql.access import MEMBERS_READ, ROLES_READ, TEAMS_READ, RoleType, T
 from app.graphql.administration import ApiKeyType
 from app.graphql.context import Info
 from app.graphql.conversations import CONVERSATIONS_READ, conversation_of
-from app.graphql.errors import BadUserInput, Forbidden
+from app.graphql.errors import BadUserInput
 from app.graphql.ids import decode_id
+from app.graphql.invitations import invitation_of
 from app.graphql.node import Node
 from app.graphql.users import UserType
 from app.graphql.workspaces import WorkspaceType
@@ -42,6 +45,7 @@ TENANT_NODES: dict[str, tuple[str, Callable[[Info, Any], Awaitable[Node | None]]
     "Role": (ROLES_READ, _sync(RoleType.of)),
     "Conversation": (CONVERSATIONS_READ, conversation_of),
     "ApiKey": ("api_keys:read:all", _sync(lambda r: ApiKeyType.of(r))),
+    "Invitation": (MEMBERS_READ, invitation_of),
 }
 
 
@@ -59,7 +63,7 @@ async def resolve_node(info: Info, global_id: str) -> Node | None:
         return WorkspaceType.of(row)
     permission, build = TENANT_NODES[type_name]
     if not ctx.allows(row.workspace_id, permission):
-        raise Forbidden(f"You need the permission {permission} in this workspace.")
+        return None  # the answer of a row that does not exist
     if type_name == "Conversation":
         # Conversations are scoped: the loader applies the viewer's own/team/all scope.
         row = await ctx.workspace(row.workspace_id).conversation.load(pk)

@@ -15,6 +15,16 @@ from app.domain.errors import Refusal, UserErrorCode
 from app.models import ShareLink, pk
 
 
+def not_shareable() -> Refusal:
+    """The one answer for a conversation the actor may not share, whatever the reason:
+    outside its read or share scope, in another workspace, or no such conversation."""
+    return Refusal(
+        UserErrorCode.NOT_FOUND,
+        "No such conversation that you may share.",
+        ["input", "conversationId"],
+    )
+
+
 async def create_share_link(
     session: AsyncSession,
     workspace_id: int,
@@ -36,11 +46,7 @@ async def create_share_link(
             [conversation_id],
         )
     if not found:
-        raise Refusal(
-            UserErrorCode.NOT_FOUND,
-            "No such conversation that you may share.",
-            ["input", "conversationId"],
-        )
+        raise not_shareable()
     link = ShareLink(
         workspace_id=workspace_id,
         conversation_id=conversation_id,

@@ -12,13 +12,27 @@ from app.domain import audit
 from app.domain.actor import Actor
 from app.domain.errors import Refusal, UserErrorCode
 from app.domain.members.repository import member_counts_by_role
-from app.domain.members.service import find_role, role_permissions
+from app.domain.members.service import role_permissions
 from app.domain.roles import writes
+from app.domain.roles.repository import roles_by_ids
 from app.domain.validation import check_text, require_free_name
 from app.models import BuiltinRole, Role, pk
 
 NAME_MAX = 64
 DESCRIPTION_MAX = 500
+
+
+def role_not_found() -> Refusal:
+    """The one answer for a role out of the actor's reach: in another workspace, in one
+    where it may not change roles, or no such role."""
+    return Refusal(UserErrorCode.NOT_FOUND, "No such role in this workspace.", ["input", "roleId"])
+
+
+async def find_role(session: AsyncSession, workspace_id: int, role_id: int) -> Role:
+    found = await roles_by_ids(session, workspace_id, [role_id])
+    if not found:
+        raise role_not_found()
+    return found[0]
 
 
 def check_permissions(

@@ -20,19 +20,26 @@ NAME_MAX = 100
 DESCRIPTION_MAX = 500
 
 
+def team_not_found() -> Refusal:
+    """The one answer for a team out of the actor's reach: in another workspace, in one
+    where it may not change teams, or no such team."""
+    return Refusal(UserErrorCode.NOT_FOUND, "No such team in this workspace.", ["input", "teamId"])
+
+
 async def find_team(session: AsyncSession, workspace_id: int, team_id: int) -> Team:
     found = await teams_by_ids(session, workspace_id, [team_id])
     if not found:
-        raise Refusal(
-            UserErrorCode.NOT_FOUND, "No such team in this workspace.", ["input", "teamId"]
-        )
+        raise team_not_found()
     return found[0]
 
 
 async def _check_members(
-    session: AsyncSession, workspace_id: int, member_ids: Sequence[int]
+    session: AsyncSession, workspace_id: int, member_ids: Sequence[int | None]
 ) -> list[int]:
-    found = {pk(m) for m in await members_by_ids(session, workspace_id, sorted(set(member_ids)))}
+    """The members' ids, sorted; NOT_FOUND at the first one not in the workspace (None
+    stands for an ID of another type: it names no member either)."""
+    wanted = sorted({m for m in member_ids if m is not None})
+    found = {pk(m) for m in await members_by_ids(session, workspace_id, wanted)}
     for i, member_id in enumerate(member_ids):
         if member_id not in found:
             raise Refusal(
@@ -56,7 +63,7 @@ async def create_team(
     *,
     name: str,
     description: str,
-    member_ids: Sequence[int],
+    member_ids: Sequence[int | None],
 ) -> Team:
     name = check_text(name, "name", NAME_MAX, required=True)
     description = check_text(description, "description", DESCRIPTION_MAX, required=False)
@@ -86,7 +93,7 @@ async def update_team(
     *,
     name: str | None,
     description: str | None,
-    member_ids: Sequence[int] | None,
+    member_ids: Sequence[int | None] | None,
 ) -> Team:
     team = await find_team(session, workspace_id, team_id)
     summary: dict[str, object] = {}

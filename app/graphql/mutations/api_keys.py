@@ -7,12 +7,27 @@ from datetime import datetime
 import strawberry
 
 from app.domain.api_keys import service
-from app.domain.errors import Refusal
+from app.domain.errors import Refusal, UserErrorCode
 from app.graphql.administration import ApiKeyType
 from app.graphql.context import Info
-from app.graphql.mutations.base import Payload, UserError, change, input_pk, mutation, workspace_of
+from app.graphql.mutations.base import (
+    Payload,
+    UserError,
+    change,
+    input_pk,
+    mutation,
+    target_workspace,
+)
 
 CREATE, DELETE = "api_keys:create:all", "api_keys:delete:all"
+
+
+def key_not_found() -> Refusal:
+    """A key out of reach (another workspace, one where you may not revoke keys, no such
+    key): the answer revoke_api_key gives for a key it cannot find."""
+    return Refusal(
+        UserErrorCode.NOT_FOUND, "No such API key in this workspace.", ["input", "apiKeyId"]
+    )
 
 
 @strawberry.input(description="A new API key for a partner integration.")
@@ -29,6 +44,9 @@ class CreateApiKeyInput:
     def target(self) -> str:
         return self.workspace_id
 
+    def target_type(self) -> str:
+        return "Workspace"
+
 
 @strawberry.input(description="Names the key to revoke.")
 class RevokeApiKeyInput:
@@ -36,6 +54,9 @@ class RevokeApiKeyInput:
 
     def target(self) -> str:
         return self.api_key_id
+
+    def target_type(self) -> str:
+        return "ApiKey"
 
 
 @strawberry.type(
@@ -60,7 +81,7 @@ class ApiKeyMutations:
         "Create an API key holding a subset of your permissions (ESCALATION otherwise).", CREATE
     )
     async def create_api_key(self, info: Info, input: CreateApiKeyInput) -> CreateApiKeyPayload:
-        ws = await workspace_of(info.context, input.workspace_id)
+        ws = await target_workspace(info.context, input)
         result = await change(
             info,
             ws,
@@ -81,7 +102,7 @@ class ApiKeyMutations:
 
     @mutation("Revoke an API key: it stops working at once.", DELETE)
     async def revoke_api_key(self, info: Info, input: RevokeApiKeyInput) -> RevokeApiKeyPayload:
-        ws = await workspace_of(info.context, input.api_key_id)
+        ws = await target_workspace(info.context, input)
         result = await change(
             info,
             ws,
@@ -89,6 +110,7 @@ class ApiKeyMutations:
             lambda s, actor, ws: service.revoke_api_key(
                 s, ws, actor, input_pk(input.api_key_id, "ApiKey", ["apiKeyId"])
             ),
+            missing=key_not_found(),
         )
         if isinstance(result, Refusal):
             return RevokeApiKeyPayload(user_errors=[UserError.of(result)])

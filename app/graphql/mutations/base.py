@@ -57,20 +57,44 @@ class Targeted(Protocol):
         """The global ID that names the workspace or object this input changes."""
         ...
 
+    # Optional, beside ``target``: ``def target_type(self) -> str`` names the type the
+    # target must be ("Workspace", "Team", …). An ID of another type then answers
+    # exactly like one that names no row (without a lookup).
 
-async def workspace_of(ctx: Context, global_id: str) -> int | None:
-    """The workspace an input's target lives in, among the viewer's; None otherwise."""
-    type_name, pk = decode_id(global_id)
-    if type_name == "Workspace":
+
+def target_type(input: Any) -> str:
+    """The type an input's target must name: declared, or else the type its ID names."""
+    declared = getattr(input, "target_type", None)
+    return str(declared()) if declared is not None else decode_id(input.target())[0]
+
+
+async def workspace_of(ctx: Context, global_id: str, type_name: str | None = None) -> int | None:
+    """The workspace an input's target lives in, among the viewer's; None otherwise
+    (also when ``type_name`` is given and the ID names another type)."""
+    kind, pk = decode_id(global_id)
+    if type_name is not None and kind != type_name:
+        return None
+    if kind == "Workspace":
         return pk if ctx.viewer.membership(pk) is not None else None
-    row = await ctx.nodes.load((type_name, pk))
+    row = await ctx.nodes.load((kind, pk))
     return int(row.workspace_id) if row is not None and hasattr(row, "workspace_id") else None
 
 
+async def target_workspace(ctx: Context, input: Targeted) -> int | None:
+    """The workspace of the input's target (of its declared type), among the viewer's."""
+    return await workspace_of(ctx, input.target(), target_type(input))
+
+
 class MutationGuard(FieldExtension):
-    """``@requiresPermission`` on a Mutation field: the permission must be held in the
-    workspace the input targets. A target outside the viewer's workspaces is left to
-    the resolver, which answers NOT_FOUND (never FORBIDDEN: no existence oracle)."""
+    """``@requiresPermission`` on a Mutation field, decided before any lookup so that
+    the answer never depends on whether the ID names a row (no existence oracle):
+
+    - a Workspace target the viewer is an active member of: FORBIDDEN without the
+      permission there (the viewer knows its own workspaces); any other workspace is
+      left to the resolver, which answers NOT_FOUND;
+    - an object target: FORBIDDEN when the viewer holds the permission in none of its
+      workspaces, whatever the ID; otherwise an object outside the workspaces where it
+      is held is NOT_FOUND, like one that does not exist (``change``)."""
 
     def __init__(self, permission: str) -> None:
         parse_permission(permission)
@@ -83,8 +107,17 @@ class MutationGuard(FieldExtension):
     async def resolve_async(
         self, next_: AsyncExtensionResolver, source: Any, info: Info, **kwargs: Any
     ) -> Any:
-        workspace_id = await workspace_of(info.context, kwargs["input"].target())
-        if workspace_id is not None and not info.context.allows(workspace_id, self.permission):
+        ctx, input = info.context, kwargs["input"]
+        kind, pk = decode_id(input.target())
+        if target_type(input) == "Workspace":
+            lacking = (
+                kind == "Workspace"
+                and ctx.viewer.membership(pk) is not None
+                and not ctx.allows(pk, self.permission)
+            )
+        else:
+            lacking = not any(ctx.allows(w, self.permission) for w in ctx.viewer.workspace_ids)
+        if lacking:
             raise Forbidden(f"You need the permission {self.permission} in this workspace.")
         return await next_(source, info, **kwargs)
 
@@ -98,15 +131,19 @@ async def change(
     workspace_id: int | None,
     permission: str,
     work: Callable[[AsyncSession, Actor, int], Awaitable[T]],
+    *,
+    missing: Refusal | None = None,
 ) -> T | Refusal:
     """Run ``work(session, actor, workspace_id)`` as one unit of work on the workspace,
     or return the Refusal.
 
-    ``workspace_id`` None means the input's target is not among the viewer's
-    workspaces: NOT_FOUND, exactly like a target that does not exist.
+    ``workspace_id`` None (the target is not among the viewer's workspaces, or names no
+    row), or a workspace where the viewer lacks ``permission`` (the guard let it through
+    because it is held elsewhere), means the target is out of reach: ``missing`` (by
+    default NOT_FOUND on the whole input), exactly like a target that does not exist.
     """
-    if workspace_id is None:
-        return Refusal(UserErrorCode.NOT_FOUND, "Not found.", ["input"])
+    if workspace_id is None or not info.context.allows(workspace_id, permission):
+        return missing or Refusal(UserErrorCode.NOT_FOUND, "Not found.", ["input"])
     ws = workspace_id
     return await in_unit_of_work(info, [ws], permission, lambda s, actors: work(s, actors[ws], ws))
 

@@ -8,7 +8,14 @@ from app.domain.conversations import service
 from app.domain.errors import Refusal
 from app.graphql.administration import ShareLinkType
 from app.graphql.context import Info
-from app.graphql.mutations.base import Payload, UserError, change, input_pk, mutation, workspace_of
+from app.graphql.mutations.base import (
+    Payload,
+    UserError,
+    change,
+    input_pk,
+    mutation,
+    target_workspace,
+)
 
 SHARE = "conversations:share:own"  # the least scope; the conversation must fall within the held one
 
@@ -19,6 +26,9 @@ class CreateConversationShareLinkInput:
 
     def target(self) -> str:
         return self.conversation_id
+
+    def target_type(self) -> str:
+        return "Conversation"
 
 
 @strawberry.type(description="Result of createConversationShareLink.")
@@ -38,9 +48,11 @@ class ConversationMutations:
         info: Info,
         input: CreateConversationShareLinkInput,
     ) -> CreateConversationShareLinkPayload:
-        ws = await workspace_of(info.context, input.conversation_id)
+        ws = await target_workspace(info.context, input)
         membership = info.context.viewer.membership(ws) if ws is not None else None
         team_ids = membership.team_ids if membership else frozenset()
+        # Out of reach (another workspace, no such row, outside the viewer's read or share
+        # scope): one answer, whichever it is.
         result = await change(
             info,
             ws,
@@ -52,6 +64,7 @@ class ConversationMutations:
                 input_pk(input.conversation_id, "Conversation", ["conversationId"]),
                 team_ids=team_ids,
             ),
+            missing=service.not_shareable(),
         )
         if isinstance(result, Refusal):
             return CreateConversationShareLinkPayload(user_errors=[UserError.of(result)])

@@ -9,7 +9,14 @@ from app.domain.roles import service
 from app.graphql.access import RoleType
 from app.graphql.context import Info
 from app.graphql.ids import encode_id
-from app.graphql.mutations.base import Payload, UserError, change, input_pk, mutation, workspace_of
+from app.graphql.mutations.base import (
+    Payload,
+    UserError,
+    change,
+    input_pk,
+    mutation,
+    target_workspace,
+)
 
 CREATE, UPDATE, DELETE = "roles:create:all", "roles:update:all", "roles:delete:all"
 
@@ -26,6 +33,9 @@ class CreateRoleInput:
     def target(self) -> str:
         return self.workspace_id
 
+    def target_type(self) -> str:
+        return "Workspace"
+
 
 @strawberry.input(description="Changes to a role. Omitted fields stay as they are.")
 class UpdateRoleInput:
@@ -39,6 +49,9 @@ class UpdateRoleInput:
     def target(self) -> str:
         return self.role_id
 
+    def target_type(self) -> str:
+        return "Role"
+
 
 @strawberry.input(description="Names the custom role to delete.")
 class DeleteRoleInput:
@@ -46,6 +59,9 @@ class DeleteRoleInput:
 
     def target(self) -> str:
         return self.role_id
+
+    def target_type(self) -> str:
+        return "Role"
 
 
 @strawberry.type(description="Result of createRole.")
@@ -69,7 +85,7 @@ class DeleteRolePayload(Payload):
 class RoleMutations:
     @mutation("Create a custom role. You can only grant permissions you hold (ESCALATION).", CREATE)
     async def create_role(self, info: Info, input: CreateRoleInput) -> CreateRolePayload:
-        ws = await workspace_of(info.context, input.workspace_id)
+        ws = await target_workspace(info.context, input)
         result = await change(
             info,
             ws,
@@ -91,7 +107,7 @@ class RoleMutations:
         "Edit a role. The built-in Admin is immutable; built-in roles keep their names.", UPDATE
     )
     async def update_role(self, info: Info, input: UpdateRoleInput) -> UpdateRolePayload:
-        ws = await workspace_of(info.context, input.role_id)
+        ws = await target_workspace(info.context, input)
         result = await change(
             info,
             ws,
@@ -105,6 +121,7 @@ class RoleMutations:
                 description=input.description,
                 permissions=input.permissions,
             ),
+            missing=service.role_not_found(),
         )
         if isinstance(result, Refusal):
             return UpdateRolePayload(user_errors=[UserError.of(result)])
@@ -112,7 +129,7 @@ class RoleMutations:
 
     @mutation("Delete a custom role nobody holds (ROLE_IN_USE otherwise).", DELETE)
     async def delete_role(self, info: Info, input: DeleteRoleInput) -> DeleteRolePayload:
-        ws = await workspace_of(info.context, input.role_id)
+        ws = await target_workspace(info.context, input)
         result = await change(
             info,
             ws,
@@ -120,6 +137,7 @@ class RoleMutations:
             lambda s, actor, ws: service.delete_role(
                 s, ws, actor, input_pk(input.role_id, "Role", ["roleId"])
             ),
+            missing=service.role_not_found(),
         )
         if isinstance(result, Refusal):
             return DeleteRolePayload(user_errors=[UserError.of(result)])

@@ -12,7 +12,7 @@ from app.domain.settings import service
 from app.domain.settings.service import UNCHANGED, GeneralChange, ProviderSetting
 from app.domain.workspaces.repository import workspaces_by_ids
 from app.graphql.context import Info
-from app.graphql.mutations.base import Payload, UserError, change, mutation, workspace_of
+from app.graphql.mutations.base import Payload, UserError, change, mutation, target_workspace
 from app.graphql.workspaces import IntegrationType, SubscriptionType, WorkspaceType
 
 
@@ -44,6 +44,9 @@ class UpdateGeneralSettingsInput:
     def target(self) -> str:
         return self.workspace_id
 
+    def target_type(self) -> str:
+        return "Workspace"
+
 
 @strawberry.input(description="An AI provider's setting.")
 class AIProviderInput:
@@ -67,6 +70,9 @@ class UpdateIntelligenceSettingsInput:
     def target(self) -> str:
         return self.workspace_id
 
+    def target_type(self) -> str:
+        return "Workspace"
+
 
 @strawberry.input(description="An integration of a workspace.")
 class ConnectIntegrationInput:
@@ -77,6 +83,9 @@ class ConnectIntegrationInput:
 
     def target(self) -> str:
         return self.workspace_id
+
+    def target_type(self) -> str:
+        return "Workspace"
 
 
 @strawberry.input(description="An integration of a workspace.")
@@ -90,6 +99,9 @@ class CancelSubscriptionInput:
 
     def target(self) -> str:
         return self.workspace_id
+
+    def target_type(self) -> str:
+        return "Workspace"
 
 
 @strawberry.type(description="Result of updateGeneralSettings.")
@@ -139,7 +151,7 @@ class SettingsMutations:
         info: Info,
         input: UpdateGeneralSettingsInput,
     ) -> UpdateGeneralSettingsPayload:
-        ws = await workspace_of(info.context, input.workspace_id)
+        ws = await target_workspace(info.context, input)
         branding = input.branding or BrandingInput()
         delta = GeneralChange(
             name=input.name,
@@ -164,7 +176,7 @@ class SettingsMutations:
         info: Info,
         input: UpdateIntelligenceSettingsInput,
     ) -> UpdateIntelligenceSettingsPayload:
-        ws = await workspace_of(info.context, input.workspace_id)
+        ws = await target_workspace(info.context, input)
         providers = (
             [ProviderSetting(p.provider, p.enabled, p.models) for p in input.providers]
             if input.providers is not None
@@ -190,7 +202,7 @@ class SettingsMutations:
     async def connect_integration(
         self, info: Info, input: ConnectIntegrationInput
     ) -> ConnectIntegrationPayload:
-        ws = await workspace_of(info.context, input.workspace_id)
+        ws = await target_workspace(info.context, input)
         result = await change(
             info,
             ws,
@@ -209,7 +221,7 @@ class SettingsMutations:
         info: Info,
         input: DisconnectIntegrationInput,
     ) -> DisconnectIntegrationPayload:
-        ws = await workspace_of(info.context, input.workspace_id)
+        ws = await target_workspace(info.context, input)
         result = await change(
             info,
             ws,
@@ -226,7 +238,7 @@ class SettingsMutations:
     async def cancel_subscription(
         self, info: Info, input: CancelSubscriptionInput
     ) -> CancelSubscriptionPayload:
-        ws = await workspace_of(info.context, input.workspace_id)
+        ws = await target_workspace(info.context, input)
         result = await change(
             info, ws, BILLING_UPDATE, lambda s, actor, ws: service.cancel_subscription(s, ws, actor)
         )

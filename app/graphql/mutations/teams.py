@@ -8,19 +8,24 @@ from app.domain.errors import Refusal
 from app.domain.teams import service
 from app.graphql.access import TeamType
 from app.graphql.context import Info
-from app.graphql.ids import encode_id
+from app.graphql.ids import decode_id_of, encode_id
 from app.graphql.mutations.base import (
     Payload,
     UserError,
     change,
     input_pk,
-    input_pks,
     mutation,
-    workspace_of,
+    target_workspace,
 )
 from app.models import Team
 
 CREATE, UPDATE, DELETE = "teams:create:all", "teams:update:all", "teams:delete:all"
+
+
+def member_pks(global_ids: list[strawberry.ID]) -> list[int | None]:
+    """Member pks; None for an ID of another type, which the service answers like a
+    member that does not exist (no lookup tells the two apart)."""
+    return [decode_id_of(g, "Member") for g in global_ids]
 
 
 @strawberry.input(description="A new team.")
@@ -35,6 +40,9 @@ class CreateTeamInput:
     def target(self) -> str:
         return self.workspace_id
 
+    def target_type(self) -> str:
+        return "Workspace"
+
 
 @strawberry.input(description="Changes to a team. Omitted fields stay as they are.")
 class UpdateTeamInput:
@@ -48,6 +56,9 @@ class UpdateTeamInput:
     def target(self) -> str:
         return self.team_id
 
+    def target_type(self) -> str:
+        return "Team"
+
 
 @strawberry.input(description="Names the team to delete.")
 class DeleteTeamInput:
@@ -55,6 +66,9 @@ class DeleteTeamInput:
 
     def target(self) -> str:
         return self.team_id
+
+    def target_type(self) -> str:
+        return "Team"
 
 
 @strawberry.type(description="Result of createTeam.")
@@ -78,7 +92,7 @@ class DeleteTeamPayload(Payload):
 class TeamMutations:
     @mutation("Create a team.", CREATE)
     async def create_team(self, info: Info, input: CreateTeamInput) -> CreateTeamPayload:
-        ws = await workspace_of(info.context, input.workspace_id)
+        ws = await target_workspace(info.context, input)
         result = await change(
             info,
             ws,
@@ -89,7 +103,7 @@ class TeamMutations:
                 actor,
                 name=input.name,
                 description=input.description,
-                member_ids=input_pks(input.member_ids, "Member", "memberIds"),
+                member_ids=member_pks(input.member_ids),
             ),
         )
         if isinstance(result, Refusal):
@@ -98,7 +112,7 @@ class TeamMutations:
 
     @mutation("Rename a team, describe it, or set its members.", UPDATE)
     async def update_team(self, info: Info, input: UpdateTeamInput) -> UpdateTeamPayload:
-        ws = await workspace_of(info.context, input.team_id)
+        ws = await target_workspace(info.context, input)
         result: Team | Refusal = await change(
             info,
             ws,
@@ -110,10 +124,9 @@ class TeamMutations:
                 input_pk(input.team_id, "Team", ["teamId"]),
                 name=input.name,
                 description=input.description,
-                member_ids=input_pks(input.member_ids, "Member", "memberIds")
-                if input.member_ids is not None
-                else None,
+                member_ids=member_pks(input.member_ids) if input.member_ids is not None else None,
             ),
+            missing=service.team_not_found(),
         )
         if isinstance(result, Refusal):
             return UpdateTeamPayload(user_errors=[UserError.of(result)])
@@ -121,7 +134,7 @@ class TeamMutations:
 
     @mutation("Delete a team. Its conversations stay in the workspace, without a team.", DELETE)
     async def delete_team(self, info: Info, input: DeleteTeamInput) -> DeleteTeamPayload:
-        ws = await workspace_of(info.context, input.team_id)
+        ws = await target_workspace(info.context, input)
         result = await change(
             info,
             ws,
@@ -129,6 +142,7 @@ class TeamMutations:
             lambda s, actor, ws: service.delete_team(
                 s, ws, actor, input_pk(input.team_id, "Team", ["teamId"])
             ),
+            missing=service.team_not_found(),
         )
         if isinstance(result, Refusal):
             return DeleteTeamPayload(user_errors=[UserError.of(result)])
