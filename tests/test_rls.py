@@ -248,6 +248,7 @@ async def test_the_definer_functions_are_locked_down(session: AsyncSession) -> N
     assert [tuple(r) for r in rows] == [
         (name, *locked)
         for name in (
+            "harmony_account",
             "harmony_allowed_workspace_ids",
             "harmony_api_key_sign_in",
             "harmony_context_email",
@@ -303,6 +304,50 @@ async def test_the_policy_keeps_the_ordered_index_scan_of_a_page(dee_db: Request
     assert "Index Scan Backward using ix_conversations_ws_occurred" in plan, plan
     assert "Sort" not in plan, plan
     assert "Filter: (array_position(" in plan, plan
+
+
+async def test_accounts_joined_into_a_page_keep_its_ordered_index_scan(
+    dee_db: RequestDB, session: AsyncSession, ids: dict[str, int]
+) -> None:
+    """The members page joins each member's account: the accounts' policy must not make
+    the planner read and sort the whole workspace instead of stopping at the limit (as
+    it did with an EXISTS policy, on a workspace of a few hundred members)."""
+    await session.execute(
+        sa.text(
+            "INSERT INTO users (email, name, status, created_at)"
+            " SELECT 'p' || n || '@globex.test', 'Person ' || n, 'ACTIVE', now()"
+            " FROM generate_series(1, 400) AS n"
+        )
+    )
+    await session.execute(
+        sa.text(
+            "INSERT INTO members (workspace_id, user_id, role_id, status, joined_at)"
+            " SELECT :ws, u.id, r.id, 'ACTIVE', now() FROM users u"
+            " JOIN roles r ON r.workspace_id = :ws AND r.builtin = 'MEMBER'"
+            " WHERE u.email LIKE 'p%@globex.test'"
+        ),
+        {"ws": ids["globex"]},
+    )
+    await session.commit()
+    for table in ("users", "members", "workspace_accounts", "roles"):
+        await session.execute(sa.text(f"ANALYZE {table}"))
+    await session.commit()
+    async with dee_db.session() as s:
+        globex = await s.scalar(sa.text("SELECT id FROM workspaces WHERE slug = 'globex'"))
+        plan = "\n".join(
+            (
+                await s.execute(
+                    sa.text(
+                        "EXPLAIN SELECT m.id, u.name FROM members m"
+                        " JOIN users u ON u.id = m.user_id"
+                        " WHERE m.workspace_id = :ws ORDER BY m.id LIMIT 51"
+                    ),
+                    {"ws": globex},
+                )
+            ).scalars()
+        )
+    assert " on members m" in plan and "Index Scan" in plan, plan  # read in id order…
+    assert "Sort" not in plan, plan  # …and stopped at the limit
 
 
 async def test_the_app_serves_dee_her_globex_data_under_rls(

@@ -41,7 +41,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from benchmark.config import ROOT, BenchConfig
+from benchmark.config import JWT_SECRET, ROOT, BenchConfig
 
 SEED = 20261127
 BASE = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -500,6 +500,8 @@ def _migrate(cfg: BenchConfig) -> None:
     env = {
         **os.environ,
         "APP_ENV": "development",
+        # The gateway's secret: migrate installs the tenant-context key derived from it.
+        "JWT_SECRET": JWT_SECRET,
         "DATABASE_URL": cfg.app_sa_url,
         "MIGRATION_DATABASE_URL": cfg.owner_sa_url,
     }

@@ -164,19 +164,33 @@ async def sign_in(session: AsyncSession, user_id: int) -> tuple[Any, list[int]]:
     a credential the gateway signed (app.db.tenant.signed_credential).
     """
     row = await _SIGN_IN.first(session, **_sign_in_params(session.get_bind(), user_id))
-    if row is None:
+    if row is None or row.id is None:  # (harmony_sign_in answers NULLs for no account)
         return None, []
     return row, sorted(row.workspace_ids or ())
 
 
+def _account(dialect: str) -> sa.Select[Any]:
+    if dialect != "postgresql":
+        user_id = sa.bindparam("user_id", type_=sa.Integer)
+        return lean(select(User), User).where(User.id == user_id)  # type: ignore[no-any-return]
+    columns = list(User.__table__.columns)
+    account = sa.func.harmony_account(sa.bindparam("credential", type_=sa.String)).table_valued(
+        *(sa.column(c.name, c.type) for c in columns), name="account"
+    )
+    return sa.select(*(account.c[c.name].label(c.key) for c in columns))
+
+
+_ACCOUNT = Prepared("account", _account)
+
+
 async def account_outside_transaction(engine: AsyncEngine, user_id: int) -> Any | None:
     """The account alone, on a pooled connection of its own outside any transaction: for
-    a request that reads nothing else (on PostgreSQL the sign-in statement, whose context
-    ends with the statement)."""
-    rows = await _SIGN_IN.outside_transaction(
+    a request that reads nothing else. On PostgreSQL ``harmony_account`` (migration
+    0003) reads it for a credential the gateway signed, and sets no context."""
+    rows = await _ACCOUNT.outside_transaction(
         engine, **_sign_in_params(engine.sync_engine, user_id)
     )
-    return rows[0] if rows else None
+    return rows[0] if rows and rows[0].id is not None else None
 
 
 def _search_pattern(search: str) -> str:
