@@ -35,6 +35,17 @@ def _parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", help="print a bearer token for a user (dev issuer)")
     token.add_argument("email")
 
+    account = sub.add_parser("account", help="operator commands on accounts")
+    account_sub = account.add_subparsers(dest="account_command", required=True)
+    account_create = account_sub.add_parser(
+        "create",
+        help="create an account (sign-up happens outside the gateway; invitations wait for it)",
+    )
+    account_create.add_argument("email")
+    account_create.add_argument(
+        "--name", default=None, help="display name (default: the address's local part)"
+    )
+
     sign_out = sub.add_parser(
         "sign-out", help="refuse every user token of an account issued until now"
     )
@@ -117,6 +128,26 @@ def cmd_token(settings: Settings, email: str) -> int:
         return _fail(f"the account {email} is deactivated")
     print(f"token for {user.email} (user {user.id}), valid {settings.jwt_ttl_seconds // 3600} h:")
     print(issue_user_token(settings, user.id))
+    return 0
+
+
+def cmd_account_create(settings: Settings, email: str, name: str | None) -> int:
+    from app.domain.users.repository import user_by_email
+    from app.domain.users.service import InvalidEmailError, get_or_create_user
+
+    async def create(session: AsyncSession) -> str:
+        existing = await user_by_email(session, email)
+        if existing is not None:
+            return f"account {existing.email} exists (user {existing.id})"
+        user = await get_or_create_user(session, email, name.strip() if name else None)
+        return f"created account {user.email} (user {user.id})"
+
+    if name is not None and not 0 < len(name.strip()) <= 200:
+        return _fail("--name must be 1 to 200 characters")
+    try:
+        print(asyncio.run(_in_transaction(settings, create)))
+    except InvalidEmailError as exc:
+        return _fail(str(exc))
     return 0
 
 
@@ -255,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_seed(settings)
         if args.command == "token":
             return cmd_token(settings, args.email)
+        if args.command == "account":
+            return cmd_account_create(settings, args.email, args.name)
         if args.command == "sign-out":
             return cmd_sign_out(settings, args.email)
         if args.command == "workspace":

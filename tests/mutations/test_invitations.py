@@ -633,3 +633,36 @@ async def test_row_level_security_shows_the_invitee_their_invitations_only(
             sa.text("SELECT has_table_privilege(current_user, 'invitations', 'TRUNCATE')")
         )
     assert truncate is False
+
+
+async def test_an_operator_created_account_finds_and_accepts_the_demos_invitation(
+    client: GraphQLClient, settings: Settings
+) -> None:
+    """The whole path for a person without an account: acme invited fay (demo data);
+    an operator creates her account (sign-up happens outside the gateway); she sees the
+    invitation and accepts it."""
+    import asyncio
+
+    from app.cli import cmd_account_create
+
+    assert await asyncio.to_thread(cmd_account_create, settings, "Fay@Initech.test", "Fay") == 0
+    again = await asyncio.to_thread(cmd_account_create, settings, "fay@initech.test", None)
+    assert again == 0  # idempotent: the account exists
+    assert await asyncio.to_thread(cmd_account_create, settings, "not an address", None) == 1
+    fay = await client.token("fay@initech.test")
+    seen = await client.query(VIEWER_INVITATIONS, token=fay)
+    (invitation,) = seen["data"]["viewer"]["invitations"]
+    assert {k: v for k, v in invitation.items() if k != "id"} == {
+        "email": FAY,
+        "workspaceName": "Acme Corp",
+        "invitedBy": "Ada Admin",
+        "role": "Member",
+    }
+    body = await client.query(ACCEPT, {"input": {"invitationId": invitation["id"]}}, token=fay)
+    assert body["data"]["acceptInvitation"]["userErrors"] == []
+    assert body["data"]["acceptInvitation"]["workspace"]["viewerMembership"] == {
+        "status": "ACTIVE",
+        "role": {"name": "Member"},
+        "teams": [{"name": "Sales"}],
+        "user": {"email": "Fay@Initech.test"},
+    }
