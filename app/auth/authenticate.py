@@ -23,6 +23,7 @@ from app.db import tenant
 from app.db.session import RequestDB
 from app.domain.api_keys.repository import api_key_by_secret
 from app.domain.members.repository import (
+    MembershipRow,
     account_outside_transaction,
     memberships_of_user,
     sign_in,
@@ -114,11 +115,15 @@ async def authenticate(
 
 
 async def _sign_in(session: AsyncSession, user_id: int, issued_at: float) -> Viewer:
-    user, workspace_ids = await sign_in(session, user_id)  # also enters the tenant context
+    # Also enters the tenant context; on PostgreSQL it reads the memberships too.
+    user, workspace_ids, rows = await sign_in(session, user_id)
     _require_signed_in(user, issued_at)
     assert user is not None
     tenant.entered(session, user_id=user_id, workspace_ids=workspace_ids)
-    viewer = await _viewer_for_user(session, user)
+    if rows is None:
+        viewer = await _viewer_for_user(session, user)
+    else:
+        viewer = _viewer_of(user, rows)
     if viewer.workspace_ids != tuple(sorted(set(workspace_ids))):
         # A membership changed between the two reads: allow exactly what was loaded.
         await tenant.enter(session, user_id=user_id, workspace_ids=viewer.workspace_ids)
@@ -155,6 +160,10 @@ async def _viewer_for_user(
     rows = await memberships_of_user(session, user.id)
     if only_workspace is not None:
         rows = [r for r in rows if r.workspace_id == only_workspace]
+    return _viewer_of(user, rows)
+
+
+def _viewer_of(user: Any, rows: list[MembershipRow]) -> Viewer:
     memberships: dict[int, Membership] = {}
     for row in rows:
         granted = ADMIN_GRANTED if row.builtin == BuiltinRole.ADMIN else tuple(row.permissions)

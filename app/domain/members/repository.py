@@ -64,7 +64,10 @@ class MembershipRow:
     workspace: Any  # WorkspaceRow
 
 
-def _memberships_of_user(dialect: str) -> sa.Select[Any]:
+def _memberships_of_user(dialect: str, user_id: Any = None) -> sa.Select[Any]:
+    """The memberships of ``user_id`` (an expression; by default the bound ``:user_id``)."""
+    if user_id is None:
+        user_id = sa.bindparam("user_id", type_=sa.Integer)
     team_ids = (
         sa.select(_list_of(dialect, TeamMember.team_id))
         .where(TeamMember.workspace_id == Member.workspace_id, TeamMember.member_id == Member.id)
@@ -88,7 +91,7 @@ def _memberships_of_user(dialect: str) -> sa.Select[Any]:
         .join(Role, sa.and_(Role.workspace_id == Member.workspace_id, Role.id == Member.role_id))
         .join(Workspace, Workspace.id == Member.workspace_id)
         .where(
-            Member.user_id == sa.bindparam("user_id", type_=sa.Integer),
+            Member.user_id == user_id,
             Member.status == MemberStatus.ACTIVE,
         )
         .order_by(Member.workspace_id)
@@ -97,24 +100,26 @@ def _memberships_of_user(dialect: str) -> sa.Select[Any]:
 
 
 _MEMBERSHIPS_OF_USER = Prepared("memberships_of_user", _memberships_of_user)
+_MEMBERSHIP_KEYS = [str(c.key) for c in _memberships_of_user("postgresql").selected_columns]
+
+
+def _membership(r: Any) -> MembershipRow:
+    return MembershipRow(
+        workspace_id=r.workspace_id,
+        member_id=r.member_id,
+        role_id=r.role_id,
+        builtin=r.builtin,
+        team_ids=frozenset(r.team_ids or ()),
+        permissions=sorted(r.permissions or ()),
+        workspace=WorkspaceRow._make(getattr(r, f"ws_{c.key}") for c in WORKSPACE_COLUMNS),
+    )
 
 
 async def memberships_of_user(session: AsyncSession, user_id: int) -> list[MembershipRow]:
     """The user's ACTIVE memberships across workspaces, each with its role, its
     workspace, its team ids and the role's stored permission strings. One statement:
     teams and permissions are aggregated per membership."""
-    return [
-        MembershipRow(
-            workspace_id=r.workspace_id,
-            member_id=r.member_id,
-            role_id=r.role_id,
-            builtin=r.builtin,
-            team_ids=frozenset(r.team_ids or ()),
-            permissions=sorted(r.permissions or ()),
-            workspace=WorkspaceRow._make(getattr(r, f"ws_{c.key}") for c in WORKSPACE_COLUMNS),
-        )
-        for r in await _MEMBERSHIPS_OF_USER.all(session, user_id=user_id)
-    ]
+    return [_membership(r) for r in await _MEMBERSHIPS_OF_USER.all(session, user_id=user_id)]
 
 
 def _sign_in(dialect: str) -> sa.Select[Any]:
@@ -138,8 +143,18 @@ def _sign_in(dialect: str) -> sa.Select[Any]:
     allowed = sa.cast(
         sa.func.string_to_array(sa.func.nullif(listed, ""), ","), postgresql.ARRAY(sa.Integer)
     )
-    return sa.select(
-        *(signed_in.c[c.name].label(c.key) for c in columns), allowed.label("workspace_ids")
+    # The memberships in the same statement: the lateral subquery runs after the function
+    # (it depends on the account's row), so row-level security reads it with the context
+    # harmony_sign_in has just set (a policy's InitPlan is evaluated when first needed).
+    memberships = _memberships_of_user(dialect, signed_in.c.id).lateral("membership")
+    return (
+        sa.select(
+            *(signed_in.c[c.name].label(c.key) for c in columns),
+            allowed.label("workspace_ids"),
+            *(memberships.c[k] for k in _MEMBERSHIP_KEYS),
+        )
+        .select_from(signed_in.outerjoin(memberships, sa.true()))
+        .order_by(memberships.c.workspace_id)
     )
 
 
@@ -152,7 +167,9 @@ def _sign_in_params(bind: Any, user_id: int) -> dict[str, Any]:
     return {"user_id": user_id}
 
 
-async def sign_in(session: AsyncSession, user_id: int) -> tuple[Any, list[int]]:
+async def sign_in(
+    session: AsyncSession, user_id: int
+) -> tuple[Any, list[int], list[MembershipRow] | None]:
     """The account (a lean row) and the workspaces where it holds an ACTIVE membership
     (ascending), in one statement; on PostgreSQL the same statement enters the
     transaction's tenant context for those workspaces (when the account is ACTIVE):
@@ -163,10 +180,14 @@ async def sign_in(session: AsyncSession, user_id: int) -> tuple[Any, list[int]]:
     ``harmony_sign_in``, a SECURITY DEFINER function of migration 0003 that acts only on
     a credential the gateway signed (app.db.tenant.signed_credential).
     """
-    row = await _SIGN_IN.first(session, **_sign_in_params(session.get_bind(), user_id))
-    if row is None or row.id is None:  # (harmony_sign_in answers NULLs for no account)
-        return None, []
-    return row, sorted(row.workspace_ids or ())
+    rows = await _SIGN_IN.all(session, **_sign_in_params(session.get_bind(), user_id))
+    if not rows or rows[0].id is None:  # (harmony_sign_in answers NULLs for no account)
+        return None, [], None
+    row = rows[0]
+    if "member_id" not in row._fields:  # SQLite: the memberships are the next statement
+        return row, sorted(row.workspace_ids or ()), None
+    memberships = [_membership(r) for r in rows if r.member_id is not None]
+    return row, sorted(row.workspace_ids or ()), memberships
 
 
 def _account(dialect: str) -> sa.Select[Any]:
