@@ -88,14 +88,6 @@ def signed_credential(key: bytes, user_id: int) -> str:
     return _sign(key, user_id, _ALL_MEMBERSHIPS)
 
 
-def workspace_ids_of(context: str | None) -> list[int]:
-    """The workspace ids a context (as the database set it) allows."""
-    if not context:
-        return []
-    listed = context.split(":")[2]
-    return [int(w) for w in listed.split(",")] if listed and listed != _ALL_MEMBERSHIPS else []
-
-
 def key_of(bind: Connection | Engine | AsyncEngine) -> bytes:
     """The signing key of the engine ``bind`` belongs to."""
     options: Mapping[str, Any] = (

@@ -170,9 +170,10 @@ def _sign_in_params(bind: Any, user_id: int) -> dict[str, Any]:
 async def sign_in(
     session: AsyncSession, user_id: int
 ) -> tuple[Any, list[int], list[MembershipRow] | None]:
-    """The account (a lean row) and the workspaces where it holds an ACTIVE membership
-    (ascending), in one statement; on PostgreSQL the same statement enters the
-    transaction's tenant context for those workspaces (when the account is ACTIVE):
+    """The account (a lean row), the workspaces where it holds an ACTIVE membership
+    (ascending) and, on PostgreSQL, those memberships (None on SQLite: read them with
+    ``memberships_of_user``), in one statement; on PostgreSQL the same statement enters
+    the transaction's tenant context for those workspaces (when the account is ACTIVE):
     the caller records it with ``app.db.tenant.entered``.
 
     This runs before any tenant context exists: row-level security hides every

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.domain.users.repository import user_by_email
 from app.models import User
@@ -42,6 +43,6 @@ async def sign_out_everywhere(session: AsyncSession, user_id: int) -> datetime:
     ``users`` UPDATE policy admits the context's own row)."""
     now = datetime.now(UTC)
     await session.execute(
-        sa.update(User).where(sa.column("id") == user_id).values(sessions_valid_after=now)
+        sa.update(User).where(col(User.id) == user_id).values(sessions_valid_after=now)
     )
     return now

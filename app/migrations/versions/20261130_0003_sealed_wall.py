@@ -127,7 +127,9 @@ def _verify(s: str, context: str) -> str:
     """
 
 
-def _definer(s: str, signature: str, returns: str, body: str, volatility: str = "STABLE") -> None:
+def _definer(
+    s: str, signature: str, returns: str, body: str, volatility: str = "STABLE", declare: str = ""
+) -> None:
     op.execute(
         f"""
         CREATE OR REPLACE FUNCTION {s}.{signature} RETURNS {returns}
@@ -136,8 +138,7 @@ def _definer(s: str, signature: str, returns: str, body: str, volatility: str = 
         DECLARE
             parts text[];
             pads record;
-            account {s}.users;
-            context text;
+            {declare}
         BEGIN
             {body}
         END
@@ -217,6 +218,7 @@ def _functions(s: str) -> None:
             RETURN account;
         """,
         "VOLATILE",
+        f"account {s}.users; context text;",
     )
     # The account alone, for a request that reads nothing else (no context is set).
     _definer(
@@ -229,6 +231,7 @@ def _functions(s: str) -> None:
             SELECT u.* INTO account FROM {s}.users u WHERE u.id = parts[2]::integer;
             RETURN account;
         """,
+        declare=f"account {s}.users;",
     )
     # An API key, only for the caller who holds its secret.
     op.execute(
