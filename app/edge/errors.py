@@ -1,5 +1,10 @@
 """A request refused before execution: one GraphQL error with a code, an HTTP status and
-headers. Every step of the edge raises it; the endpoint answers it in one place."""
+headers. Every step of the edge raises it; the endpoint answers it in one place.
+
+``status`` 200 (the default) marks a GraphQL request error of a well-formed request
+(syntax, validation, limits, cost, operation choice): answered 200 under
+``application/json`` and 400 under ``application/graphql-response+json``
+(app.edge.http.GraphQLResponse). Any other status is answered as it is under both."""
 
 from __future__ import annotations
 

@@ -1,22 +1,36 @@
-"""Reading a GraphQL request off HTTP: content type and declared length (headers only),
-then, once the credentials held, the body and its JSON shape.
+"""GraphQL over HTTP (the GraphQL-over-HTTP specification, docs/limits.md): reading a
+request off the wire and choosing its response's media type.
 
-The body is read as a stream with a byte cap: a ``Content-Length`` over the cap is
-refused before anything is read, and a body without one is cut off at the cap, so no
-request ever makes the worker hold more than ``MAX_BODY_BYTES``.
+A request's headers are checked first (its content type, declared length and what it
+accepts); once its credentials held, its body is read as a stream with a byte cap: a
+``Content-Length`` over the cap is refused before anything is read, and a body without
+one is cut off at the cap, so no request ever makes the worker hold more than
+``MAX_BODY_BYTES``.
+
+Responses are ``application/json`` or ``application/graphql-response+json`` (UTF-8), as
+the ``Accept`` header prefers; a request error (nothing executed: the response has no
+``data``) is HTTP 200 under the first, for its legacy clients, and 400 under the second.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from starlette.requests import Request
+from starlette.responses import Response
 
 from app.edge.errors import Refused
 
-JSON_TYPES = frozenset({"application/json", "application/graphql-response+json"})
+APPLICATION_JSON = "application/json"
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON_TYPES = (APPLICATION_JSON, GRAPHQL_RESPONSE)  # what a POST body may be, and a response
+UTF_8 = frozenset({"utf-8", "utf8"})
+_QVALUE = re.compile(r"0(\.\d{0,3})?|1(\.0{0,3})?")
+_SPECIFICITY = {"*/*": 0, "application/*": 1}  # an exact media type: 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +38,80 @@ class GraphQLParams:
     query: str | None
     variables: dict[str, Any] | None
     operation_name: str | None
-    extensions: Any
+    extensions: dict[str, Any] | None
+
+
+class GraphQLResponse(Response):
+    """A GraphQL response in the negotiated media type. Under
+    ``application/graphql-response+json`` a response without ``data`` is a request error
+    and never 2xx: what ``application/json`` answers with 200 is 400 there."""
+
+    def __init__(
+        self,
+        payload: dict[str, Any],
+        media_type: str,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if media_type == GRAPHQL_RESPONSE and status_code == 200 and "data" not in payload:
+            status_code = 400
+        super().__init__(
+            orjson.dumps(payload), status_code, headers, f"{media_type}; charset=utf-8"
+        )
+        self.headers["vary"] = "Accept"
+
+
+def _media_range(element: str) -> tuple[str, dict[str, str]]:
+    """``type/subtype`` (lower case) and its parameters (names lower case, unquoted)."""
+    media_type, *parameters = element.split(";")
+    params = {}
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        params[name.strip().lower()] = value.strip().strip('"')
+    return media_type.strip().lower(), params
+
+
+def _accepted(element: str) -> tuple[str, float] | None:
+    """One ``Accept`` element as (media range, q); None when it can match none of ours:
+    malformed, or asking for a charset other than UTF-8."""
+    media_range, params = _media_range(element)
+    q = params.get("q", "1")
+    if _QVALUE.fullmatch(q) is None or params.get("charset", "utf-8").lower() not in UTF_8:
+        return None
+    return media_range, float(q)
+
+
+def response_media_type(accept: str | None) -> str | None:
+    """The media type to answer in, by the ``Accept`` header (RFC 9110 §12.5.1): each of
+    ours takes the q-value of the most specific range that matches it; the higher
+    q-value wins, then the more specific range. Both named with one q: the spec's
+    preferred ``application/graphql-response+json``; both from one wildcard (``*/*``),
+    or no ``Accept`` at all: ``application/json``, what legacy clients expect.
+    None: nothing acceptable (406)."""
+    if accept is None or not accept.strip():
+        return APPLICATION_JSON
+    ranges = [r for r in map(_accepted, accept.split(",")) if r is not None]
+
+    def rank(candidate: str) -> tuple[float, int, bool]:
+        matching = [
+            (_SPECIFICITY.get(media_range, 2), q)
+            for media_range, q in ranges
+            if media_range in (candidate, "application/*", "*/*")
+        ]
+        specificity, q = max(matching, default=(-1, 0.0))
+        return q, specificity, candidate == GRAPHQL_RESPONSE and specificity == 2
+
+    chosen = max(JSON_TYPES, key=rank)  # application/json comes first: it wins a full tie
+    return chosen if rank(chosen)[0] > 0 else None
+
+
+def not_acceptable() -> Refused:
+    return Refused(
+        "NOT_ACCEPTABLE",
+        f"This endpoint answers {GRAPHQL_RESPONSE} or {APPLICATION_JSON} (UTF-8): "
+        "accept one of them.",
+        status=406,
+    )
 
 
 def _bad(message: str, status: int = 400) -> Refused:
@@ -42,14 +129,21 @@ def _too_large(cap: int) -> Refused:
 
 
 def check_envelope(request: Request, cap: int) -> None:
-    """What the headers alone tell: a POST's content type and declared length."""
+    """What the headers alone tell: a POST's content type (JSON in UTF-8 only, so no
+    "simple" cross-site request, form or text, can run an operation) and declared length."""
     if request.method == "GET":
         return
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    media_type, params = _media_range(request.headers.get("content-type", ""))
     if media_type not in JSON_TYPES:
         raise Refused(
             "UNSUPPORTED_MEDIA_TYPE",
             "Send the request as Content-Type: application/json.",
+            status=415,
+        )
+    if params.get("charset", "utf-8").lower() not in UTF_8:
+        raise Refused(
+            "UNSUPPORTED_MEDIA_TYPE",
+            "Send the request body in UTF-8 (Content-Type: application/json; charset=utf-8).",
             status=415,
         )
     declared = request.headers.get("content-length")
@@ -79,14 +173,20 @@ def _json_field(raw: str, name: str) -> Any:
 
 
 def _params(raw: dict[str, Any]) -> GraphQLParams:
-    query, variables, operation_name = (raw.get(k) for k in ("query", "variables", "operationName"))
+    """The parameters of a well-formed request (null is absent, an empty operationName
+    none); a parameter of the wrong type is a malformed request: 400 under both types."""
+    query, variables, operation_name, extensions = (
+        raw.get(k) for k in ("query", "variables", "operationName", "extensions")
+    )
     if query is not None and not isinstance(query, str):
         raise _bad("`query` must be a string.")
     if variables is not None and not isinstance(variables, dict):
         raise _bad("`variables` must be a JSON object.")
     if operation_name is not None and not isinstance(operation_name, str):
         raise _bad("`operationName` must be a string.")
-    return GraphQLParams(query, variables, operation_name, raw.get("extensions"))
+    if extensions is not None and not isinstance(extensions, dict):
+        raise _bad("`extensions` must be a JSON object.")
+    return GraphQLParams(query, variables, operation_name or None, extensions)
 
 
 async def read_params(request: Request, max_body_bytes: int) -> GraphQLParams:

@@ -1,6 +1,7 @@
 """The GraphQL endpoint: every request passes the cheap checks before the expensive ones.
 
-    content type, declared body size (app.edge.http)           413 / 415
+    accepted media type, content type, declared body size     406 / 415 / 413
+      (app.edge.http: GraphQL over HTTP)
     credential: bearer token verified, or API-key shaped       401 UNAUTHENTICATED
     penalty box: a credential inside its Retry-After           429 RATE_LIMITED
     body, read as a capped stream; its JSON                    400 / 413
@@ -46,7 +47,15 @@ from app.auth.viewer import Viewer
 from app.db.session import RequestDB
 from app.edge.analysis import actual_cost, check_variables
 from app.edge.errors import Refused
-from app.edge.http import GraphQLParams, check_envelope, read_params
+from app.edge.http import (
+    APPLICATION_JSON,
+    GraphQLParams,
+    GraphQLResponse,
+    check_envelope,
+    not_acceptable,
+    read_params,
+    response_media_type,
+)
 from app.edge.persisted import (
     PersistedQueryError,
     PersistedRequest,
@@ -84,12 +93,14 @@ class JSONResponse(Response):
         return orjson.dumps(content)
 
 
-def refused_response(refusal: Refused) -> JSONResponse:
+def refused_response(refusal: Refused, media_type: str) -> Response:
+    """A refusal in the negotiated media type: its own status, or, for a request error
+    (status 200: nothing executed, no ``data``), 200 or 400 as the media type says."""
     metrics.EDGE_REFUSALS.labels(code=refusal.code).inc()
     body: dict[str, Any] = {"errors": refusal.errors()}
     if refusal.cost is not None:
         body["extensions"] = {"cost": refusal.cost}
-    return JSONResponse(body, status_code=refusal.status, headers=refusal.headers)
+    return GraphQLResponse(body, media_type, refusal.status, refusal.headers)
 
 
 def _unauthenticated(exc: AuthenticationError) -> Refused:
@@ -105,6 +116,7 @@ class _Request:
     credential: Credential
     request_id: str
     db: RequestDB
+    media_type: str  # of the response
 
 
 async def graphql_endpoint(request: Request) -> Response:
@@ -124,6 +136,9 @@ async def _answer(request: Request, gateway: Any, request_id: str) -> Response:
         and "text/html" in request.headers.get("accept", "")
     ):
         return HTMLResponse(get_graphql_ide_html())
+    media_type = response_media_type(request.headers.get("accept"))
+    if media_type is None:
+        return refused_response(not_acceptable(), APPLICATION_JSON)
     anonymous: AuthenticationError | None = None  # INTROSPECTION=on: may read the schema
     try:
         check_envelope(request, settings.max_body_bytes)
@@ -145,20 +160,21 @@ async def _answer(request: Request, gateway: Any, request_id: str) -> Response:
         if settings.persisted_only_for_users and credential.user_id is not None:
             _require_trusted(gateway, params)
     except Refused as refusal:
-        return refused_response(refusal)
+        return refused_response(refusal, media_type)
 
-    state = _Request(request, params, credential, request_id, RequestDB(gateway.sessionmaker))
+    db = RequestDB(gateway.sessionmaker)
+    state = _Request(request, params, credential, request_id, db, media_type)
     try:
         async with asyncio.timeout(settings.request_timeout_seconds):
             async with gateway.admission:
                 if anonymous is not None:
-                    return await _introspect_anonymously(gateway, request, params, anonymous)
+                    return await _introspect_anonymously(gateway, state, anonymous)
                 response = await _execute(gateway, state)
                 await state.db.finish(commit=True)
         return response
     except Refused as refusal:
         await state.db.finish(commit=False)
-        return refused_response(refusal)
+        return refused_response(refusal, media_type)
     except TimeoutError:
         metrics.TIMEOUTS.inc()
         log.warning("request %s passed its deadline", request_id)
@@ -171,12 +187,13 @@ async def _answer(request: Request, gateway: Any, request_id: str) -> Response:
                 f"The request did not finish within {settings.request_timeout_seconds:g} "
                 "seconds: its unfinished work was rolled back.",
                 status=504,
-            )
+            ),
+            media_type,
         )
     except Exception:
         log.exception("request %s failed", request_id)
         await state.db.finish(commit=False)
-        return JSONResponse(
+        return GraphQLResponse(
             {
                 "errors": [
                     {
@@ -185,16 +202,18 @@ async def _answer(request: Request, gateway: Any, request_id: str) -> Response:
                     }
                 ]
             },
-            status_code=500,
+            media_type,
+            500,
         )
 
 
 async def _introspect_anonymously(
-    gateway: Any, request: Request, params: GraphQLParams, exc: AuthenticationError
+    gateway: Any, state: _Request, exc: AuthenticationError
 ) -> Response:
     """INTROSPECTION=on: a request without credentials may read the schema and nothing
     else. Its document is parsed under the same limits and never cached; its cost is
     charged to the client's address."""
+    request, params = state.http, state.params
     assert params.query is not None
     if len(params.query) > operation.CACHED_QUERY_LENGTH:
         raise _unauthenticated(exc)
@@ -214,7 +233,7 @@ async def _introspect_anonymously(
     if errors:
         raise _request_errors(errors, (requested, charge))
     result = await operation.run(prepared, None, params.variables, params.operation_name)
-    return _result_response(result, prepared, requested, charge)
+    return _result_response(result, prepared, requested, charge, state.media_type)
 
 
 _background: set[asyncio.Task[None]] = set()
@@ -312,7 +331,7 @@ async def _execute(gateway: Any, state: _Request) -> Response:
     context = Context.create(state.db, viewer, settings, state.request_id)
     context.cost = (requested, charge.status)
     result = await operation.run(prepared, context, params.variables, name)
-    return _result_response(result, prepared, requested, charge)
+    return _result_response(result, prepared, requested, charge, state.media_type)
 
 
 def _estimate(
@@ -374,13 +393,19 @@ def _rate_limited(cost: int | None, retry_after: int, status: ThrottleStatus) ->
 
 
 def _result_response(
-    result: ExecutionResult, prepared: operation.PreparedDocument, requested: int, charge: Charge
-) -> JSONResponse:
+    result: ExecutionResult,
+    prepared: operation.PreparedDocument,
+    requested: int,
+    charge: Charge,
+    media_type: str,
+) -> Response:
+    """The execution's result; variables that do not coerce are a request error (no
+    execution, no ``data``)."""
     payload: dict[str, Any] = {}
     if result.errors:
         payload["errors"] = [format_error(e) for e in result.errors]
     if result.data is not None or not result.errors or any(e.path for e in result.errors):
-        payload["data"] = result.data  # (variables that do not coerce: no execution, no data)
+        payload["data"] = result.data
     payload["extensions"] = {
         "cost": {
             "requestedQueryCost": requested,
@@ -388,7 +413,7 @@ def _result_response(
             "throttleStatus": charge.status.as_json(),
         }
     }
-    return JSONResponse(payload)
+    return GraphQLResponse(payload, media_type)
 
 
 def _request_errors(errors: list[Any], charge: tuple[int, Charge] | None = None) -> Refused:
