@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -31,6 +32,8 @@ JSON_TYPES = (APPLICATION_JSON, GRAPHQL_RESPONSE)  # what a POST body may be, an
 UTF_8 = frozenset({"utf-8", "utf8"})
 _QVALUE = re.compile(r"0(\.\d{0,3})?|1(\.0{0,3})?")
 _SPECIFICITY = {"*/*": 0, "application/*": 1}  # an exact media type: 2
+_CONTENT_TYPES = {media_type: f"{media_type}; charset=utf-8" for media_type in JSON_TYPES}
+_VARY = (b"vary", b"Accept")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +58,8 @@ class GraphQLResponse(Response):
     ) -> None:
         if media_type == GRAPHQL_RESPONSE and status_code == 200 and "data" not in payload:
             status_code = 400
-        super().__init__(
-            orjson.dumps(payload), status_code, headers, f"{media_type}; charset=utf-8"
-        )
-        self.headers["vary"] = "Accept"
+        super().__init__(orjson.dumps(payload), status_code, headers, _CONTENT_TYPES[media_type])
+        self.raw_headers.append(_VARY)  # the media type depends on it
 
 
 def _media_range(element: str) -> tuple[str, dict[str, str]]:
@@ -81,6 +82,7 @@ def _accepted(element: str) -> tuple[str, float] | None:
     return media_range, float(q)
 
 
+@lru_cache(maxsize=256)  # clients send a handful of distinct headers
 def response_media_type(accept: str | None) -> str | None:
     """The media type to answer in, by the ``Accept`` header (RFC 9110 §12.5.1): each of
     ours takes the q-value of the most specific range that matches it; the higher
@@ -128,24 +130,25 @@ def _too_large(cap: int) -> Refused:
     )
 
 
+@lru_cache(maxsize=256)
+def _unsupported(content_type: str) -> str | None:
+    """Why a POST body of this ``Content-Type`` is refused; None: JSON in UTF-8."""
+    media_type, params = _media_range(content_type)
+    if media_type not in JSON_TYPES:
+        return "Send the request as Content-Type: application/json."
+    if params.get("charset", "utf-8").lower() not in UTF_8:
+        return "Send the request body in UTF-8 (Content-Type: application/json; charset=utf-8)."
+    return None
+
+
 def check_envelope(request: Request, cap: int) -> None:
     """What the headers alone tell: a POST's content type (JSON in UTF-8 only, so no
     "simple" cross-site request, form or text, can run an operation) and declared length."""
     if request.method == "GET":
         return
-    media_type, params = _media_range(request.headers.get("content-type", ""))
-    if media_type not in JSON_TYPES:
-        raise Refused(
-            "UNSUPPORTED_MEDIA_TYPE",
-            "Send the request as Content-Type: application/json.",
-            status=415,
-        )
-    if params.get("charset", "utf-8").lower() not in UTF_8:
-        raise Refused(
-            "UNSUPPORTED_MEDIA_TYPE",
-            "Send the request body in UTF-8 (Content-Type: application/json; charset=utf-8).",
-            status=415,
-        )
+    unsupported = _unsupported(request.headers.get("content-type", ""))
+    if unsupported is not None:
+        raise Refused("UNSUPPORTED_MEDIA_TYPE", unsupported, status=415)
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():

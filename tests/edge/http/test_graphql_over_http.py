@@ -14,8 +14,10 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.edge import pipeline
+from app.graphql.operation import MASKED_MESSAGE
 from tests import factories as f
-from tests.edge.asgi_edge import ADA, Edge, Serve, error
+from tests.edge.asgi_edge import ADA, Edge, Serve, apq, error, sha256
 from tests.edge.http.test_limits import create_team, team_names
 
 JSON = "application/json"
@@ -164,6 +166,10 @@ async def test_request_errors_are_200_under_json_and_400_without_data_under_grap
         (
             {"query": "query($id: ID!) { node(id: $id) { id } }", "variables": {"id": None}},
             {"errors": [coercion], "extensions": {"cost": cost(1, 848)}},
+        ),
+        (
+            {"extensions": apq(sha256("{ unknown }"))},  # the client sends the text next
+            error("PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound"),
         ),
     ]
     for media_type, status in ((JSON, 200), (GRAPHQL_RESPONSE, 400)):
@@ -421,3 +427,25 @@ async def test_get_runs_queries_under_both_types_and_refuses_mutations_with_405(
         )
         assert mutation.headers["allow"] == "POST"
     assert await team_names(owner_engine) == before
+
+
+async def test_an_internal_error_is_500_in_the_negotiated_type(
+    edge: Edge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = await edge.token(ADA)
+
+    async def broken(*_: Any, **__: Any) -> None:
+        raise RuntimeError("a fault injected after the edge's checks")
+
+    monkeypatch.setattr(pipeline, "authenticate", broken)
+    for media_type in BOTH:
+        response = await edge.http.post(
+            "/graphql",
+            json={"query": TYPENAME},
+            headers={"Authorization": f"Bearer {token}", "Accept": media_type},
+        )
+        assert answer(response) == (
+            500,
+            utf8(media_type),
+            error("INTERNAL_SERVER_ERROR", MASKED_MESSAGE),
+        )
