@@ -146,6 +146,13 @@ def check_envelope(request: Request, cap: int) -> None:
     "simple" cross-site request, form or text, can run an operation) and declared length."""
     if request.method == "GET":
         return
+    if request.method != "POST":  # HEAD, which Starlette routes with GET: no body to read
+        raise Refused(
+            "BAD_USER_INPUT",
+            "Send GraphQL requests with GET or POST.",
+            status=405,
+            headers={"Allow": "GET, POST"},
+        )
     unsupported = _unsupported(request.headers.get("content-type", ""))
     if unsupported is not None:
         raise Refused("UNSUPPORTED_MEDIA_TYPE", unsupported, status=415)

@@ -26,7 +26,14 @@ async function authenticatedFetch(input, init = {}) {
 
 const counts = { ok: 0, notice: 0, warn: 0, error: 0 };
 for (const { fn } of serverAudits({ url, fetchFn: authenticatedFetch })) {
-  const result = await fn();
+  let result;
+  try {
+    result = await fn();
+  } catch (error) {
+    // not an audit's verdict: the server could not be reached, or answered no HTTP
+    console.error(`the audit could not run: ${error}${error.cause ? ` (${error.cause})` : ''}`);
+    process.exit(2);
+  }
   counts[result.status] += 1;
   let line = `${result.status.padEnd(6)} ${result.id} ${result.name}`;
   if (result.status !== 'ok') {

@@ -449,3 +449,18 @@ async def test_an_internal_error_is_500_in_the_negotiated_type(
             utf8(media_type),
             error("INTERNAL_SERVER_ERROR", MASKED_MESSAGE),
         )
+
+
+async def test_head_is_405_and_runs_nothing(edge: Edge) -> None:
+    token = await edge.token(ADA)
+    response = await edge.http.head(
+        "/graphql",
+        params={"query": TYPENAME},
+        headers={"Authorization": f"Bearer {token}", "Accept": GRAPHQL_RESPONSE},
+    )
+    assert (response.status_code, response.headers["content-type"]) == (
+        405,
+        utf8(GRAPHQL_RESPONSE),
+    )
+    assert response.headers["allow"] == "GET, POST"
+    assert len(edge.gateway.documents) == 0
