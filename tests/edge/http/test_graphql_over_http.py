@@ -2,7 +2,7 @@
 chosen by ``Accept`` (406 when neither is acceptable), request errors as HTTP 200 under
 ``application/json`` and 400 without ``data`` under ``application/graphql-response+json``,
 the edge's own refusals with their statuses under both, JSON in UTF-8 as the only
-request body (415 otherwise), and GET for queries only (405 for mutations)."""
+request body (415 otherwise), and GET for queries only (405 for mutations, and for HEAD)."""
 
 from __future__ import annotations
 
