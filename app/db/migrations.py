@@ -4,11 +4,11 @@ Several replicas may run ``python -m app migrate`` at once (each container migra
 start). On PostgreSQL the upgrade runs under a session-level advisory lock with the fixed
 key ``MIGRATION_LOCK_KEY``, so the runs serialize: the first applies the migrations, the
 others wait, then find the database at head and do nothing. Advisory locks are scoped to
-the database, so migrating two databases of one server never waits. SQLite needs none:
-the whole upgrade is one SQLite transaction and a SQLite file admits one writer at a
-time, so a concurrent run cannot interleave with it (it waits for the writer, or fails
-with "database is locked" having changed nothing); replicas on several hosts cannot share
-a SQLite file anyway, which is what PostgreSQL is for."""
+the database, so migrating two databases of one server never waits. SQLite takes no
+lock: its file is one host's embedded database, served by one container whose entry point
+migrates before its workers start, and replicas need PostgreSQL anyway (they cannot share a
+SQLite file across hosts). Two runs started at once on one SQLite file are not serialized:
+the second may stop with "table … already exists", harming nothing; run it again."""
 
 from __future__ import annotations
 
