@@ -30,7 +30,9 @@ FROM ${PYTHON_IMAGE} AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH
-RUN useradd --system --uid 10001 --user-group --home-dir /data --no-create-home \
+# The base image's installers are of no use at run time.
+RUN python -m pip uninstall --yes --quiet pip setuptools wheel \
+    && useradd --system --uid 10001 --user-group --home-dir /data --no-create-home \
       --shell /usr/sbin/nologin harmony \
     && mkdir /data \
     && chown harmony:harmony /data
