@@ -1,5 +1,5 @@
 """``.env.example`` names every setting of app/config.py; its commented lines show the
-real defaults, and its values are valid in production."""
+real defaults; its values are valid, and its placeholder secret is refused in production."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from app.config import Settings
 
@@ -48,11 +49,13 @@ def test_env_example_comments_show_the_defaults() -> None:
     }
 
 
-def test_env_example_values_are_accepted_in_production() -> None:
+def test_env_example_values_are_valid_and_its_placeholder_secret_cannot_go_live() -> None:
     values = {
         name.lower(): value
         for name, value in (_lines(commented=True) | _lines(commented=False)).items()
         if name.lower() in Settings.model_fields
     }
-    settings = Settings(_env_file=None, **{**values, "app_env": "production"})
-    assert settings.jwt_secret == _lines(commented=False)["JWT_SECRET"]
+    with pytest.raises(ValidationError, match="JWT_SECRET must be at least 32 characters"):
+        Settings(_env_file=None, **{**values, "app_env": "production"})
+    live = {**values, "app_env": "production", "jwt_secret": "s" * 32, "id_secret": "i" * 32}
+    assert Settings(_env_file=None, **live).app_env == "production"
