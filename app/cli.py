@@ -90,18 +90,24 @@ async def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awa
 
 
 def cmd_migrate(settings: Settings) -> int:
+    """Safe to run from every replica at once: on PostgreSQL the runs serialize on an
+    advisory lock and all but the first find nothing to do (app/db/migrations.py)."""
     from app.db.engine import create_engine
     from app.db.migrations import current_revision, upgrade
 
-    async def run() -> str | None:
+    async def run() -> tuple[str | None, str | None]:
         engine = create_engine(settings, settings.owner_database_url)
         try:
-            await upgrade(engine)
-            return await current_revision(engine)
+            before = await upgrade(engine)
+            return before, await current_revision(engine)
         finally:
             await engine.dispose()
 
-    print(f"database at revision {asyncio.run(run())} (head)")
+    before, after = asyncio.run(run())
+    if before == after:
+        print(f"database already at revision {after} (head): nothing to do")
+    else:
+        print(f"database upgraded from revision {before or '(empty)'} to {after} (head)")
     return 0
 
 

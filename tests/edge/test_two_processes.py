@@ -1,12 +1,14 @@
-"""Two gateway processes (real uvicorn servers) sharing one Redis: one principal has one
-budget, whichever process answers, and a persisted query registered through one is
-found by the other."""
+"""Two gateway processes (real uvicorn servers) on one database, sharing one Redis: one
+principal has one budget, whichever process answers; a persisted query registered through
+one is found by the other; and a write through one is read through the other at once
+(nothing per process caches data: docs/scaling.md)."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -90,3 +92,40 @@ async def test_a_query_persisted_through_one_process_runs_on_the_other(
     assert registered.json()["data"] == {"workspace": {"name": "Acme Corp"}}
     assert by_hash.status_code == 200
     assert by_hash.json()["data"] == {"workspace": {"name": "Acme Corp"}}
+
+
+TEAMS = 'query Teams { workspace(slug: "acme") { teams(first: 20) { nodes { id name } } } }'
+CREATE_TEAM = "mutation Create($input: CreateTeamInput!) { createTeam(input: $input) { team { id name } userErrors { code } } }"  # fmt: skip
+RENAME_TEAM = "mutation Rename($input: UpdateTeamInput!) { updateTeam(input: $input) { team { name } userErrors { code } } }"  # fmt: skip
+
+
+async def test_a_write_through_one_process_is_read_through_the_other_at_once(
+    two_gateways: tuple[str, str], session: AsyncSession, settings: Settings
+) -> None:
+    ada = await f.user_id(session, "ada@acme.test")
+    headers = {"Authorization": f"Bearer {issue_user_token(settings, ada)}"}
+    acme = await f.gid(session, "Workspace", "acme")
+    a, b = two_gateways
+
+    async def run(url: str, query: str, variables: dict[str, object] | None = None) -> Any:
+        response = await http.post(
+            f"{url}/graphql", json={"query": query, "variables": variables}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["data"]
+
+    def names(data: Any) -> set[str]:
+        return {team["name"] for team in data["workspace"]["teams"]["nodes"]}
+
+    async with httpx.AsyncClient(timeout=10) as http:
+        before = [names(await run(url, TEAMS)) for url in (a, b)]  # both parsed it already
+        created = await run(a, CREATE_TEAM, {"input": {"workspaceId": acme, "name": "Night"}})
+        seen_by_b = names(await run(b, TEAMS))
+        team = created["createTeam"]["team"]["id"]
+        renamed = await run(b, RENAME_TEAM, {"input": {"teamId": team, "name": "Late"}})
+        seen_by_a = names(await run(a, TEAMS))
+    assert before[0] == before[1]
+    assert created["createTeam"]["userErrors"] == []
+    assert seen_by_b == before[0] | {"Night"}
+    assert renamed["updateTeam"] == {"team": {"name": "Late"}, "userErrors": []}
+    assert seen_by_a == before[0] | {"Late"}
