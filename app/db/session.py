@@ -24,12 +24,15 @@ any that follows a mid-request ``session.commit()`` — starts with
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.db.tenant import Tenant, TenantSession, attach
+
+log = logging.getLogger("app.db")
 
 
 class RequestDB:
@@ -74,6 +77,17 @@ class RequestDB:
                 if commit:
                     await session.commit()
                 else:
-                    await session.rollback()
+                    await _roll_back(session)
             finally:
                 await session.close()
+
+
+async def _roll_back(session: AsyncSession) -> None:
+    """Roll back, for a request that is already answered with an error: a connection
+    that cannot roll back (lost, or no answer within the driver's command timeout) is
+    invalidated instead, and the pool opens a new one."""
+    try:
+        await session.rollback()
+    except Exception:
+        log.warning("rollback failed: the connection is dropped", exc_info=True)
+        await session.invalidate()

@@ -43,6 +43,7 @@ from app.auth.authenticate import (
     read_credential,
 )
 from app.auth.viewer import Viewer
+from app.db.failures import classify
 from app.db.session import RequestDB
 from app.edge.analysis import actual_cost, check_variables
 from app.edge.errors import Refused
@@ -173,7 +174,12 @@ async def _answer(request: Request, gateway: Any, request_id: str) -> Response:
                 status=504,
             )
         )
-    except Exception:
+    except Exception as error:
+        failure = classify(error)  # the database unavailable: a typed answer, not a 500
+        if failure is not None:
+            log.warning("request %s: %s (%r)", request_id, failure.reason, error)
+            await state.db.finish(commit=False)
+            return refused_response(failure.refused())
         log.exception("request %s failed", request_id)
         await state.db.finish(commit=False)
         return JSONResponse(
