@@ -15,13 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.auth.tokens import issue_user_token
 from app.config import Settings
-from app.db.engine import APPLICATION_NAME, create_engine
+from app.db.engine import APPLICATION_NAME, create_engine, refuse_closed_connection
 from app.main import create_app
 from tests import factories as f
 from tests.edge.live import gateway_process
@@ -49,11 +49,14 @@ TIMED_OUT = {
 
 
 @asynccontextmanager
-async def gateway(settings: Settings, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """The app over its own engine, with ``overrides`` of the test's settings."""
+async def gateway(
+    settings: Settings, engine: AsyncEngine | None = None, **overrides: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app over its own engine (or ``engine``), with ``overrides`` of the test's
+    settings."""
     settings = settings.model_copy(update=overrides)
-    engine = create_engine(settings)
-    app = create_app(settings, engine)
+    own = engine or create_engine(settings)
+    app = create_app(settings, own)
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
@@ -62,7 +65,7 @@ async def gateway(settings: Settings, **overrides: Any) -> AsyncIterator[httpx.A
             ) as http:
                 yield http
     finally:
-        await engine.dispose()
+        await own.dispose()
 
 
 async def _headers(session: AsyncSession, settings: Settings) -> dict[str, str]:
@@ -171,6 +174,23 @@ async def test_every_pooled_connection_ended_by_the_server_is_replaced(
             *(_post(http, q, headers) for q in (WORKSPACE, TEAMS, VIEWER) * 3)
         )
         assert [_data(r) is not None for r in responses] == [True] * 9
+
+
+@pytest.mark.postgres_only
+async def test_a_first_statement_on_an_ended_connection_runs_again_on_a_new_one(
+    settings: Settings, session: AsyncSession, owner_engine: AsyncEngine
+) -> None:
+    """The second line of defence, alone: without the pool's checkout check, a request
+    whose first statement finds its connection ended still gets its answer (the
+    statement runs again on a new connection), on both prepared-read paths."""
+    headers = await _headers(session, settings)
+    engine = create_engine(settings)
+    event.remove(engine.sync_engine.pool, "checkout", refuse_closed_connection)
+    async with gateway(settings, engine) as http:
+        for query in (TEAMS, VIEWER):
+            assert _data(await _post(http, query, headers))
+            assert await _terminate_gateway_backends(owner_engine, settings) == 1
+            assert _data(await _post(http, query, headers))
 
 
 @pytest.mark.postgres_only

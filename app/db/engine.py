@@ -67,7 +67,7 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         },
     )
     event.listen(engine.sync_engine, "do_connect", _connect)
-    event.listen(engine.sync_engine.pool, "checkout", _refuse_closed)
+    event.listen(engine.sync_engine.pool, "checkout", refuse_closed_connection)
     return engine
 
 
@@ -84,7 +84,7 @@ def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
         raise DatabaseUnavailable("the database did not answer the connection in time") from error
 
 
-def _refuse_closed(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+def refuse_closed_connection(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
     """A pooled connection the server has ended (a restart, a failover, a pooler restart,
     an idle timeout) is replaced before anything runs on it: the pool opens a new one."""
     if record.driver_connection.is_closed():
