@@ -311,6 +311,37 @@ async def test_a_locked_table_is_answered_at_the_deadline_and_changes_nothing(
         assert _data(await _post(http, WORKSPACE, headers)) == {"workspace": {"name": "Acme Corp"}}
 
 
+@pytest.mark.postgres_only
+async def test_a_statement_past_the_statement_timeout_is_504_and_changes_nothing(
+    settings: Settings, session: AsyncSession, owner_engine: AsyncEngine
+) -> None:
+    """The server cancels the statement (``DB_STATEMENT_TIMEOUT_MS``) before the request's
+    deadline: the same typed answer as the deadline's, from the database's word."""
+    headers = await _headers(session, settings)
+    rename = await _rename(session)
+    async with gateway(settings, db_statement_timeout_ms=300, request_timeout_seconds=5) as http:
+        async with owner_engine.connect() as locker:
+            await locker.execute(text("LOCK TABLE workspaces IN ACCESS EXCLUSIVE MODE"))
+            started = time.monotonic()
+            response = await _post(http, rename, headers)
+            elapsed = time.monotonic() - started
+            await locker.rollback()
+        assert (response.status_code, response.json()) == (
+            504,
+            {
+                "errors": [
+                    {
+                        "message": "The database cancelled a statement that ran too long: "
+                        "the request's unfinished work was rolled back.",
+                        "extensions": {"code": "TIMEOUT"},
+                    }
+                ]
+            },
+        )
+        assert elapsed < 4  # the statement's 0.3 s, not the 5 s deadline
+        assert _data(await _post(http, WORKSPACE, headers)) == {"workspace": {"name": "Acme Corp"}}
+
+
 @pytest.mark.parametrize("backend", ["sqlite"])
 async def test_a_locked_sqlite_database_past_its_busy_timeout_is_503(
     settings: Settings, session: AsyncSession, owner_engine: AsyncEngine
