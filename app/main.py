@@ -82,7 +82,7 @@ async def readyz(request: Request) -> Response:
     back waits for the server, and the driver's command timeout bounds that wait)."""
     check = asyncio.create_task(_select_one(_gateway(request).engine))
     _checks.add(check)
-    check.add_done_callback(_checks.discard)
+    check.add_done_callback(_forget)
     done, _ = await asyncio.wait({check}, timeout=READY_TIMEOUT_SECONDS)
     error = check.exception() if done else None
     if done and error is None:
@@ -90,11 +90,19 @@ async def readyz(request: Request) -> Response:
     if not done:
         check.cancel()
         reason = f"the database did not answer within {READY_TIMEOUT_SECONDS:g} s"
-    else:
-        failure = classify(error)
-        reason = failure.reason if failure is not None else type(error).__name__
-    log.warning("not ready: %s", reason, exc_info=error)
+    elif (failure := classify(error)) is not None:
+        reason = failure.reason
+    else:  # not the database's availability: worth a traceback
+        log.warning("readiness check failed", exc_info=error)
+        reason = type(error).__name__
+    log.warning("not ready: %s", reason)
     return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503)
+
+
+def _forget(check: asyncio.Task[None]) -> None:
+    _checks.discard(check)
+    if not check.cancelled():
+        check.exception()  # retrieved: a late failure is no "never retrieved" warning
 
 
 async def _select_one(engine: AsyncEngine) -> None:

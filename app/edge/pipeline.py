@@ -177,7 +177,7 @@ async def _answer(request: Request, gateway: Any, request_id: str) -> Response:
     except Exception as error:
         failure = classify(error)  # the database unavailable: a typed answer, not a 500
         if failure is not None:
-            log.warning("request %s: %s (%r)", request_id, failure.reason, error)
+            log.warning("request %s: %s (%s)", request_id, failure.reason, type(error).__name__)
             await state.db.finish(commit=False)
             return refused_response(failure.refused())
         log.exception("request %s failed", request_id)
