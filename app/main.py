@@ -107,7 +107,11 @@ def _forget(check: asyncio.Task[None]) -> None:
 
 async def _select_one(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
-        await conn.execute(text("SELECT 1"))
+        try:
+            await conn.execute(text("SELECT 1"))
+        except asyncio.CancelledError:
+            await conn.invalidate()  # cut off midway: not given back to the pool
+            raise
 
 
 def freeze_startup_objects() -> None:

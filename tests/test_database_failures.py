@@ -362,54 +362,83 @@ async def test_a_locked_sqlite_database_past_its_busy_timeout_is_503(
         assert _data(await _post(http, WORKSPACE, headers)) == {"workspace": {"name": "Acme Corp"}}
 
 
-@pytest.mark.postgres_only
-async def test_a_database_that_stops_answering_is_answered_within_the_deadline(
-    settings: Settings, session: AsyncSession
-) -> None:
-    """A server that accepts connections and never answers (a hung host, a partition):
-    /readyz answers within its own 2 s, every request within its deadline, and the
-    gateway serves again once the server answers."""
-    headers = await _headers(session, settings)
-    rename = await _rename(session)
+@asynccontextmanager
+async def _through_a_proxy(
+    settings: Settings, **overrides: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, PausableProxy]]:
+    """The gateway connecting to PostgreSQL through a proxy the test can pause."""
     url = make_url(settings.database_url)
     proxy = await PausableProxy(url.host or "127.0.0.1", url.port or 5432).start()
     through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     try:
-        async with gateway(
-            settings, database_url=through, request_timeout_seconds=1, db_statement_timeout_ms=2000
-        ) as http:
-            warm = await asyncio.gather(*(_post(http, q, headers) for q in (WORKSPACE, TEAMS) * 2))
-            assert [r.status_code for r in warm] == [200] * 4
-            proxy.pause()
-            started = time.monotonic()
-            ready = await http.get("/readyz")
-            assert time.monotonic() - started < 4
-            assert (ready.status_code, ready.json()) == (
-                503,
-                {"status": "unavailable", "reason": "the database did not answer within 2 s"},
-            )
-            for query in (WORKSPACE, VIEWER, rename):
-                started = time.monotonic()
-                response = await _post(http, query, headers)
-                assert time.monotonic() - started < 4
-                assert response.status_code in (503, 504), response.text
-                code = response.json()["errors"][0]["extensions"]["code"]
-                assert code == ("TIMEOUT" if response.status_code == 504 else "SERVICE_UNAVAILABLE")
-
-            proxy.resume()
-            statuses: list[int] = []
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                response = await _post(http, WORKSPACE, headers)
-                statuses.append(response.status_code)
-                if response.status_code == 200:
-                    break
-                await asyncio.sleep(0.2)
-            assert statuses[-1] == 200, statuses
-            assert response.json()["data"] == {"workspace": {"name": "Acme Corp"}}
-            assert (await http.get("/readyz")).json() == {"status": "ok"}
+        async with gateway(settings, database_url=through, **overrides) as http:
+            yield http, proxy
     finally:
+        proxy.resume()
         await proxy.close()
+
+
+async def _answered_again(http: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    """Within 10 s of the database answering again, the gateway answers too."""
+    deadline = time.monotonic() + 10
+    while True:
+        response = await _post(http, WORKSPACE, headers)
+        if response.status_code == 200 or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    assert _data(response) == {"workspace": {"name": "Acme Corp"}}
+    assert (await http.get("/readyz")).json() == {"status": "ok"}
+
+
+@pytest.mark.postgres_only
+async def test_readiness_answers_within_2_s_when_the_database_stops_answering(
+    settings: Settings, session: AsyncSession
+) -> None:
+    """A server that accepts connections and never answers (a hung host, a partition)."""
+    headers = await _headers(session, settings)
+    async with _through_a_proxy(settings, db_statement_timeout_ms=2000) as (http, proxy):
+        assert _data(await _post(http, WORKSPACE, headers))  # a pooled connection
+        proxy.pause()
+        started = time.monotonic()
+        ready = await http.get("/readyz")
+        assert time.monotonic() - started < 4
+        assert (ready.status_code, ready.json()) == (
+            503,
+            {"status": "unavailable", "reason": "the database did not answer within 2 s"},
+        )
+        proxy.resume()
+        await _answered_again(http, headers)
+
+
+@pytest.mark.postgres_only
+async def test_requests_are_answered_within_the_deadline_when_the_database_stops_answering(
+    settings: Settings, session: AsyncSession
+) -> None:
+    """The request on the pooled connection is cut off at its deadline (504) and that
+    connection is dropped, not handed to the next request: those get 503 as soon as a
+    new connection fails to open, and 200 once the server answers again."""
+    headers = await _headers(session, settings)
+    rename = await _rename(session)
+    async with _through_a_proxy(
+        settings,
+        request_timeout_seconds=2,
+        db_connect_timeout_seconds=0.5,
+        db_statement_timeout_ms=2000,
+    ) as (http, proxy):
+        assert _data(await _post(http, WORKSPACE, headers))  # one pooled connection
+        proxy.pause()
+        started = time.monotonic()
+        cut_off = await _post(http, WORKSPACE, headers)
+        assert time.monotonic() - started < 5
+        assert cut_off.status_code == 504
+        assert cut_off.json()["errors"][0]["extensions"] == {"code": "TIMEOUT"}
+        for query in (VIEWER, rename, WORKSPACE):
+            started = time.monotonic()
+            _unavailable(await _post(http, query, headers))
+            assert time.monotonic() - started < 2  # the 0.5 s connect timeout, not the deadline
+        proxy.resume()
+        await _answered_again(http, headers)
+        assert _data(await _post(http, WORKSPACE, headers)) == {"workspace": {"name": "Acme Corp"}}
 
 
 @pytest.mark.postgres_only

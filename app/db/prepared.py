@@ -34,6 +34,7 @@ present or not) are one ``Prepared`` per shape: ``prepared(key, build)`` memoise
 
 from __future__ import annotations
 
+import asyncio
 from collections import namedtuple
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -44,7 +45,6 @@ import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Dialect, Engine
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.db.failures import DatabaseUnavailable
@@ -136,6 +136,11 @@ class Prepared:
                 broken = True
                 if attempt == 2:
                     raise
+            except asyncio.CancelledError:
+                # Cut off mid-read (the request's deadline): the driver is still cancelling
+                # the statement, and the next request should not wait for that.
+                broken = True
+                raise
             finally:
                 if broken or driver is None or driver.is_closed():
                     raw.invalidate()  # the pool opens a new connection instead
@@ -209,16 +214,19 @@ async def _link(session: AsyncSession) -> _Link:
     link = session.info.get(_LINK_KEY)
     if link is not None and transaction is not None and link.transaction is transaction:
         return link  # type: ignore[no-any-return]
-    # Nothing has run in this session: its first statement may go to a new connection.
-    untouched = transaction is None and link is None and not session.identity_map
-    try:
-        conn, driver = await _begin(session)
-    except (DBAPIError, DatabaseUnavailable) as error:
-        lost = isinstance(error, DatabaseUnavailable) or error.connection_invalidated
-        if not (untouched and lost):
-            raise
-        await session.rollback()  # gives the invalidated connection back
-        conn, driver = await _begin(session)
+    conn = await session.connection()  # begins the session's transaction if needed
+    driver = None
+    if _on_asyncpg(conn.dialect):
+        # Nothing has run in this session: its first statement may go to a new connection.
+        untouched = transaction is None and link is None and not session.identity_map
+        try:
+            driver = await _driver_in_transaction(conn)
+        except DatabaseUnavailable:  # the connection was found ended (and invalidated)
+            if not untouched:
+                raise
+            await session.rollback()  # gives the invalidated connection back
+            conn = await session.connection()
+            driver = await _driver_in_transaction(conn)
     sync = conn.sync_connection
     assert sync is not None
     link = _Link(session.sync_session.get_transaction(), conn, sync, conn.dialect, driver)
@@ -226,17 +234,13 @@ async def _link(session: AsyncSession) -> _Link:
     return link
 
 
-async def _begin(session: AsyncSession) -> tuple[AsyncConnection, Any]:
-    """The session's connection, in its transaction; on asyncpg, the driver's connection
-    with its transaction begun."""
-    conn = await session.connection()  # begins the session's transaction if needed
-    if not _on_asyncpg(conn.dialect):
-        return conn, None
+async def _driver_in_transaction(conn: AsyncConnection) -> Any:
+    """The asyncpg connection under ``conn``, its transaction begun: SQLAlchemy begins
+    the driver's transaction lazily, on its first statement; begin it now, so this
+    statement belongs to the request's transaction."""
     raw = await conn.get_raw_connection()
     adapter: Any = raw.dbapi_connection
     driver: Any = raw.driver_connection
-    # SQLAlchemy begins the driver's transaction lazily, on its first statement:
-    # begin it now, so this statement belongs to the request's transaction.
     if adapter._transaction is None:
         try:
             await adapter._start_transaction()
@@ -244,7 +248,7 @@ async def _begin(session: AsyncSession) -> tuple[AsyncConnection, Any]:
             if driver.is_closed():
                 await _lost(conn, error)
             raise
-    return conn, driver
+    return driver
 
 
 async def _lost(conn: AsyncConnection, error: Exception) -> NoReturn:

@@ -36,12 +36,13 @@ log = logging.getLogger("app.db")
 
 
 class RequestDB:
-    __slots__ = ("_lock", "_session", "_sessionmaker", "tenant")
+    __slots__ = ("_cut_off", "_lock", "_session", "_sessionmaker", "tenant")
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
         self._lock = asyncio.Lock()
         self._session: AsyncSession | None = None
+        self._cut_off = False  # a statement was cancelled midway (the request's deadline)
         # Empty until authentication enters the viewer's workspaces.
         self.tenant = Tenant()
 
@@ -55,7 +56,11 @@ class RequestDB:
                 assert isinstance(session.sync_session, TenantSession), "use create_sessionmaker"
                 attach(session, self.tenant)
                 self._session = session
-            yield self._session
+            try:
+                yield self._session
+            except asyncio.CancelledError:
+                self._cut_off = True
+                raise
 
     @property
     def started(self) -> bool:
@@ -76,6 +81,10 @@ class RequestDB:
             try:
                 if commit:
                     await session.commit()
+                elif self._cut_off:
+                    # The driver may still be cancelling the statement (and wait for a
+                    # server that does not answer): the connection is dropped, not reused.
+                    await session.invalidate()
                 else:
                     await _roll_back(session)
             finally:
