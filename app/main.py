@@ -9,6 +9,7 @@ and the rate-limit charge (app.edge.ratelimit) → validation → execution → 
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -26,6 +27,7 @@ from starlette.routing import Route
 from app import metrics
 from app.config import Settings, get_settings
 from app.db.engine import create_engine, create_sessionmaker
+from app.db.failures import classify
 from app.edge.admission import Admission
 from app.edge.persisted import PersistedStore, create_persisted_store
 from app.edge.pipeline import JSONResponse, graphql_endpoint
@@ -70,14 +72,46 @@ async def healthz(_: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+READY_TIMEOUT_SECONDS = 2.0
+_checks: set[asyncio.Task[None]] = set()
+
+
 async def readyz(request: Request) -> Response:
-    try:
-        async with _gateway(request).engine.connect() as conn:
+    """Ready when the database answers ``SELECT 1`` within 2 s. A check that takes longer
+    is answered 503 at once and left to finish in the background (giving a connection
+    back waits for the server, and the driver's command timeout bounds that wait)."""
+    check = asyncio.create_task(_select_one(_gateway(request).engine))
+    _checks.add(check)
+    check.add_done_callback(_forget)
+    done, _ = await asyncio.wait({check}, timeout=READY_TIMEOUT_SECONDS)
+    error = check.exception() if done else None
+    if done and error is None:
+        return JSONResponse({"status": "ok"})
+    if not done:
+        check.cancel()
+        reason = f"the database did not answer within {READY_TIMEOUT_SECONDS:g} s"
+    elif (failure := classify(error)) is not None:
+        reason = failure.reason
+    else:  # not the database's availability: worth a traceback
+        log.warning("readiness check failed", exc_info=error)
+        reason = type(error).__name__
+    log.warning("not ready: %s", reason)
+    return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503)
+
+
+def _forget(check: asyncio.Task[None]) -> None:
+    _checks.discard(check)
+    if not check.cancelled():
+        check.exception()  # retrieved: a late failure is no "never retrieved" warning
+
+
+async def _select_one(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        try:
             await conn.execute(text("SELECT 1"))
-    except Exception:
-        log.warning("readiness check failed", exc_info=True)
-        return JSONResponse({"status": "unavailable"}, status_code=503)
-    return JSONResponse({"status": "ok"})
+        except asyncio.CancelledError:
+            await conn.invalidate()  # cut off midway: not given back to the pool
+            raise
 
 
 def freeze_startup_objects() -> None:

@@ -21,6 +21,12 @@ connection and transaction, and applies the processors (enums, SQLite datetimes)
 - ``outside_transaction``: on a pooled connection of its own, no transaction at all (the
   one read of a request that reads nothing but the viewer's account).
 
+These reads bypass SQLAlchemy's execution, so they do what it does for a connection the
+server has ended (app.db.failures): they invalidate it (the pool replaces it) and raise
+``DatabaseUnavailable``. A session's very first statement that finds its connection
+closed before anything ran is run again once, on a new connection (a read outside a
+transaction too): a restart or failover costs the first request nothing.
+
 Rows are named tuples (``row.name``): read paths only; a service that changes a row
 loads the ORM entity. Statements whose text depends on the request's shape (a filter
 present or not) are one ``Prepared`` per shape: ``prepared(key, build)`` memoises.
@@ -28,17 +34,20 @@ present or not) are one ``Prepared`` per shape: ``prepared(key, build)`` memoise
 
 from __future__ import annotations
 
+import asyncio
 from collections import namedtuple
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any
+from typing import Any, NoReturn
 
 import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from app.db.failures import DatabaseUnavailable
 
 Builder = Callable[[str], sa.Select[Any]]  # dialect name -> statement
 
@@ -127,6 +136,11 @@ class Prepared:
                 broken = True
                 if attempt == 2:
                     raise
+            except asyncio.CancelledError:
+                # Cut off mid-read (the request's deadline): the driver is still cancelling
+                # the statement, and the next request should not wait for that.
+                broken = True
+                raise
             finally:
                 if broken or driver is None or driver.is_closed():
                     raw.invalidate()  # the pool opens a new connection instead
@@ -145,7 +159,12 @@ class Prepared:
             # the benchmark, tracing) see these statements too; cursor and context are None.
             sync = link.sync
             sync.dispatch.before_cursor_execute(sync, None, c.sql, args, None, False)
-            records: Sequence[Any] = await link.driver.fetch(c.sql, *args)
+            try:
+                records: Sequence[Any] = await link.driver.fetch(c.sql, *args)
+            except Exception as error:
+                if link.conn is not None and link.driver.is_closed():
+                    await _lost(link.conn, error)
+                raise  # outside_transaction: handled there
             sync.dispatch.after_cursor_execute(sync, None, c.sql, args, None, False)
         else:
             assert link.conn is not None
@@ -196,20 +215,47 @@ async def _link(session: AsyncSession) -> _Link:
     if link is not None and transaction is not None and link.transaction is transaction:
         return link  # type: ignore[no-any-return]
     conn = await session.connection()  # begins the session's transaction if needed
-    sync = conn.sync_connection
-    assert sync is not None
     driver = None
     if _on_asyncpg(conn.dialect):
-        raw = await conn.get_raw_connection()
-        adapter: Any = raw.dbapi_connection
-        # SQLAlchemy begins the driver's transaction lazily, on its first statement:
-        # begin it now, so this statement belongs to the request's transaction.
-        if adapter._transaction is None:
-            await adapter._start_transaction()
-        driver = raw.driver_connection
+        # Nothing has run in this session: its first statement may go to a new connection.
+        untouched = transaction is None and link is None and not session.identity_map
+        try:
+            driver = await _driver_in_transaction(conn)
+        except DatabaseUnavailable:  # the connection was found ended (and invalidated)
+            if not untouched:
+                raise
+            await session.rollback()  # gives the invalidated connection back
+            conn = await session.connection()
+            driver = await _driver_in_transaction(conn)
+    sync = conn.sync_connection
+    assert sync is not None
     link = _Link(session.sync_session.get_transaction(), conn, sync, conn.dialect, driver)
     session.info[_LINK_KEY] = link
     return link
+
+
+async def _driver_in_transaction(conn: AsyncConnection) -> Any:
+    """The asyncpg connection under ``conn``, its transaction begun: SQLAlchemy begins
+    the driver's transaction lazily, on its first statement; begin it now, so this
+    statement belongs to the request's transaction."""
+    raw = await conn.get_raw_connection()
+    adapter: Any = raw.dbapi_connection
+    driver: Any = raw.driver_connection
+    if adapter._transaction is None:
+        try:
+            await adapter._start_transaction()
+        except Exception as error:
+            if driver.is_closed():
+                await _lost(conn, error)
+            raise
+    return driver
+
+
+async def _lost(conn: AsyncConnection, error: Exception) -> NoReturn:
+    """The server ended the connection under a statement of ours: SQLAlchemy is told (the
+    pool replaces the connection), and the request gets a typed error."""
+    await conn.invalidate(error)
+    raise DatabaseUnavailable("the database connection was lost") from error
 
 
 _MEMO: dict[Hashable, Prepared] = {}

@@ -24,6 +24,7 @@ any that follows a mid-request ``session.commit()`` — starts with
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -31,14 +32,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.db.tenant import Tenant, TenantSession, attach
 
+log = logging.getLogger("app.db")
+
 
 class RequestDB:
-    __slots__ = ("_lock", "_session", "_sessionmaker", "tenant")
+    __slots__ = ("_cut_off", "_lock", "_session", "_sessionmaker", "tenant")
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
         self._lock = asyncio.Lock()
         self._session: AsyncSession | None = None
+        self._cut_off = False  # a statement was cancelled midway (the request's deadline)
         # Empty until authentication enters the viewer's workspaces.
         self.tenant = Tenant()
 
@@ -52,7 +56,11 @@ class RequestDB:
                 assert isinstance(session.sync_session, TenantSession), "use create_sessionmaker"
                 attach(session, self.tenant)
                 self._session = session
-            yield self._session
+            try:
+                yield self._session
+            except asyncio.CancelledError:
+                self._cut_off = True
+                raise
 
     @property
     def started(self) -> bool:
@@ -73,7 +81,22 @@ class RequestDB:
             try:
                 if commit:
                     await session.commit()
+                elif self._cut_off:
+                    # The driver may still be cancelling the statement (and wait for a
+                    # server that does not answer): the connection is dropped, not reused.
+                    await session.invalidate()
                 else:
-                    await session.rollback()
+                    await _roll_back(session)
             finally:
                 await session.close()
+
+
+async def _roll_back(session: AsyncSession) -> None:
+    """Roll back, for a request that is already answered with an error: a connection
+    that cannot roll back (lost, or no answer within the driver's command timeout) is
+    invalidated instead, and the pool opens a new one."""
+    try:
+        await session.rollback()
+    except Exception:
+        log.warning("rollback failed: the connection is dropped", exc_info=True)
+        await session.invalidate()

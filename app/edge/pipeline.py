@@ -44,6 +44,7 @@ from app.auth.authenticate import (
     read_credential,
 )
 from app.auth.viewer import Viewer
+from app.db.failures import classify
 from app.db.session import RequestDB
 from app.edge.analysis import actual_cost, check_variables
 from app.edge.errors import Refused
@@ -190,7 +191,12 @@ async def _answer(request: Request, gateway: Any, request_id: str) -> Response:
             ),
             media_type,
         )
-    except Exception:
+    except Exception as error:
+        failure = classify(error)  # the database unavailable: a typed answer, not a 500
+        if failure is not None:
+            log.warning("request %s: %s (%s)", request_id, failure.reason, type(error).__name__)
+            await state.db.finish(commit=False)
+            return refused_response(failure.refused(), media_type)
         log.exception("request %s failed", request_id)
         await state.db.finish(commit=False)
         return GraphQLResponse(

@@ -47,6 +47,7 @@ from graphql.language.parser import Parser
 from strawberry.execution import optimized_is_awaitable
 
 from app.config import Settings
+from app.db.failures import classify
 from app.edge.analysis import CostModel, Limits, check_limits
 from app.edge.errors import Refused
 from app.edge.lru import ByteLRU
@@ -293,6 +294,12 @@ async def run(
     if isinstance(result, Awaitable):
         result = await result
     if result.errors:
+        for error in result.errors:
+            original = error.original_error
+            if original is not None and classify(original) is not None:
+                # The database failed under a resolver: the request as a whole is answered
+                # (503 or 504, app.edge.pipeline), not one field masked as a bug.
+                raise original
         result.errors = [_masked(e, context) for e in result.errors]
     elif constant:
         prepared._schema_answer = result
