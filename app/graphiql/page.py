@@ -50,7 +50,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 FIRST_QUERY = """\
-# Signed in as the account chosen above (development only): press the run button.
+# Run it with Ctrl-Enter or the button on the right.
 {
   viewer {
     email
@@ -109,6 +109,16 @@ async def demo_sign_ins(settings: Settings) -> list[dict[str, str]]:
     ]
 
 
+def _hint(settings: Settings) -> str:
+    header = 'Put {"Authorization": "Bearer <token>"} in the Headers tab'
+    if settings.app_env != "development":
+        return header + "."
+    return (
+        f"No demo account to sign in as: run `python -m app seed --demo` (on PostgreSQL, "
+        f"with MIGRATION_DATABASE_URL set to the owner role). Meanwhile: {header}."
+    )
+
+
 def render(config: dict[str, Any]) -> str:
     # "<", ">" and "&" escaped: the JSON cannot close its script element.
     data = orjson.dumps(config).decode()
@@ -118,7 +128,12 @@ def render(config: dict[str, Any]) -> str:
 
 async def graphiql_page(request: Request, settings: Settings) -> HTMLResponse:
     users = await demo_sign_ins(settings)
-    config = {"endpoint": request.url.path, "users": users, "query": FIRST_QUERY}
+    config = {
+        "endpoint": request.url.path,
+        "users": users,
+        "query": FIRST_QUERY,
+        "hint": _hint(settings),
+    }
     return HTMLResponse(
         render(config),
         headers={

@@ -1,7 +1,8 @@
 // The gateway's GraphiQL: GraphiQL 5 (Monaco editors, their web workers bundled here)
 // with the explorer plugin. Its configuration comes from the page itself: a JSON data
 // block (<script type="application/json" id="graphiql-config">), never an inline script.
-//   { "endpoint": "/graphql", "users": [{ "email": "...", "token": "..." }], "query": "..." }
+//   { "endpoint": "/graphql", "users": [{ "email": "...", "token": "..." }], "query": "...",
+//     "hint": "shown when there is nobody to sign in as" }
 // "users" (development only) are the demo accounts the signed-in switcher offers; their
 // tokens stay in memory: the fetcher adds them to each request, the Headers tab stays
 // empty and GraphiQL does not persist headers.
@@ -56,11 +57,7 @@ function App() {
         ),
         h('span', { className: 'harmony-note' }, ' development only: demo tokens, kept in memory'),
       )
-    : h(
-        'span',
-        { className: 'harmony-note' },
-        'Add {"Authorization": "Bearer <token>"} in the Headers tab.',
-      );
+    : h('span', { className: 'harmony-note' }, config.hint);
 
   return h(
     'div',
