@@ -89,7 +89,7 @@ def test_dev_serves_on_the_port_its_banner_names(tmp_path: Path) -> None:
             time.sleep(0.2)
         output = log.read_text()
         assert f"==> GraphiQL at http://127.0.0.1:{port}/graphql" in output
-        assert "8000" not in output
+        assert "127.0.0.1:8000" not in output
         assert re.search(r"^  ada@acme\.test\s+eyJ\S+$", output, re.M)
         page = httpx.get(f"http://127.0.0.1:{port}/graphql", headers={"Accept": "text/html"})
         assert '"email":"ada@acme.test"' in page.text

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.config import Settings
 from app.domain.demo import DEMO_USERS
-from app.graphiql.page import STATIC_DIR
+from app.graphiql.page import STATIC_DIR, render
 from app.main import create_app
 from app.models import User, UserStatus
 
@@ -143,6 +143,14 @@ async def test_production_serves_no_graphiql_by_default(
         assert page.status_code == 401  # the API's answer: no page, no token
         assert "eyJ" not in page.text
         assert (await http.get("/graphiql/static/graphiql.js")).status_code == 404
+
+
+def test_the_configuration_cannot_close_its_script_element() -> None:
+    page = render({"query": "</script><script>alert(1)</script> & <!--"})
+    config = CONFIG.search(page)
+    assert config is not None
+    assert "<" not in config.group(1) and "&" not in config.group(1)
+    assert json.loads(config.group(1)) == {"query": "</script><script>alert(1)</script> & <!--"}
 
 
 def test_the_assets_ship_in_the_package_with_their_licences() -> None:
