@@ -16,8 +16,18 @@ from app.config import Settings, get_settings
 T = TypeVar("T")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"harmony-gateway {version('harmony-gateway')}"
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "harmony-gateway (not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m app", description="Harmony Gateway")
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="serve the GraphQL API with uvicorn")

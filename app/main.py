@@ -32,6 +32,7 @@ from app.edge.admission import Admission
 from app.edge.persisted import PersistedStore, create_persisted_store
 from app.edge.pipeline import JSONResponse, graphql_endpoint
 from app.edge.ratelimit import PenaltyBox, RateLimiter, create_rate_limiter
+from app.graphiql.page import static_mount
 from app.graphql.operation import Documents
 
 log = logging.getLogger("app.http")
@@ -164,6 +165,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
+            *([static_mount()] if settings.graphiql_enabled else []),
         ],
         middleware=middleware,
         lifespan=lifespan,

@@ -33,8 +33,7 @@ from typing import Any
 import orjson
 from graphql import ExecutionResult
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
-from strawberry.http.ides import get_graphql_ide_html
+from starlette.responses import Response
 
 from app import metrics
 from app.auth.authenticate import (
@@ -65,6 +64,7 @@ from app.edge.persisted import (
     sha256_hex,
 )
 from app.edge.ratelimit import Charge, ThrottleStatus
+from app.graphiql.page import graphiql_page
 from app.graphql import operation
 from app.graphql.context import Context
 from app.graphql.schema import format_error
@@ -136,7 +136,7 @@ async def _answer(request: Request, gateway: Any, request_id: str) -> Response:
         and settings.graphiql_enabled
         and "text/html" in request.headers.get("accept", "")
     ):
-        return HTMLResponse(get_graphql_ide_html())
+        return await graphiql_page(request, settings)
     media_type = response_media_type(request.headers.get("accept"))
     if media_type is None:
         return refused_response(not_acceptable(), APPLICATION_JSON)
