@@ -130,7 +130,7 @@ async def test_workspace_by_slug(client: GraphQLClient, session: AsyncSession) -
 
 
 async def test_workspace_that_does_not_exist_is_null(client: GraphQLClient) -> None:
-    for slug in ["nope", "", "ACME", "acme ", "acme\n", "a" * 64, "ac\x00me"]:
+    for slug in ["nope", "", "ACME", "acme ", "acme\n", "a" * 64]:  # (NUL: test_bad_input)
         body = await ada(client, "query($s: String!) { workspace(slug: $s) { id } }", s=slug)
         assert body == {"data": {"workspace": None}}, slug
 
@@ -243,7 +243,6 @@ async def test_member_search(client: GraphQLClient) -> None:
 
 BAD_MEMBER_FILTERS: list[tuple[dict[str, Any], str, str]] = [
     ({"search": "x" * 101}, "`filter.search` is limited to 100 characters.", "filter.search"),
-    ({"search": "a\x00b"}, "`filter.search` must not contain NUL characters.", "filter.search"),
     ({"roleId": "team"}, "'team' is not a valid ID.", "filter.roleId"),
     ({"teamId": ""}, "'' is not a valid ID.", "filter.teamId"),
 ]
@@ -642,8 +641,6 @@ async def test_conversation_filters(client: GraphQLClient, session: AsyncSession
 
 
 BAD_CONVERSATION_FILTERS: list[tuple[dict[str, Any], str, str]] = [
-    ({"from": "2026-11-04T00:00:00"}, "`filter.from` needs a timezone offset.", "filter.from"),
-    ({"to": "0001-01-01T00:00:00+01:00"}, "`filter.to` is out of range.", "filter.to"),
     (
         {"teamId": encode_id("User", 1)},
         "`filter.teamId` must be the ID of a Team.",

@@ -36,6 +36,8 @@ def looks_like_api_key(token: str) -> bool:
 def prefix_of(secret: str) -> str | None:
     body = secret[len(KEY_MARKER) :]
     prefix, sep, rest = body.partition("_")
-    if not sep or not prefix or not rest or len(prefix) > 16:
+    # Issued prefixes are ASCII letters and digits: anything else (a NUL byte, which
+    # PostgreSQL cannot even compare) names no key.
+    if not sep or not rest or not (0 < len(prefix) <= 16 and prefix.isascii() and prefix.isalnum()):
         return None
     return prefix

@@ -14,6 +14,8 @@ from app.config import Settings
 # Never "none", never an asymmetric algorithm keyed with the shared secret.
 ALGORITHMS = ("HS256",)
 VERIFIED_TOKENS = 4096  # valid tokens whose signature need not be checked again
+# Ours are about 200 characters: a longer token is refused unread (nor kept in memory).
+MAX_TOKEN_LENGTH = 2048
 
 
 class InvalidTokenError(Exception):
@@ -22,6 +24,9 @@ class InvalidTokenError(Exception):
 
 # User ids are 32-bit INTEGER keys: a subject outside 1..MAX_USER_ID names nobody.
 MAX_USER_ID = 2**31 - 1
+# `iat` and `exp` are unix seconds within the calendar (up to 9999-12-31): a larger
+# JSON number (10**400 is valid JSON) would not even convert to a float.
+MAX_INSTANT = 253_402_300_799
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,8 @@ def verify_user_token(settings: Settings, token: str) -> TokenClaims:
     every use. Only valid tokens are kept, keyed by the whole token and the secret,
     issuer and audience that verified it. Whether the account signed out everywhere
     since ``issued_at`` is the database's to say (app.auth.authenticate)."""
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidTokenError("the token is too long")
     claims, expires_at = _verified(
         token, settings.secret, settings.jwt_issuer, settings.jwt_audience
     )
@@ -84,6 +91,14 @@ def _verified(token: str, secret: str, issuer: str, audience: str) -> tuple[Toke
         raise InvalidTokenError("the token's subject is not a user id")
     if not 1 <= int(sub) <= MAX_USER_ID:
         raise InvalidTokenError("the token's subject is not a user id")
-    if isinstance(issued_at, bool) or not isinstance(issued_at, int | float):
-        raise InvalidTokenError("the token's issue time is not a number")
-    return TokenClaims(user_id=int(sub), issued_at=float(issued_at)), float(claims["exp"])
+    issued_at, expires_at = _instant(issued_at, "issue time"), _instant(claims["exp"], "expiry")
+    return TokenClaims(user_id=int(sub), issued_at=issued_at), expires_at
+
+
+def _instant(value: object, what: str) -> float:
+    """Unix seconds as a float; InvalidTokenError for any other JSON value."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidTokenError(f"the token's {what} is not a number")
+    if not 0 <= value <= MAX_INSTANT:  # NaN fails this too
+        raise InvalidTokenError(f"the token's {what} is out of range")
+    return float(value)

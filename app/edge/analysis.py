@@ -6,7 +6,8 @@ nesting depth, directives per location, fragment definitions, list literals. Eac
 fragment is measured once and reused wherever it is spread, so a fragment that spreads
 another twice, ten levels deep, costs ten measurements, not 2¹⁰; a cycle counts as
 nothing here (validation then refuses it). Descent stops at the depth limit, so no
-document can make this recurse further than ``max_depth``.
+document can make this recurse further than ``max_depth``. A string literal holding
+U+0000 is refused here, a variable holding one by ``check_variables`` (``NUL``).
 
 ``CostModel`` estimates what an operation may return, GitHub/Shopify style (docs/limits.md):
 every object 1, scalars and enum values 0, a connection's items ``first`` times
@@ -41,6 +42,7 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    StringValueNode,
     ValueNode,
     VariableNode,
 )
@@ -55,6 +57,12 @@ INTROSPECTION_COSTS = {"__schema": 100, "__type": 10}
 PAGE_ARGUMENT = "first"
 CONNECTION_ITEMS = frozenset({"edges", "nodes"})
 IDS_ARGUMENT = "ids"
+# No field takes U+0000: PostgreSQL cannot store it in text, nor even compare it. Every
+# string of a request (literals here, variables in check_variables) is checked once,
+# before anything runs; other control characters are the fields' own business
+# (app.domain.validation).
+NUL = "\x00"
+NUL_REFUSED = "holding U+0000 (NUL), which no argument accepts."
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +130,8 @@ class _Analysis:
                 stack.extend(node.values)
             elif isinstance(node, ObjectValueNode):
                 stack.extend(f.value for f in node.fields)
+            elif isinstance(node, StringValueNode) and NUL in node.value:
+                raise Refused("BAD_USER_INPUT", f"The document has a string {NUL_REFUSED}")
 
     def fragment(self, name: str) -> _Measure:
         found = self.measured.get(name)
@@ -244,7 +254,8 @@ def check_limits(document: DocumentNode, limits: Limits) -> None:
 
 
 def check_variables(variables: Mapping[str, Any] | None, max_list_length: int) -> None:
-    """Lists in the request's variables obey the same length limit as list literals."""
+    """Lists in the request's variables obey the same length limit as list literals, and
+    their strings the same rule (no NUL)."""
     if not variables:
         return
     stack: list[Any] = list(variables.values())
@@ -260,6 +271,8 @@ def check_variables(variables: Mapping[str, Any] | None, max_list_length: int) -
             stack.extend(value)
         elif isinstance(value, dict):
             stack.extend(value.values())
+        elif isinstance(value, str) and NUL in value:
+            raise Refused("BAD_USER_INPUT", f"The variables have a string {NUL_REFUSED}")
 
 
 # ---------------------------------------------------------------------------- cost

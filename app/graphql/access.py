@@ -216,11 +216,6 @@ class MemberFilterInput:
             raise BadUserInput(
                 "`filter.search` is limited to 100 characters.", argument="filter.search"
             )
-        if self.search is not None and "\x00" in self.search:
-            # PostgreSQL text cannot hold NUL: refuse it here rather than fail the statement.
-            raise BadUserInput(
-                "`filter.search` must not contain NUL characters.", argument="filter.search"
-            )
         return MemberFilter(
             status=self.status,
             role_id=pk_of(self.role_id, "Role", "filter.roleId"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -17,7 +17,6 @@ from app.graphql.access import ITEMS, TeamType, pk_of
 from app.graphql.context import Info
 from app.graphql.directives import scoped_field
 from app.graphql.enums import InsightKind
-from app.graphql.errors import BadUserInput
 from app.graphql.ids import encode_id
 from app.graphql.lookahead import selected
 from app.graphql.node import Node, node_id
@@ -192,19 +191,7 @@ class ConversationFilterInput:
     )
 
     def to_domain(self) -> ConversationFilter:
-        for name, value in (("from", self.from_), ("to", self.to)):
-            if value is None:
-                continue
-            if value.tzinfo is None:
-                raise BadUserInput(
-                    f"`filter.{name}` needs a timezone offset.", argument=f"filter.{name}"
-                )
-            try:
-                value.astimezone(UTC)  # stored and compared in UTC
-            except OverflowError as exc:
-                raise BadUserInput(
-                    f"`filter.{name}` is out of range.", argument=f"filter.{name}"
-                ) from exc
+        # `from` and `to` are instants with an offset (app.graphql.scalars.DateTime).
         return ConversationFilter(
             team_id=pk_of(self.team_id, "Team", "filter.teamId"),
             host_user_id=pk_of(self.host_id, "User", "filter.hostId"),

@@ -4,6 +4,7 @@ execution, masking), not through Strawberry's ``Schema.execute``."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -18,6 +19,7 @@ from app.graphql.execution import GatewayExecutionContext, plan_plain_leaves
 from app.graphql.lookup import NodeQueries
 from app.graphql.mutations import Mutation
 from app.graphql.rate_limit import RateLimitQueries
+from app.graphql.scalars import DateTime
 from app.graphql.users import UserQueries, UserType
 from app.graphql.workspaces import WorkspaceQueries, WorkspaceType
 
@@ -61,6 +63,7 @@ def build_schema() -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         execution_context_class=GatewayExecutionContext,
+        scalar_overrides={datetime: DateTime},
         types=[
             UserType,
             WorkspaceType,

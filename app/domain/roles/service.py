@@ -70,7 +70,9 @@ async def create_role(
     permissions: Sequence[str],
 ) -> Role:
     name = check_text(name, "name", NAME_MAX, required=True)
-    description = check_text(description, "description", DESCRIPTION_MAX, required=False)
+    description = check_text(
+        description, "description", DESCRIPTION_MAX, required=False, multiline=True
+    )
     granted = check_permissions(actor, permissions)
     await _check_name_free(session, workspace_id, name)
     role = Role(workspace_id=workspace_id, name=name, description=description)
@@ -120,7 +122,9 @@ async def update_role(
             summary["name"] = {"before": role.name, "after": name}
             role.name = name
     if description is not None:
-        description = check_text(description, "description", DESCRIPTION_MAX, required=False)
+        description = check_text(
+            description, "description", DESCRIPTION_MAX, required=False, multiline=True
+        )
         if description != role.description:
             summary["description"] = {"before": role.description, "after": description}
             role.description = description

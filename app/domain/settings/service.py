@@ -13,7 +13,7 @@ from app.db.types import utcnow
 from app.domain import audit
 from app.domain.actor import Actor
 from app.domain.errors import Refusal, UserErrorCode
-from app.domain.validation import check_text
+from app.domain.validation import check_characters, check_text
 from app.domain.workspaces import repository as workspaces
 from app.models import (
     AIProvider,
@@ -103,7 +103,9 @@ async def update_general(
                 f"The handbook is limited to {HANDBOOK_MAX} characters.",
                 ["input", "handbook"],
             )
-        updates["handbook"] = change.handbook
+        updates["handbook"] = check_characters(
+            change.handbook, ["input", "handbook"], multiline=True
+        )
     if change.primary_color is not UNCHANGED:
         updates["brand_primary_color"] = _check_color(change.primary_color, "primaryColor")
     if change.accent_color is not UNCHANGED:
@@ -168,6 +170,8 @@ async def update_intelligence(
                     "Model names are 1-100 characters, at most 50.",
                     ["input", "providers", i, "models"],
                 )
+            for model in models:
+                check_characters(model, ["input", "providers", i, "models"])
             row = current.get(p.provider) or AIProvider(
                 workspace_id=workspace_id, provider=p.provider
             )

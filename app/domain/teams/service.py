@@ -66,7 +66,9 @@ async def create_team(
     member_ids: Sequence[int | None],
 ) -> Team:
     name = check_text(name, "name", NAME_MAX, required=True)
-    description = check_text(description, "description", DESCRIPTION_MAX, required=False)
+    description = check_text(
+        description, "description", DESCRIPTION_MAX, required=False, multiline=True
+    )
     members = await _check_members(session, workspace_id, member_ids)
     await _check_name_free(session, workspace_id, name)
     team = Team(workspace_id=workspace_id, name=name, description=description)
@@ -104,7 +106,9 @@ async def update_team(
             summary["name"] = {"before": team.name, "after": name}
             team.name = name
     if description is not None:
-        description = check_text(description, "description", DESCRIPTION_MAX, required=False)
+        description = check_text(
+            description, "description", DESCRIPTION_MAX, required=False, multiline=True
+        )
         if description != team.description:
             summary["description"] = {"before": team.description, "after": description}
             team.description = description

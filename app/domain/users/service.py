@@ -12,7 +12,10 @@ from sqlmodel import col
 from app.domain.users.repository import user_by_email
 from app.models import User
 
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+# No white space, no control character (C0, DEL, C1).
+EMAIL_RE = re.compile(
+    r"^[^@\s\x00-\x1f\x7f-\x9f]{1,64}@[^@\s\x00-\x1f\x7f-\x9f]+\.[^@\s\x00-\x1f\x7f-\x9f]+$"
+)
 
 
 class InvalidEmailError(ValueError):
