@@ -35,7 +35,6 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry.http.ides import get_graphql_ide_html
 
-from app import metrics
 from app.auth.authenticate import (
     AuthenticationError,
     Credential,
@@ -58,6 +57,7 @@ from app.edge.ratelimit import Charge, ThrottleStatus
 from app.graphql import operation
 from app.graphql.context import Context
 from app.graphql.schema import format_error
+from app.observability import access, metrics
 
 log = logging.getLogger("app.http")
 
@@ -89,6 +89,7 @@ def refused_response(refusal: Refused) -> JSONResponse:
     body: dict[str, Any] = {"errors": refusal.errors()}
     if refusal.cost is not None:
         body["extensions"] = {"cost": refusal.cost}
+    access.answered(body)
     return JSONResponse(body, status_code=refusal.status, headers=refusal.headers)
 
 
@@ -110,7 +111,9 @@ class _Request:
 async def graphql_endpoint(request: Request) -> Response:
     gateway = request.app.state.gateway
     request_id = request.headers.get("x-request-id", "")[:64] or next_request_id()
-    response = await _answer(request, gateway, request_id)
+    with access.Observed(request_id, request.headers) as observed:  # the access line
+        response = await _answer(request, gateway, request_id)
+        observed.status = response.status_code
     response.headers["x-request-id"] = request_id
     return response
 
@@ -295,6 +298,7 @@ async def _execute(gateway: Any, state: _Request) -> Response:
         raise _unauthenticated(exc) from None
 
     principal = principal_of(viewer)
+    access.identified(viewer, prepared, name)
     try:
         requested = _estimate(prepared, params, state.http.method, settings)
     except Refused:
@@ -311,6 +315,7 @@ async def _execute(gateway: Any, state: _Request) -> Response:
 
     context = Context.create(state.db, viewer, settings, state.request_id)
     context.cost = (requested, charge.status)
+    access.executing(context)
     result = await operation.run(prepared, context, params.variables, name)
     return _result_response(result, prepared, requested, charge)
 
@@ -388,6 +393,7 @@ def _result_response(
             "throttleStatus": charge.status.as_json(),
         }
     }
+    access.answered(payload)
     return JSONResponse(payload)
 
 
