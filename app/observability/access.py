@@ -184,36 +184,46 @@ def _finish(record: Observed, seconds: float) -> None:
         )
 
 
-_trusted_names: frozenset[str] | None = None
-_other_names: set[str] = set()
+class OperationLabels:
+    """Operation names as metric labels, at most ``cap`` of them besides the trusted ones."""
+
+    def __init__(self, trusted: frozenset[str], cap: int = OTHER_NAMES_CAP) -> None:
+        self.trusted = trusted
+        self.cap = cap
+        self.others: set[str] = set()
+
+    def __call__(self, name: str | None) -> str:
+        if name is None:
+            return "anonymous"
+        if name in self.others or name in self.trusted:
+            return name
+        if len(self.others) < self.cap and _NAME.fullmatch(name):
+            self.others.add(name)
+            return name
+        return "other"
+
+
+def trusted_operation_names() -> frozenset[str]:
+    """The operation names of the trusted documents."""
+    from app.edge.persisted import trusted_documents
+
+    names = set()
+    for text in trusted_documents().values():
+        for definition in parse(text, no_location=True).definitions:
+            if isinstance(definition, OperationDefinitionNode) and definition.name:
+                names.add(definition.name.value)
+    return frozenset(names)
+
+
+_labels: OperationLabels | None = None
 _children_cache: dict[tuple[str, str], tuple[Any, Any]] = {}
 
 
-def _trusted() -> frozenset[str]:
-    """The operation names of the trusted documents (read once)."""
-    global _trusted_names
-    if _trusted_names is None:
-        from app.edge.persisted import trusted_documents
-
-        names = set()
-        for text in trusted_documents().values():
-            for definition in parse(text, no_location=True).definitions:
-                if isinstance(definition, OperationDefinitionNode) and definition.name:
-                    names.add(definition.name.value)
-        _trusted_names = frozenset(names)
-    return _trusted_names
-
-
 def _label(name: str | None) -> str:
-    """The operation's metric label (bounded cardinality: see the module's docstring)."""
-    if name is None:
-        return "anonymous"
-    if name in _other_names or name in _trusted():
-        return name
-    if len(_other_names) < OTHER_NAMES_CAP and _NAME.fullmatch(name):
-        _other_names.add(name)
-        return name
-    return "other"
+    global _labels
+    if _labels is None:  # on first use: the manifest is read once per process
+        _labels = OperationLabels(trusted_operation_names())
+    return _labels(name)
 
 
 def _children(label: str, outcome: str) -> tuple[Any, Any]:
