@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from typing import Any, TextIO
 
 import orjson
@@ -24,11 +25,32 @@ from app.config import Settings
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 
+class _Timestamp:
+    """``timestamp``: ISO 8601 in UTC with microseconds, like structlog's ``TimeStamper``
+    but with the date and time of day formatted once a second (a third of the cost of
+    an access line went to ``datetime.isoformat``)."""
+
+    __slots__ = ("_prefix", "_second")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, _logger: Any, _name: str, event: Any) -> Any:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        event["timestamp"] = f"{self._prefix}.{int((now - second) * 1e6):06d}Z"
+        return event
+
+
 def _processors(settings: Settings) -> tuple[list[Processor], Processor]:
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _Timestamp(),
     ]
     if settings.logs_as_json:
         return [*shared, structlog.processors.format_exc_info], structlog.processors.JSONRenderer(
