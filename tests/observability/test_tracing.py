@@ -5,8 +5,11 @@ access line's attributes, each root field a span, each SQL statement a span unde
 from __future__ import annotations
 
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from threading import Thread
 
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -112,3 +115,50 @@ async def test_without_a_tracer_the_engine_gets_no_span_listeners(
             engine.sync_engine, "after_cursor_execute", tracing._statement_ends
         )
     assert tracing.execution_context() is not tracing.TracedExecutionContext
+
+
+async def test_with_an_otlp_endpoint_the_spans_reach_the_collector(serve: Serve) -> None:
+    received: list[tuple[str, bytes]] = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, body))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.end_headers()
+            self.wfile.write(b"")
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        async with serve(
+            otel_exporter_otlp_endpoint=endpoint, otel_service_name="gw-test"
+        ) as client:
+            token = await client.token("ada@acme.test")
+            assert (
+                await client.post(
+                    'query AcmeName { workspace(slug: "acme") { name } }', token=token
+                )
+            ).status_code == 200
+        # The lifespan's end flushed the batch and stopped tracing.
+        assert tracing.TRACER is None
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert received and {path for path, _ in received} == {"/v1/traces"}
+    names, services = set(), set()
+    for _, body in received:
+        export = ExportTraceServiceRequest.FromString(body)
+        for resource_spans in export.resource_spans:
+            for attribute in resource_spans.resource.attributes:
+                if attribute.key == "service.name":
+                    services.add(attribute.value.string_value)
+            for scope in resource_spans.scope_spans:
+                names.update(span.name for span in scope.spans)
+    assert services == {"gw-test"}
+    assert {"graphql AcmeName", "Query.workspace", "SELECT"} <= names
