@@ -248,7 +248,9 @@ def cmd_serve(settings: Settings, host: str, port: int, workers: int | None) -> 
         logging.getLogger("app").warning("%s", message)
     workers = workers or settings.web_workers
     shared_metrics = None
-    if workers > 1 and not settings.prometheus_multiproc_dir:
+    if settings.prometheus_multiproc_dir:  # (from .env too: prometheus-client reads os.environ)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = settings.prometheus_multiproc_dir
+    elif workers > 1:
         # The workers' metrics meet in a directory of their own (app.observability.metrics).
         shared_metrics = tempfile.mkdtemp(prefix="harmony-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared_metrics

@@ -66,6 +66,7 @@ def _gateway(request: Request) -> Gateway:
 
 async def metrics_endpoint(request: Request) -> Response:
     gateway = _gateway(request)
+    access.flush()  # this process's requests up to now
     metrics.sample(gateway.engine.pool, gateway.admission)
     body, content_type = metrics.render()
     return Response(body, media_type=content_type)
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             yield
         finally:
             sampler.cancel()
+            access.flush()
             await gateway.close()
             if owned:
                 await gateway.engine.dispose()

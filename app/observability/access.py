@@ -5,8 +5,9 @@ the request's span.
 request id to structlog's context variables, so every line logged while the request
 runs carries it, and makes the request's record current; the pipeline tells the record
 what it learns (``identified``, ``executing``, ``answered``) and the SQL statement
-listener counts statements into it. When the request ends: one access line, a handful
-of metric observations, and the span's attributes when tracing is on.
+listener counts statements into it. When the request ends its span ends (tracing on) and
+its outcome is kept: ``flush`` writes the access lines and observes the metrics of the
+requests that ended, in batches, at most ``FLUSH_SECONDS`` later.
 
 Operation names label the metrics: the names of the trusted documents
 (app/edge/trusted_documents.json) as they are, any other name as itself until
@@ -16,10 +17,11 @@ Operation names label the metrics: the names of the trusted documents
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
-from contextvars import ContextVar
-from typing import Any
+from contextvars import Context, ContextVar
+from typing import Any, NamedTuple
 
 import structlog
 from graphql import OperationDefinitionNode, parse
@@ -29,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.observability import logs, metrics, tracing
 
 OTHER_NAMES_CAP = 100
+FLUSH_SECONDS = 0.05  # how long an access line may wait to be written
 _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")
 
 
@@ -138,50 +141,97 @@ def _outcome(status: int, codes: list[str]) -> str:
 
 
 def _finish(record: Observed, seconds: float) -> None:
+    """The request's outcome, kept for the next ``flush`` (its span ends now)."""
     status, body = record.status, record.body
     codes = _codes(body, status)
     cost = ((body.get("extensions") or {}).get("cost") or {}) if body is not None else {}
     context = record.context
-    workspace = context.targeted_workspace() if context is not None else None
-    fields: dict[str, Any] = {
-        "operation": record.operation,
-        "principal": record.principal,
-        "principal_id": record.principal_id,
-        "workspace": workspace,
-        "status": status,
-        "errors": codes,
-        "cost_requested": cost.get("requestedQueryCost"),
-        "cost_actual": cost.get("actualQueryCost"),
-        "statements": record.statements,
-        "duration_ms": round(seconds * 1000, 2),
-    }
-    logs.ACCESS.info("graphql request", **fields)  # request_id: bound (contextvars)
-
-    outcome = _outcome(status, codes)
-    requests, duration = _children(_label(record.operation), outcome)
-    requests.inc()
-    duration.observe(seconds)
-    metrics.SQL_STATEMENTS.observe(record.statements)
-    for code in codes:
-        metrics.ERRORS.labels(code).inc()
+    seen = _Seen(
+        record.request_id,
+        record.operation,
+        record.principal,
+        record.principal_id,
+        context.targeted_workspace() if context is not None else None,
+        status,
+        codes,
+        cost.get("requestedQueryCost"),
+        cost.get("actualQueryCost"),
+        record.statements,
+        seconds,
+        time.time(),
+    )
+    if not _pending:
+        asyncio.get_running_loop().call_later(FLUSH_SECONDS, flush, context=Context())
+    _pending.append(seen)
     if record._span is not None:
         tracing.end_request(
             record._span,
-            f"graphql {record.operation or 'anonymous'}",
+            f"graphql {seen.operation or 'anonymous'}",
             {
-                "harmony.request_id": record.request_id,
-                "graphql.operation.name": record.operation,
-                "harmony.principal": record.principal,
-                "harmony.principal_id": record.principal_id,
-                "harmony.workspace": workspace,
+                "harmony.request_id": seen.request_id,
+                "graphql.operation.name": seen.operation,
+                "harmony.principal": seen.principal,
+                "harmony.principal_id": seen.principal_id,
+                "harmony.workspace": seen.workspace,
                 "http.response.status_code": status,
                 "harmony.errors": codes,
-                "harmony.cost.requested": fields["cost_requested"],
-                "harmony.cost.actual": fields["cost_actual"],
-                "db.statement_count": record.statements,
-                "harmony.outcome": outcome,
+                "harmony.cost.requested": seen.cost_requested,
+                "harmony.cost.actual": seen.cost_actual,
+                "db.statement_count": seen.statements,
+                "harmony.outcome": _outcome(status, codes),
             },
         )
+
+
+class _Seen(NamedTuple):
+    request_id: str
+    operation: str | None
+    principal: str
+    principal_id: int | None
+    workspace: int | None
+    status: int
+    errors: list[str]
+    cost_requested: int | None
+    cost_actual: int | None
+    statements: int
+    seconds: float
+    at: float  # when it ended (time.time())
+
+
+_pending: list[_Seen] = []
+
+
+def flush() -> None:
+    """Write the access lines and observe the metrics of the requests that ended since
+    the last flush. Done in batches (every ``FLUSH_SECONDS``, before a scrape, at
+    shutdown) rather than per request: the same work in a tight loop costs a fraction
+    of what it costs spread over requests (docs/observability.md: Cost)."""
+    batch = _pending[:]
+    _pending.clear()
+    access = logs.ACCESS
+    for seen in batch:
+        access.info(
+            "graphql request",
+            request_id=seen.request_id,
+            operation=seen.operation,
+            principal=seen.principal,
+            principal_id=seen.principal_id,
+            workspace=seen.workspace,
+            status=seen.status,
+            errors=seen.errors,
+            cost_requested=seen.cost_requested,
+            cost_actual=seen.cost_actual,
+            statements=seen.statements,
+            duration_ms=round(seen.seconds * 1000, 2),
+            timestamp=seen.at,
+        )
+        requests, duration = _children(_label(seen.operation), _outcome(seen.status, seen.errors))
+        requests.inc()
+        duration.observe(seen.seconds)
+        metrics.SQL_STATEMENTS.observe(seen.statements)
+        for code in seen.errors:
+            metrics.ERRORS.labels(code).inc()
+    logs.flush_access()
 
 
 class OperationLabels:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
 from app.main import create_app
-from app.observability import logs
+from app.observability import access, logs
 from tests.client import GraphQLClient
 
 Lines = Callable[[], list[dict[str, Any]]]
@@ -28,14 +28,19 @@ Lines = Callable[[], list[dict[str, Any]]]
 def log_lines(settings: Settings) -> Iterator[Lines]:
     """``lines()``: every JSON line logged so far, parsed (the real renderer's output)."""
     root = logging.getLogger()
-    handlers, level, access = root.handlers[:], root.level, logs.ACCESS
+    handlers, level, kept = root.handlers[:], root.level, logs.ACCESS
     buffer = io.StringIO()
     logs.configure_logging(settings.model_copy(update={"log_format": "json"}), buffer)
-    yield lambda: [orjson.loads(line) for line in buffer.getvalue().splitlines()]
+
+    def lines() -> list[dict[str, Any]]:
+        access.flush()  # the access lines of the requests so far (written in batches)
+        return [orjson.loads(line) for line in buffer.getvalue().splitlines()]
+
+    yield lines
     structlog.reset_defaults()
     root.handlers[:] = handlers
     root.setLevel(level)
-    logs.ACCESS = access
+    logs.ACCESS = kept
 
 
 Serve = Callable[..., AbstractAsyncContextManager[GraphQLClient]]

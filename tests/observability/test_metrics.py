@@ -3,6 +3,7 @@ and worker processes that share one PROMETHEUS_MULTIPROC_DIR answering for all o
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
@@ -110,6 +111,8 @@ async def test_two_processes_sharing_a_metrics_directory_report_together(
                         f"{url}/graphql", json={"query": ACME_NAME}, headers=headers
                     )
                     assert response.status_code == 200
+            # Each process writes its requests' metrics within FLUSH_SECONDS (0.05 s).
+            await asyncio.sleep(1)
             seen = [await scrape(http, f"{url}/metrics") for url in (a, b)]
     ok = {"operation": "AcmeName", "outcome": "ok"}
     for samples in seen:  # either process answers for both
@@ -136,6 +139,7 @@ async def test_serve_with_two_workers_shares_their_metrics(
                     headers={**headers, "Connection": "close"},
                 )
                 assert response.status_code == 200
+            await asyncio.sleep(1)  # the other worker's batch (FLUSH_SECONDS)
             samples = await scrape(http, f"{url}/metrics")
     ok = {"operation": "AcmeName", "outcome": "ok"}
     assert value(samples, "harmony_graphql_requests_total", **ok) == 12
