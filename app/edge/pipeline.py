@@ -35,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry.http.ides import get_graphql_ide_html
 
+from app import metrics
 from app.auth.authenticate import (
     AuthenticationError,
     Credential,
@@ -57,7 +58,7 @@ from app.edge.ratelimit import Charge, ThrottleStatus
 from app.graphql import operation
 from app.graphql.context import Context
 from app.graphql.schema import format_error
-from app.observability import access, metrics
+from app.observability import access
 
 log = logging.getLogger("app.http")
 
