@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -259,18 +262,31 @@ def cmd_serve(settings: Settings, host: str, port: int, workers: int | None) -> 
         if settings.app_env == "production":
             return _fail(message)
         logging.getLogger("app").warning("%s", message)
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers or settings.web_workers,
-        loop="uvloop",
-        http="httptools",
-        log_level=settings.log_level.lower(),
-        access_log=settings.app_env == "development",
-        proxy_headers=True,
-    )
+    workers = workers or settings.web_workers
+    shared_metrics = None
+    if settings.prometheus_multiproc_dir:  # (from .env too: prometheus-client reads os.environ)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = settings.prometheus_multiproc_dir
+    elif workers > 1:
+        # The workers' metrics meet in a directory of their own (app.observability.metrics).
+        shared_metrics = tempfile.mkdtemp(prefix="harmony-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared_metrics
+    try:
+        uvicorn.run(
+            "app.main:serve_app",  # configures each worker's logging (app.observability.logs)
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            loop="uvloop",
+            http="httptools",
+            log_config=None,  # uvicorn's loggers go through ours
+            log_level=settings.log_level.lower(),
+            access_log=False,  # the gateway writes its own access line per GraphQL request
+            proxy_headers=True,
+        )
+    finally:
+        if shared_metrics is not None:
+            shutil.rmtree(shared_metrics, ignore_errors=True)
     return 0
 
 
@@ -288,9 +304,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = get_settings()
     except ValidationError as exc:
         return _fail("; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()))
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    from app.observability.logs import configure_logging
+
+    configure_logging(settings)
     if args.command != "migrate":
         logging.getLogger("alembic").setLevel(logging.WARNING)
     try:

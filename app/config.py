@@ -1,5 +1,6 @@
 """Settings: the only place the app reads the environment (prometheus-client reads
-``PROMETHEUS_MULTIPROC_DIR`` itself: see app/metrics.py)."""
+``PROMETHEUS_MULTIPROC_DIR`` itself, and the OpenTelemetry SDK its other ``OTEL_*``
+variables: see docs/observability.md)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,14 @@ class Settings(BaseSettings):
 
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Log lines as JSON objects or readable console lines; default: JSON in production.
+    log_format: Literal["json", "console"] | None = None
+    # Tracing (OTLP over HTTP) is on when set, e.g. http://collector:4318.
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_service_name: str = "harmony-gateway"
+    # Where the worker processes of `serve` share their metrics (prometheus-client's own
+    # variable); with WEB_WORKERS > 1 and unset, `serve` makes a temporary one.
+    prometheus_multiproc_dir: str | None = None
 
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=0, ge=0)
@@ -120,6 +129,12 @@ class Settings(BaseSettings):
     def secret(self) -> str:
         assert self.jwt_secret is not None  # set by the validator
         return self.jwt_secret
+
+    @property
+    def logs_as_json(self) -> bool:
+        return (
+            self.app_env == "production" if self.log_format is None else self.log_format == "json"
+        )
 
     @property
     def is_sqlite(self) -> bool:

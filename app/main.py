@@ -24,7 +24,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app import metrics
 from app.config import Settings, get_settings
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.failures import classify
@@ -34,6 +33,8 @@ from app.edge.pipeline import JSONResponse, graphql_endpoint
 from app.edge.ratelimit import PenaltyBox, RateLimiter, create_rate_limiter
 from app.graphiql.page import static_mount
 from app.graphql.operation import Documents
+from app.observability import access, metrics, tracing
+from app.observability.logs import configure_logging
 
 log = logging.getLogger("app.http")
 
@@ -53,6 +54,7 @@ class Gateway:
         self.rate_limiter: RateLimiter = create_rate_limiter(settings)
         self.penalty_box = PenaltyBox()
         self.persisted: PersistedStore = create_persisted_store(settings)
+        access.instrument(engine)  # statement counts (and spans, when tracing)
 
     async def close(self) -> None:
         await self.rate_limiter.close()
@@ -64,7 +66,10 @@ def _gateway(request: Request) -> Gateway:
     return gateway
 
 
-async def metrics_endpoint(_: Request) -> Response:
+async def metrics_endpoint(request: Request) -> Response:
+    gateway = _gateway(request)
+    access.flush()  # this process's requests up to now
+    metrics.sample(gateway.engine.pool, gateway.admission)
     body, content_type = metrics.render()
     return Response(body, media_type=content_type)
 
@@ -132,21 +137,39 @@ def freeze_startup_objects() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
 
 
+def serve_app() -> Starlette:
+    """What ``python -m app serve`` runs in each worker process: logging first."""
+    settings = get_settings()
+    configure_logging(settings)
+    return create_app(settings)
+
+
 def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> Starlette:
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         owned = engine is None
-        app.state.gateway = Gateway(settings, engine or create_engine(settings))
+        traced = bool(settings.otel_exporter_otlp_endpoint)
+        if traced:
+            tracing.configure_tracing(settings)
+        gateway = app.state.gateway = Gateway(settings, engine or create_engine(settings))
+        sampler = asyncio.get_running_loop().create_task(
+            metrics.sample_forever(gateway.engine.pool, gateway.admission)
+        )
         if owned:  # a server process of its own (tests pass their engine and skip this)
             freeze_startup_objects()
         try:
             yield
         finally:
-            await app.state.gateway.close()
+            sampler.cancel()
+            access.flush()
+            await gateway.close()
             if owned:
-                await app.state.gateway.engine.dispose()
+                await gateway.engine.dispose()
+            metrics.process_ended()
+            if traced:
+                tracing.shutdown()
 
     middleware = []
     if settings.cors_origins:

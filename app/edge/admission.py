@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import asyncio
 
-from app import metrics
 from app.edge.errors import Refused
+from app.observability import metrics
 
 RETRY_AFTER_SECONDS = 1
 
@@ -20,7 +20,9 @@ class Admission:
     def __init__(self, max_in_flight: int, max_queued: int) -> None:
         self._slots = asyncio.Semaphore(max_in_flight) if max_in_flight else None
         self.max_queued = max_queued
+        # Read by the gauges (app.observability.metrics.sample), never locked.
         self.waiting = 0
+        self.running = 0
 
     async def __aenter__(self) -> None:
         slots = self._slots
@@ -41,7 +43,9 @@ class Admission:
                     self.waiting -= 1
             else:
                 await slots.acquire()
+        self.running += 1
 
     async def __aexit__(self, *_: object) -> None:
+        self.running -= 1
         if self._slots is not None:
             self._slots.release()

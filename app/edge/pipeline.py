@@ -68,6 +68,7 @@ from app.graphiql.page import graphiql_page
 from app.graphql import operation
 from app.graphql.context import Context
 from app.graphql.schema import format_error
+from app.observability import access
 
 log = logging.getLogger("app.http")
 
@@ -101,6 +102,7 @@ def refused_response(refusal: Refused, media_type: str) -> Response:
     body: dict[str, Any] = {"errors": refusal.errors()}
     if refusal.cost is not None:
         body["extensions"] = {"cost": refusal.cost}
+    access.answered(body)
     return GraphQLResponse(body, media_type, refusal.status, refusal.headers)
 
 
@@ -123,7 +125,9 @@ class _Request:
 async def graphql_endpoint(request: Request) -> Response:
     gateway = request.app.state.gateway
     request_id = request.headers.get("x-request-id", "")[:64] or next_request_id()
-    response = await _answer(request, gateway, request_id)
+    with access.Observed(request_id, request.headers) as observed:  # the access line
+        response = await _answer(request, gateway, request_id)
+        observed.status = response.status_code
     response.headers["x-request-id"] = request_id
     return response
 
@@ -320,6 +324,7 @@ async def _execute(gateway: Any, state: _Request) -> Response:
         raise _unauthenticated(exc) from None
 
     principal = principal_of(viewer)
+    access.identified(viewer, prepared, name)
     try:
         requested = _estimate(prepared, params, state.http.method, settings)
     except Refused:
@@ -336,6 +341,7 @@ async def _execute(gateway: Any, state: _Request) -> Response:
 
     context = Context.create(state.db, viewer, settings, state.request_id)
     context.cost = (requested, charge.status)
+    access.executing(context)
     result = await operation.run(prepared, context, params.variables, name)
     return _result_response(result, prepared, requested, charge, state.media_type)
 
@@ -419,6 +425,7 @@ def _result_response(
             "throttleStatus": charge.status.as_json(),
         }
     }
+    access.answered(payload)
     return GraphQLResponse(payload, media_type)
 
 

@@ -72,6 +72,13 @@ class Context:
             self._workspaces[workspace_id] = loaders
         return loaders
 
+    def targeted_workspace(self) -> int | None:
+        """The one workspace the request read or acted in (None: none, or several),
+        for the access log (app.observability.access)."""
+        ids = set(self._workspaces)
+        ids.update(w for (w, _), granted in self._decisions.items() if granted)
+        return next(iter(ids)) if len(ids) == 1 else None
+
     def forget(self, workspace_id: int) -> None:
         """After a change: drop what this request cached about the workspace, so what
         is read next (the mutation's payload) shows the new state."""

@@ -51,10 +51,10 @@ from app.db.failures import classify
 from app.edge.analysis import CostModel, Limits, check_limits
 from app.edge.errors import Refused
 from app.edge.lru import ByteLRU
-from app.graphql.execution import GatewayExecutionContext
 from app.graphql.lookahead import needs_workspaces
 from app.graphql.pagination import MAX_PAGE_SIZE
 from app.graphql.schema import is_unexpected, schema
+from app.observability import tracing
 
 log = logging.getLogger("app.graphql")
 
@@ -286,7 +286,7 @@ async def run(
         context_value=context,
         variable_values=variables,
         operation_name=operation_name,
-        executor_class=GatewayExecutionContext,
+        executor_class=tracing.execution_context(),  # root-field spans when tracing
         is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
         plans=prepared.plans,
         hide_suggestions=prepared.hide_suggestions,

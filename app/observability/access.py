@@ -1,0 +1,288 @@
+"""One GraphQL request as the operators see it: the access line, the request metrics and
+the request's span.
+
+``Observed`` wraps the endpoint (app.edge.pipeline.graphql_endpoint): it binds the
+request id to structlog's context variables, so every line logged while the request
+runs carries it, and makes the request's record current; the pipeline tells the record
+what it learns (``identified``, ``executing``, ``answered``) and the SQL statement
+listener counts statements into it. When the request ends its span ends (tracing on) and
+its outcome is kept: ``flush`` writes the access lines and observes the metrics of the
+requests that ended, in batches, at most ``FLUSH_SECONDS`` later.
+
+Operation names label the metrics: the names of the trusted documents
+(app/edge/trusted_documents.json) as they are, any other name as itself until
+``OTHER_NAMES_CAP`` distinct ones were seen by this process, then ``other``;
+``anonymous`` for an operation without a name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from contextvars import Context, ContextVar
+from typing import Any, NamedTuple
+
+import structlog
+from graphql import OperationDefinitionNode, parse
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.observability import logs, metrics, tracing
+
+OTHER_NAMES_CAP = 100
+FLUSH_SECONDS = 0.05  # how long an access line may wait to be written
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")
+
+
+class Observed:
+    """The record of the request being answered (a context manager around it)."""
+
+    __slots__ = (
+        "_bound",
+        "_span",
+        "_started",
+        "_token",
+        "body",
+        "context",
+        "headers",
+        "operation",
+        "principal",
+        "principal_id",
+        "request_id",
+        "statements",
+        "status",
+    )
+
+    def __init__(self, request_id: str, headers: Any) -> None:
+        self.request_id = request_id
+        self.headers = headers
+        self.operation: str | None = None
+        self.principal = "anonymous"
+        self.principal_id: int | None = None
+        self.context: Any = None  # app.graphql.context.Context, once execution starts
+        self.body: dict[str, Any] | None = None
+        self.statements = 0
+        self.status = 500  # until the endpoint says otherwise (it raised)
+
+    def __enter__(self) -> Observed:
+        self._started = time.perf_counter()
+        self._token = _CURRENT.set(self)
+        self._bound = structlog.contextvars.bind_contextvars(request_id=self.request_id)
+        self._span = tracing.start_request(self.headers)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        try:
+            _finish(self, time.perf_counter() - self._started)
+        finally:
+            structlog.contextvars.reset_contextvars(**self._bound)
+            _CURRENT.reset(self._token)
+
+
+_CURRENT: ContextVar[Observed | None] = ContextVar("harmony_request", default=None)
+
+
+def identified(viewer: Any, prepared: Any, operation_name: str | None) -> None:
+    """The request's principal (after authentication) and the operation it runs (its
+    name in the document, or the one the request gave)."""
+    record = _CURRENT.get()
+    if record is not None:
+        chosen = prepared.operation
+        name = chosen.name if chosen is not None else None
+        record.operation = name.value if name is not None else operation_name
+        if viewer.api_key_id is not None:
+            record.principal, record.principal_id = "api_key", viewer.api_key_id
+        else:
+            record.principal, record.principal_id = "user", viewer.user_id
+
+
+def executing(context: Any) -> None:
+    """The request's GraphQL context (which workspace the operation targeted)."""
+    record = _CURRENT.get()
+    if record is not None:
+        record.context = context
+
+
+def answered(body: dict[str, Any]) -> None:
+    """The answer's body as built (its errors' codes and ``extensions.cost``)."""
+    record = _CURRENT.get()
+    if record is not None:
+        record.body = body
+
+
+def _count_statement(*_: Any) -> None:
+    record = _CURRENT.get()
+    if record is not None:
+        record.statements += 1
+
+
+def instrument(engine: AsyncEngine) -> None:
+    """Count ``engine``'s statements into the current request (and trace them when on)."""
+    sync = engine.sync_engine
+    if not event.contains(sync, "before_cursor_execute", _count_statement):
+        event.listen(sync, "before_cursor_execute", _count_statement)
+    tracing.instrument(engine)
+
+
+def _codes(body: dict[str, Any] | None, status: int) -> list[str]:
+    errors = body.get("errors") if body is not None else None
+    if not errors:  # a 500 answers without telling the record (its body is fixed)
+        return ["INTERNAL_SERVER_ERROR"] if status >= 500 else []
+    return list(dict.fromkeys(str((e.get("extensions") or {}).get("code")) for e in errors))
+
+
+def _outcome(status: int, codes: list[str]) -> str:
+    if status >= 500:
+        return "failed"
+    if status >= 400:
+        return "refused"
+    return "error" if codes else "ok"
+
+
+def _finish(record: Observed, seconds: float) -> None:
+    """The request's outcome, kept for the next ``flush`` (its span ends now)."""
+    status, body = record.status, record.body
+    codes = _codes(body, status)
+    cost = ((body.get("extensions") or {}).get("cost") or {}) if body is not None else {}
+    context = record.context
+    seen = _Seen(
+        record.request_id,
+        record.operation,
+        record.principal,
+        record.principal_id,
+        context.targeted_workspace() if context is not None else None,
+        status,
+        codes,
+        cost.get("requestedQueryCost"),
+        cost.get("actualQueryCost"),
+        record.statements,
+        seconds,
+        time.time(),
+    )
+    if not _pending:
+        asyncio.get_running_loop().call_later(FLUSH_SECONDS, flush, context=Context())
+    _pending.append(seen)
+    if record._span is not None:
+        tracing.end_request(
+            record._span,
+            f"graphql {seen.operation or 'anonymous'}",
+            {
+                "harmony.request_id": seen.request_id,
+                "graphql.operation.name": seen.operation,
+                "harmony.principal": seen.principal,
+                "harmony.principal_id": seen.principal_id,
+                "harmony.workspace": seen.workspace,
+                "http.response.status_code": status,
+                "harmony.errors": codes,
+                "harmony.cost.requested": seen.cost_requested,
+                "harmony.cost.actual": seen.cost_actual,
+                "db.statement_count": seen.statements,
+                "harmony.outcome": _outcome(status, codes),
+            },
+        )
+
+
+class _Seen(NamedTuple):
+    request_id: str
+    operation: str | None
+    principal: str
+    principal_id: int | None
+    workspace: int | None
+    status: int
+    errors: list[str]
+    cost_requested: int | None
+    cost_actual: int | None
+    statements: int
+    seconds: float
+    at: float  # when it ended (time.time())
+
+
+_pending: list[_Seen] = []
+
+
+def flush() -> None:
+    """Write the access lines and observe the metrics of the requests that ended since
+    the last flush. Done in batches (every ``FLUSH_SECONDS``, before a scrape, at
+    shutdown) rather than per request: the same work in a tight loop costs a fraction
+    of what it costs spread over requests (docs/observability.md: Cost)."""
+    batch = _pending[:]
+    _pending.clear()
+    access = logs.ACCESS
+    for seen in batch:
+        access.info(
+            "graphql request",
+            request_id=seen.request_id,
+            operation=seen.operation,
+            principal=seen.principal,
+            principal_id=seen.principal_id,
+            workspace=seen.workspace,
+            status=seen.status,
+            errors=seen.errors,
+            cost_requested=seen.cost_requested,
+            cost_actual=seen.cost_actual,
+            statements=seen.statements,
+            duration_ms=round(seen.seconds * 1000, 2),
+            timestamp=seen.at,
+        )
+        requests, duration = _children(_label(seen.operation), _outcome(seen.status, seen.errors))
+        requests.inc()
+        duration.observe(seen.seconds)
+        metrics.SQL_STATEMENTS.observe(seen.statements)
+        for code in seen.errors:
+            metrics.ERRORS.labels(code).inc()
+    logs.flush_access()
+
+
+class OperationLabels:
+    """Operation names as metric labels, at most ``cap`` of them besides the trusted ones."""
+
+    def __init__(self, trusted: frozenset[str], cap: int = OTHER_NAMES_CAP) -> None:
+        self.trusted = trusted
+        self.cap = cap
+        self.others: set[str] = set()
+
+    def __call__(self, name: str | None) -> str:
+        if name is None:
+            return "anonymous"
+        if name in self.others or name in self.trusted:
+            return name
+        if len(self.others) < self.cap and _NAME.fullmatch(name):
+            self.others.add(name)
+            return name
+        return "other"
+
+
+def trusted_operation_names() -> frozenset[str]:
+    """The operation names of the trusted documents."""
+    from app.edge.persisted import trusted_documents
+
+    names = set()
+    for text in trusted_documents().values():
+        for definition in parse(text, no_location=True).definitions:
+            if isinstance(definition, OperationDefinitionNode) and definition.name:
+                names.add(definition.name.value)
+    return frozenset(names)
+
+
+_labels: OperationLabels | None = None
+_children_cache: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+
+def _label(name: str | None) -> str:
+    global _labels
+    if _labels is None:  # on first use: the manifest is read once per process
+        _labels = OperationLabels(trusted_operation_names())
+    return _labels(name)
+
+
+def _children(label: str, outcome: str) -> tuple[Any, Any]:
+    """The labelled counter and histogram (prometheus-client looks them up under a lock)."""
+    key = (label, outcome)
+    found = _children_cache.get(key)
+    if found is None:
+        found = _children_cache[key] = (
+            metrics.REQUESTS.labels(label, outcome),
+            metrics.REQUEST_DURATION.labels(label, outcome),
+        )
+    return found

@@ -1,0 +1,155 @@
+"""Logging, configured once per process (``python -m app …`` and each ``serve`` worker).
+
+structlog renders every line: JSON objects in production (``LOG_FORMAT=json``), readable
+lines in development (``console``). The app's structlog loggers (the access line) render
+and write directly — the cheapest path, taken once per request; stdlib loggers (the
+app's own ``logging.getLogger``, uvicorn's, SQLAlchemy's, alembic's) go through the same
+processors as a ``logging`` formatter. Both merge structlog's context variables, so the
+request id bound for a request (app.observability.access) is on every line logged while
+it runs. Lines go to stderr: stdout belongs to the commands' output (``token``, ``seed``).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Any, TextIO
+
+import orjson
+import structlog
+from structlog.typing import Processor
+
+from app.config import Settings
+
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+class _Timestamp:
+    """``timestamp``: ISO 8601 in UTC with microseconds, like structlog's ``TimeStamper``
+    but with the date and time of day formatted once a second (a third of the cost of
+    an access line went to ``datetime.isoformat``). A line may bring its own time (the
+    access line: when its request ended) as ``timestamp=time.time()``."""
+
+    __slots__ = ("_prefix", "_second")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, _logger: Any, _name: str, event: Any) -> Any:
+        now = event.get("timestamp") or time.time()
+        second = int(now)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        event["timestamp"] = f"{self._prefix}.{int((now - second) * 1e6):06d}Z"
+        return event
+
+
+def _processors(settings: Settings) -> tuple[list[Processor], Processor]:
+    shared: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        _Timestamp(),
+    ]
+    if settings.logs_as_json:
+        return [*shared, structlog.processors.format_exc_info], structlog.processors.JSONRenderer(
+            serializer=orjson.dumps
+        )
+    return shared, structlog.dev.ConsoleRenderer(colors=False)
+
+
+def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
+    """Route every logger of this process to ``stream`` (stderr) through structlog."""
+    stream = stream or sys.stderr
+    shared, renderer = _processors(settings)
+    level = logging.getLevelNamesMapping()[settings.log_level]
+    if settings.logs_as_json:
+        # orjson renders bytes: written as they are, without a decode and encode.
+        binary: Any = getattr(stream, "buffer", None) or _Bytes(stream)
+        factory: Any = structlog.BytesLoggerFactory(binary)
+    else:
+        binary, factory = None, structlog.WriteLoggerFactory(stream)
+    structlog.configure(
+        processors=[*shared, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=factory,
+        cache_logger_on_first_use=False,
+    )
+    # The access lines are written in batches: one write and flush per batch.
+    global ACCESS, _access_out
+    _access_out = _Batch(binary if settings.logs_as_json else stream)
+    out: Any = _access_out
+    writer = structlog.BytesLogger(out) if settings.logs_as_json else structlog.WriteLogger(out)
+    ACCESS = structlog.wrap_logger(writer).bind(logger="app.access")
+
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                _text(renderer),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)
+    for name in UVICORN_LOGGERS:  # uvicorn's own handlers would print a second copy
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers = []
+        uvicorn_logger.propagate = True
+
+
+def _text(renderer: Processor) -> Processor:
+    """A ``logging`` formatter returns text: decode what a bytes renderer returns."""
+
+    def render(logger: Any, name: str, event: Any) -> Any:
+        out = renderer(logger, name, event)
+        return out.decode() if isinstance(out, bytes) else out
+
+    return render
+
+
+class _Bytes:
+    """A text stream without a binary buffer (a test's StringIO), written as bytes."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, data: bytes) -> None:
+        self._stream.write(data.decode())
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+
+class _Batch:
+    """A stream whose ``flush`` waits for ``flush_access`` (the end of a batch)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.write = stream.write
+
+    def flush(self) -> None:
+        pass
+
+
+_access_out: _Batch | None = None
+
+
+def flush_access() -> None:
+    if _access_out is not None:
+        _access_out.stream.flush()
+
+
+# The access line's logger (app.observability.access). Until logging is configured (an
+# app inside tests, another server) it hands its lines to the stdlib logger
+# ``app.access`` with their fields as the record's extras.
+ACCESS: Any = structlog.wrap_logger(
+    logging.getLogger("app.access"),
+    processors=[structlog.contextvars.merge_contextvars, structlog.stdlib.render_to_log_kwargs],
+    wrapper_class=structlog.stdlib.BoundLogger,
+)
