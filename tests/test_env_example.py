@@ -14,7 +14,16 @@ from app.config import Settings
 ENV_EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
 LINE = re.compile(r"^(# ?)?([A-Z][A-Z0-9_]*)=(.*)$")
 # Commented lines that show an example rather than the default.
-EXAMPLES = {"MIGRATION_DATABASE_URL", "CORS_ORIGINS", "GRAPHIQL", "ID_SECRET", "REDIS_URL"}
+EXAMPLES = {
+    "MIGRATION_DATABASE_URL",
+    "CORS_ORIGINS",
+    "GRAPHIQL",
+    "ID_SECRET",
+    "REDIS_URL",
+    "LOG_FORMAT",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "PROMETHEUS_MULTIPROC_DIR",
+}
 
 
 def _lines(*, commented: bool) -> dict[str, str]:
