@@ -14,11 +14,13 @@ because whatever a test can leave behind in a database is one of these:
   dropped and a fresh clone takes its place; so is one with what no DDL trigger sees:
   a change to its ``pg_database`` row (owner, privileges, limits), a setting
   (``ALTER DATABASE … SET``, ``ALTER ROLE … IN DATABASE … SET``), a comment, a large
-  object, a prepared transaction;
+  object, a prepared transaction, an event trigger;
 - rows: each table whose rows (every column, in physical order) differ from the demo's
-  is truncated and copied back from the demo's rows, with every table that references
-  it (a foreign key forbids truncating one without the other), triggers silent
-  meanwhile (``session_replication_role = replica``) so that nothing else is written;
+  is emptied and the demo's rows are copied back, triggers silent meanwhile
+  (``session_replication_role = replica``: no cascade, no trigger writes a row); a table
+  whose rows then lie in another physical order (space freed by autovacuum, reused) is
+  truncated and copied back with every table that references it (a foreign key forbids
+  truncating one alone);
 - sequences: set back to the demo's values.
 
 Then every table's and sequence's fingerprint must equal the template's, or the run
@@ -39,7 +41,9 @@ HARNESS = "test_harness"
 
 # Installed in the template once it is built (so in every clone): counts DDL commands.
 # SECURITY DEFINER: a command the application role is refused must still be refused
-# with its own error, not with one about this schema.
+# with its own error, not with one about this schema. ENABLE ALWAYS: it fires whatever
+# the session's replication role. (Event trigger commands fire no event trigger: the
+# reset checks that this one is still there, alone.)
 COUNT_DDL = f"""
 CREATE SCHEMA {HARNESS};
 CREATE SEQUENCE {HARNESS}.ddl_commands;
@@ -48,6 +52,7 @@ CREATE FUNCTION {HARNESS}.count_ddl() RETURNS event_trigger
     AS $$ BEGIN PERFORM nextval('{HARNESS}.ddl_commands'); END $$;
 CREATE EVENT TRIGGER {HARNESS}_ddl ON ddl_command_start
     EXECUTE FUNCTION {HARNESS}.count_ddl();
+ALTER EVENT TRIGGER {HARNESS}_ddl ENABLE ALWAYS;
 """
 
 # What no DDL trigger sees, but a fresh clone would not have.
@@ -58,6 +63,8 @@ FROM pg_database d WHERE d.datname = current_database()
 """
 UNSEEN_CHANGES = """
 SELECT (SELECT is_called FROM test_harness.ddl_commands)
+    OR (SELECT array_agg(evtname::text || evtenabled::text) FROM pg_event_trigger)
+       IS DISTINCT FROM ARRAY['test_harness_ddlA']
     OR EXISTS (SELECT 1 FROM pg_db_role_setting s, pg_database d
                WHERE d.datname = current_database() AND s.setdatabase = d.oid)
     OR EXISTS (SELECT 1 FROM pg_shdescription c, pg_database d
@@ -190,6 +197,8 @@ class Databases:
 
     async def clone(self) -> str:
         name = next(self.names)
+        # (left behind by a run of the same process id that was killed)
+        await self.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await self.admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
         if self.demo is None:
             self.demo = await Demo.read(await self.connection(name))

@@ -75,6 +75,8 @@ async def test_rows_left_in_another_physical_order_are_put_back_in_the_demo_orde
         "ALTER TABLE teams ADD COLUMN extra int",
         "GRANT SELECT ON api_key_secrets TO PUBLIC",
         "CREATE TABLE extra (id int)",
+        "SET session_replication_role = replica; CREATE TABLE extra (id int)",
+        "DROP EVENT TRIGGER test_harness_ddl",  # fires no event trigger, is seen all the same
     ],
 )
 async def test_a_database_changed_by_ddl_is_replaced_by_a_fresh_clone(
