@@ -201,7 +201,11 @@ class Databases:
         await self.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await self.admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
         if self.demo is None:
-            self.demo = await Demo.read(await self.connection(name))
+            try:
+                self.demo = await Demo.read(await self.connection(name))
+            except BaseException:
+                await self.drop(name)
+                raise
         return name
 
     async def connection(self, name: str) -> asyncpg.Connection:
@@ -226,39 +230,48 @@ class Databases:
             return False
         if tuple(await conn.fetchrow(DATABASE_ROW)) != demo.database_row:
             return False
-        # Deleting and copying back the changed tables is quick; a table whose rows then
-        # lie in another physical order (space freed by autovacuum reused) is truncated
-        # and copied back with the tables that reference it, which is slower but exact.
+        # Emptying the changed tables and copying their rows back is quick; should a
+        # table's rows then lie in another physical order (space freed by autovacuum,
+        # reused), truncating it with the tables that reference it is slower but exact.
         for truncate in (False, True, None):
-            rows = await fingerprint(conn, demo.tables)
-            sequences = await sequence_values(conn, tuple(demo.sequences))
-            if (rows, sequences) == (demo.fingerprint, demo.sequences):
+            if await self.put_back(conn, demo, truncate):
                 return True
-            if truncate is None:
-                break
-            changed = {t for t in demo.tables if rows[t] != demo.fingerprint[t]}
-            async with conn.transaction():
-                await conn.execute("SET LOCAL session_replication_role = replica")
-                if changed and truncate:
-                    tables = demo.closure(changed)
-                    await conn.execute(f"TRUNCATE {', '.join(map(_sql, tables))}")
-                else:
-                    tables = sorted(changed)
-                    for table in tables:
-                        await conn.execute(f"DELETE FROM {_sql(table)}")  # noqa: S608
-                for schema, table in tables:
-                    await conn.copy_to_table(
-                        table,
-                        schema_name=schema,
-                        source=io.BytesIO(demo.rows[(schema, table)]),
-                        format="binary",
-                    )
-                for sequence, (value, called) in demo.sequences.items():
-                    if sequences[sequence] != (value, called):
-                        await conn.execute(
-                            f"SELECT setval({_literal(sequence)}, $1, $2)", value, called
-                        )
         raise AssertionError(f"the reset of {name} left it different from the demo data")
+
+    @staticmethod
+    async def put_back(conn: asyncpg.Connection, demo: Demo, truncate: bool | None) -> bool:
+        """True when the rows and sequences are the demo's; else puts the demo's back
+        (by truncating the tables when ``truncate``, not at all when None), False."""
+        rows = await fingerprint(conn, demo.tables)
+        sequences = await sequence_values(conn, tuple(demo.sequences))
+        if (rows, sequences) == (demo.fingerprint, demo.sequences):
+            return True
+        if truncate is None:
+            return False
+        changed = {t for t in demo.tables if rows[t] != demo.fingerprint[t]}
+        async with conn.transaction():
+            await conn.execute("SET LOCAL session_replication_role = replica")
+            if truncate:
+                tables = demo.closure(changed)
+                if tables:
+                    await conn.execute(f"TRUNCATE {', '.join(map(_sql, tables))}")
+            else:
+                tables = sorted(changed)
+                for table in tables:
+                    await conn.execute(f"DELETE FROM {_sql(table)}")  # noqa: S608
+            for schema, table in tables:
+                await conn.copy_to_table(
+                    table,
+                    schema_name=schema,
+                    source=io.BytesIO(demo.rows[(schema, table)]),
+                    format="binary",
+                )
+            for sequence, (value, called) in demo.sequences.items():
+                if sequences[sequence] != (value, called):
+                    await conn.execute(
+                        f"SELECT setval({_literal(sequence)}, $1, $2)", value, called
+                    )
+        return False
 
     async def drop(self, name: str) -> None:
         conn = self.connections.pop(name, None)
