@@ -118,3 +118,24 @@ async def test_connections_left_open_are_ended_before_the_reset(databases: Datab
             await left_open.fetchval("SELECT 1")
     finally:
         left_open.terminate()
+
+
+async def test_the_exact_way_back_truncates_a_table_with_the_tables_referencing_it(
+    databases: Databases,
+) -> None:
+    """The slower way back (used when rows copied back lie in another physical order)
+    truncates ``users`` with every table whose foreign keys point at it, and copies them
+    all back."""
+    async with databases.lend() as name:
+        demo = databases.demo
+        assert demo is not None
+        assert len(demo.closure({("public", "users")})) > 5
+        await execute(
+            name, "UPDATE users SET name = 'Changed' WHERE id = (SELECT min(id) FROM users)"
+        )
+        conn = await asyncpg.connect(_pg_dsn(name))
+        try:
+            assert await Databases.put_back(conn, demo, truncate=True) is False  # it was changed
+            assert await Databases.put_back(conn, demo, truncate=None) is True  # now it is not
+        finally:
+            await conn.close()
