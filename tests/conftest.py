@@ -171,7 +171,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 async def database_url(
     backend: str, sqlite_template: Path, pg_databases: Databases | None, tmp_path: Path
 ) -> AsyncIterator[str]:
-    """A fresh database with the demo data, private to this test (the owner's URL)."""
+    """A database holding exactly the demo data, private to this test (the owner's URL)."""
     if backend == "sqlite":
         path = tmp_path / "test.db"
         shutil.copyfile(sqlite_template, path)
