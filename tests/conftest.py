@@ -1,10 +1,10 @@
 """Test harness: every test that takes ``engine`` runs once on SQLite and once on
-PostgreSQL, each time on its own freshly migrated and seeded database:
+PostgreSQL, each time on a database holding exactly the demo data, private to the test:
 
 - SQLite: the demo database is built once per session, then copied per test.
-- PostgreSQL: the demo database is built once per session as a template, then each
-  test gets ``CREATE DATABASE … TEMPLATE …`` (tens of milliseconds) and it is
-  dropped afterwards. Tests commit for real; nothing leaks between tests.
+- PostgreSQL: the demo database is built once per session as a template; its clones are
+  lent one test at a time and reset to exactly the demo data in between (tests/databases.py
+  says why that is complete). Tests commit for real; nothing leaks between tests.
 
 PostgreSQL tests run whenever a server is reachable (``TEST_POSTGRES_URL``, default
 postgresql+asyncpg://postgres@127.0.0.1:5432/postgres). With ``REQUIRE_POSTGRES=1``
@@ -17,11 +17,13 @@ migrations and arranging or checking data (``owner_engine``, ``session``,
 ``GraphQLClient.engine``) use the owner URL of ``TEST_POSTGRES_URL``. On SQLite both
 are the same database and engine. Mark a test ``@pytest.mark.postgres_only`` to drop
 its SQLite run.
+
+Under pytest-xdist (``scripts/test`` runs ``-n auto``) each worker has its own templates
+and databases; the controller counts the PostgreSQL tests that passed.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -40,6 +42,7 @@ from app.db.migrations import upgrade
 from app.domain.demo import seed_demo
 from app.main import create_app
 from tests.client import GraphQLClient
+from tests.databases import COUNT_DDL, Databases
 
 PG_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -47,7 +50,6 @@ PG_URL = os.environ.get(
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
 TEST_SECRET = "test-secret-" + "x" * 32
 APP_ROLE = Settings(jwt_secret=TEST_SECRET).db_app_role  # what migration 0002 creates
-_names = itertools.count()
 _pg_passed = 0
 
 
@@ -122,7 +124,8 @@ async def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-async def pg_template() -> AsyncIterator[str | None]:
+async def pg_databases() -> AsyncIterator[Databases | None]:
+    """Clones of this session's demo template (None when PostgreSQL is unreachable)."""
     if not await _pg_reachable():
         if REQUIRE_POSTGRES:
             pytest.fail(f"REQUIRE_POSTGRES=1 but PostgreSQL is unreachable at {PG_URL}")
@@ -131,9 +134,18 @@ async def pg_template() -> AsyncIterator[str | None]:
     name = f"harmony_tpl_{os.getpid()}"
     await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await _pg_admin(f'CREATE DATABASE "{name}"')
-    await build_database(_pg_sa_url(name))
-    yield name
-    await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    databases = Databases(name, _pg_admin, _pg_dsn)
+    try:
+        await build_database(_pg_sa_url(name))
+        conn = await asyncpg.connect(_pg_dsn(name))
+        try:
+            await conn.execute(COUNT_DDL)
+        finally:
+            await conn.close()
+        yield databases
+    finally:
+        await databases.close()
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -157,23 +169,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture
 async def database_url(
-    backend: str, sqlite_template: Path, pg_template: str | None, tmp_path: Path
+    backend: str, sqlite_template: Path, pg_databases: Databases | None, tmp_path: Path
 ) -> AsyncIterator[str]:
-    """A fresh database with the demo data, private to this test (the owner's URL)."""
+    """A database holding exactly the demo data, private to this test (the owner's URL)."""
     if backend == "sqlite":
         path = tmp_path / "test.db"
         shutil.copyfile(sqlite_template, path)
         yield f"sqlite+aiosqlite:///{path}"
         return
-    template = pg_template
-    if template is None:
+    if pg_databases is None:
         pytest.skip("PostgreSQL is not reachable")
-    name = f"harmony_t_{os.getpid()}_{next(_names)}"
-    await _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    try:
+    async with pg_databases.lend() as name:
         yield _pg_sa_url(name)
-    finally:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -225,12 +232,20 @@ async def client(
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Counts the PostgreSQL tests that passed (under xdist the controller receives every
+    worker's reports, and only its count is used)."""
     global _pg_passed
     if report.when == "call" and report.passed and "[postgres" in report.nodeid:
         _pg_passed += 1
 
 
+def _is_xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _is_xdist_worker(session.config):
+        return
     if REQUIRE_POSTGRES and exitstatus == 0 and session.testscollected and _pg_passed == 0:
         session.exitstatus = 1
         print("\nREQUIRE_POSTGRES=1 but no PostgreSQL test ran: failing the run.")

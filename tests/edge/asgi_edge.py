@@ -36,7 +36,8 @@ from starlette.applications import Starlette
 from app.config import Settings
 from app.main import Gateway, create_app
 from tests.client import GraphQLClient
-from tests.conftest import ROOMY_BUDGET, _names, _pg_admin, _pg_sa_url
+from tests.conftest import ROOMY_BUDGET, _pg_sa_url
+from tests.databases import Databases
 
 EDGE_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REQUIRE_SERVICES = os.environ.get("REQUIRE_POSTGRES") == "1"
@@ -130,24 +131,20 @@ class Edge:
 async def module_database(
     backend: str,
     sqlite_template: Path,
-    pg_template: str | None,
+    pg_databases: Databases | None,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[str]:
     """A database with the demo data for one test module (the owner's URL), as
-    tests/conftest.py's ``database_url`` makes one per test."""
+    tests/conftest.py's ``database_url`` lends one per test."""
     if backend == "sqlite":
         path = tmp_path_factory.mktemp("edge-http") / "module.db"
         shutil.copyfile(sqlite_template, path)
         yield f"sqlite+aiosqlite:///{path}"
         return
-    if pg_template is None:
+    if pg_databases is None:
         pytest.skip("PostgreSQL is not reachable")
-    name = f"harmony_t_{os.getpid()}_edge_{next(_names)}"
-    await _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
-    try:
+    async with pg_databases.lend() as name:
         yield _pg_sa_url(name)
-    finally:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 Serve = Callable[..., AbstractAsyncContextManager[Edge]]

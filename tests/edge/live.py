@@ -28,11 +28,34 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# What uvicorn logs when the port was taken between ``_free_port`` and its bind (another
+# test, e.g. on another pytest-xdist worker, got it first).
+PORT_TAKEN = "address already in use"
+
+
+def _healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> bool:
+    """Waits until the gateway answers ``/healthz``; False when its port was taken."""
+    deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:
+            output = log.read_text()
+            if PORT_TAKEN in output:
+                return False
+            pytest.fail(f"the gateway exited: {output}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"the gateway did not start: {log.read_text()}")
+        time.sleep(0.05)
+
+
 @contextmanager
 def gateway_process(settings: Settings, extra: dict[str, str], log: Path) -> Iterator[str]:
     """``python -m app serve`` on a free port over the test's database, with ``extra``
     environment; yields its URL."""
-    port = _free_port()
     env = {
         **os.environ,
         "APP_ENV": "development",
@@ -44,33 +67,26 @@ def gateway_process(settings: Settings, extra: dict[str, str], log: Path) -> Ite
         "LOG_LEVEL": "WARNING",
         **extra,
     }
-    with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603 (fixed argv)
-            [sys.executable, "-m", "app", "serve", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the gateway exited: {log.read_text()}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the gateway did not start: {log.read_text()}")
-            time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
+    for _ in range(3):
+        port = _free_port()
+        with log.open("wb") as out:
+            process = subprocess.Popen(  # noqa: S603 (fixed argv)
+                [sys.executable, "-m", "app", "serve", "--port", str(port)],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        url = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            if _healthy(process, url, log):
+                yield url
+                return
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    pytest.fail(f"three free ports were taken before the gateway could bind: {log.read_text()}")

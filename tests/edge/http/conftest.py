@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
+from tests.databases import Databases
 from tests.edge.asgi_edge import Edge, Serve, module_database, starter
 
 
@@ -23,11 +24,11 @@ def backend(request: pytest.FixtureRequest) -> str:
 async def database_url(
     backend: str,
     sqlite_template: Path,
-    pg_template: str | None,
+    pg_databases: Databases | None,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[str]:
     """One database per engine for the module."""
-    async with module_database(backend, sqlite_template, pg_template, tmp_path_factory) as url:
+    async with module_database(backend, sqlite_template, pg_databases, tmp_path_factory) as url:
         yield url
 
 
