@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.migrations import MIGRATION_LOCK_KEY, current_revision, head_revision, upgrade
 from tests.conftest import TEST_SECRET, _pg_admin, _pg_dsn, _pg_sa_url
+from tests.databases import Databases
 
 ROOT = Path(__file__).resolve().parents[1]
 _names = itertools.count()
@@ -41,9 +42,9 @@ async def test_the_migration_lock_is_released_after_migrating(owner_engine: Asyn
 
 
 @pytest.fixture
-async def empty_pg_database(pg_template: str | None) -> AsyncIterator[str]:
+async def empty_pg_database(pg_databases: Databases | None) -> AsyncIterator[str]:
     """A PostgreSQL database with no schema at all (its name)."""
-    if pg_template is None:
+    if pg_databases is None:
         pytest.skip("PostgreSQL is not reachable")
     name = f"harmony_m_{os.getpid()}_{next(_names)}"
     await _pg_admin(f'CREATE DATABASE "{name}"')

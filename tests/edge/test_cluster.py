@@ -18,14 +18,15 @@ import httpx
 import pytest
 
 from tests.conftest import PG_URL, _pg_admin
+from tests.databases import Databases
 from tests.edge.live import ROOT, _free_port
 
 pytestmark = pytest.mark.postgres_only
 
 
 @pytest.fixture
-async def cluster_database(pg_template: str | None) -> AsyncIterator[str]:
-    if pg_template is None:
+async def cluster_database(pg_databases: Databases | None) -> AsyncIterator[str]:
+    if pg_databases is None:
         pytest.skip("PostgreSQL is not reachable")
     name = f"harmony_cluster_{uuid.uuid4().hex[:12]}"
     yield name
