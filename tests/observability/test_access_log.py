@@ -210,3 +210,22 @@ async def _one(session: Any, sql: str) -> Any:
     from sqlalchemy import text
 
     return (await session.execute(text(sql))).scalar_one()
+
+
+def test_uvicorn_writes_no_access_line_of_its_own() -> None:
+    """uvicorn logs an access line whenever ``uvicorn.access`` has a handler (the root's
+    counts); the gateway's own line replaces it, so after configuring it has none."""
+    import io
+    import logging
+
+    from app.observability.logs import configure_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        configure_logging(Settings(app_env="production", jwt_secret="s" * 32), io.StringIO())
+        assert not logging.getLogger("uvicorn.access").hasHandlers()
+        assert logging.getLogger("uvicorn.error").hasHandlers()
+    finally:
+        root.handlers, _ = saved
+        root.setLevel(saved[1])
