@@ -31,6 +31,7 @@ from app.edge.admission import Admission
 from app.edge.persisted import PersistedStore, create_persisted_store
 from app.edge.pipeline import JSONResponse, graphql_endpoint
 from app.edge.ratelimit import PenaltyBox, RateLimiter, create_rate_limiter
+from app.edge.request_ids import RequestIds
 from app.graphiql.page import static_mount
 from app.graphql.operation import Documents
 from app.observability import access, metrics, tracing
@@ -171,7 +172,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             if traced:
                 tracing.shutdown()
 
-    middleware = []
+    middleware = [Middleware(RequestIds)]  # outermost: CORS answers carry one too
     if settings.cors_origins:
         middleware.append(
             Middleware(
