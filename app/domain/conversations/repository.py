@@ -103,6 +103,7 @@ def _filter_params(
     return shape, values
 
 
+# scope: Conversation.__table__ only for a column's type (a bind parameter's), no SQL
 def _filtered(dialect: str, shape: tuple[Any, ...]) -> sa.Select[tuple[Conversation]]:
     """Conversations of ``:workspace_id`` the shape's visibility reaches, with the
     filters it switches on, as bound parameters."""

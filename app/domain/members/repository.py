@@ -64,6 +64,8 @@ class MembershipRow:
     workspace: Any  # WorkspaceRow
 
 
+# scope: the viewer's own memberships, by user id, before the workspace is known (authentication;
+#   under RLS only the viewer's workspaces); joins match workspace_id
 def _memberships_of_user(dialect: str, user_id: Any = None) -> sa.Select[Any]:
     """The memberships of ``user_id`` (an expression; by default the bound ``:user_id``)."""
     if user_id is None:
@@ -122,6 +124,8 @@ async def memberships_of_user(session: AsyncSession, user_id: int) -> list[Membe
     return [_membership(r) for r in await _MEMBERSHIPS_OF_USER.all(session, user_id=user_id)]
 
 
+# scope: sign-in: the account's own active memberships, before any workspace is known (SQLite;
+#   PostgreSQL: harmony_sign_in)
 def _sign_in(dialect: str) -> sa.Select[Any]:
     if dialect != "postgresql":
         user_id = sa.bindparam("user_id", type_=sa.Integer)
@@ -235,6 +239,7 @@ def _filter_params(workspace_id: int, f: MemberFilter) -> tuple[tuple[bool, ...]
     return shape, values
 
 
+# scope: Member.__table__ only for a column's type (a bind parameter's), no SQL
 def _filtered(shape: tuple[bool, ...]) -> sa.Select[tuple[Member]]:
     """Members of ``:workspace_id`` meeting the conditions ``shape`` switches on, as
     bound parameters (``:status``, ``:role_id``, ``:team_id``, ``:pattern``)."""
@@ -327,6 +332,7 @@ async def member_counts_by_role(
     return {role_id: n for role_id, n in (await session.execute(stmt)).all()}
 
 
+# scope: aliased() over the ranked subquery, itself started from scoped(Member)
 async def members_pages_of_teams(
     session: AsyncSession,
     workspace_id: int,

@@ -42,6 +42,7 @@ _HANDBOOK = Prepared(
 )
 
 
+# scope: every table joins on workspace_id = :workspace_id (the subquery w)
 def _intelligence(_dialect: str) -> sa.Select[Any]:
     # One row per provider (at least one row: the workspace itself), each carrying the
     # default model: both halves of the page in one statement.

@@ -1,0 +1,430 @@
+"""The tenant-scope lint: every SQL construct on a tenant table starts from the scoped
+helpers of app/domain/tenant.py (scoped, among, scoped_update, scoped_delete), or sits
+under an in-line escape that says why it is safe.
+
+It walks whole expressions across all of app/ (see docs/architecture.md, "The scope
+lint"). An expression touches a tenant table when it names a tenant model (``Member``,
+``Member.id``, ``Member.__table__``, an alias of either), or carries SQL text naming a
+tenant table (``FROM members``, ``JOIN roles``, ``UPDATE teams``, ``INTO api_keys``),
+or passes a tenant table's name to ``table()``/``Table()``. It is a violation when that
+happens inside a raw SQL construct — ``select``, ``update``, ``delete``, ``insert``,
+``text``, ``exec_driver_sql``, ``aliased``, ``union``, ``exists``, ``Table``,
+``session.get(Model, …)``, and ``join``/``outerjoin``/``select_from``/``add_columns``/
+``with_only_columns`` on a statement not started from a scoped helper — or as
+``Model.__table__`` or SQL text anywhere. A column in ``where``/``order_by`` of a scoped
+statement is fine: the statement already starts from the workspace.
+
+The escape is a comment ``# scope: <reason>`` on a line of the statement, or on the
+``def`` line(s) of the enclosing function (then it covers the whole function). An
+escape without a reason, or one that excuses nothing, is itself an error.
+
+Not walked: app/migrations (schema history run by the owning role: DDL, policies and
+backfills over every workspace by nature, and frozen revisions are not edited). The
+benchmark (scripts/benchmark) is not app code: it seeds every workspace as the owner.
+Known limit: a model passed in a variable (``scoped(model, …)`` in the helpers
+themselves, ``rows_by_ids(model)``) is not followed; generic helpers take the model as a
+parameter and are reviewed as helpers.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from sqlmodel import SQLModel
+
+import app.models  # noqa: F401 - registers the tables
+from app.models import TENANT_TABLES
+
+APP = Path(__file__).resolve().parent.parent / "app"
+EXCLUDED = ("migrations/",)
+
+SCOPED = {"scoped", "among", "scoped_update", "scoped_delete"}
+# Constructors that start a statement (or a selectable) of their own.
+RAW = {
+    "select",
+    "update",
+    "delete",
+    "insert",
+    "text",
+    "exec_driver_sql",
+    "aliased",
+    "union",
+    "union_all",
+    "exists",
+    "Table",
+    "table",
+    "literal_column",
+}
+# Methods that bring another table into a statement: fine on a scoped statement.
+WIDENING = {"join", "outerjoin", "select_from", "add_columns", "with_only_columns"}
+
+# Models whose table carries workspace_id (Workspace itself is keyed by its own id).
+TENANT_MODELS = {
+    mapper.class_.__name__: mapper.local_table.name
+    for mapper in SQLModel._sa_registry.mappers
+    if mapper.local_table.name in TENANT_TABLES and "workspace_id" in mapper.local_table.c
+}
+_NAMES = "|".join(sorted(TENANT_TABLES, key=len, reverse=True))
+SQL_TEXT = re.compile(
+    rf"\b(?:FROM|JOIN|UPDATE|INTO|TABLE|TRUNCATE)\s+(?:ONLY\s+)?\"?(?:{_NAMES})\b", re.IGNORECASE
+)
+ESCAPE = re.compile(r"#\s*scope:(.*)$")
+
+
+def _called_name(call: ast.Call) -> str | None:
+    func = call.func
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return None
+
+
+def _root_call(node: ast.expr) -> str | None:
+    """The name of the call a method chain starts from: ``scoped`` for
+    ``scoped(M, w).where(…).join(…)``; ``$stmt`` for ``stmt.where(…)``."""
+    while True:
+        if isinstance(node, ast.Name):
+            return f"${node.id}"
+        if isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Attribute):
+                node = node.func.value
+                continue
+            return _called_name(node)
+        if isinstance(node, ast.Attribute):
+            node = node.value
+            continue
+        return None
+
+
+class _Module:
+    def __init__(self, source: str, rel: str) -> None:
+        self.rel = rel
+        self.tree = ast.parse(source, filename=rel)
+        self.models = dict(TENANT_MODELS)  # local name -> table
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("app.models"):
+                for alias in node.names:
+                    if alias.name in TENANT_MODELS and alias.asname:
+                        self.models[alias.asname] = TENANT_MODELS[alias.name]
+        self.helpers = set(SCOPED)
+        for _ in range(3):  # helpers built on helpers
+            self.helpers |= {fn.name for fn in _functions(self.tree) if self._returns_scoped(fn)}
+        self.comment_only = {
+            n for n, line in enumerate(source.splitlines(), 1) if line.lstrip().startswith("#")
+        }
+        self.escapes: dict[int, str] = {}
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.COMMENT and (m := ESCAPE.search(token.string)):
+                self.escapes[token.start[0]] = m.group(1).strip()
+        self.docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(self.tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+
+    def _model(self, node: ast.AST) -> str | None:
+        if isinstance(node, ast.Name) and node.id in self.models:
+            return node.id
+        if isinstance(node, ast.Attribute) and node.attr in TENANT_MODELS:
+            return node.attr
+        return None
+
+    def _sql_text(self, node: ast.AST) -> str | None:
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in self.docstrings
+            and (m := SQL_TEXT.search(node.value))
+        ):
+            return m.group(0)
+        if isinstance(node, ast.JoinedStr):
+            text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+            if m := SQL_TEXT.search(text):
+                return m.group(0)
+        return None
+
+    def touches(self, node: ast.AST) -> str | None:
+        """What in this expression names a tenant table, if anything."""
+        for sub in ast.walk(node):
+            if name := self._model(sub):
+                return name
+            if isinstance(sub, ast.Attribute) and (name := self._model(sub.value)):
+                return f"{name}.{sub.attr}"
+            if text := self._sql_text(sub):
+                return repr(text)
+            if isinstance(sub, ast.Constant) and sub.value in TENANT_TABLES:
+                return repr(sub.value)
+        return None
+
+    def _scoped_names(self, scope: ast.AST) -> set[str]:
+        """Variables of ``scope`` only ever assigned statements started from the scoped
+        helpers (``stmt = scoped(…)``, ``stmt = stmt.where(…)``)."""
+        values: dict[str, list[ast.expr]] = {}
+        for node in ast.walk(scope):
+            targets = []
+            if isinstance(node, ast.Assign):
+                targets = [(t, node.value) for t in node.targets]
+            elif isinstance(node, ast.AnnAssign | ast.AugAssign) and node.value is not None:
+                targets = [(node.target, node.value)]
+            for target, value in targets:
+                if isinstance(target, ast.Name):
+                    values.setdefault(target.id, []).append(value)
+        scoped = set(values)
+        while True:
+            kept = {
+                name
+                for name in scoped
+                if all(
+                    (root := _root_call(v)) in self.helpers
+                    or (root is not None and root[1:] in scoped and root.startswith("$"))
+                    for v in values[name]
+                )
+            }
+            if kept == scoped:
+                return scoped
+            scoped = kept
+
+    def _returns_scoped(self, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+        """A function of this module whose every return starts from a scoped helper
+        (``_visible(…)`` returning ``scoped(Conversation, …).where(…)``)."""
+        returns = [
+            node.value
+            for node in ast.walk(fn)
+            if isinstance(node, ast.Return) and node.value is not None
+        ]
+        names = self._scoped_names(fn)
+        return bool(returns) and all(
+            (root := _root_call(value)) in self.helpers or (root or "")[1:] in names
+            for value in returns
+        )
+
+    def _started_scoped(self, call: ast.Call) -> bool:
+        root = _root_call(call)
+        if root in self.helpers:
+            return True
+        if root is None or not root.startswith("$"):
+            return False
+        inner = [
+            fn for fn in _functions(self.tree) if fn.lineno <= call.lineno <= (fn.end_lineno or 0)
+        ]
+        return root[1:] in self._scoped_names(inner[-1] if inner else self.tree)
+
+    def findings(self) -> Iterator[tuple[ast.AST, str]]:
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Call):
+                name = _called_name(node)
+                args: list[ast.AST] = [*node.args, *(k.value for k in node.keywords)]
+                if name in RAW or (name == "execute" and any(self._sql_text(a) for a in args)):
+                    hit = next((t for a in args if (t := self.touches(a))), None)
+                    if hit:
+                        yield node, f"raw {name}({hit})"
+                elif name == "get" and node.args and self._model(node.args[0]):
+                    yield node, f"session.get({self._model(node.args[0])})"
+                elif name in WIDENING and not self._started_scoped(node):
+                    hit = next((t for a in args if (t := self.touches(a))), None)
+                    if hit:
+                        yield node, f"{name}({hit}) on an unscoped statement"
+            elif (
+                isinstance(node, ast.Attribute)
+                and node.attr == "__table__"
+                and self._model(node.value)
+            ):
+                yield node, f"{self._model(node.value)}.__table__"
+            elif text := self._sql_text(node):
+                yield node, f"SQL text {text!r}"
+
+
+def _functions(tree: ast.AST) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            yield node
+
+
+def _with_comments_above(module: _Module, lines: range) -> list[int]:
+    """``lines`` and the comment lines right above them."""
+    first = lines.start
+    while first - 1 in module.comment_only:
+        first -= 1
+    return list(range(first, lines.stop))
+
+
+def _statement_lines(tree: ast.AST, node: ast.AST) -> range:
+    """The lines of the innermost statement holding ``node``."""
+    best: ast.stmt | None = None
+    for stmt in ast.walk(tree):
+        if (
+            isinstance(stmt, ast.stmt)
+            and not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+            and stmt.lineno <= node.lineno <= (stmt.end_lineno or stmt.lineno)
+            and (best is None or stmt.lineno >= best.lineno)
+        ):
+            best = stmt
+    if best is None:
+        return range(node.lineno, node.lineno + 1)
+    return range(best.lineno, (best.end_lineno or best.lineno) + 1)
+
+
+def check(source: str, rel: str) -> list[str]:
+    """The lint's errors for one module's source (``rel``: its path under app/)."""
+    module = _Module(source, rel)
+    used: set[int] = set()
+    errors = []
+    for node, what in module.findings():
+        lineno = getattr(node, "lineno", 0)
+        lines = _with_comments_above(module, _statement_lines(module.tree, node))
+        enclosing = [
+            fn for fn in _functions(module.tree) if fn.lineno <= lineno <= (fn.end_lineno or 0)
+        ]
+        for fn in enclosing:  # the def line(s), decorators and the comments above them
+            start = min([fn.lineno, *(d.lineno for d in fn.decorator_list)])
+            lines += _with_comments_above(module, range(start, fn.body[0].lineno))
+        escape = next((line for line in lines if line in module.escapes), None)
+        if escape is None:
+            where = f" {enclosing[-1].name}" if enclosing else ""
+            errors.append(f"app/{rel}:{lineno}{where}: {what}")
+        else:
+            used.add(escape)
+    for line, reason in sorted(module.escapes.items()):
+        if not reason:
+            errors.append(f"app/{rel}:{line}: '# scope:' escape without a reason")
+        elif line not in used:
+            errors.append(f"app/{rel}:{line}: '# scope:' escape excuses nothing")
+    return sorted(set(errors), key=_position)
+
+
+def _position(error: str) -> tuple[str, int, str]:
+    path, line, rest = error.split(":", 2)
+    return path, int(line.split()[0]), rest
+
+
+def violations(root: Path = APP) -> list[str]:
+    return [error for rel, source in _sources(root) for error in check(source, rel)]
+
+
+def _sources(root: Path) -> Iterable[tuple[str, str]]:
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        if not rel.startswith(EXCLUDED):
+            yield rel, path.read_text()
+
+
+def _leak(body: str) -> list[str]:
+    return check(f"async def leak(session, workspace_id):\n    {body}\n", "domain/leaky.py")
+
+
+def test_tenant_models_are_known() -> None:
+    assert {"Member", "Role", "Team", "Conversation", "ApiKey", "AuditEvent"} <= set(TENANT_MODELS)
+    assert "Workspace" not in TENANT_MODELS and "User" not in TENANT_MODELS
+
+
+def test_every_statement_on_a_tenant_table_in_app_starts_from_the_scoped_helpers() -> None:
+    assert violations() == [], (
+        "start these from app.domain.tenant.scoped()/among()/scoped_update()/scoped_delete(),"
+        " or mark the statement or its def line '# scope: <why this is safe>'"
+    )
+
+
+def test_the_lint_catches_a_raw_select_of_the_model() -> None:
+    assert _leak("return await session.execute(select(Member))") == [
+        "app/domain/leaky.py:2 leak: raw select(Member)"
+    ]
+
+
+def test_the_lint_catches_a_projection_of_a_column() -> None:
+    assert _leak("return await session.execute(select(Member.id))") == [
+        "app/domain/leaky.py:2 leak: raw select(Member.id)"
+    ]
+
+
+def test_the_lint_catches_the_table_s_columns() -> None:
+    assert _leak("return await session.execute(select(*Member.__table__.columns))") == [
+        "app/domain/leaky.py:2 leak: Member.__table__",
+        "app/domain/leaky.py:2 leak: raw select(Member.__table__)",
+    ]
+
+
+def test_the_lint_catches_sql_text() -> None:
+    assert _leak('return await session.execute(text("SELECT * FROM members"))') == [
+        "app/domain/leaky.py:2 leak: SQL text 'FROM members'",
+        "app/domain/leaky.py:2 leak: raw text('FROM members')",
+    ]
+
+
+def test_the_lint_catches_sql_text_passed_to_execute_and_in_f_strings() -> None:
+    assert _leak('await session.exec_driver_sql(f"DELETE FROM teams WHERE id = {1}")') == [
+        "app/domain/leaky.py:2 leak: SQL text 'FROM teams'",
+        "app/domain/leaky.py:2 leak: raw exec_driver_sql('FROM teams')",
+    ]
+
+
+def test_the_lint_catches_a_join_onto_an_unscoped_statement() -> None:
+    assert _leak("return select(User).join(Member, Member.user_id == User.id)") == [
+        "app/domain/leaky.py:2 leak: join(Member) on an unscoped statement"
+    ]
+
+
+def test_the_lint_catches_a_lookup_by_primary_key_and_an_alias() -> None:
+    source = (
+        "from app.models import Role as R\n"
+        "async def leak(session, role_id):\n"
+        "    return await session.get(R, role_id)\n"
+    )
+    assert check(source, "domain/leaky.py") == ["app/domain/leaky.py:3 leak: session.get(R)"]
+
+
+def test_a_scoped_statement_may_filter_and_join_on_tenant_columns() -> None:
+    assert (
+        _leak(
+            "return scoped(Member, workspace_id).where(Member.id == 1)"
+            ".join(Role, Role.id == Member.role_id).order_by(Member.created_at)"
+        )
+        == []
+    )
+
+
+def test_an_escape_with_a_reason_on_the_statement_or_the_def_line_excuses_it() -> None:
+    on_statement = (
+        "async def by_user(session, user_id):\n"
+        "    stmt = select(Member).where(Member.user_id == user_id)  # scope: the viewer's own\n"
+        "    return await session.execute(stmt)\n"
+    )
+    on_def = (
+        "async def by_user(  # scope: the viewer's own memberships\n"
+        "    session, user_id\n"
+        "):\n"
+        "    return await session.execute(select(Member).where(Member.user_id == user_id))\n"
+    )
+    above_def = (
+        "# scope: the viewer's own memberships, by user id,\n"
+        "#   before the workspace is known\n"
+        "async def by_user(session, user_id):\n"
+        "    return await session.execute(select(Member).where(Member.user_id == user_id))\n"
+    )
+    assert check(on_statement, "domain/x.py") == []
+    assert check(on_def, "domain/x.py") == []
+    assert check(above_def, "domain/x.py") == []
+
+
+def test_an_escape_without_a_reason_is_an_error() -> None:
+    source = (
+        "async def by_user(session, user_id):  # scope:\n"
+        "    return await session.execute(select(Member.id))\n"
+    )
+    assert check(source, "domain/x.py") == ["app/domain/x.py:1: '# scope:' escape without a reason"]
+
+
+def test_an_escape_that_excuses_nothing_is_an_error() -> None:
+    source = (
+        "async def by_id(session, workspace_id):  # scope: was raw once\n"
+        "    return await session.execute(scoped(Member, workspace_id))\n"
+    )
+    assert check(source, "domain/x.py") == ["app/domain/x.py:1: '# scope:' escape excuses nothing"]
