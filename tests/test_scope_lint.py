@@ -9,7 +9,7 @@ tenant table (``FROM members``, ``JOIN roles``, ``UPDATE teams``, ``INTO api_key
 or passes a tenant table's name to ``table()``/``Table()``. It is a violation when that
 happens inside a raw SQL construct — ``select``, ``update``, ``delete``, ``insert``,
 ``text``, ``exec_driver_sql``, ``aliased``, ``union``, ``exists``, ``Table``,
-``session.get(Model, …)``, and ``join``/``outerjoin``/``select_from``/``add_columns``/
+``session.get(Model, …)``, a prepared read's ``Related(name, Model, on)`` join, and ``join``/``outerjoin``/``select_from``/``add_columns``/
 ``with_only_columns`` on a statement not started from a scoped helper — or as
 ``Model.__table__`` or SQL text anywhere. A column in ``where``/``order_by`` of a scoped
 statement is fine: the statement already starts from the workspace.
@@ -227,6 +227,8 @@ class _Module:
                     hit = next((t for a in args if (t := self.touches(a))), None)
                     if hit:
                         yield node, f"raw {name}({hit})"
+                elif name == "Related" and len(node.args) > 1 and self._model(node.args[1]):
+                    yield node, f"join of {self._model(node.args[1])} (Related)"
                 elif name == "get" and node.args and self._model(node.args[0]):
                     yield node, f"session.get({self._model(node.args[0])})"
                 elif name in WIDENING and not self._started_scoped(node):
@@ -428,3 +430,26 @@ def test_an_escape_that_excuses_nothing_is_an_error() -> None:
         "    return await session.execute(scoped(Member, workspace_id))\n"
     )
     assert check(source, "domain/x.py") == ["app/domain/x.py:1: '# scope:' escape excuses nothing"]
+
+
+def test_a_statement_kept_in_a_variable_or_returned_by_a_helper_stays_scoped() -> None:
+    source = (
+        "def _visible(workspace_id):\n"
+        "    stmt = scoped(Team, workspace_id)\n"
+        "    stmt = stmt.where(Team.archived_at.is_(None))\n"
+        "    return stmt\n"
+        "def with_members(workspace_id):\n"
+        "    return _visible(workspace_id).join(TeamMember, TeamMember.team_id == Team.id)\n"
+        "def leak(workspace_id):\n"
+        "    stmt = scoped(Team, workspace_id)\n"
+        "    stmt = select(User)\n"
+        "    return stmt.join(TeamMember, TeamMember.user_id == User.id)\n"
+    )
+    assert check(source, "domain/x.py") == [
+        "app/domain/x.py:10 leak: join(TeamMember) on an unscoped statement"
+    ]
+
+
+def test_a_related_join_of_a_tenant_table_needs_an_escape() -> None:
+    source = 'MEMBER_ROLE = Related("role", Role, lambda role: role.id == Member.role_id)\n'
+    assert check(source, "domain/x.py") == ["app/domain/x.py:1: join of Role (Related)"]

@@ -130,6 +130,7 @@ def _filtered(dialect: str, shape: tuple[Any, ...]) -> sa.Select[tuple[Conversat
 
 # Relations a conversation page can bring along in its own statement.
 CONVERSATION_HOST = Related("host", User, lambda host: host.id == Conversation.host_user_id)
+# scope: the team joins on its workspace_id = the conversation's (a scoped statement's)
 CONVERSATION_TEAM = Related(
     "team",
     Team,

@@ -273,6 +273,7 @@ def _filtered(shape: tuple[bool, ...]) -> sa.Select[tuple[Member]]:
 
 # Relations a members page can bring along in its own statement.
 MEMBER_USER = Related("user", User, lambda user: user.id == Member.user_id)
+# scope: the role joins on its workspace_id = the member's (a scoped statement's)
 MEMBER_ROLE = Related(
     "role",
     Role,
