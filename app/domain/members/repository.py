@@ -49,6 +49,7 @@ def _list_of(dialect: str, column: Any) -> Any:
 
 
 # The workspace row a membership carries (without the handbook, which can be long).
+# scope: the workspace's columns, selected per membership (joined on Member.workspace_id)
 WORKSPACE_COLUMNS = tuple(c for c in Workspace.__table__.columns if c.key != "handbook")
 WorkspaceRow = namedtuple("WorkspaceRow", [c.key for c in WORKSPACE_COLUMNS])
 
