@@ -86,23 +86,6 @@ def _called_name(call: ast.Call) -> str | None:
     return None
 
 
-def _root_call(node: ast.expr) -> str | None:
-    """The name of the call a method chain starts from: ``scoped`` for
-    ``scoped(M, w).where(…).join(…)``; ``$stmt`` for ``stmt.where(…)``."""
-    while True:
-        if isinstance(node, ast.Name):
-            return f"${node.id}"
-        if isinstance(node, ast.Call):
-            if isinstance(node.func, ast.Attribute):
-                node = node.func.value
-                continue
-            return _called_name(node)
-        if isinstance(node, ast.Attribute):
-            node = node.value
-            continue
-        return None
-
-
 class _Module:
     def __init__(self, source: str, rel: str) -> None:
         self.rel = rel
@@ -113,9 +96,20 @@ class _Module:
                 for alias in node.names:
                     if alias.name in TENANT_MODELS and alias.asname:
                         self.models[alias.asname] = TENANT_MODELS[alias.name]
+        # Names a call is made on as on a module: ``sa.select(…)``, ``tenant.scoped(…)``.
+        self.namespaces = {
+            (alias.asname or alias.name).split(".")[0]
+            for node in ast.walk(self.tree)
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for alias in node.names
+            if isinstance(node, ast.Import) or (alias.asname or alias.name).islower()
+        }
+        self.functions = list(_functions(self.tree))
         self.helpers = set(SCOPED)
+        self._scoped_cache: dict[tuple[int, int], set[str]] = {}
+        self._raw_cache: dict[int, set[str]] = {}
         for _ in range(3):  # helpers built on helpers
-            self.helpers |= {fn.name for fn in _functions(self.tree) if self._returns_scoped(fn)}
+            self.helpers |= {fn.name for fn in self.functions if self._returns_scoped(fn)}
         self.comment_only = {
             n for n, line in enumerate(source.splitlines(), 1) if line.lstrip().startswith("#")
         }
@@ -166,33 +160,64 @@ class _Module:
                 return repr(sub.value)
         return None
 
+    def root(self, node: ast.expr) -> str | None:
+        """The name of the call a method chain starts from: ``scoped`` for
+        ``scoped(M, w).where(…).join(…)`` (or ``tenant.scoped(…)…``); ``$stmt`` for
+        ``stmt.where(…)``."""
+        while True:
+            if isinstance(node, ast.Name):
+                return f"${node.id}"
+            if isinstance(node, ast.Call):
+                func = node.func
+                if isinstance(func, ast.Attribute):
+                    if isinstance(func.value, ast.Name) and func.value.id in self.namespaces:
+                        return func.attr
+                    node = func.value
+                    continue
+                return _called_name(node)
+            if isinstance(node, ast.Attribute):
+                node = node.value
+                continue
+            return None
+
+    def _started(self, value: ast.expr, roots: set[str], names: set[str]) -> bool:
+        root = self.root(value)
+        return root in roots or (root is not None and root.startswith("$") and root[1:] in names)
+
+    def _scope_of(self, node: ast.AST) -> ast.AST:
+        lineno = getattr(node, "lineno", 0)
+        inner = [fn for fn in self.functions if fn.lineno <= lineno <= (fn.end_lineno or 0)]
+        return inner[-1] if inner else self.tree
+
     def _scoped_names(self, scope: ast.AST) -> set[str]:
         """Variables of ``scope`` only ever assigned statements started from the scoped
         helpers (``stmt = scoped(…)``, ``stmt = stmt.where(…)``)."""
-        values: dict[str, list[ast.expr]] = {}
-        for node in ast.walk(scope):
-            targets = []
-            if isinstance(node, ast.Assign):
-                targets = [(t, node.value) for t in node.targets]
-            elif isinstance(node, ast.AnnAssign | ast.AugAssign) and node.value is not None:
-                targets = [(node.target, node.value)]
-            for target, value in targets:
-                if isinstance(target, ast.Name):
-                    values.setdefault(target.id, []).append(value)
+        key = (id(scope), len(self.helpers))
+        if key not in self._scoped_cache:
+            self._scoped_cache[key] = self._scoped_names_uncached(scope)
+        return self._scoped_cache[key]
+
+    def _scoped_names_uncached(self, scope: ast.AST) -> set[str]:
+        values = _assignments(scope)
         scoped = set(values)
         while True:
             kept = {
-                name
-                for name in scoped
-                if all(
-                    (root := _root_call(v)) in self.helpers
-                    or (root is not None and root[1:] in scoped and root.startswith("$"))
-                    for v in values[name]
-                )
+                n for n in scoped if all(self._started(v, self.helpers, scoped) for v in values[n])
             }
             if kept == scoped:
                 return scoped
             scoped = kept
+
+    def _raw_names(self, scope: ast.AST) -> set[str]:
+        """Variables of ``scope`` ever assigned a statement started from a raw
+        constructor (``stmt = select(User)``, then ``stmt = stmt.where(…)``)."""
+        values = _assignments(scope)
+        raw: set[str] = set()
+        while True:
+            grown = {n for n in values if any(self._started(v, RAW, raw) for v in values[n])}
+            if grown == raw:
+                return raw
+            raw = grown
 
     def _returns_scoped(self, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
         """A function of this module whose every return starts from a scoped helper
@@ -203,21 +228,16 @@ class _Module:
             if isinstance(node, ast.Return) and node.value is not None
         ]
         names = self._scoped_names(fn)
-        return bool(returns) and all(
-            (root := _root_call(value)) in self.helpers or (root or "")[1:] in names
-            for value in returns
-        )
+        return bool(returns) and all(self._started(v, self.helpers, names) for v in returns)
 
     def _started_scoped(self, call: ast.Call) -> bool:
-        root = _root_call(call)
-        if root in self.helpers:
-            return True
-        if root is None or not root.startswith("$"):
-            return False
-        inner = [
-            fn for fn in _functions(self.tree) if fn.lineno <= call.lineno <= (fn.end_lineno or 0)
-        ]
-        return root[1:] in self._scoped_names(inner[-1] if inner else self.tree)
+        return self._started(call, self.helpers, self._scoped_names(self._scope_of(call)))
+
+    def _started_raw(self, call: ast.Call) -> bool:
+        scope = self._scope_of(call)
+        if id(scope) not in self._raw_cache:
+            self._raw_cache[id(scope)] = self._raw_names(scope)
+        return self._started(call, RAW, self._raw_cache[id(scope)])
 
     def findings(self) -> Iterator[tuple[ast.AST, str]]:
         for node in ast.walk(self.tree):
@@ -236,6 +256,11 @@ class _Module:
                     hit = next((t for a in args if (t := self.touches(a))), None)
                     if hit:
                         yield node, f"{name}({hit}) on an unscoped statement"
+                elif isinstance(node.func, ast.Attribute) and self._started_raw(node):
+                    # select(User.id).where(Member.user_id == User.id) reads members too
+                    hit = next((t for a in args if (t := self.touches(a))), None)
+                    if hit:
+                        yield node, f"{name}({hit}) on a raw statement"
             elif (
                 isinstance(node, ast.Attribute)
                 and node.attr == "__table__"
@@ -244,6 +269,20 @@ class _Module:
                 yield node, f"{self._model(node.value)}.__table__"
             elif text := self._sql_text(node):
                 yield node, f"SQL text {text!r}"
+
+
+def _assignments(scope: ast.AST) -> dict[str, list[ast.expr]]:
+    values: dict[str, list[ast.expr]] = {}
+    for node in ast.walk(scope):
+        pairs: list[tuple[ast.expr, ast.expr]] = []
+        if isinstance(node, ast.Assign):
+            pairs = [(t, node.value) for t in node.targets]
+        elif isinstance(node, ast.AnnAssign | ast.AugAssign) and node.value is not None:
+            pairs = [(node.target, node.value)]
+        for target, value in pairs:
+            if isinstance(target, ast.Name):
+                values.setdefault(target.id, []).append(value)
+    return values
 
 
 def _functions(tree: ast.AST) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef]:
@@ -284,9 +323,7 @@ def check(source: str, rel: str) -> list[str]:
     for node, what in module.findings():
         lineno = getattr(node, "lineno", 0)
         lines = _with_comments_above(module, _statement_lines(module.tree, node))
-        enclosing = [
-            fn for fn in _functions(module.tree) if fn.lineno <= lineno <= (fn.end_lineno or 0)
-        ]
+        enclosing = [fn for fn in module.functions if fn.lineno <= lineno <= (fn.end_lineno or 0)]
         for fn in enclosing:  # the def line(s), decorators and the comments above them
             start = min([fn.lineno, *(d.lineno for d in fn.decorator_list)])
             lines += _with_comments_above(module, range(start, fn.body[0].lineno))
@@ -321,7 +358,8 @@ def _sources(root: Path) -> Iterable[tuple[str, str]]:
 
 
 def _leak(body: str) -> list[str]:
-    return check(f"async def leak(session, workspace_id):\n    {body}\n", "domain/leaky.py")
+    source = "import sqlalchemy as sa\nfrom app.domain import tenant\n"
+    return check(f"{source}async def leak(session, workspace_id):\n    {body}\n", "domain/leaky.py")
 
 
 def test_tenant_models_are_known() -> None:
@@ -339,40 +377,40 @@ def test_every_statement_on_a_tenant_table_in_app_starts_from_the_scoped_helpers
 
 def test_the_lint_catches_a_raw_select_of_the_model() -> None:
     assert _leak("return await session.execute(select(Member))") == [
-        "app/domain/leaky.py:2 leak: raw select(Member)"
+        "app/domain/leaky.py:4 leak: raw select(Member)"
     ]
 
 
 def test_the_lint_catches_a_projection_of_a_column() -> None:
     assert _leak("return await session.execute(select(Member.id))") == [
-        "app/domain/leaky.py:2 leak: raw select(Member.id)"
+        "app/domain/leaky.py:4 leak: raw select(Member.id)"
     ]
 
 
 def test_the_lint_catches_the_table_s_columns() -> None:
     assert _leak("return await session.execute(select(*Member.__table__.columns))") == [
-        "app/domain/leaky.py:2 leak: Member.__table__",
-        "app/domain/leaky.py:2 leak: raw select(Member.__table__)",
+        "app/domain/leaky.py:4 leak: Member.__table__",
+        "app/domain/leaky.py:4 leak: raw select(Member.__table__)",
     ]
 
 
 def test_the_lint_catches_sql_text() -> None:
     assert _leak('return await session.execute(text("SELECT * FROM members"))') == [
-        "app/domain/leaky.py:2 leak: SQL text 'FROM members'",
-        "app/domain/leaky.py:2 leak: raw text('FROM members')",
+        "app/domain/leaky.py:4 leak: SQL text 'FROM members'",
+        "app/domain/leaky.py:4 leak: raw text('FROM members')",
     ]
 
 
 def test_the_lint_catches_sql_text_passed_to_execute_and_in_f_strings() -> None:
     assert _leak('await session.exec_driver_sql(f"DELETE FROM teams WHERE id = {1}")') == [
-        "app/domain/leaky.py:2 leak: SQL text 'FROM teams'",
-        "app/domain/leaky.py:2 leak: raw exec_driver_sql('FROM teams')",
+        "app/domain/leaky.py:4 leak: SQL text 'FROM teams'",
+        "app/domain/leaky.py:4 leak: raw exec_driver_sql('FROM teams')",
     ]
 
 
 def test_the_lint_catches_a_join_onto_an_unscoped_statement() -> None:
     assert _leak("return select(User).join(Member, Member.user_id == User.id)") == [
-        "app/domain/leaky.py:2 leak: join(Member) on an unscoped statement"
+        "app/domain/leaky.py:4 leak: join(Member) on an unscoped statement"
     ]
 
 
@@ -455,3 +493,21 @@ def test_a_statement_kept_in_a_variable_or_returned_by_a_helper_stays_scoped() -
 def test_a_related_join_of_a_tenant_table_needs_an_escape() -> None:
     source = 'MEMBER_ROLE = Related("role", Role, lambda role: role.id == Member.role_id)\n'
     assert check(source, "domain/x.py") == ["app/domain/x.py:1: join of Role (Related)"]
+
+
+def test_the_lint_catches_a_tenant_table_brought_in_by_a_filter() -> None:
+    # SQLAlchemy adds members to FROM: a cross-workspace read with no tenant in select()
+    assert _leak("return sa.select(User.id).where(Member.user_id == User.id)") == [
+        "app/domain/leaky.py:4 leak: where(Member.user_id) on a raw statement"
+    ]
+    assert _leak("return sa.exists().where(Team.name == 'x')") == [
+        "app/domain/leaky.py:4 leak: where(Team.name) on a raw statement"
+    ]
+
+
+def test_helpers_called_through_their_module_start_a_scoped_statement() -> None:
+    assert _leak("return tenant.scoped(Team, workspace_id).join(TeamMember)") == []
+    assert _leak("return sa.select(Team.id).join(TeamMember)") == [
+        "app/domain/leaky.py:4 leak: join(TeamMember) on an unscoped statement",
+        "app/domain/leaky.py:4 leak: raw select(Team.id)",
+    ]

@@ -59,6 +59,7 @@ def _own_or_team(
     one of these teams). Values or bound parameters."""
     own = sa.or_(
         Conversation.host_user_id == user_id,
+        # scope: correlated to the conversation row, within its workspace_id
         sa.exists().where(
             ConversationParticipant.workspace_id == workspace_id,
             ConversationParticipant.conversation_id == Conversation.id,
@@ -103,13 +104,13 @@ def _filter_params(
     return shape, values
 
 
-# scope: Conversation.__table__ only for a column's type (a bind parameter's), no SQL
 def _filtered(dialect: str, shape: tuple[Any, ...]) -> sa.Select[tuple[Conversation]]:
     """Conversations of ``:workspace_id`` the shape's visibility reaches, with the
     filters it switches on, as bound parameters."""
     scope, team_ids, team_id, host, occurred_from, occurred_to = shape
     workspace_id: Any = sa.bindparam("workspace_id", type_=sa.Integer)
     stmt = scoped(Conversation, workspace_id)
+    # scope: __table__ only for a column's type (a bind parameter's), no SQL
     occurred = Conversation.__table__.c.occurred_at.type
     if scope < Scope.ALL:
         teams = any_of(dialect, Conversation.team_id, "team_ids") if team_ids else None

@@ -240,7 +240,6 @@ def _filter_params(workspace_id: int, f: MemberFilter) -> tuple[tuple[bool, ...]
     return shape, values
 
 
-# scope: Member.__table__ only for a column's type (a bind parameter's), no SQL
 def _filtered(shape: tuple[bool, ...]) -> sa.Select[tuple[Member]]:
     """Members of ``:workspace_id`` meeting the conditions ``shape`` switches on, as
     bound parameters (``:status``, ``:role_id``, ``:team_id``, ``:pattern``)."""
@@ -248,12 +247,14 @@ def _filtered(shape: tuple[bool, ...]) -> sa.Select[tuple[Member]]:
     workspace_id: Any = sa.bindparam("workspace_id", type_=sa.Integer)
     stmt = scoped(Member, workspace_id)
     if status:
+        # scope: __table__ only for a column's type (a bind parameter's), no SQL
         stmt = stmt.where(
             Member.status == sa.bindparam("status", type_=Member.__table__.c.status.type)
         )
     if role_id:
         stmt = stmt.where(Member.role_id == sa.bindparam("role_id", type_=sa.Integer))
     if team_id:
+        # scope: correlated to the member row, within the team's workspace_id
         stmt = stmt.where(
             sa.exists().where(
                 TeamMember.workspace_id == workspace_id,
