@@ -1,29 +1,40 @@
 """The tenant-scope lint: every SQL construct on a tenant table starts from the scoped
 helpers of app/domain/tenant.py (scoped, among, scoped_update, scoped_delete), or sits
-under an in-line escape that says why it is safe.
+under an in-line escape that says why it is safe. docs/architecture.md ("The scope
+lint") says the same for readers of the code.
 
-It walks whole expressions across all of app/ (see docs/architecture.md, "The scope
-lint"). An expression touches a tenant table when it names a tenant model (``Member``,
-``Member.id``, ``Member.__table__``, an alias of either), or carries SQL text naming a
-tenant table (``FROM members``, ``JOIN roles``, ``UPDATE teams``, ``INTO api_keys``),
-or passes a tenant table's name to ``table()``/``Table()``. It is a violation when that
-happens inside a raw SQL construct — ``select``, ``update``, ``delete``, ``insert``,
-``text``, ``exec_driver_sql``, ``aliased``, ``union``, ``exists``, ``Table``,
-``session.get(Model, …)``, a prepared read's ``Related(name, Model, on)`` join, and ``join``/``outerjoin``/``select_from``/``add_columns``/
-``with_only_columns`` on a statement not started from a scoped helper — or as
-``Model.__table__`` or SQL text anywhere. A column in ``where``/``order_by`` of a scoped
-statement is fine: the statement already starts from the workspace.
+It walks whole expressions in every module of app/ but app/migrations. An expression
+touches a tenant table (app.models TENANT_TABLES, ``workspaces`` included) when it names
+a tenant model (``Member``, ``Member.id``, an ``import … as`` alias), carries SQL text
+naming a tenant table (``FROM members``, ``JOIN roles``, ``UPDATE teams``, ``INTO
+api_keys``, ``TRUNCATE``; f-strings too; docstrings are prose), or passes a tenant
+table's name to ``table()``/``Table()``/``literal_column()``. It is an error when it
+does so
+- in the arguments of a raw constructor: ``select``, ``update``, ``delete``, ``insert``,
+  ``text``, ``exec_driver_sql``, ``aliased``, ``union``, ``exists``, ``Table``, …;
+- in any method of a statement started from one (``select(User.id).where(Member.user_id
+  == User.id)`` reads members: SQLAlchemy adds it to FROM);
+- in ``join``/``outerjoin``/``select_from``/``add_columns``/``with_only_columns`` of a
+  statement not started from a scoped helper;
+- as ``session.get(Model, …)``, a prepared read's ``Related(name, Model, on)`` join,
+  ``Model.__table__``, or SQL text anywhere.
+A column in ``where``/``order_by``/``join`` of a scoped statement is fine: it already
+starts from the workspace. "Started from" follows method chains, local variables
+(``stmt = scoped(…)``; ``stmt = stmt.where(…)``) and the module's functions that
+return scoped statements; a model passed in a variable (the helpers themselves,
+``rows_by_ids(model)``, ``Related`` and ``lean`` in app/db) is not followed: generic
+helpers are reviewed as helpers. ORM unit-of-work writes (``session.add(Member(…))``,
+changes to a loaded entity) are not SQL constructs here: the row carries its
+workspace_id, and row-level security's WITH CHECK holds it on PostgreSQL.
 
-The escape is a comment ``# scope: <reason>`` on a line of the statement, or on the
-``def`` line(s) of the enclosing function (then it covers the whole function). An
-escape without a reason, or one that excuses nothing, is itself an error.
+The escape is a comment ``# scope: <reason>`` on a line of the statement or in the
+comment block right above it (it covers that statement), or on the ``def`` line(s),
+decorators or the comment block above them (it covers the whole function). An escape
+without a reason, or one that excuses nothing, is itself an error.
 
 Not walked: app/migrations (schema history run by the owning role: DDL, policies and
-backfills over every workspace by nature, and frozen revisions are not edited). The
+backfills over every workspace by nature, and released revisions are frozen). The
 benchmark (scripts/benchmark) is not app code: it seeds every workspace as the owner.
-Known limit: a model passed in a variable (``scoped(model, …)`` in the helpers
-themselves, ``rows_by_ids(model)``) is not followed; generic helpers take the model as a
-parameter and are reviewed as helpers.
 """
 
 from __future__ import annotations
@@ -74,7 +85,7 @@ _NAMES = "|".join(sorted(TENANT_TABLES, key=len, reverse=True))
 SQL_TEXT = re.compile(
     rf"\b(?:FROM|JOIN|UPDATE|INTO|TABLE|TRUNCATE)\s+(?:ONLY\s+)?\"?(?:{_NAMES})\b", re.IGNORECASE
 )
-ESCAPE = re.compile(r"#\s*scope:(.*)$")
+ESCAPE = re.compile(r"^#\s*scope:(.*)$")
 
 
 def _called_name(call: ast.Call) -> str | None:
@@ -156,7 +167,7 @@ class _Module:
                 return f"{name}.{sub.attr}"
             if text := self._sql_text(sub):
                 return repr(text)
-            if isinstance(sub, ast.Constant) and sub.value in TENANT_TABLES:
+            if isinstance(sub, ast.Constant) and str(sub.value).split(".")[0] in TENANT_TABLES:
                 return repr(sub.value)
         return None
 
@@ -510,4 +521,19 @@ def test_helpers_called_through_their_module_start_a_scoped_statement() -> None:
     assert _leak("return sa.select(Team.id).join(TeamMember)") == [
         "app/domain/leaky.py:4 leak: join(TeamMember) on an unscoped statement",
         "app/domain/leaky.py:4 leak: raw select(Team.id)",
+    ]
+
+
+def test_the_lint_catches_a_table_named_by_string_but_not_prose_in_a_docstring() -> None:
+    source = (
+        "import sqlalchemy as sa\n"
+        "def leak():\n"
+        '    """Reads FROM members, as prose."""\n'
+        '    return sa.select(sa.literal_column("members.id")).select_from(sa.table("members"))\n'
+    )
+    assert check(source, "domain/x.py") == [
+        "app/domain/x.py:4 leak: raw literal_column('members.id')",
+        "app/domain/x.py:4 leak: raw select('members.id')",
+        "app/domain/x.py:4 leak: raw table('members')",
+        "app/domain/x.py:4 leak: select_from('members') on an unscoped statement",
     ]
