@@ -311,19 +311,20 @@ def _with_comments_above(module: _Module, lines: range) -> list[int]:
 
 
 def _statement_lines(tree: ast.AST, node: ast.AST) -> range:
-    """The lines of the innermost statement holding ``node``."""
-    best: ast.stmt | None = None
+    """The lines of the innermost statement holding ``node`` (of a compound statement,
+    ``if``/``for``/``with``…, its header only)."""
+    best: range | None = None
     for stmt in ast.walk(tree):
-        if (
-            isinstance(stmt, ast.stmt)
-            and not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
-            and stmt.lineno <= node.lineno <= (stmt.end_lineno or stmt.lineno)
-            and (best is None or stmt.lineno >= best.lineno)
+        if not isinstance(stmt, ast.stmt) or isinstance(
+            stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
         ):
-            best = stmt
-    if best is None:
-        return range(node.lineno, node.lineno + 1)
-    return range(best.lineno, (best.end_lineno or best.lineno) + 1)
+            continue
+        body = getattr(stmt, "body", None)
+        end = body[0].lineno - 1 if body else (stmt.end_lineno or stmt.lineno)
+        lines = range(stmt.lineno, max(end, stmt.lineno) + 1)
+        if node.lineno in lines and (best is None or lines.start >= best.start):
+            best = lines
+    return best or range(node.lineno, node.lineno + 1)
 
 
 def check(source: str, rel: str) -> list[str]:
