@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models import Workspace
 
 
+# scope: `workspaces` is keyed by its own id: the rows of the workspaces the write is in
 async def lock_workspaces(session: AsyncSession, workspace_ids: Iterable[int]) -> None:
     ids = sorted(set(workspace_ids))
     if not ids:

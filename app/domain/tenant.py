@@ -1,8 +1,8 @@
 """The one way repositories start a query on a tenant table.
 
 Every SQL statement on a table that carries ``workspace_id`` begins with
-``scoped(Model, workspace_id)``; a test walks the repositories and fails on a
-``select(`` that bypasses it (see tests/test_repository_lint.py).
+``scoped(Model, workspace_id)``; the scope lint walks every statement of app/ and fails
+on one that bypasses it without a ``# scope: <reason>`` escape (tests/test_scope_lint.py).
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models import Member
 
 
+# scope: the account's own memberships, by user id, before any workspace is known (SQLite;
+#   PostgreSQL asks harmony_viewer_membership_workspace_ids)
 async def membership_workspace_ids(session: AsyncSession, user_id: int) -> list[int]:
     """The workspaces where the user has a membership of any status, ascending.
 

@@ -9,6 +9,7 @@ from app.db.types import utcnow
 from app.models import ApiKey
 
 
+# scope: account deletion revokes the user's keys everywhere
 async def revoke_keys_created_by(session: AsyncSession, user_id: int) -> None:
     await session.execute(
         sa.update(ApiKey)

@@ -9,6 +9,7 @@ from sqlmodel import select
 from app.models import ApiKey, ApiKeySecret
 
 
+# scope: authentication by the key's public prefix, before the workspace is known
 async def api_key_by_secret(session: AsyncSession, prefix: str, secret_hash: str) -> ApiKey | None:
     """Authentication's lookup: the key with this public prefix and this secret's hash,
     before any workspace is known (the caller still compares the hash in constant time).

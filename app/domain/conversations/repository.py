@@ -59,6 +59,7 @@ def _own_or_team(
     one of these teams). Values or bound parameters."""
     own = sa.or_(
         Conversation.host_user_id == user_id,
+        # scope: correlated to the conversation row, within its workspace_id
         sa.exists().where(
             ConversationParticipant.workspace_id == workspace_id,
             ConversationParticipant.conversation_id == Conversation.id,
@@ -109,6 +110,7 @@ def _filtered(dialect: str, shape: tuple[Any, ...]) -> sa.Select[tuple[Conversat
     scope, team_ids, team_id, host, occurred_from, occurred_to = shape
     workspace_id: Any = sa.bindparam("workspace_id", type_=sa.Integer)
     stmt = scoped(Conversation, workspace_id)
+    # scope: __table__ only for a column's type (a bind parameter's), no SQL
     occurred = Conversation.__table__.c.occurred_at.type
     if scope < Scope.ALL:
         teams = any_of(dialect, Conversation.team_id, "team_ids") if team_ids else None
@@ -129,6 +131,7 @@ def _filtered(dialect: str, shape: tuple[Any, ...]) -> sa.Select[tuple[Conversat
 
 # Relations a conversation page can bring along in its own statement.
 CONVERSATION_HOST = Related("host", User, lambda host: host.id == Conversation.host_user_id)
+# scope: the team joins on its workspace_id = the conversation's (a scoped statement's)
 CONVERSATION_TEAM = Related(
     "team",
     Team,

@@ -65,6 +65,7 @@ class InvitationView:
         )
 
 
+# scope: correlated subqueries, each matching the invitation row's own workspace_id
 def _labels() -> list[Any]:
     """The names shown with an invitation, as subqueries correlated to its row (all
     within the invitation's own workspace, but for the inviter's account)."""
@@ -149,6 +150,8 @@ async def member_with_email(session: AsyncSession, workspace_id: int, email: str
 # --- the invitee's side -------------------------------------------------------------
 
 
+# scope: the invitee's own invitation, by id and their account's e-mail, before they belong to its
+#   workspace (RLS: the invitations policy's e-mail clause)
 async def invitation_addressed_to(
     session: AsyncSession, invitation_id: int, email: str, workspace_id: int | None = None
 ) -> Invitation | None:
@@ -177,6 +180,8 @@ _VIEWER_INVITATIONS = sa.text("SELECT * FROM harmony_viewer_invitations()").colu
 )
 
 
+# scope: the invitee's own invitations across workspaces, by their account's e-mail (SQLite;
+#   PostgreSQL asks harmony_viewer_invitations)
 async def invitations_addressed_to(session: AsyncSession, email: str) -> list[InvitationView]:
     """Pending invitations addressed to ``email`` (the viewer's own account's,
     case-insensitively), oldest first, across workspaces. On PostgreSQL the database

@@ -49,6 +49,7 @@ def _list_of(dialect: str, column: Any) -> Any:
 
 
 # The workspace row a membership carries (without the handbook, which can be long).
+# scope: the workspace's columns, selected per membership (joined on Member.workspace_id)
 WORKSPACE_COLUMNS = tuple(c for c in Workspace.__table__.columns if c.key != "handbook")
 WorkspaceRow = namedtuple("WorkspaceRow", [c.key for c in WORKSPACE_COLUMNS])
 
@@ -64,6 +65,8 @@ class MembershipRow:
     workspace: Any  # WorkspaceRow
 
 
+# scope: the viewer's own memberships, by user id, before the workspace is known (authentication;
+#   under RLS only the viewer's workspaces); joins match workspace_id
 def _memberships_of_user(dialect: str, user_id: Any = None) -> sa.Select[Any]:
     """The memberships of ``user_id`` (an expression; by default the bound ``:user_id``)."""
     if user_id is None:
@@ -122,6 +125,8 @@ async def memberships_of_user(session: AsyncSession, user_id: int) -> list[Membe
     return [_membership(r) for r in await _MEMBERSHIPS_OF_USER.all(session, user_id=user_id)]
 
 
+# scope: sign-in: the account's own active memberships, before any workspace is known (SQLite;
+#   PostgreSQL: harmony_sign_in)
 def _sign_in(dialect: str) -> sa.Select[Any]:
     if dialect != "postgresql":
         user_id = sa.bindparam("user_id", type_=sa.Integer)
@@ -242,12 +247,14 @@ def _filtered(shape: tuple[bool, ...]) -> sa.Select[tuple[Member]]:
     workspace_id: Any = sa.bindparam("workspace_id", type_=sa.Integer)
     stmt = scoped(Member, workspace_id)
     if status:
+        # scope: __table__ only for a column's type (a bind parameter's), no SQL
         stmt = stmt.where(
             Member.status == sa.bindparam("status", type_=Member.__table__.c.status.type)
         )
     if role_id:
         stmt = stmt.where(Member.role_id == sa.bindparam("role_id", type_=sa.Integer))
     if team_id:
+        # scope: correlated to the member row, within the team's workspace_id
         stmt = stmt.where(
             sa.exists().where(
                 TeamMember.workspace_id == workspace_id,
@@ -268,6 +275,7 @@ def _filtered(shape: tuple[bool, ...]) -> sa.Select[tuple[Member]]:
 
 # Relations a members page can bring along in its own statement.
 MEMBER_USER = Related("user", User, lambda user: user.id == Member.user_id)
+# scope: the role joins on its workspace_id = the member's (a scoped statement's)
 MEMBER_ROLE = Related(
     "role",
     Role,
@@ -327,6 +335,7 @@ async def member_counts_by_role(
     return {role_id: n for role_id, n in (await session.execute(stmt)).all()}
 
 
+# scope: aliased() over the ranked subquery, itself started from scoped(Member)
 async def members_pages_of_teams(
     session: AsyncSession,
     workspace_id: int,

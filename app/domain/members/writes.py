@@ -66,6 +66,7 @@ async def delete_member(session: AsyncSession, workspace_id: int, member_id: int
     await session.execute(scoped_delete(Member, workspace_id).where(Member.id == member_id))
 
 
+# scope: account deletion removes the user's memberships in every workspace they belong to
 async def memberships_of_user_everywhere(session: AsyncSession, user_id: int) -> list[Member]:
     """Every membership of the user, any status (account deletion removes them all).
 
@@ -77,6 +78,7 @@ async def memberships_of_user_everywhere(session: AsyncSession, user_id: int) ->
     return list((await session.execute(stmt)).scalars())
 
 
+# scope: ids come from memberships_of_user_everywhere
 async def delete_memberships(session: AsyncSession, member_ids: Sequence[int]) -> None:
     if member_ids:
         await session.execute(sa.delete(Member).where(Member.id.in_(member_ids)))

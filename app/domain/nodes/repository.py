@@ -25,6 +25,7 @@ async def rows_among(
     return list((await session.execute(stmt)).scalars())
 
 
+# scope: `workspaces` is keyed by its own id: only ids among the viewer's workspace_ids
 async def workspaces_among(
     session: AsyncSession, ids: Sequence[int], workspace_ids: Sequence[int]
 ) -> list[Workspace]:

@@ -42,6 +42,7 @@ async def role_rows_by_ids(
     return await _ROLE_ROWS.all(session, workspace_id=workspace_id, ids=list(ids))
 
 
+# scope: filters by (workspace_id, role_id) pairs
 async def granted_permissions(
     session: AsyncSession, pairs: Sequence[tuple[int, int]]
 ) -> dict[int, list[str]]:

@@ -43,6 +43,8 @@ async def team_rows_by_ids(
     return await _TEAM_ROWS.all(session, workspace_id=workspace_id, ids=list(ids))
 
 
+# scope: lean() of a statement started from scoped(Team); add_columns takes the joined
+#   TeamMember's column
 def _teams_of_members(dialect: str) -> sa.Select[Any]:
     stmt = (
         scoped(Team, sa.bindparam("workspace_id", type_=sa.Integer))

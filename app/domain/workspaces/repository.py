@@ -23,11 +23,13 @@ from app.models import (
 )
 
 
+# scope: `workspaces` is keyed by its own id: callers pass the workspace of the request
 async def workspaces_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[Workspace]:
     stmt = select(Workspace).where(Workspace.id.in_(ids)).order_by(Workspace.id)
     return list((await session.execute(stmt)).scalars())
 
 
+# scope: operator paths (creating a workspace, seeding): no viewer, a slug is unique
 async def workspace_by_slug(session: AsyncSession, slug: str) -> Workspace | None:
     """Any workspace with this slug (operator paths: creating one, seeding)."""
     stmt = select(Workspace).where(Workspace.slug == slug)
@@ -36,12 +38,14 @@ async def workspace_by_slug(session: AsyncSession, slug: str) -> Workspace | Non
 
 _WORKSPACE_ID = sa.bindparam("workspace_id", type_=sa.Integer)
 
+# scope: `workspaces` is keyed by its own id: the row whose id is :workspace_id
 _HANDBOOK = Prepared(
     "handbook_of",
     lambda _: sa.select(Workspace.handbook).where(Workspace.id == _WORKSPACE_ID),
 )
 
 
+# scope: every table joins on workspace_id = :workspace_id (the subquery w)
 def _intelligence(_dialect: str) -> sa.Select[Any]:
     # One row per provider (at least one row: the workspace itself), each carrying the
     # default model: both halves of the page in one statement.
