@@ -47,6 +47,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from app.db.driver import begin_driver_transaction
 from app.db.failures import DatabaseUnavailable
 
 Builder = Callable[[str], sa.Select[Any]]  # dialect name -> statement
@@ -241,13 +242,12 @@ async def _driver_in_transaction(conn: AsyncConnection) -> Any:
     raw = await conn.get_raw_connection()
     adapter: Any = raw.dbapi_connection
     driver: Any = raw.driver_connection
-    if adapter._transaction is None:
-        try:
-            await adapter._start_transaction()
-        except Exception as error:
-            if driver.is_closed():
-                await _lost(conn, error)
-            raise
+    try:
+        await begin_driver_transaction(adapter)
+    except Exception as error:
+        if driver.is_closed():
+            await _lost(conn, error)
+        raise
     return driver
 
 
