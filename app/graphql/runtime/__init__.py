@@ -3,7 +3,7 @@ private or non-exported part of either library lives in this package.
 
 - here: small named functions over private attributes and non-exported names
   (``graphql_schema``, ``raw_info``, ``parse_document``, ``ExecutionContextBase``,
-  ``refuse_ignored_extensions``);
+  ``ExtensionResolver``, ``refuse_ignored_extensions``);
 - ``executor``: the execution context, which overrides graphql-core 3.3 executor
   methods (``execute_field``, ``collect_and_execute_subfields``, and calls
   ``collect_subfields``) for the plain-field fast path.
@@ -21,11 +21,14 @@ import strawberry
 from graphql import DocumentNode, GraphQLResolveInfo, GraphQLSchema, Lexer, Source, Token
 from graphql.language.parser import Parser  # not exported: the only way to pass a lexer
 from strawberry.execution import optimized_is_awaitable
+from strawberry.extensions.field_extension import AsyncExtensionResolver  # not exported
 
 # Strawberry's execution context (not exported): the resolve-info its resolvers expect.
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 ExecutionContextBase = StrawberryGraphQLCoreExecutionContext
+# The type of the next resolver a field extension's ``resolve_async`` is handed.
+ExtensionResolver = AsyncExtensionResolver
 is_awaitable = optimized_is_awaitable
 
 
