@@ -25,11 +25,12 @@ import sqlalchemy as sa
 import strawberry
 from graphql import DirectiveLocation, GraphQLSchema, GraphQLSyntaxError, execute, parse
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import FieldExtension, SchemaExtension
 
 from app.db.driver import begin_driver_transaction, pool_waiting
 from app.graphql.runtime import (
     ExecutionContextBase,
+    ExtensionResolver,
     IgnoredExtensionError,
     graphql_schema,
     parse_document,
@@ -295,8 +296,16 @@ def test_canary_graphql_core_parser_takes_our_lexer_and_token_limit() -> None:
         assert "more than" in refused.value.message and "tokens" in refused.value.message
 
 
+def test_canary_field_extensions_are_handed_the_next_async_resolver() -> None:
+    with canary("strawberry-graphql", "app/graphql/runtime/__init__.py", "AsyncExtensionResolver"):
+        assert ExtensionResolver is not None
+        parameters = list(inspect.signature(FieldExtension.resolve_async).parameters)
+        assert parameters[:4] == ["self", "next_", "source", "info"]
+
+
 # graphql-core 3.3's executor methods the execution context overrides or calls, with
-# the parameters it passes (app/graphql/runtime/executor.py).
+# the parameters it passes (app/graphql/runtime/executor.py; app/observability/tracing.py
+# overrides execute_field of that context in turn).
 EXECUTOR_METHODS = {
     "execute_field": ["parent_type", "source", "field_details_list", "path", "position_context"],
     "collect_and_execute_subfields": [
