@@ -1,4 +1,4 @@
-"""The fast path for plain leaf fields (app/graphql/execution.py) answers exactly what
+"""The fast path for plain leaf fields (app/graphql/runtime/executor.py) answers exactly what
 graphql-core's own path would: same values, same checks, same errors."""
 
 from __future__ import annotations
@@ -11,7 +11,12 @@ import strawberry
 from graphql import ExecutionResult
 
 from app.graphql.directives import enforce_declarations, scoped_field
-from app.graphql.execution import PLANS_KEY, GatewayExecutionContext, ObjectPlan, plan_plain_leaves
+from app.graphql.runtime.executor import (
+    PLANS_KEY,
+    GatewayExecutionContext,
+    ObjectPlan,
+    plan_plain_leaves,
+)
 
 
 @strawberry.type

@@ -1,15 +1,19 @@
 """Prepared reads (app/db/prepared.py) on both engines: they run inside the request's
 transaction, so they see its tenant context and its own uncommitted writes; values come
-back with the same Python types as through the ORM; a list parameter is one parameter."""
+back with the same Python types as through the ORM, for every column type the models use;
+a list parameter is one parameter."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import enum
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlmodel import select
+from sqlmodel import SQLModel, select
 
 from app.config import Settings
 from app.db.engine import create_sessionmaker
@@ -127,3 +131,65 @@ async def test_an_account_read_outside_a_transaction_survives_ended_connections(
     for _ in range(3):
         body = await client.query(query, token=token)
         assert body == {"data": {"viewer": {"name": "Ada Admin"}}}
+
+
+# A sample value per Python type a column may hold. A model that adds a column of a new
+# kind fails the test below until its type has a sample here.
+_SAMPLES: dict[type, Any] = {
+    int: 7,
+    str: "seven",
+    bool: True,
+    datetime: datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC),
+    dict: {"nested": [1, "two", None]},
+    Decimal: Decimal("12.34"),
+    float: 1.5,
+}
+
+
+def _column_types() -> dict[str, sa.types.TypeEngine[Any]]:
+    """Every column type the models use (one of each), plus the numeric ones (a
+    ``Numeric`` column once broke prepared reads on asyncpg at first use)."""
+    found: dict[str, sa.types.TypeEngine[Any]] = {
+        "numeric": sa.Numeric(10, 2),
+        "numeric_as_float": sa.Numeric(10, 2, asdecimal=False),
+        "float": sa.Float(),
+        "double": sa.Double(),
+    }
+    for table in SQLModel.metadata.sorted_tables:
+        for column in table.columns:
+            found.setdefault(repr(column.type), column.type)
+    return found
+
+
+def _sample(type_: sa.types.TypeEngine[Any]) -> Any:
+    base = type_.impl_instance if isinstance(type_, sa.TypeDecorator) else type_
+    python_type = dict if isinstance(base, sa.JSON) else base.python_type
+    if issubclass(python_type, enum.Enum):
+        return next(iter(python_type))
+    assert python_type in _SAMPLES, f"no sample value for a {type_!r} column"
+    return _SAMPLES[python_type]
+
+
+async def test_prepared_reads_return_every_model_column_type_as_the_orm_does(
+    session: AsyncSession,
+) -> None:
+    types = _column_types()
+    table = sa.Table(
+        "prepared_types",
+        sa.MetaData(),
+        *(sa.Column(f"c{i}", t) for i, t in enumerate(types.values())),
+        prefixes=["TEMPORARY"],
+    )
+    values = {f"c{i}": _sample(t) for i, t in enumerate(types.values())}
+    await session.run_sync(lambda s: table.create(s.connection()))
+    await session.execute(table.insert(), [values, dict.fromkeys(values)])
+    for i, name in enumerate(types):
+        column = table.c[f"c{i}"]
+        read = Prepared(f"test_type_{i}", lambda _, c=column: sa.select(c).order_by(c.is_(None)))
+        via_core = (await session.execute(sa.select(column).order_by(column.is_(None)))).all()
+        rows = await read.all(session)
+        assert [tuple(r) for r in rows] == [tuple(r) for r in via_core], name
+        assert rows[0][0] == values[column.key], name
+        assert type(rows[0][0]) is type(via_core[0][0]), name
+        assert rows[1][0] is None, name
+    await session.rollback()

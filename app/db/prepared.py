@@ -47,6 +47,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from app.db.driver import begin_driver_transaction
 from app.db.failures import DatabaseUnavailable
 
 Builder = Callable[[str], sa.Select[Any]]  # dialect name -> statement
@@ -72,6 +73,23 @@ class _Compiled:
     row: Any  # named tuple class of the selected columns
 
 
+# The type code the driver reports for a column (cursor.description), which some result
+# processors convert by: asyncpg's numeric ones raise TypeError without it. What
+# SQLAlchemy's own execution passes; here the column's declared type decides it.
+_PG_FLOAT8 = 701
+_PG_NUMERIC = 1700
+
+
+def _result_processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    base = type_.impl_instance if isinstance(type_, sa.TypeDecorator) else type_
+    code = None
+    if dialect.name == "postgresql" and isinstance(base, sa.Float):  # not a Numeric in 2.1
+        code = _PG_FLOAT8
+    elif dialect.name == "postgresql" and isinstance(base, sa.Numeric):
+        code = _PG_NUMERIC
+    return type_.dialect_impl(dialect).result_processor(dialect, code)  # type: ignore[no-any-return]
+
+
 class Prepared:
     __slots__ = ("_build", "_compiled", "name")
 
@@ -85,10 +103,7 @@ class Prepared:
         compiled = stmt.compile(dialect=dialect)
         names = tuple(compiled.positiontup or ())
         binds = [compiled.binds[n] for n in names]
-        processors = [
-            c.type.dialect_impl(dialect).result_processor(dialect, None)
-            for c in stmt.selected_columns
-        ]
+        processors = [_result_processor(c.type, dialect) for c in stmt.selected_columns]
         result = tuple((i, p) for i, p in enumerate(processors) if p is not None)
         keys = [c.key for c in stmt.selected_columns]
         return _Compiled(
@@ -241,13 +256,12 @@ async def _driver_in_transaction(conn: AsyncConnection) -> Any:
     raw = await conn.get_raw_connection()
     adapter: Any = raw.dbapi_connection
     driver: Any = raw.driver_connection
-    if adapter._transaction is None:
-        try:
-            await adapter._start_transaction()
-        except Exception as error:
-            if driver.is_closed():
-                await _lost(conn, error)
-            raise
+    try:
+        await begin_driver_transaction(adapter)
+    except Exception as error:
+        if driver.is_closed():
+            await _lost(conn, error)
+        raise
     return driver
 
 

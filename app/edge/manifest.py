@@ -126,7 +126,7 @@ def trusted_operations(source_dir: Path = SOURCE_DIR) -> list[TrustedOperation]:
     from app.edge.analysis import check_limits
     from app.edge.errors import Refused
     from app.graphql.operation import limits_of
-    from app.graphql.schema import schema
+    from app.graphql.schema import core_schema
 
     limits = limits_of(Settings())
 
@@ -138,7 +138,7 @@ def trusted_operations(source_dir: Path = SOURCE_DIR) -> list[TrustedOperation]:
     for name in sorted(operations):
         path, operation = operations[name]
         document = _document_of(operation, fragments, path)
-        errors = validate(schema._schema, document, specified_rules)
+        errors = validate(core_schema, document, specified_rules)
         try:
             check_limits(document, limits)
         except Refused as refusal:

@@ -17,6 +17,7 @@ from graphql import (
 )
 
 from app.graphql.context import Info
+from app.graphql.runtime import raw_info
 
 
 def _fields(
@@ -37,7 +38,7 @@ def selected(info: Info, *paths: tuple[str, ...]) -> frozenset[str]:
     """Names of the fields selected under the current field at each ``path`` (through
     fragments and aliases), e.g. ``selected(info, ("nodes",), ("edges", "node"))``.
     Computed once per (field node, paths) per request."""
-    raw = info._raw_info
+    raw = raw_info(info)
     key = (tuple(id(n) for n in raw.field_nodes), paths)
     cache = info.context.shapes
     found = cache.get(key)

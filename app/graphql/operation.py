@@ -13,7 +13,7 @@ hashes the whole parsed document to look itself up. Here:
   documents are prepared each time and never kept. Validation runs later (after the
   rate-limit charge), once per document: ``PreparedDocument.validation_errors``.
 - ``run`` executes a valid document with graphql-core and the schema's execution
-  context (app.graphql.execution), logs unexpected resolver errors with the request id,
+  context (app.graphql.runtime.executor), logs unexpected resolver errors with the request id,
   and masks their messages.
 """
 
@@ -33,18 +33,13 @@ from graphql import (
     GraphQLError,
     GraphQLSyntaxError,
     InlineFragmentNode,
-    Lexer,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
-    Source,
-    Token,
     execute,
     specified_rules,
     validate,
 )
-from graphql.language.parser import Parser
-from strawberry.execution import optimized_is_awaitable
 
 from app.config import Settings
 from app.db.failures import classify
@@ -53,7 +48,8 @@ from app.edge.errors import Refused
 from app.edge.lru import ByteLRU
 from app.graphql.lookahead import needs_workspaces
 from app.graphql.pagination import MAX_PAGE_SIZE
-from app.graphql.schema import is_unexpected, schema
+from app.graphql.runtime import is_awaitable, parse_document
+from app.graphql.schema import core_schema, is_unexpected
 from app.observability import tracing
 
 log = logging.getLogger("app.graphql")
@@ -80,7 +76,7 @@ class PreparedDocument:
     refusal: Refused | None = None  # a static limit the document is over
     cost: CostModel | None = None
     root_fields: frozenset[str] = frozenset()  # of the chosen operation, through fragments
-    # Object plans (app.graphql.execution) shared by every run of this document; None
+    # Object plans (app.graphql.runtime.executor) shared by every run of this document; None
     # when a selection depends on variables (@skip/@include): then each run compiles its own.
     plans: dict[Any, Any] | None = None
     hide_suggestions: bool = True
@@ -107,7 +103,7 @@ class PreparedDocument:
         if self._validation is None:
             assert self.document is not None
             self._validation = validate(
-                schema._schema,
+                core_schema,
                 self.document,
                 specified_rules,
                 hide_suggestions=self.hide_suggestions,
@@ -139,30 +135,6 @@ def _syntax_refusal(error: GraphQLError, settings: Settings) -> Refused | None:
             "TOO_DEEP", f"The document is nested too deeply: the limit is {settings.max_depth}."
         )
     return None
-
-
-def _parse(query: str, max_tokens: int) -> DocumentNode:
-    source = Source(query)
-    lexer = Lexer(source)
-    try:
-        return Parser(source, max_tokens=max_tokens, lexer=lexer).parse_document()
-    finally:
-        _unlink(lexer.token)
-
-
-def _unlink(token: Token | None) -> None:
-    """The lexer links each token to the one before and after it: a reference cycle per
-    pair, which only the cyclic garbage collector frees (rarely, in a server process:
-    app.main.freeze_startup_objects). Unlinked, a document's tokens are freed with it."""
-    forward = token.next if token is not None else None
-    while token is not None:
-        before = token.prev
-        token.prev = token.next = None
-        token = before
-    while forward is not None:
-        after = forward.next
-        forward.prev = forward.next = None
-        forward = after
 
 
 def _root_fields(
@@ -224,7 +196,7 @@ class Documents:
             )
             return PreparedDocument(None, [], (), None, True, too_long)
         try:
-            document = _parse(query, settings.max_tokens)
+            document = parse_document(query, settings.max_tokens)
         except GraphQLSyntaxError as error:
             # What is kept must not hold the parser's frames (its tokens) alive.
             error.__traceback__ = None
@@ -255,7 +227,7 @@ class Documents:
             cost=(
                 None
                 if operation is None
-                else CostModel(schema._schema, document, operation, MAX_PAGE_SIZE)
+                else CostModel(core_schema, document, operation, MAX_PAGE_SIZE)
             ),
             root_fields=frozenset(
                 _root_fields(operation.selection_set, fragments, set()) if operation else ()
@@ -281,13 +253,13 @@ async def run(
     if constant and prepared._schema_answer is not None:
         return prepared._schema_answer
     result = execute(
-        schema._schema,
+        core_schema,
         prepared.document,
         context_value=context,
         variable_values=variables,
         operation_name=operation_name,
         executor_class=tracing.execution_context(),  # root-field spans when tracing
-        is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
+        is_awaitable=is_awaitable,  # type: ignore[arg-type]
         plans=prepared.plans,
         hide_suggestions=prepared.hide_suggestions,
     )

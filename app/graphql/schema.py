@@ -15,10 +15,11 @@ from app.graphql.administration import ApiKeyType, ShareLinkQueries
 from app.graphql.conversations import ConversationType
 from app.graphql.directives import enforce_declarations
 from app.graphql.errors import GatewayError
-from app.graphql.execution import GatewayExecutionContext, plan_plain_leaves
 from app.graphql.lookup import NodeQueries
 from app.graphql.mutations import Mutation
 from app.graphql.rate_limit import RateLimitQueries
+from app.graphql.runtime import graphql_schema, refuse_ignored_extensions
+from app.graphql.runtime.executor import GatewayExecutionContext, plan_plain_leaves
 from app.graphql.scalars import DateTime
 from app.graphql.users import UserQueries, UserType
 from app.graphql.workspaces import WorkspaceQueries, WorkspaceType
@@ -75,10 +76,13 @@ def build_schema() -> strawberry.Schema:
         ],
     )
 
+    refuse_ignored_extensions(built)
+    core = graphql_schema(built)
     # The @requiresPermission / @requiresMembership declarations become the checks.
-    enforce_declarations(built._schema)
-    plan_plain_leaves(built._schema)
+    enforce_declarations(core)
+    plan_plain_leaves(core)
     return built
 
 
 schema = build_schema()
+core_schema = graphql_schema(schema)  # what graphql-core validates and executes against

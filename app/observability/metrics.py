@@ -28,6 +28,8 @@ from prometheus_client import (
     multiprocess,
 )
 
+from app.db.driver import pool_waiting
+
 EDGE_REFUSALS = Counter(
     "harmony_edge_refusals_total",
     "Requests refused at the edge before execution, by error code.",
@@ -105,18 +107,11 @@ def render() -> tuple[bytes, str]:
     return generate_latest(), CONTENT_TYPE_LATEST
 
 
-def _pool_waiting(pool: Any) -> int:
-    """Checkouts waiting on SQLAlchemy's queue pool (its asyncio queue's getters); 0 for
-    a pool without one."""
-    queue = getattr(getattr(pool, "_pool", None), "_queue", None)
-    return len(getattr(queue, "_getters", ()))
-
-
 def sample(pool: Any, admission: Any) -> None:
     """Set this process's gauges from the pool and the admission queue."""
     checkedout = getattr(pool, "checkedout", None)
     POOL_IN_USE.set(checkedout() if checkedout is not None else 0)
-    POOL_WAITING.set(_pool_waiting(pool))
+    POOL_WAITING.set(pool_waiting(pool))
     IN_FLIGHT.set(admission.running)
     QUEUED.set(admission.waiting)
 

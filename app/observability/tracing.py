@@ -27,7 +27,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
-from app.graphql.execution import GatewayExecutionContext
+from app.graphql.runtime.executor import GatewayExecutionContext
 
 TRACER: trace.Tracer | None = None
 _provider: TracerProvider | None = None

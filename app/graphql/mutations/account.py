@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-from strawberry.extensions.field_extension import AsyncExtensionResolver, FieldExtension
+from strawberry.extensions import FieldExtension
 from strawberry.schema_directive import Location
 from strawberry.types.field import StrawberryField
 
@@ -17,6 +17,7 @@ from app.domain.errors import Refusal
 from app.graphql.context import Info
 from app.graphql.errors import Forbidden
 from app.graphql.mutations.base import Payload, UserError, in_unit_of_work
+from app.graphql.runtime import ExtensionResolver
 from app.graphql.users import UserType
 from app.graphql.workspaces import WorkspaceType
 
@@ -35,7 +36,7 @@ class UserTokenGuard(FieldExtension):
         field.directives.append(RequiresUserToken())
 
     async def resolve_async(
-        self, next_: AsyncExtensionResolver, source: Any, info: Info, **kwargs: Any
+        self, next_: ExtensionResolver, source: Any, info: Info, **kwargs: Any
     ) -> Any:
         if info.context.viewer.api_key_id is not None:
             raise Forbidden("API keys cannot do this: use the account's own sign-in.")

@@ -14,7 +14,7 @@ from typing import Any, Protocol, TypeVar
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
-from strawberry.extensions.field_extension import AsyncExtensionResolver, FieldExtension
+from strawberry.extensions import FieldExtension
 from strawberry.types.field import StrawberryField
 
 from app.auth.permissions import PermissionSet, parse_permission
@@ -26,6 +26,7 @@ from app.graphql.context import Context, Info
 from app.graphql.directives import RequiresPermission
 from app.graphql.errors import Forbidden
 from app.graphql.ids import decode_id
+from app.graphql.runtime import ExtensionResolver
 
 T = TypeVar("T")
 
@@ -105,7 +106,7 @@ class MutationGuard(FieldExtension):
         field.directives.append(self.directive)
 
     async def resolve_async(
-        self, next_: AsyncExtensionResolver, source: Any, info: Info, **kwargs: Any
+        self, next_: ExtensionResolver, source: Any, info: Info, **kwargs: Any
     ) -> Any:
         ctx, input = info.context, kwargs["input"]
         kind, pk = decode_id(input.target())

@@ -36,9 +36,9 @@ from graphql import (
     GraphQLString,
     Undefined,
 )
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from app.graphql.directives import field_permission
+from app.graphql.runtime import ExecutionContextBase
 
 PLANS_KEY = "harmony.plain_leaf_fields"
 
@@ -178,7 +178,7 @@ class ObjectPlan:
         return out
 
 
-class GatewayExecutionContext(StrawberryGraphQLCoreExecutionContext):
+class GatewayExecutionContext(ExecutionContextBase):
     def __init__(
         self, *args: Any, plans: dict[tuple[str, tuple[int, ...]], Any] | None = None, **kwargs: Any
     ) -> None:
