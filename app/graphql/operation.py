@@ -45,6 +45,7 @@ from graphql import (
 )
 from graphql.language.parser import Parser
 from strawberry.execution import optimized_is_awaitable
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from app.config import Settings
 from app.db.failures import classify
@@ -84,6 +85,7 @@ class PreparedDocument:
     # when a selection depends on variables (@skip/@include): then each run compiles its own.
     plans: dict[Any, Any] | None = None
     hide_suggestions: bool = True
+    fast: bool = True  # Settings.fast_paths; False: stock graphql-core/Strawberry execution
     _validation: list[GraphQLError] | None = field(default=None, repr=False)
     # The answer of an operation that reads only the schema and takes no variables: the
     # same for every request of this process (the full introspection query costs ~20 ms).
@@ -262,6 +264,7 @@ class Documents:
             ),
             plans=None if conditional else {},
             hide_suggestions=not settings.suggestions_enabled,
+            fast=settings.fast_paths,
         )
 
 
@@ -274,22 +277,30 @@ async def run(
     """Execute a prepared document that has no errors."""
     assert prepared.document is not None
     constant = (
-        prepared.introspection_only
+        prepared.fast
+        and prepared.introspection_only
         and prepared.operation is not None
         and not prepared.operation.variable_definitions
     )
     if constant and prepared._schema_answer is not None:
         return prepared._schema_answer
+    # FAST_PATHS=false: the executor Strawberry's own Schema.execute uses, nothing of ours
+    # (no object plans, no plain-leaf path, no kept answers, no root-field spans).
+    fast: dict[str, Any] = {"plans": prepared.plans} if prepared.fast else {}
     result = execute(
         schema._schema,
         prepared.document,
         context_value=context,
         variable_values=variables,
         operation_name=operation_name,
-        executor_class=tracing.execution_context(),  # root-field spans when tracing
+        executor_class=(
+            tracing.execution_context()  # root-field spans when tracing
+            if prepared.fast
+            else StrawberryGraphQLCoreExecutionContext
+        ),
         is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
-        plans=prepared.plans,
         hide_suggestions=prepared.hide_suggestions,
+        **fast,
     )
     if isinstance(result, Awaitable):
         result = await result
