@@ -45,7 +45,6 @@ from graphql import (
 )
 from graphql.language.parser import Parser
 from strawberry.execution import optimized_is_awaitable
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from app.config import Settings
 from app.db.failures import classify
@@ -285,7 +284,7 @@ async def run(
     if constant and prepared._schema_answer is not None:
         return prepared._schema_answer
     # FAST_PATHS=false: the executor Strawberry's own Schema.execute uses, nothing of ours
-    # (no object plans, no plain-leaf path, no kept answers, no root-field spans).
+    # (no object plans, no plain-leaf path, no kept answers).
     fast: dict[str, Any] = {"plans": prepared.plans} if prepared.fast else {}
     result = execute(
         schema._schema,
@@ -293,11 +292,7 @@ async def run(
         context_value=context,
         variable_values=variables,
         operation_name=operation_name,
-        executor_class=(
-            tracing.execution_context()  # root-field spans when tracing
-            if prepared.fast
-            else StrawberryGraphQLCoreExecutionContext
-        ),
+        executor_class=tracing.execution_context(prepared.fast),  # spans when tracing
         is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
         hide_suggestions=prepared.hide_suggestions,
         **fast,
