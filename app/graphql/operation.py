@@ -13,7 +13,7 @@ hashes the whole parsed document to look itself up. Here:
   documents are prepared each time and never kept. Validation runs later (after the
   rate-limit charge), once per document: ``PreparedDocument.validation_errors``.
 - ``run`` executes a valid document with graphql-core and the schema's execution
-  context (app.graphql.execution), logs unexpected resolver errors with the request id,
+  context (app.graphql.execution; ``FAST_PATHS=false``: Strawberry's own), logs unexpected resolver errors with the request id,
   and masks their messages.
 """
 
