@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     # all slowing down together. 0 = no cap.
     max_in_flight: int = Field(default=8, ge=0)
     graphiql: bool | None = None  # default: on in development, off in production
+    # Off: GraphQL runs on stock graphql-core/Strawberry execution (no object plans, no
+    # plain-leaf path, no kept introspection answer), for debugging a suspected difference.
+    fast_paths: bool = True
 
     # ---- The edge (docs/limits.md): every limit has a production default.
     # Shared state (rate-limit buckets, persisted queries); absent = in process.

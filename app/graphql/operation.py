@@ -13,8 +13,8 @@ hashes the whole parsed document to look itself up. Here:
   documents are prepared each time and never kept. Validation runs later (after the
   rate-limit charge), once per document: ``PreparedDocument.validation_errors``.
 - ``run`` executes a valid document with graphql-core and the schema's execution
-  context (app.graphql.runtime.executor), logs unexpected resolver errors with the request id,
-  and masks their messages.
+  context (app.graphql.runtime.executor; ``FAST_PATHS=false``: Strawberry's own), logs
+  unexpected resolver errors with the request id, and masks their messages.
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ class PreparedDocument:
     # when a selection depends on variables (@skip/@include): then each run compiles its own.
     plans: dict[Any, Any] | None = None
     hide_suggestions: bool = True
+    fast: bool = True  # Settings.fast_paths; False: stock graphql-core/Strawberry execution
     _validation: list[GraphQLError] | None = field(default=None, repr=False)
     # The answer of an operation that reads only the schema and takes no variables: the
     # same for every request of this process (the full introspection query costs ~20 ms).
@@ -234,6 +235,7 @@ class Documents:
             ),
             plans=None if conditional else {},
             hide_suggestions=not settings.suggestions_enabled,
+            fast=settings.fast_paths,
         )
 
 
@@ -246,22 +248,26 @@ async def run(
     """Execute a prepared document that has no errors."""
     assert prepared.document is not None
     constant = (
-        prepared.introspection_only
+        prepared.fast
+        and prepared.introspection_only
         and prepared.operation is not None
         and not prepared.operation.variable_definitions
     )
     if constant and prepared._schema_answer is not None:
         return prepared._schema_answer
+    # FAST_PATHS=false: the executor Strawberry's own Schema.execute uses, nothing of ours
+    # (no object plans, no plain-leaf path, no kept answers).
+    fast: dict[str, Any] = {"plans": prepared.plans} if prepared.fast else {}
     result = execute(
         core_schema,
         prepared.document,
         context_value=context,
         variable_values=variables,
         operation_name=operation_name,
-        executor_class=tracing.execution_context(),  # root-field spans when tracing
+        executor_class=tracing.execution_context(prepared.fast),  # spans when tracing
         is_awaitable=is_awaitable,  # type: ignore[arg-type]
-        plans=prepared.plans,
         hide_suggestions=prepared.hide_suggestions,
+        **fast,
     )
     if isinstance(result, Awaitable):
         result = await result

@@ -27,6 +27,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
+from app.graphql.runtime import ExecutionContextBase
 from app.graphql.runtime.executor import GatewayExecutionContext
 
 TRACER: trace.Tracer | None = None
@@ -132,9 +133,9 @@ def end_request(started: tuple[Span, object], name: str, attributes: dict[str, A
     span.end()
 
 
-class TracedExecutionContext(GatewayExecutionContext):
-    """The gateway's executor with a span per root field (``Query.workspace``); the
-    statements its resolvers and their loader batches send are its children."""
+class RootFieldSpans(ExecutionContextBase):
+    """A span per root field (``Query.workspace``); the statements its resolvers and
+    their loader batches send are its children."""
 
     def execute_field(
         self, parent_type: Any, source: Any, fields: Any, path: Any, *rest: Any
@@ -166,6 +167,17 @@ async def _ended_after(awaitable: Any, span: Span) -> Any:
         span.end()
 
 
-def execution_context() -> type[GatewayExecutionContext]:
-    """The executor ``app.graphql.operation.run`` uses."""
-    return GatewayExecutionContext if TRACER is None else TracedExecutionContext
+class TracedExecutionContext(RootFieldSpans, GatewayExecutionContext):
+    """The gateway's executor, traced."""
+
+
+class TracedStockExecutionContext(RootFieldSpans):
+    """Strawberry's own executor (``FAST_PATHS=false``), traced."""
+
+
+def execution_context(fast: bool = True) -> type[ExecutionContextBase]:
+    """The executor ``app.graphql.operation.run`` uses: the gateway's, or with
+    ``FAST_PATHS=false`` the one Strawberry's ``Schema.execute`` uses."""
+    if TRACER is None:
+        return GatewayExecutionContext if fast else ExecutionContextBase
+    return TracedExecutionContext if fast else TracedStockExecutionContext
