@@ -1,4 +1,4 @@
-"""The gateway's own execution (object plans, the plain-leaf path: app/graphql/execution.py)
+"""The gateway's own execution (object plans, the plain-leaf path: app/graphql/runtime/executor.py)
 answers exactly what stock graphql-core/Strawberry execution answers (``FAST_PATHS=false``),
 for the app's real operations, over the same data and viewers.
 

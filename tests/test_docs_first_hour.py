@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.edge.live import _free_port
+from tests.edge.live import _free_port, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 BASH = shutil.which("bash") or "/bin/bash"
@@ -94,10 +94,5 @@ def test_dev_serves_on_the_port_its_banner_names(tmp_path: Path) -> None:
         page = httpx.get(f"http://127.0.0.1:{port}/graphql", headers={"Accept": "text/html"})
         assert '"email":"ada@acme.test"' in page.text
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
     assert database.exists()  # the database the README says: DATABASE_URL's

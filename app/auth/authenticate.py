@@ -163,21 +163,23 @@ async def _viewer_for_user(
     return _viewer_of(user, rows)
 
 
+def membership_of(row: MembershipRow) -> Membership:
+    """The viewer's membership as one of their membership rows grants it."""
+    granted = ADMIN_GRANTED if row.builtin == BuiltinRole.ADMIN else tuple(row.permissions)
+    return Membership(
+        workspace_id=row.workspace_id,
+        member_id=row.member_id,
+        role_id=row.role_id,
+        builtin=row.builtin,
+        granted=granted,
+        permissions=permission_set(granted),
+        team_ids=row.team_ids,
+        workspace=row.workspace,
+    )
+
+
 def _viewer_of(user: Any, rows: list[MembershipRow]) -> Viewer:
-    memberships: dict[int, Membership] = {}
-    for row in rows:
-        granted = ADMIN_GRANTED if row.builtin == BuiltinRole.ADMIN else tuple(row.permissions)
-        memberships[row.workspace_id] = Membership(
-            workspace_id=row.workspace_id,
-            member_id=row.member_id,
-            role_id=row.role_id,
-            builtin=row.builtin,
-            granted=granted,
-            permissions=permission_set(granted),
-            team_ids=row.team_ids,
-            workspace=row.workspace,
-        )
-    return Viewer(user=user, memberships=memberships)
+    return Viewer(user=user, memberships={row.workspace_id: membership_of(row) for row in rows})
 
 
 def _catalogued(granted: list[str]) -> list[Permission]:

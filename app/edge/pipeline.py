@@ -35,7 +35,6 @@ from graphql import ExecutionResult
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app import metrics
 from app.auth.authenticate import (
     AuthenticationError,
     Credential,
@@ -68,7 +67,7 @@ from app.graphiql.page import graphiql_page
 from app.graphql import operation
 from app.graphql.context import Context
 from app.graphql.schema import format_error
-from app.observability import access
+from app.observability import access, metrics
 
 log = logging.getLogger("app.http")
 

@@ -20,7 +20,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from app.metrics import RATE_LIMIT_BACKEND_ERRORS
+from app.observability.metrics import RATE_LIMIT_BACKEND_ERRORS
 
 log = logging.getLogger("app.edge")
 

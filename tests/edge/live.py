@@ -52,6 +52,16 @@ def _healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> bool:
         time.sleep(0.05)
 
 
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """End a server process: SIGTERM, then SIGKILL if it has not exited in 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextmanager
 def gateway_process(settings: Settings, extra: dict[str, str], log: Path) -> Iterator[str]:
     """``python -m app serve`` on a free port over the test's database, with ``extra``
@@ -83,10 +93,5 @@ def gateway_process(settings: Settings, extra: dict[str, str], log: Path) -> Ite
                 yield url
                 return
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
     pytest.fail(f"three free ports were taken before the gateway could bind: {log.read_text()}")

@@ -11,6 +11,7 @@ from app.auth.api_keys import generate_api_key
 from app.db.types import utcnow
 from app.domain import audit
 from app.domain.actor import Actor
+from app.domain.api_keys import writes
 from app.domain.errors import Refusal, UserErrorCode
 from app.domain.nodes.repository import rows_among
 from app.domain.roles.service import check_permissions
@@ -78,16 +79,5 @@ async def revoke_api_key(
         )
     key = found[0]
     if key.revoked_at is None:
-        key.revoked_at = utcnow()
-        session.add(key)
-        await session.flush()
-        audit.record(
-            session,
-            actor,
-            workspace_id,
-            "api_key.revoked",
-            target_type="ApiKey",
-            target_id=key_id,
-            summary={"name": key.name, "prefix": key.prefix},
-        )
+        await writes.revoke(session, workspace_id, actor, [key])
     return key

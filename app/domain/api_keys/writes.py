@@ -26,12 +26,27 @@ async def revoke_keys_of_member(
         .order_by(col(ApiKey.id))
     )
     keys = list((await session.execute(stmt)).scalars())
+    await revoke(session, workspace_id, actor, keys, reason=reason)
+    return keys
+
+
+async def revoke(
+    session: AsyncSession,
+    workspace_id: int,
+    actor: Actor,
+    keys: list[ApiKey],
+    *,
+    reason: str | None = None,
+) -> None:
+    """Revoke ``keys`` (working ones) now, each with its ``api_key.revoked`` event; the
+    event names ``reason`` when another change ends them."""
     now = utcnow()
     for key in keys:
         key.revoked_at = now
         session.add(key)
     await session.flush()
     for key in keys:
+        summary = {"name": key.name, "prefix": key.prefix}
         audit.record(
             session,
             actor,
@@ -39,6 +54,5 @@ async def revoke_keys_of_member(
             "api_key.revoked",
             target_type="ApiKey",
             target_id=pk(key),
-            summary={"name": key.name, "prefix": key.prefix, "reason": reason},
+            summary=summary if reason is None else {**summary, "reason": reason},
         )
-    return keys

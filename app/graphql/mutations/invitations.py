@@ -19,9 +19,9 @@ from typing import Any, TypeVar
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.authenticate import ADMIN_GRANTED
-from app.auth.permissions import PermissionSet, permission_set
-from app.auth.viewer import Membership, Viewer
+from app.auth.authenticate import membership_of
+from app.auth.permissions import PermissionSet
+from app.auth.viewer import Viewer
 from app.db import tenant
 from app.domain.actor import Actor
 from app.domain.errors import Refusal
@@ -41,7 +41,7 @@ from app.graphql.mutations.base import (
     target_workspace,
 )
 from app.graphql.workspaces import WorkspaceType
-from app.models import BuiltinRole, Member
+from app.models import Member
 
 T = TypeVar("T")
 
@@ -154,19 +154,8 @@ async def _rejoined(info: Info, workspace_id: int) -> WorkspaceType | None:
         rows = await memberships_of_user(s, viewer.user_id)
     memberships = dict(viewer.memberships)
     for row in rows:
-        if row.workspace_id != workspace_id:
-            continue
-        granted = ADMIN_GRANTED if row.builtin == BuiltinRole.ADMIN else tuple(row.permissions)
-        memberships[workspace_id] = Membership(
-            workspace_id=workspace_id,
-            member_id=row.member_id,
-            role_id=row.role_id,
-            builtin=row.builtin,
-            granted=granted,
-            permissions=permission_set(granted),
-            team_ids=row.team_ids,
-            workspace=row.workspace,
-        )
+        if row.workspace_id == workspace_id:
+            memberships[workspace_id] = membership_of(row)
     ctx.viewer = Viewer(user=viewer.user, memberships=memberships, api_key_id=None)
     ctx.forget(workspace_id)
     joined = ctx.viewer.membership(workspace_id)
