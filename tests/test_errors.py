@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain.members import repository as members_repository
 from app.domain.nodes import repository as nodes_repository
-from app.domain.teams import repository as teams_repository
 from app.domain.workspaces import repository as workspaces_repository
 from app.graphql.ids import encode_id
 from app.graphql.schema import schema
@@ -89,12 +89,18 @@ async def test_exception_in_a_root_resolver_is_masked(
 async def test_exception_in_a_loader_batch_is_masked_everywhere_it_lands(
     client: GraphQLClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(teams_repository, "teams_of_members", boom)
+    monkeypatch.setattr(members_repository, "members_pages_of_teams", boom)
     body, raw = await post(
-        client, '{ workspace(slug: "acme") { name members { nodes { teams { name } } } } }', "r3"
+        client,
+        '{ workspace(slug: "acme") { name teams { nodes { name members { nodes { id } } } } } }',
+        "r3",
     )
-    # Member.teams is non-null: each failure nulls the (nullable) members connection.
-    assert body["data"] == {"workspace": {"name": "Acme Corp", "members": None}}
+    # One batch for every team's members: its failure nulls each (nullable) connection.
+    teams = [{"name": "Sales", "members": None}, {"name": "Support", "members": None}]
+    assert body["data"] == {"workspace": {"name": "Acme Corp", "teams": {"nodes": teams}}}
+    assert [e["path"] for e in body["errors"]] == [
+        ["workspace", "teams", "nodes", i, "members"] for i in range(2)
+    ]
     assert {e["message"] for e in body["errors"]} == {"Internal server error."}
     assert_no_leak(raw)
 

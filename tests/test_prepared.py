@@ -17,9 +17,9 @@ from sqlmodel import SQLModel, select
 
 from app.config import Settings
 from app.db.engine import create_sessionmaker
-from app.db.prepared import Prepared, any_of
+from app.db.prepared import OUTSIDE_KEY, Prepared, any_of
 from app.db.session import RequestDB
-from app.db.tenant import enter
+from app.db.tenant import enter, key_of
 from app.domain.tenant import lean, scoped
 from app.models import Member, MemberStatus, Team, User
 from tests import factories
@@ -93,6 +93,89 @@ async def test_prepared_read_obeys_the_tenant_context(
             await enter(s, user_id=dee, workspace_ids=[globex])
             teams = await EVERY_TEAM.all(s)
         assert teams and {t.workspace_id for t in teams} == {globex}
+    finally:
+        await db.finish(commit=False)
+
+
+@pytest.mark.postgres_only
+async def test_a_read_only_requests_reads_run_outside_a_transaction_under_its_context(
+    engine: AsyncEngine, session: AsyncSession
+) -> None:
+    """A query's prepared reads send no BEGIN/COMMIT: each is its own implicit
+    transaction and sets the request's tenant context itself, so it reads exactly the
+    entered workspaces' rows, in the statement's order."""
+    acme = await factories.workspace_id(session, "acme")
+    ada = await factories.user_id(session, "ada@acme.test")
+    expected = (
+        (await session.execute(select(Team).where(Team.workspace_id == acme).order_by(Team.id)))
+        .scalars()
+        .all()
+    )
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    db = RequestDB(create_sessionmaker(engine))
+    db.read_only = True
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with db.session() as s:
+            assert await EVERY_TEAM.all(s) == []  # nothing entered: no tenant row
+            await enter(s, user_id=ada, workspace_ids=[acme])
+            teams = await EVERY_TEAM.all(s)
+            first, second = await TRANSACTION_ID.all(s), await TRANSACTION_ID.all(s)
+            assert not s.in_transaction()
+    finally:
+        sa.event.remove(engine.sync_engine, "before_cursor_execute", record)
+        await db.finish(commit=True)
+    assert [t.id for t in teams] == [t.id for t in expected] and len(teams) >= 2
+    assert first[0].txid != second[0].txid  # a transaction of its own each
+    assert len(sent) == 4 and not any(
+        s.lstrip().upper().startswith(("BEGIN", "COMMIT")) for s in sent
+    )
+
+
+@pytest.mark.postgres_only
+async def test_a_read_outside_a_transaction_with_a_forged_context_reads_nothing(
+    engine: AsyncEngine, settings: Settings, session: AsyncSession
+) -> None:
+    """The context a read sets for itself is verified like any other: altered, it
+    admits no row (the statement fails closed, it does not fall back to anything)."""
+    globex = await factories.workspace_id(session, "globex")
+    dee = await factories.user_id(session, "dee@globex.test")
+    db = RequestDB(create_sessionmaker(engine))
+    db.read_only = True
+    try:
+        async with db.session() as s:
+            await enter(s, user_id=dee, workspace_ids=[globex])
+            genuine = db.tenant.signed(key_of(engine))
+            body, mac = genuine.rsplit(":", 1)
+            user, workspaces, expires = body.split(":")[1:]
+            forged = f"v1:{user}:{workspaces},{globex + 1}:{expires}:{mac}"
+            outside = s.info[OUTSIDE_KEY]
+            outside.context = lambda: forged
+            assert await EVERY_TEAM.all(s) == []
+            outside.context = lambda: genuine
+            assert await EVERY_TEAM.all(s) != []
+    finally:
+        await db.finish(commit=False)
+
+
+@pytest.mark.postgres_only
+async def test_a_read_only_request_reads_inside_its_transaction_once_one_began(
+    engine: AsyncEngine, session: AsyncSession
+) -> None:
+    globex = await factories.workspace_id(session, "globex")
+    dee = await factories.user_id(session, "dee@globex.test")
+    db = RequestDB(create_sessionmaker(engine))
+    db.read_only = True
+    try:
+        async with db.session() as s:
+            await enter(s, user_id=dee, workspace_ids=[globex])
+            via_orm = (await s.execute(sa.select(sa.func.txid_current()))).scalar_one()
+            assert (await TRANSACTION_ID.first(s)).txid == via_orm
+            assert await EVERY_TEAM.all(s) != []
     finally:
         await db.finish(commit=False)
 

@@ -42,6 +42,7 @@ from operator import itemgetter
 from typing import Any, NoReturn
 
 import asyncpg
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Dialect, Engine
@@ -51,6 +52,9 @@ from app.db.driver import begin_driver_transaction
 from app.db.failures import DatabaseUnavailable
 
 Builder = Callable[[str], sa.Select[Any]]  # dialect name -> statement
+
+# The setting row-level security reads the tenant context from (app.db.tenant).
+CONTEXT_SETTING = "app.context"
 
 # What asyncpg raises on a connection the server ended (what it raises first depends on
 # when the termination notice arrives).
@@ -71,6 +75,7 @@ class _Compiled:
     bind: tuple[Callable[[Any], Any] | None, ...]
     result: tuple[tuple[int, Callable[[Any], Any]], ...] | None  # (column, processor); None: none
     row: Any  # named tuple class of the selected columns
+    in_context: str | None  # asyncpg: the statement entering a tenant context first (last $n)
 
 
 # The type code the driver reports for a column (cursor.description), which some result
@@ -106,8 +111,12 @@ class Prepared:
         processors = [_result_processor(c.type, dialect) for c in stmt.selected_columns]
         result = tuple((i, p) for i, p in enumerate(processors) if p is not None)
         keys = [c.key for c in stmt.selected_columns]
+        in_context = None
+        if _on_asyncpg(dialect):
+            in_context = _IN_CONTEXT.format(sql=compiled.string, context=f"${len(names) + 1}")
         return _Compiled(
             sql=compiled.string,
+            in_context=in_context,
             params=names,
             defaults={n: b.effective_value for n, b in zip(names, binds, strict=True)},
             bind=tuple(b.type.dialect_impl(dialect).bind_processor(dialect) for b in binds),
@@ -123,6 +132,10 @@ class Prepared:
         return found
 
     async def all(self, session: AsyncSession, **params: Any) -> list[Any]:
+        if session.sync_session.get_transaction() is None:
+            outside = session.info.get(OUTSIDE_KEY)
+            if isinstance(outside, OutsideReads):
+                return await outside.run(self, params)
         return await self._run(await _link(session), params)
 
     async def outside_transaction(self, engine: AsyncEngine, **params: Any) -> list[Any]:
@@ -137,50 +150,33 @@ class Prepared:
                 return await self._run(_Link(None, conn, sync, conn.dialect, None), params)
         # The pool's connection itself, without an AsyncConnection around it: half the
         # client CPU of the read (0.06 ms instead of 0.12 ms on the benchmark).
-        for attempt in (1, 2):
-            raw = await engine.raw_connection()
-            driver = raw.driver_connection
-            broken = False
-            try:
-                link = _Link(None, None, engine.sync_engine, engine.dialect, driver)
-                return await self._run(link, params)
-            except _CONNECTION_LOST:
-                # The server ended this pooled connection (a restart, a failover, an idle
-                # timeout): the read runs in no transaction, so it is run again once, on
-                # a new connection.
-                broken = True
-                if attempt == 2:
-                    raise
-            except asyncio.CancelledError:
-                # Cut off mid-read (the request's deadline): the driver is still cancelling
-                # the statement, and the next request should not wait for that.
-                broken = True
-                raise
-            finally:
-                if broken or driver is None or driver.is_closed():
-                    raw.invalidate()  # the pool opens a new connection instead
-                else:
-                    raw.close()  # back to the pool
-        raise AssertionError("unreachable")
+        return await _on_pooled_connection(engine, self, params, None)
 
-    async def _run(self, link: _Link, params: dict[str, Any]) -> list[Any]:
+    async def _run(
+        self, link: _Link, params: dict[str, Any], context: str | None = None
+    ) -> list[Any]:
         c = self.compiled(link.dialect)
         args = []
         for name, process in zip(c.params, c.bind, strict=True):
             value = params[name] if name in params else c.defaults[name]
             args.append(value if process is None or value is None else process(value))
+        sql = c.sql
+        if context is not None:
+            assert c.in_context is not None, "a tenant context outside a transaction: asyncpg only"
+            sql = c.in_context
+            args.append(context)
         if link.driver is not None:
             # Listeners of the engine's statement events (statement counts in tests and
             # the benchmark, tracing) see these statements too; cursor and context are None.
             sync = link.sync
-            sync.dispatch.before_cursor_execute(sync, None, c.sql, args, None, False)
+            sync.dispatch.before_cursor_execute(sync, None, sql, args, None, False)
             try:
-                records: Sequence[Any] = await link.driver.fetch(c.sql, *args)
+                records: Sequence[Any] = await link.driver.fetch(sql, *args)
             except Exception as error:
                 if link.conn is not None and link.driver.is_closed():
                     await _lost(link.conn, error)
                 raise  # outside_transaction: handled there
-            sync.dispatch.after_cursor_execute(sync, None, c.sql, args, None, False)
+            sync.dispatch.after_cursor_execute(sync, None, sql, args, None, False)
         else:
             assert link.conn is not None
             records = (await link.conn.exec_driver_sql(c.sql, tuple(args))).all()
@@ -272,6 +268,85 @@ async def _lost(conn: AsyncConnection, error: Exception) -> NoReturn:
     raise DatabaseUnavailable("the database connection was lost") from error
 
 
+# A statement run outside a transaction that must read under a tenant context sets it
+# itself, before anything it reads: the context is set (transaction-local: the implicit
+# transaction is the statement's own) in the outer row, and the statement runs as a
+# LATERAL subquery of it that refers to that row. OFFSET 0 keeps the subquery from being
+# merged into the outer query, so the planner cannot scan a table of it first: the
+# policies verify the context (their InitPlans) only when the subquery runs. Were that
+# order ever broken, the policies would find no context and admit no row: it fails
+# closed. tests/test_prepared.py pins both.
+_IN_CONTEXT = (
+    "SELECT harmony_read.* FROM (SELECT pg_catalog.set_config('app.context', {context}, true)"
+    " AS context) AS harmony_context CROSS JOIN LATERAL (SELECT harmony_inner.* FROM ({sql})"
+    " AS harmony_inner WHERE harmony_context.context IS NOT NULL OFFSET 0) AS harmony_read"
+)
+
+assert f"'{CONTEXT_SETTING}'" in _IN_CONTEXT
+
+OUTSIDE_KEY = "harmony.outside_reads"
+
+
+class OutsideReads:
+    """Prepared reads of a read-only request, each outside any transaction (PostgreSQL).
+
+    Under READ COMMITTED each statement reads its own snapshot whether or not a
+    transaction surrounds it, so a request that only reads gains nothing from BEGIN and
+    COMMIT but two round trips. Each read runs on a pooled connection in the
+    statement's own implicit transaction, with the tenant context the request holds
+    (``context()``: the signed setting, None before authentication has entered one)
+    set by the statement itself (``_IN_CONTEXT``). Once the session has begun a
+    transaction (a read through the ORM, a write), prepared reads run inside it
+    instead, as everywhere else. The session carries this under ``OUTSIDE_KEY``
+    (app.db.session.RequestDB)."""
+
+    __slots__ = ("context", "engine")
+
+    def __init__(self, engine: AsyncEngine, context: Callable[[], str | None]) -> None:
+        self.engine = engine
+        self.context = context
+
+    async def run(self, statement: Prepared, params: dict[str, Any]) -> list[Any]:
+        return await _on_pooled_connection(self.engine, statement, params, self.context())
+
+
+async def _on_pooled_connection(
+    engine: AsyncEngine, statement: Prepared, params: dict[str, Any], context: str | None
+) -> list[Any]:
+    """``statement`` on a pooled connection of its own, outside any transaction."""
+    if not _on_asyncpg(engine.dialect):
+        assert context is None, "no tenant context outside a transaction but on asyncpg"
+        async with engine.connect() as conn:
+            sync = conn.sync_connection
+            assert sync is not None
+            return await statement._run(_Link(None, conn, sync, conn.dialect, None), params)
+    for attempt in (1, 2):
+        raw = await engine.raw_connection()
+        driver = raw.driver_connection
+        broken = False
+        try:
+            link = _Link(None, None, engine.sync_engine, engine.dialect, driver)
+            return await statement._run(link, params, context)
+        except _CONNECTION_LOST:
+            # The server ended this pooled connection (a restart, a failover, an idle
+            # timeout): the read runs in no transaction, so it is run again once, on a
+            # new connection.
+            broken = True
+            if attempt == 2:
+                raise
+        except asyncio.CancelledError:
+            # Cut off mid-read (the request's deadline): the driver is still cancelling
+            # the statement, and the next request should not wait for that.
+            broken = True
+            raise
+        finally:
+            if broken or driver is None or driver.is_closed():
+                raw.invalidate()  # the pool opens a new connection instead
+            else:
+                raw.close()  # back to the pool
+    raise AssertionError("unreachable")
+
+
 _MEMO: dict[Hashable, Prepared] = {}
 
 
@@ -335,3 +410,97 @@ class Related:
         pk = indices[self._pk]
         make = self.row._make
         return [None if r[pk] is None else make(take(r)) for r in rows]
+
+
+class Nested:
+    """The rows related to each row of a prepared read, as one column of the same
+    statement (a member's teams with the member), in the order of their first column.
+
+    PostgreSQL aggregates them into an array of records (asyncpg decodes the values with
+    their types, enums as their names); SQLite into a JSON array (numbers and strings),
+    ordered here. Each value then goes through its column type's result processor, as a
+    column of the statement itself would. ``columns``: the nested rows' columns (labelled
+    where names would clash), the first unique and ascending; ``narrow(select)``: that
+    select with its FROM and the condition that ties it to the outer statement's row (a
+    correlated subquery)."""
+
+    def __init__(
+        self,
+        name: str,
+        columns: Sequence[Any],  # a model's columns (SQLModel types them as their values)
+        narrow: Callable[[sa.Select[Any]], sa.Select[Any]],
+    ) -> None:
+        self.name = name
+        self.columns = columns
+        self.narrow = narrow
+        self.row: Any = namedtuple(name, [str(c.key) for c in columns])  # type: ignore[misc]
+        self._processors: dict[str, tuple[tuple[int, Callable[[Any], Any]], ...]] = {}
+
+    def column(self, dialect: str) -> sa.ColumnElement[Any]:
+        aggregate: sa.ColumnElement[Any]
+        if dialect == "postgresql":
+            aggregate = sa.func.array_agg(
+                postgresql.aggregate_order_by(sa.tuple_(*self.columns), self.columns[0])
+            )
+        else:
+            aggregate = sa.func.json_group_array(sa.func.json_array(*self.columns))
+        # The statement passes the driver's value on as it is; ``of`` decodes it.
+        nested = sa.type_coerce(
+            self.narrow(sa.select(aggregate)).scalar_subquery(), sa.types.NullType
+        )
+        return nested.label(self.name)
+
+    def _processed(self, dialect: str) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+        found = self._processors.get(dialect)
+        if found is None:
+            impl = _DIALECTS[dialect]()
+            processors = [_result_processor(c.type, impl) for c in self.columns]
+            found = tuple((i, p) for i, p in enumerate(processors) if p is not None)
+            self._processors[dialect] = found
+        return found
+
+    def of(self, rows: Sequence[Any]) -> list[list[Any]]:
+        """Each row's nested rows (named tuples)."""
+        out: list[list[Any]] = []
+        for row in rows:
+            value = getattr(row, self.name)
+            if value is None:  # no related row: array_agg of nothing is NULL
+                out.append([])
+            elif isinstance(value, str):  # SQLite's JSON
+                items = sorted(orjson.loads(value), key=itemgetter(0))
+                out.append(self._made(items, "sqlite"))
+            else:
+                out.append(self._made(value, "postgresql"))
+        return out
+
+    def _made(self, items: Sequence[Sequence[Any]], dialect: str) -> list[Any]:
+        make, processors = self.row._make, self._processed(dialect)
+        if not processors:
+            return [make(item) for item in items]
+        made = []
+        for item in items:
+            values = list(item)
+            for i, process in processors:
+                if values[i] is not None:
+                    values[i] = process(values[i])
+            made.append(make(values))
+        return made
+
+
+def _sqlite_dialect() -> Dialect:
+    from sqlalchemy.dialects.sqlite import aiosqlite
+
+    return aiosqlite.dialect()  # type: ignore[no-any-return,no-untyped-call,unused-ignore]
+
+
+def _postgresql_dialect() -> Dialect:
+    from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
+
+    return pg_asyncpg.dialect()  # type: ignore[no-any-return,no-untyped-call,unused-ignore]
+
+
+# The dialects whose result processors decode nested rows (by the form they arrive in).
+_DIALECTS: dict[str, Callable[[], Dialect]] = {
+    "postgresql": _postgresql_dialect,
+    "sqlite": _sqlite_dialect,
+}

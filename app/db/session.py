@@ -1,18 +1,21 @@
 """The request's unit of work.
 
-One GraphQL request = one ``AsyncSession`` = one transaction (and, on PostgreSQL, one
-pooled connection for the whole request). graphql-core resolves sibling fields
+One GraphQL request = one ``AsyncSession`` = at most one transaction (and, on
+PostgreSQL, one pooled connection for it). graphql-core resolves sibling fields
 concurrently and aiodataloader dispatches batches as tasks, but an ``AsyncSession``
 must never be used by two tasks at once. So every use of the session goes through
 ``RequestDB.session()``, which holds an ``asyncio.Lock`` for the duration of the
 block: statements from concurrent resolvers queue up instead of interleaving.
-Batching (one statement per loader batch) keeps that queue short. (One read happens
-outside it: a request that reads nothing but the viewer's account reads it on a pooled
-connection of its own, outside any transaction, before any session exists; see
-app.db.prepared.Prepared.outside_transaction.)
+Batching (one statement per loader batch) keeps that queue short.
 
-Why not a session per loader batch? Every transaction would have to re-establish
-the tenant context, and a request would no longer read one consistent snapshot.
+A query (``read_only``) on PostgreSQL sends no BEGIN/COMMIT while it only runs prepared
+reads: each runs on a pooled connection in its own implicit transaction and sets the
+tenant context itself (app.db.prepared.OutsideReads). Under READ COMMITTED each
+statement reads its own snapshot whether or not a transaction surrounds it, so this
+changes nothing a reader can see. The first statement through the ORM begins the
+session's transaction as usual (with the context, below), and the prepared reads after
+it run inside it. (A request that reads nothing but the viewer's account reads it the
+same way, before any session exists: app.db.prepared.Prepared.outside_transaction.)
 
 Tenant context (PostgreSQL row-level security): the session carries ``self.tenant``,
 which authentication fills once it knows the viewer's workspaces
@@ -28,15 +31,18 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import ORMExecuteState
 
-from app.db.tenant import Tenant, TenantSession, attach
+from app.db.prepared import OUTSIDE_KEY, OutsideReads
+from app.db.tenant import Tenant, TenantSession, attach, key_of
 
 log = logging.getLogger("app.db")
 
 
 class RequestDB:
-    __slots__ = ("_cut_off", "_lock", "_session", "_sessionmaker", "tenant")
+    __slots__ = ("_cut_off", "_lock", "_session", "_sessionmaker", "read_only", "tenant")
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
@@ -45,6 +51,9 @@ class RequestDB:
         self._cut_off = False  # a statement was cancelled midway (the request's deadline)
         # Empty until authentication enters the viewer's workspaces.
         self.tenant = Tenant()
+        # A query, known before its first statement: on PostgreSQL its prepared reads run
+        # outside a transaction until the session begins one (app.db.prepared.OutsideReads).
+        self.read_only = False
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -55,12 +64,27 @@ class RequestDB:
                 # Only a TenantSession sets the context at BEGIN (app.db.engine).
                 assert isinstance(session.sync_session, TenantSession), "use create_sessionmaker"
                 attach(session, self.tenant)
+                if self.read_only and self.engine.dialect.driver == "asyncpg":
+                    session.info[OUTSIDE_KEY] = OutsideReads(self.engine, self._signed_context)
                 self._session = session
             try:
                 yield self._session
             except asyncio.CancelledError:
                 self._cut_off = True
                 raise
+
+    def _signed_context(self) -> str | None:
+        """The tenant context a read outside a transaction sets for itself."""
+        if self.tenant.user_id is None:
+            return None  # nothing entered yet: the statement reads under no context
+        return self.tenant.signed(key_of(self.engine))
+
+    @property
+    def read_through_orm(self) -> bool:
+        """A statement of this request went through the session's ORM execution (not a
+        prepared read), which begins a transaction: a query that does so is better off
+        reading everything in it, sign-in included (one round trip less)."""
+        return self._session is not None and _ORM_KEY in self._session.info
 
     @property
     def started(self) -> bool:
@@ -89,6 +113,14 @@ class RequestDB:
                     await _roll_back(session)
             finally:
                 await session.close()
+
+
+_ORM_KEY = "harmony.read_through_orm"
+
+
+@event.listens_for(TenantSession, "do_orm_execute")
+def _note_orm_execution(state: ORMExecuteState) -> None:
+    state.session.info[_ORM_KEY] = True
 
 
 async def _roll_back(session: AsyncSession) -> None:

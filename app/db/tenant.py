@@ -43,9 +43,8 @@ from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
-from app.db.prepared import Prepared
+from app.db.prepared import CONTEXT_SETTING, Prepared
 
-CONTEXT_SETTING = "app.context"
 CONTEXT_KEY_OPTION = "harmony_context_key"
 # A context outlives its transaction by little: a request ends within its deadline, and a
 # leaked context string is useless after this.

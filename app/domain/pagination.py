@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from app.db.prepared import Related, prepared
+from app.db.prepared import Nested, Related, prepared
 
 T = TypeVar("T")
 
@@ -64,18 +64,21 @@ async def prepared_page(
     after: tuple[Any, ...] | None,
     descending: bool = False,
     related: Sequence[Related] = (),
+    nested: Sequence[Nested] = (),
     **params: Any,
 ) -> Page[Any]:
     """``fetch_page`` for the hot lists, as a prepared statement (app.db.prepared):
     ``build(dialect)`` gives the filtered select with ``bindparam``s for ``params``;
     ``key`` names that shape (it must change whenever the statement's text would).
     Rows are named tuples of the selected columns; each ``related`` table is joined into
-    the same statement and its rows are in ``Page.related`` under its name."""
+    the same statement and its rows are in ``Page.related`` under its name, and so are
+    the lists of each ``nested`` relation (a column of the same statement)."""
 
     def paged(dialect: str) -> sa.Select[Any]:
         stmt = build(dialect)
         for table in related:
             stmt = table.joined(stmt)
+        stmt = stmt.add_columns(*(n.column(dialect) for n in nested))
         if after is not None:
             bound = sa.tuple_(
                 *(sa.bindparam(f"after_{i}", type_=c.type) for i, c in enumerate(order))
@@ -90,17 +93,17 @@ async def prepared_page(
         if len(after) != len(order):
             raise ValueError("cursor does not fit this list")
         params.update({f"after_{i}": v for i, v in enumerate(after)})
-    joined = tuple(r.name for r in related)
+    joined = tuple(r.name for r in (*related, *nested))
     statement = prepared((key, joined, after is not None, descending), paged)
     rows = await statement.all(session, page_limit=first + 1, **params)
-    return page_of(rows, first, order, related)
+    return page_of(rows, first, order, (*related, *nested))
 
 
 def page_of(
     rows: list[Any],
     first: int,
     order: Sequence[sa.ColumnElement[Any]],
-    related: Sequence[Related] = (),
+    related: Sequence[Related | Nested] = (),
 ) -> Page[Any]:
     """``first + 1`` rows read (or fewer) in ``order``: the page, whether another follows,
     the cursor keys."""

@@ -310,6 +310,11 @@ async def _execute(gateway: Any, state: _Request) -> Response:
     name = params.operation_name
     documents: operation.Documents = gateway.documents
     prepared = documents.cached(text, name)
+    # A query known before authentication whose runs so far needed no transaction reads
+    # outside one (app.db.session.RequestDB.read_only).
+    state.db.read_only = (
+        prepared is not None and not prepared.is_mutation and not prepared.reads_through_orm
+    )
     try:
         if prepared is None:
             # Parsing waits for the database's word on the credentials.
@@ -342,6 +347,8 @@ async def _execute(gateway: Any, state: _Request) -> Response:
     context.cost = (requested, charge.status)
     access.executing(context)
     result = await operation.run(prepared, context, params.variables, name)
+    if state.db.read_through_orm:
+        prepared.reads_through_orm = True
     return _result_response(result, prepared, requested, charge, state.media_type)
 
 

@@ -158,8 +158,11 @@ async def members_of(
         loaders.role.fetch_many(sorted({r.role_id for r in rows}))
         if "role" in wanted and "role" not in joined
         else _skip(),
-        loaders.teams_of_member.fetch_many([pk(r) for r in rows]) if "teams" in wanted else _skip(),
+        loaders.teams_of_member.fetch_many([pk(r) for r in rows])
+        if "teams" in wanted and "teams" not in joined
+        else _skip(),
     )
+    teams = joined.get("teams", teams)
     role_of = {pk(r): RoleType.of(r) for r in roles or () if r is not None}
     for r in joined.get("role", ()):
         if r.id not in role_of:
@@ -229,7 +232,7 @@ async def members_connection(
 ) -> Connection[MemberType]:
     size, key = page_size(first), decode_cursor(after, (int,), kind="Member")
     db, wanted = info.context.db, selected(info, *ITEMS)
-    include = wanted & {"user", "role"}  # joined into the page's own statement
+    include = wanted & {"user", "role", "teams"}  # read by the page's own statement
     async with db.session() as s:
         page = await members.members_page(
             s, workspace_id, f, first=size, after=key, include=include

@@ -119,11 +119,15 @@ async def conversations_of(
         loaders.team.fetch_many(sorted({r.team_id for r in rows if r.team_id is not None}))
         if "team" in wanted and "team" not in joined
         else _skip(),
-        loaders.participants.fetch_many(keys) if "participants" in wanted else _skip(),
+        loaders.participants.fetch_many(keys)
+        if "participants" in wanted and "participants" not in joined
+        else _skip(),
         users_by_id(info, (r.host_user_id for r in rows))
         if "host" in wanted and "host" not in joined
         else _skip(),
     )
+    if "participants" in joined:
+        people = [conversations.participants_with_accounts(p) for p in joined["participants"]]
     team_of = {pk(t): TeamType.of(t) for t in teams or () if t is not None}
     for t in joined.get("team", ()):
         if t is not None and t.id not in team_of:
@@ -226,7 +230,7 @@ class ConversationFields:
         visibility = info.context.conversation_visibility(ws)
         assert visibility is not None  # the guard required conversations:read:own
         wanted = selected(info, *ITEMS)
-        include = wanted & {"host", "team"}  # joined into the page's own statement
+        include = wanted & {"host", "team", "participants"}  # read by the page's own statement
         async with db.session() as s:
             page = await conversations.conversations_page(
                 s, ws, visibility, f, first=size, after=key, include=include

@@ -28,6 +28,7 @@ from app.domain.pagination import Page
 from app.domain.roles import repository as roles
 from app.domain.teams import repository as teams
 from app.domain.users import repository as users
+from app.domain.workspaces import repository as workspaces
 from app.models import (
     ActionItem,
     ApiKey,
@@ -141,6 +142,8 @@ class WorkspaceLoaders:
     insights: Loader[int, list[ConversationInsight]]
     action_items: Loader[int, list[ActionItem]]
     transcript: Loader[int, str | None]
+    # "handbook" / "intelligence": the settings pages' parts asked for together, one read
+    settings_pages: Loader[str, workspaces.SettingsPages]
 
     def __init__(
         self,
@@ -184,6 +187,14 @@ class WorkspaceLoaders:
                 )
                 pages.update(((t, first, after), found[t]) for t in team_ids)
             return [pages[k] for k in keys]
+
+        async def settings_pages(
+            s: AsyncSession, parts: list[str]
+        ) -> list[workspaces.SettingsPages]:
+            found = await workspaces.settings_pages(
+                s, ws, handbook="handbook" in parts, intelligence="intelligence" in parts
+            )
+            return [found] * len(parts)
 
         async def team_member_count(s: AsyncSession, ids: list[int]) -> list[int]:
             counts = await members.member_counts_of_teams(s, ws, ids)
@@ -250,6 +261,7 @@ class WorkspaceLoaders:
             "insights": insights,
             "action_items": action_items,
             "transcript": transcript,
+            "settings_pages": settings_pages,
         }
 
     def __getattr__(self, name: str) -> Loader[Any, Any]:

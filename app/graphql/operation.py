@@ -74,6 +74,9 @@ class PreparedDocument:
     # False only when the operation provably reads nothing but the viewer's own account.
     needs_workspaces: bool
     refusal: Refused | None = None  # a static limit the document is over
+    # A run of this query read through the ORM (not only prepared reads): its reads then
+    # share one transaction from the start (app.db.session.RequestDB.read_only).
+    reads_through_orm: bool = False
     cost: CostModel | None = None
     root_fields: frozenset[str] = frozenset()  # of the chosen operation, through fragments
     # Object plans (app.graphql.runtime.executor) shared by every run of this document; None

@@ -72,8 +72,8 @@ class WorkspaceSettings:
         row, ws = self.row, self.workspace_id
         handbook = ""
         if "handbook" in selected(info):
-            async with info.context.db.session() as s:
-                handbook = await workspaces.handbook_of(s, ws)
+            pages = await info.context.workspace(ws).settings_pages.load("handbook")
+            handbook = pages.handbook or ""
         return GeneralSettings(
             workspace_id=ws,
             name=row.name,
@@ -92,8 +92,8 @@ class WorkspaceSettings:
         default_model: str | None = None
         providers: list[Any] = []
         if wanted & {"defaultModel", "providers"}:
-            async with info.context.db.session() as s:
-                default_model, providers = await workspaces.intelligence_page(s, ws)
+            pages = await info.context.workspace(ws).settings_pages.load("intelligence")
+            default_model, providers = pages.default_model, pages.providers or []
         return IntelligenceSettings(
             workspace_id=ws,
             default_model=default_model,

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.permissions import Scope
-from app.db.prepared import Prepared, Related, any_of
+from app.db.prepared import Nested, Prepared, Related, any_of
 from app.domain.pagination import Page, prepared_count, prepared_page
 from app.domain.tenant import lean, scoped
 from app.models import (
@@ -153,8 +153,9 @@ async def conversations_page(
     include: frozenset[str] = frozenset(),
 ) -> Page[Any]:
     """A page of conversations as lean rows (the columns of Conversation); with
-    ``include`` ("host", "team") the same statement joins each one's host account and
-    team (None for a conversation without one), in ``page.related``."""
+    ``include`` ("host", "team", "participants") the same statement reads each one's host
+    account, team (None for a conversation without one) and participants (in id order,
+    each with its account's columns: ``participants_with_accounts``), in ``page.related``."""
     shape, values = _filter_params(workspace_id, v, f)
     return await prepared_page(
         session,
@@ -165,6 +166,7 @@ async def conversations_page(
         after=after,
         descending=True,
         related=[r for r in (CONVERSATION_HOST, CONVERSATION_TEAM) if r.name in include],
+        nested=[CONVERSATION_PARTICIPANTS] if CONVERSATION_PARTICIPANTS.name in include else [],
         **values,
     )
 
@@ -193,6 +195,31 @@ PARTICIPANT_USER = Related(
 )
 
 
+# scope: the participants of the conversation's own row, on its workspace_id (a scoped
+#   statement's); their accounts by id (users are behind row-level security)
+CONVERSATION_PARTICIPANTS = Nested(
+    "participants",
+    [
+        *ConversationParticipant.__table__.columns,
+        *(c.label(f"{PARTICIPANT_USER.name}__{c.key}") for c in User.__table__.columns),
+    ],
+    lambda stmt: (
+        stmt.select_from(ConversationParticipant)
+        .outerjoin(User, User.id == ConversationParticipant.user_id)
+        .where(
+            ConversationParticipant.workspace_id == Conversation.workspace_id,
+            ConversationParticipant.conversation_id == Conversation.id,
+        )
+    ),
+)
+
+
+def participants_with_accounts(participants: Sequence[Any]) -> list[tuple[Any, Any]]:
+    """(participant, account or None for a guest) pairs of participant rows that carry
+    their account's columns (``participants_of``, ``CONVERSATION_PARTICIPANTS``)."""
+    return list(zip(participants, PARTICIPANT_USER.of(participants), strict=True))
+
+
 def _participants_of(dialect: str) -> sa.Select[Any]:
     stmt = (
         scoped(ConversationParticipant, sa.bindparam("workspace_id", type_=sa.Integer))
@@ -213,7 +240,7 @@ async def participants_of(
     rows = await _PARTICIPANTS_OF.all(
         session, workspace_id=workspace_id, ids=list(conversation_ids)
     )
-    return list(zip(rows, PARTICIPANT_USER.of(rows), strict=True))
+    return participants_with_accounts(rows)
 
 
 async def insights_of(

@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import aliased
-from sqlmodel import select
+from sqlmodel import col, select
 
-from app.db.prepared import Prepared, Related
+from app.db.prepared import Nested, Prepared, Related
 from app.db.tenant import CONTEXT_SETTING, key_of, signed_credential
 from app.domain.pagination import Page, page_of, prepared_count, prepared_page
 from app.domain.tenant import lean, scoped
@@ -24,6 +24,7 @@ from app.models import (
     MemberStatus,
     Role,
     RolePermission,
+    Team,
     TeamMember,
     User,
     Workspace,
@@ -281,6 +282,19 @@ MEMBER_ROLE = Related(
     Role,
     lambda role: sa.and_(role.workspace_id == Member.workspace_id, role.id == Member.role_id),
 )
+# scope: the teams of the member's own row, on its workspace_id (a scoped statement's)
+MEMBER_TEAMS = Nested(
+    "teams",
+    [col(Team.id), col(Team.workspace_id), col(Team.name), col(Team.description)],
+    lambda stmt: (
+        stmt.select_from(TeamMember)
+        .join(
+            Team,
+            sa.and_(Team.workspace_id == TeamMember.workspace_id, Team.id == TeamMember.team_id),
+        )
+        .where(TeamMember.workspace_id == Member.workspace_id, TeamMember.member_id == Member.id)
+    ),
+)
 
 
 async def members_page(
@@ -293,8 +307,8 @@ async def members_page(
     include: frozenset[str] = frozenset(),
 ) -> Page[Any]:
     """A page of members as lean rows (the columns of Member); with ``include``
-    ("user", "role") the same statement joins each member's account and role, found
-    in ``page.related["user"]`` / ``["role"]``."""
+    ("user", "role", "teams") the same statement reads each member's account, role and
+    teams (in id order), found in ``page.related["user"]`` / ``["role"]`` / ``["teams"]``."""
     shape, values = _filter_params(workspace_id, f)
     return await prepared_page(
         session,
@@ -304,6 +318,7 @@ async def members_page(
         first=first,
         after=after,
         related=[r for r in (MEMBER_USER, MEMBER_ROLE) if r.name in include],
+        nested=[MEMBER_TEAMS] if MEMBER_TEAMS.name in include else [],
         **values,
     )
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -45,40 +46,60 @@ _HANDBOOK = Prepared(
 )
 
 
-# scope: every table joins on workspace_id = :workspace_id (the subquery w)
-def _intelligence(_dialect: str) -> sa.Select[Any]:
-    # One row per provider (at least one row: the workspace itself), each carrying the
-    # default model: both halves of the page in one statement.
-    workspace = sa.select(_WORKSPACE_ID.label("workspace_id")).subquery("w")
-    stmt: sa.Select[Any] = (
-        sa.select(IntelligenceSettings.default_model, *AIProvider.__table__.columns)
-        .select_from(workspace)
-        .outerjoin(
-            IntelligenceSettings, IntelligenceSettings.workspace_id == workspace.c.workspace_id
+# scope: every table joins on workspace_id = :workspace_id (the subquery w); `workspaces`
+#   is keyed by its own id
+def _settings(handbook: bool) -> Callable[[str], sa.Select[Any]]:
+    def build(_dialect: str) -> sa.Select[Any]:
+        # One row per provider (at least one row: the workspace itself), each carrying
+        # the default model (and the handbook): the pages' parts in one statement.
+        workspace = sa.select(_WORKSPACE_ID.label("workspace_id")).subquery("w")
+        stmt: sa.Select[Any] = (
+            sa.select(IntelligenceSettings.default_model, *AIProvider.__table__.columns)
+            .select_from(workspace)
+            .outerjoin(
+                IntelligenceSettings, IntelligenceSettings.workspace_id == workspace.c.workspace_id
+            )
+            .outerjoin(AIProvider, AIProvider.workspace_id == workspace.c.workspace_id)
+            .order_by(AIProvider.provider)
         )
-        .outerjoin(AIProvider, AIProvider.workspace_id == workspace.c.workspace_id)
-        .order_by(AIProvider.provider)
+        if handbook:
+            stmt = stmt.add_columns(Workspace.handbook).outerjoin(
+                Workspace, Workspace.id == workspace.c.workspace_id
+            )
+        return stmt
+
+    return build
+
+
+_INTELLIGENCE = Prepared("intelligence_settings_page", _settings(handbook=False))
+_SETTINGS = Prepared("settings_pages", _settings(handbook=True))
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsPages:
+    """What the settings pages read beyond the workspace row (None: not read)."""
+
+    handbook: str | None = None
+    default_model: str | None = None
+    providers: list[Any] | None = None  # lean rows, by provider key
+
+
+async def settings_pages(
+    session: AsyncSession, workspace_id: int, *, handbook: bool, intelligence: bool
+) -> SettingsPages:
+    """The handbook (General) and the default model with the providers (Intelligence),
+    whichever are asked for, in one statement."""
+    if not intelligence:
+        row = await _HANDBOOK.first(session, workspace_id=workspace_id)
+        assert row is not None, "the viewer's workspace exists"
+        return SettingsPages(handbook=str(row.handbook))
+    rows = await (_SETTINGS if handbook else _INTELLIGENCE).all(session, workspace_id=workspace_id)
+    assert rows, "one row at least: the workspace itself"
+    return SettingsPages(
+        handbook=str(rows[0].handbook) if handbook else None,
+        default_model=rows[0].default_model,
+        providers=[r for r in rows if r.id is not None],
     )
-    return stmt
-
-
-_INTELLIGENCE = Prepared("intelligence_settings_page", _intelligence)
-
-
-async def handbook_of(session: AsyncSession, workspace_id: int) -> str:
-    row = await _HANDBOOK.first(session, workspace_id=workspace_id)
-    assert row is not None, "the viewer's workspace exists"
-    return str(row.handbook)
-
-
-async def intelligence_page(
-    session: AsyncSession, workspace_id: int
-) -> tuple[str | None, list[Any]]:
-    """Settings → Intelligence in one statement: the default model, and the providers
-    by provider key as lean rows (read path)."""
-    rows = await _INTELLIGENCE.all(session, workspace_id=workspace_id)
-    providers = [r for r in rows if r.id is not None]
-    return (rows[0].default_model if rows else None), providers
 
 
 async def intelligence_settings(

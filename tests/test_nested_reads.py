@@ -1,0 +1,67 @@
+"""Lists read their nested relations in the page's own statement (app.db.prepared.Nested):
+a member's teams, a conversation's participants with their accounts. One object read
+alone gets the same relations through the loaders; both paths must answer the same
+values, with the same types (enums, timestamps, guests without an account), on both
+engines, and with several rows per item as well as none."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import pk
+from tests import factories as f
+from tests.client import GraphQLClient
+
+ADA = "ada@acme.test"
+
+TEAMS = "teams { id name description members(first: 5) { nodes { id } } }"
+PARTICIPANTS = "participants { name email user { id email name avatarUrl status createdAt } }"
+
+
+async def _alone(client: GraphQLClient, token: str, field: str, ids: list[str], fields: str) -> Any:
+    """Each item read by its own ID (the loaders' path), in one request."""
+    selections = " ".join(
+        f'i{i}: {field}(id: "{id_}") {{ id {fields} }}' for i, id_ in enumerate(ids)
+    )
+    body = await client.query(f'{{ workspace(slug: "acme") {{ {selections} }} }}', token=token)
+    return [body["data"]["workspace"][f"i{i}"] for i in range(len(ids))]
+
+
+async def test_a_members_page_reads_the_same_teams_as_each_member_alone(
+    client: GraphQLClient, session: AsyncSession
+) -> None:
+    ws = await f.workspace_id(session, "acme")
+    ben = pk(await f.member(session, ws, "ben@acme.test"))
+    for name in ("Alpha", "Beta"):  # ben: Support and two more
+        team = await f.create_team(session, ws, name=name)
+        await f.add_to_team(session, ws, pk(team), [ben])
+    loner = await f.create_user(session)  # in no team at all
+    await f.add_members(session, ws, [pk(loner)], await f.role_id(session, ws, "Member"))
+    await session.commit()
+    token = await client.token(ADA)
+    query = f'{{ workspace(slug: "acme") {{ members(first: 50) {{ nodes {{ id {TEAMS} }} }} }} }}'
+    for _ in range(2):  # the second run is the cached document's (reads outside a transaction)
+        body = await client.query(query, token=token)
+        page = body["data"]["workspace"]["members"]["nodes"]
+        assert page == await _alone(client, token, "member", [m["id"] for m in page], TEAMS)
+    counts = sorted(len(m["teams"]) for m in page)
+    assert counts[0] == 0 and counts[-1] == 3
+
+
+async def test_a_conversation_list_reads_the_same_participants_as_each_conversation_alone(
+    client: GraphQLClient, session: AsyncSession
+) -> None:
+    token = await client.token(ADA)
+    query = f'{{ workspace(slug: "acme") {{ conversations(first: 50) {{ nodes {{ id {PARTICIPANTS} }} }} }} }}'
+    for _ in range(2):
+        body = await client.query(query, token=token)
+        page = body["data"]["workspace"]["conversations"]["nodes"]
+        assert page == await _alone(
+            client, token, "conversation", [c["id"] for c in page], PARTICIPANTS
+        )
+    people = [p for c in page for p in c["participants"]]
+    assert any(p["user"] is None for p in people)  # a guest
+    assert all(p["user"]["status"] == "ACTIVE" for p in people if p["user"])
+    assert all(p["user"]["createdAt"].endswith("+00:00") for p in people if p["user"])
