@@ -21,13 +21,14 @@ from graphql import (
     GraphQLInterfaceType,
     GraphQLObjectType,
     GraphQLScalarType,
+    build_schema,
 )
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import StrawberryField
 
 import app
 from app.graphql.directives import field_permission, scoped_field
-from app.graphql.schema import schema
+from app.graphql.schema import schema, sdl
 
 ROOT = Path(__file__).resolve().parent.parent
 REGENERATE = ".venv/bin/python -m app export-schema > schema.graphql"
@@ -106,7 +107,9 @@ def unguarded_fields(s: strawberry.Schema) -> list[str]:
 def test_every_field_of_a_workspace_scoped_type_declares_its_authorization() -> None:
     scoped = [name for name, _, d in object_types(schema) if is_workspace_scoped(d)]
     # The rule finds the types it must (a sanity check on the rule itself).
-    assert {"Workspace", "Member", "Team", "Role", "Conversation", "Subscription"} <= set(scoped)
+    assert {"Workspace", "Member", "Team", "Role", "Conversation", "BillingSubscription"} <= set(
+        scoped
+    )
     assert unguarded_fields(schema) == [], (
         "these fields of workspace-scoped types have no authorization declaration: use "
         "scoped_field(description, permission) (app/graphql/directives.py)"
@@ -151,9 +154,26 @@ def test_the_completeness_check_catches_an_unguarded_field() -> None:
 
 
 def test_schema_prints_the_declarations() -> None:
-    sdl = schema.as_str()
-    assert "directive @requiresPermission(permission: String!) on FIELD_DEFINITION" in sdl
-    assert 'subscription: Subscription @requiresPermission(permission: "billing:read:all")' in sdl
+    printed = sdl()
+    assert "directive @requiresPermission(" in printed
+    assert ") on FIELD_DEFINITION" in printed
+    assert (
+        'subscription: BillingSubscription @requiresPermission(permission: "billing:read:all")'
+        in printed
+    )
+
+
+def test_the_published_schema_names_its_roots_and_has_no_type_named_subscription() -> None:
+    """Tools that read schema.graphql take the roots from its schema block, or else from
+    types named Query, Mutation and Subscription: the billing type must not be the last."""
+    published = (ROOT / "schema.graphql").read_text()
+    assert published.startswith("schema {\n  query: Query\n  mutation: Mutation\n}\n\n")
+    built = build_schema(published)
+    assert built.query_type is not None and built.query_type.name == "Query"
+    assert built.mutation_type is not None and built.mutation_type.name == "Mutation"
+    assert built.subscription_type is None
+    assert "Subscription" not in built.type_map
+    assert "BillingSubscription" in built.type_map
 
 
 # --- descriptions ----------------------------------------------------------------------

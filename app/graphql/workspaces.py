@@ -106,7 +106,12 @@ class WorkspaceSettings:
         )
 
 
-@strawberry.type(name="Subscription", description="The workspace's plan. Billing is per workspace.")
+# The GraphQL name is not "Subscription": code generators and schema tools read a type of
+# that name as the subscription root.
+@strawberry.type(
+    name="BillingSubscription",
+    description="The workspace's plan and billing state. Billing is per workspace.",
+)
 class SubscriptionType:
     workspace_id: strawberry.Private[int]
     row: strawberry.Private[tables.Subscription]
