@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from graphql import GraphQLSchema, build_schema, is_enum_type, is_input_object_type
+from graphql import GraphQLSchema, build_schema, is_enum_type
 from graphql.utilities import find_schema_changes
 from graphql.utilities.find_schema_changes import BreakingChangeType, DangerousChangeType
 
@@ -111,8 +111,8 @@ def coordinate(kind: BreakingChangeType, description: str) -> str:
 
 
 def _was_deprecated(old: GraphQLSchema, coord: str) -> bool:
-    """Whether the element at ``coord`` (`Type.field`, `Type.field(arg:)`, `Enum.VALUE`)
-    carried @deprecated in ``old``."""
+    """Whether the element at ``coord`` (`Type.field`, `Input.field`, `Type.field(arg:)`,
+    `Enum.VALUE`) carried @deprecated in ``old``."""
     match = re.fullmatch(rf"({_NAME})\.({_NAME})(?:\(({_NAME}):\))?", coord)
     if match is None:
         return False
@@ -128,7 +128,7 @@ def _was_deprecated(old: GraphQLSchema, coord: str) -> bool:
     if argument is not None:
         arg = field.args.get(argument)
         return arg is not None and arg.deprecation_reason is not None
-    return not is_input_object_type(named) and field.deprecation_reason is not None
+    return field.deprecation_reason is not None
 
 
 def compare(old_sdl: str, new_sdl: str) -> Report:

@@ -135,12 +135,23 @@ def test_dangerous_changes_are_warnings_not_breaking() -> None:
 
 def test_a_removal_without_deprecation_first_is_marked() -> None:
     report = compare(
-        'type Query { a: Int b: Int @deprecated(reason: "Use a.") c: Int }\n'
-        'enum E { A B @deprecated(reason: "Gone.") C }',
-        "type Query { a: Int }\nenum E { A }",
+        'type Query { a(x: Int, y: Int @deprecated(reason: "Unused.")): Int\n'
+        '  b: Int @deprecated(reason: "Use a.") c: Int }\n'
+        'enum E { A B @deprecated(reason: "Gone.") C }\n'
+        'input I { a: Int b: Int @deprecated(reason: "Ignored.") c: Int }',
+        "type Query { a: Int }\nenum E { A }\ninput I { a: Int }",
     )
     skipped = {b.coordinate: b.not_deprecated_first for b in report.breaking}
-    assert skipped == {"Query.b": False, "Query.c": True, "E.B": False, "E.C": True}
+    assert skipped == {
+        "Query.a(x:)": True,
+        "Query.a(y:)": False,
+        "Query.b": False,
+        "Query.c": True,
+        "E.B": False,
+        "E.C": True,
+        "I.b": False,
+        "I.c": True,
+    }
 
 
 def test_the_billing_rename_is_three_breaking_changes() -> None:
