@@ -1,6 +1,7 @@
 """The breaking-change check: ``schema.graphql`` as it is now against the one of the
-previous ``main``. Every breaking change must be named in a **Breaking** entry of
-CHANGELOG.md's Unreleased section; dangerous changes are printed as warnings.
+previous ``main``. Every breaking change (graphql-core's, and a field's access requirement
+made stricter) must be named in a **Breaking** entry of CHANGELOG.md's Unreleased
+section; dangerous changes are printed as warnings.
 
     python -m scripts.schema_check [--base REV]
 
@@ -32,7 +33,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from graphql import GraphQLSchema, build_schema, is_enum_type
+from graphql import (
+    GraphQLField,
+    GraphQLSchema,
+    build_schema,
+    is_enum_type,
+    is_interface_type,
+    is_object_type,
+    print_ast,
+)
 from graphql.utilities import find_schema_changes
 from graphql.utilities.find_schema_changes import BreakingChangeType, DangerousChangeType
 
@@ -71,6 +80,12 @@ _COORDINATE: dict[BreakingChangeType, str] = {
     ),
     BreakingChangeType.DIRECTIVE_LOCATION_REMOVED: rf"^{_NAME} was removed from ({_DIRECTIVE})",
 }
+
+# The applied directives that say who may read or call a field (app/graphql/directives.py,
+# app/graphql/mutations/account.py). graphql-core does not compare applied directives, so
+# a field whose requirement became stricter is found here. (@requiresMembership, any
+# member, is the weakest requirement: moving to it loosens a field.)
+ACCESS_DIRECTIVES = ("requiresPermission", "requiresUserToken")
 
 # Removals that the deprecation policy wants announced with @deprecated first (a type
 # cannot carry @deprecated in GraphQL; these can).
@@ -131,6 +146,34 @@ def _was_deprecated(old: GraphQLSchema, coord: str) -> bool:
     return field.deprecation_reason is not None
 
 
+def _requirements(field: GraphQLField) -> frozenset[str]:
+    directives = (field.ast_node.directives if field.ast_node else None) or ()
+    return frozenset(print_ast(d) for d in directives if d.name.value in ACCESS_DIRECTIVES)
+
+
+def stricter_access(old: GraphQLSchema, new: GraphQLSchema) -> list[Breaking]:
+    """Fields of both schemas whose new access requirement the old one did not have: a
+    caller (an API key in particular) that could use the field before may be refused."""
+    found = []
+    for name, new_type in new.type_map.items():
+        old_type = old.type_map.get(name)
+        if not (is_object_type(new_type) or is_interface_type(new_type)) or old_type is None:
+            continue
+        old_fields = getattr(old_type, "fields", None) or {}
+        for field_name, field in new_type.fields.items():
+            if field_name not in old_fields:
+                continue
+            added = _requirements(field) - _requirements(old_fields[field_name])
+            if added:
+                found.append(
+                    Breaking(
+                        f"{name}.{field_name}",
+                        f"Field {name}.{field_name} now requires {', '.join(sorted(added))}.",
+                    )
+                )
+    return found
+
+
 def compare(old_sdl: str, new_sdl: str) -> Report:
     old, new = build_schema(old_sdl), build_schema(new_sdl)
     breaking, dangerous = [], []
@@ -141,7 +184,7 @@ def compare(old_sdl: str, new_sdl: str) -> Report:
             breaking.append(Breaking(coord, change.description, skipped))
         elif isinstance(change.type, DangerousChangeType):
             dangerous.append(change.description)
-    return Report(breaking, dangerous)
+    return Report(breaking + stricter_access(old, new), dangerous)
 
 
 def unreleased(changelog: str) -> str:

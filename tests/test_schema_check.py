@@ -1,5 +1,6 @@
 """The breaking-change check (scripts/schema_check.py): every kind of breaking change
-graphql-core reports is named by its schema coordinate, a change passes only when a
+graphql-core reports, and a field's access requirement made stricter, is named by its
+schema coordinate, a change passes only when a
 **Breaking** entry of CHANGELOG.md's Unreleased section names it, and the base is the
 previous main, in real git repositories (a branch, main after a merge, a clone, a shallow
 clone)."""
@@ -90,6 +91,42 @@ def test_each_kind_of_breaking_change_is_named_by_its_coordinate(
     old: str, new: str, expected: str
 ) -> None:
     assert [b.coordinate for b in compare(old, new).breaking] == [expected]
+
+
+ACCESS = (
+    "directive @requiresPermission(permission: String!) on FIELD_DEFINITION\n"
+    "directive @requiresMembership on FIELD_DEFINITION\n"
+    "directive @requiresUserToken on FIELD_DEFINITION\n"
+)
+
+
+def test_a_field_whose_access_requirement_became_stricter_is_breaking() -> None:
+    old = ACCESS + (
+        "type Query {\n"
+        '  a: Int @requiresPermission(permission: "x:read:all")\n'
+        "  b: Int @requiresMembership\n"
+        '  c: Int @requiresPermission(permission: "x:read:all")\n'
+        "  d: Int\n"
+        '  e: Int @requiresPermission(permission: "x:read:all")\n'
+        "}"
+    )
+    new = ACCESS + (
+        "type Query {\n"
+        '  a: Int @requiresPermission(permission: "x:update:all")\n'
+        '  b: Int @requiresPermission(permission: "x:read:all")\n'
+        "  c: Int @requiresMembership\n"
+        "  d: Int @requiresUserToken\n"
+        '  e: Int @requiresPermission(permission: "x:read:all")\n'
+        "}"
+    )
+    assert [(b.coordinate, b.description) for b in compare(old, new).breaking] == [
+        (
+            "Query.a",
+            'Field Query.a now requires @requiresPermission(permission: "x:update:all").',
+        ),
+        ("Query.b", 'Field Query.b now requires @requiresPermission(permission: "x:read:all").'),
+        ("Query.d", "Field Query.d now requires @requiresUserToken."),
+    ]  # c is looser (any member may read it), e unchanged
 
 
 def changelog(unreleased: str, released: str = "") -> str:
