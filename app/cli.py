@@ -204,9 +204,9 @@ def cmd_workspace_create(settings: Settings, slug: str, name: str, admin: str) -
 
 
 def cmd_export_schema() -> int:
-    from app.graphql.schema import schema
+    from app.graphql.schema import sdl
 
-    sys.stdout.write(schema.as_str() + "\n")
+    sys.stdout.write(sdl())
     return 0
 
 

@@ -482,15 +482,16 @@ async def test_intelligence_page_without_providers_or_settings(
     }
 
 
-async def test_subscription(client: GraphQLClient) -> None:
+async def test_subscription_is_a_billing_subscription(client: GraphQLClient) -> None:
     body = await ada(
         client,
-        '{ workspace(slug: "acme") { subscription { plan status seats currentPeriodEnd canceledAt } } }',
+        '{ workspace(slug: "acme") { subscription { __typename plan status seats currentPeriodEnd canceledAt } } }',
     )
     assert body == {
         "data": {
             "workspace": {
                 "subscription": {
+                    "__typename": "BillingSubscription",
                     "plan": "BUSINESS",
                     "status": "ACTIVE",
                     "seats": 25,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -22,8 +22,15 @@ from app.graphql.enums import MemberStatus
 from app.graphql.errors import BadUserInput
 from app.graphql.ids import decode_id_of, encode_id
 from app.graphql.lookahead import selected
-from app.graphql.node import Node, node_id
-from app.graphql.pagination import Connection, decode_cursor, page_size, to_connection
+from app.graphql.node import Node, id_argument, node_id
+from app.graphql.pagination import (
+    After,
+    Connection,
+    First,
+    decode_cursor,
+    page_size,
+    to_connection,
+)
 from app.graphql.users import UserType, users_by_id
 from app.models import BuiltinRole, pk
 
@@ -107,7 +114,7 @@ class TeamType(Node):
 
     @scoped_field("Members of the team, in the order they joined the workspace.", MEMBERS_READ)
     async def members(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> Connection[MemberType] | None:
         # Through loaders: a list of teams asking for their members is one batch.
         size, key = page_size(first), decode_cursor(after, (int,), kind="Member")
@@ -258,15 +265,20 @@ class AccessFields:
     async def members(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        filter: MemberFilterInput | None = None,
+        first: First = None,
+        after: After = None,
+        filter: Annotated[
+            MemberFilterInput | None,
+            strawberry.argument(description="Only the members meeting every condition given."),
+        ] = None,
     ) -> Connection[MemberType] | None:
         f = filter.to_domain() if filter else MemberFilter()
         return await members_connection(info, self.workspace_id, f, first, after)
 
     @scoped_field("A member by ID; null when not in this workspace.", MEMBERS_READ)
-    async def member(self, info: Info, id: strawberry.ID) -> MemberType | None:
+    async def member(
+        self, info: Info, id: Annotated[strawberry.ID, id_argument("Member")]
+    ) -> MemberType | None:
         pk = pk_of(id, "Member", "id")
         assert pk is not None
         return await member_of(
@@ -275,7 +287,7 @@ class AccessFields:
 
     @scoped_field("Teams, in creation order (keyset-paged).", TEAMS_READ)
     async def teams(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> Connection[TeamType] | None:
         size, key = page_size(first), decode_cursor(after, (int,), kind="Team")
         db, ws = info.context.db, self.workspace_id
@@ -289,7 +301,9 @@ class AccessFields:
         return to_connection(page, [TeamType.of(t) for t in page.items], count, kind="Team")
 
     @scoped_field("A team by ID; null when not in this workspace.", TEAMS_READ)
-    async def team(self, info: Info, id: strawberry.ID) -> TeamType | None:
+    async def team(
+        self, info: Info, id: Annotated[strawberry.ID, id_argument("Team")]
+    ) -> TeamType | None:
         pk = pk_of(id, "Team", "id")
         assert pk is not None
         row = await info.context.workspace(self.workspace_id).team.load(pk)
@@ -297,7 +311,7 @@ class AccessFields:
 
     @scoped_field("Roles in creation order, so the built-in ones first (keyset-paged).", ROLES_READ)
     async def roles(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> Connection[RoleType] | None:
         size, key = page_size(first), decode_cursor(after, (int,), kind="Role")
         db, ws = info.context.db, self.workspace_id
@@ -311,7 +325,9 @@ class AccessFields:
         return to_connection(page, [RoleType.of(r) for r in page.items], count, kind="Role")
 
     @scoped_field("A role by ID; null when not in this workspace.", ROLES_READ)
-    async def role(self, info: Info, id: strawberry.ID) -> RoleType | None:
+    async def role(
+        self, info: Info, id: Annotated[strawberry.ID, id_argument("Role")]
+    ) -> RoleType | None:
         pk = pk_of(id, "Role", "id")
         assert pk is not None
         row = await info.context.workspace(self.workspace_id).role.load(pk)

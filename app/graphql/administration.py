@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -18,7 +19,14 @@ from app.graphql.conversations import ConversationType, conversation_of
 from app.graphql.directives import scoped_field
 from app.graphql.ids import encode_id
 from app.graphql.node import Node, node_id
-from app.graphql.pagination import Connection, decode_cursor, page_size, to_connection
+from app.graphql.pagination import (
+    After,
+    Connection,
+    First,
+    decode_cursor,
+    page_size,
+    to_connection,
+)
 from app.graphql.users import UserType, user_or_none
 from app.models import pk
 
@@ -209,9 +217,12 @@ class AdministrationFields:
     async def audit_events(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        filter: AuditEventFilterInput | None = None,
+        first: First = None,
+        after: After = None,
+        filter: Annotated[
+            AuditEventFilterInput | None,
+            strawberry.argument(description="Only the events meeting every condition given."),
+        ] = None,
     ) -> Connection[AuditEventType] | None:
         size, key = page_size(first), decode_cursor(after, (int,), kind="AuditEvent")
         f = AuditFilter(
@@ -298,7 +309,18 @@ class ShareLinkQueries:
     @strawberry.field(
         description="Open a share link. Links of workspaces the viewer does not belong to answer null."
     )
-    async def share_link(self, info: Info, token: str) -> ShareLinkType | None:
+    async def share_link(
+        self,
+        info: Info,
+        token: Annotated[
+            str,
+            strawberry.argument(
+                description=(
+                    "The link's secret token: `ShareLink.token`, the last part of its `url`."
+                )
+            ),
+        ],
+    ) -> ShareLinkType | None:
         ids = info.context.viewer.workspace_ids
         if not ids or len(token) > 64:
             return None

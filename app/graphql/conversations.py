@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -19,8 +19,15 @@ from app.graphql.directives import scoped_field
 from app.graphql.enums import InsightKind
 from app.graphql.ids import encode_id
 from app.graphql.lookahead import selected
-from app.graphql.node import Node, node_id
-from app.graphql.pagination import Connection, decode_cursor, page_size, to_connection
+from app.graphql.node import Node, id_argument, node_id
+from app.graphql.pagination import (
+    After,
+    Connection,
+    First,
+    decode_cursor,
+    page_size,
+    to_connection,
+)
 from app.graphql.users import UserType, user_or_none, users_by_id
 from app.models import pk
 
@@ -220,9 +227,14 @@ class ConversationFields:
     async def conversations(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        filter: ConversationFilterInput | None = None,
+        first: First = None,
+        after: After = None,
+        filter: Annotated[
+            ConversationFilterInput | None,
+            strawberry.argument(
+                description="Only the conversations meeting every condition given."
+            ),
+        ] = None,
     ) -> Connection[ConversationType] | None:
         size, key = page_size(first), decode_cursor(after, (datetime, int), kind="Conversation")
         f = filter.to_domain() if filter else ConversationFilter()
@@ -247,7 +259,9 @@ class ConversationFields:
         "A conversation by ID; null when it does not exist or is outside the viewer's scope.",
         CONVERSATIONS_READ,
     )
-    async def conversation(self, info: Info, id: strawberry.ID) -> ConversationType | None:
+    async def conversation(
+        self, info: Info, id: Annotated[strawberry.ID, id_argument("Conversation")]
+    ) -> ConversationType | None:
         pk = pk_of(id, "Conversation", "id")
         assert pk is not None
         return await conversation_of(

@@ -12,7 +12,7 @@ Lookups are batched per request: one statement per node type.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -75,13 +75,39 @@ class NodeQueries:
     @strawberry.field(
         description="Any object by its global ID; null when it is not visible to the viewer."
     )
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+    async def node(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID,
+            strawberry.argument(
+                description=(
+                    "The `id` of any object (every type implementing `Node`), exactly as the "
+                    "API returned it; a malformed ID is refused with `BAD_USER_INPUT`."
+                )
+            ),
+        ],
+    ) -> Node | None:
         return await resolve_node(info, id)
 
     @strawberry.field(
         description=f"Objects by global ID, in the order given (at most {MAX_NODES})."
     )
-    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+    async def nodes(
+        self,
+        info: Info,
+        ids: Annotated[
+            list[strawberry.ID],
+            strawberry.argument(
+                description=(
+                    f"Up to {MAX_NODES} `id`s of objects of any types (more are refused with "
+                    "`LIST_TOO_LONG`). The answer has one item per ID, in this order: null "
+                    "where the object does not exist or is not visible to the viewer (the two "
+                    "answer alike). One malformed ID refuses them all with `BAD_USER_INPUT`."
+                )
+            ),
+        ],
+    ) -> list[Node | None]:
         if len(ids) > MAX_NODES:
             raise BadUserInput(
                 f"`ids` accepts at most {MAX_NODES} IDs, got {len(ids)}.", argument="ids"

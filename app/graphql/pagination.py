@@ -7,7 +7,7 @@ import binascii
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
 import strawberry
@@ -23,6 +23,26 @@ MAX_PAGE_SIZE = 100
 
 T = TypeVar("T")
 N = TypeVar("N")
+
+# The arguments of every connection field, described once.
+First = Annotated[
+    int | None,
+    strawberry.argument(
+        description=(
+            "How many items, 1-100 (default 20). The cost estimate counts `first` items (100 "
+            "when it is omitted): pass it to pay only for what you read."
+        )
+    ),
+]
+After = Annotated[
+    str | None,
+    strawberry.argument(
+        description=(
+            "Continue after this cursor: the `pageInfo.endCursor` of the previous page of "
+            "this same list. Omit it for the first page."
+        )
+    ),
+]
 
 
 def page_size(first: int | None) -> int:

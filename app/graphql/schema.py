@@ -86,3 +86,18 @@ def build_schema() -> strawberry.Schema:
 
 schema = build_schema()
 core_schema = graphql_schema(schema)  # what graphql-core validates and executes against
+
+
+def sdl() -> str:
+    """The published SDL (``schema.graphql``, ``python -m app export-schema``). It opens
+    with an explicit ``schema { query mutation }`` block, which Strawberry (like
+    graphql-core) leaves out when the roots have their usual names: without it, tools that
+    read the file (code generators, IDE plugins, graphql-inspector) guess the roots from
+    type names."""
+    roots = {
+        "query": core_schema.query_type,
+        "mutation": core_schema.mutation_type,
+        "subscription": core_schema.subscription_type,
+    }
+    block = "".join(f"  {op}: {t.name}\n" for op, t in roots.items() if t is not None)
+    return f"schema {{\n{block}}}\n\n{schema.as_str()}\n"

@@ -4,7 +4,7 @@ workspace queries. Only the viewer's ACTIVE workspaces are ever reachable."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -21,7 +21,14 @@ from app.graphql.ids import encode_id
 from app.graphql.invitations import InvitationType
 from app.graphql.lookahead import selected
 from app.graphql.node import Node, node_id
-from app.graphql.pagination import Connection, decode_cursor, page_size, to_connection
+from app.graphql.pagination import (
+    After,
+    Connection,
+    First,
+    decode_cursor,
+    page_size,
+    to_connection,
+)
 from app.graphql.users import UserType, user_or_none
 from app.models import pk
 
@@ -106,7 +113,12 @@ class WorkspaceSettings:
         )
 
 
-@strawberry.type(name="Subscription", description="The workspace's plan. Billing is per workspace.")
+# The GraphQL name is not "Subscription": code generators and schema tools read a type of
+# that name as the subscription root.
+@strawberry.type(
+    name="BillingSubscription",
+    description="The workspace's plan and billing state. Billing is per workspace.",
+)
 class SubscriptionType:
     workspace_id: strawberry.Private[int]
     row: strawberry.Private[tables.Subscription]
@@ -197,7 +209,7 @@ class WorkspaceType(Node, AccessFields, ConversationFields, AdministrationFields
         "members:read:all",
     )
     async def invitations(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> Connection[InvitationType] | None:
         size, key = page_size(first), decode_cursor(after, (int,), kind="Invitation")
         db, ws = info.context.db, self.workspace_id
@@ -236,7 +248,13 @@ class WorkspaceQueries:
             "like one that does not exist: null."
         )
     )
-    async def workspace(self, info: Info, slug: str) -> WorkspaceType | None:
+    async def workspace(
+        self,
+        info: Info,
+        slug: Annotated[
+            str, strawberry.argument(description="The workspace's URL handle (`Workspace.slug`).")
+        ],
+    ) -> WorkspaceType | None:
         # Only among the viewer's memberships (loaded by authentication): no statement, and
         # a workspace the viewer does not belong to is simply not there.
         for membership in info.context.viewer.memberships.values():

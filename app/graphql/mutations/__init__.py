@@ -1,5 +1,6 @@
-"""The Mutation type, assembled from the areas. Every field takes ``input:`` and
-returns a payload with ``userErrors``; its permission is declared on the field."""
+"""The Mutation type, assembled from the areas. Every field takes ``input:`` (described
+here, once, for all) and returns a payload with ``userErrors``; its permission is
+declared on the field."""
 
 from __future__ import annotations
 
@@ -31,3 +32,20 @@ class Mutation(
     SessionMutations,
 ):
     pass
+
+
+INPUT_DESCRIPTION = (
+    "The mutation's input. A value it refuses comes back in `userErrors`, at its `field` "
+    "path, and nothing changes; a malformed ID is a `BAD_USER_INPUT` request error."
+)
+
+
+def describe_inputs(mutation_type: type) -> None:
+    """Give every ``input`` argument that says nothing of itself the common description."""
+    for field in mutation_type.__strawberry_definition__.fields:  # type: ignore[attr-defined]
+        for argument in field.arguments:
+            if argument.python_name == "input" and not argument.description:
+                argument.description = INPUT_DESCRIPTION
+
+
+describe_inputs(Mutation)

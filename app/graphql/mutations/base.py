@@ -19,18 +19,17 @@ from strawberry.types.field import StrawberryField
 
 from app.auth.permissions import PermissionSet, parse_permission
 from app.domain.actor import Actor
-from app.domain.errors import Refusal, UserErrorCode
+from app.domain.errors import Refusal
 from app.domain.locks import lock_workspaces
 from app.domain.members.service import current_permissions
 from app.graphql.context import Context, Info
 from app.graphql.directives import RequiresPermission
+from app.graphql.enums import UserErrorCode
 from app.graphql.errors import Forbidden
 from app.graphql.ids import decode_id
 from app.graphql.runtime import ExtensionResolver
 
 T = TypeVar("T")
-
-strawberry.enum(UserErrorCode, description="Why a mutation refused its input.")
 
 
 @strawberry.type(description="A refusal: the mutation changed nothing.")
