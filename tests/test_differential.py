@@ -29,12 +29,14 @@ from typing import Any
 import httpx
 import pytest
 from graphql import (
+    GraphQLError,
     GraphQLField,
     GraphQLInputObjectType,
     GraphQLInputType,
     GraphQLNonNull,
     GraphQLObjectType,
     OperationDefinitionNode,
+    OperationType,
     Undefined,
     get_named_type,
     is_input_type,
@@ -307,6 +309,19 @@ async def _client(settings: Settings) -> AsyncIterator[GraphQLClient]:
         await engine.dispose()
 
 
+def _is_query(text: str) -> bool:
+    """Every operation of the document is a query (so running it twice changes nothing)."""
+    try:
+        document = parse(text)
+    except GraphQLError:
+        return False
+    return all(
+        d.operation == OperationType.QUERY
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+    )
+
+
 async def test_own_and_stock_execution_answer_alike(
     settings: Settings, stock_settings: Settings
 ) -> None:
@@ -321,20 +336,24 @@ async def test_own_and_stock_execution_answer_alike(
         differences, clean = [], 0
         for where, viewer, body in requests(ids):
             answers = []
-            for side in (fast, stock):
+            # A query runs twice on the own side: its second run is the cached document's,
+            # whose reads run outside a transaction (app.db.prepared.OutsideReads).
+            runs = (fast, fast, stock) if _is_query(body["query"]) else (fast, stock)
+            for side in runs:
                 response = await side.post(
                     body["query"], body.get("variables"), token=tokens[viewer]
                 )
                 answers.append((response.status_code, without_cost(response.json())))
-            (own_status, own_body), (stock_status, stock_body) = answers
-            clean += own_body.get("data") is not None and "errors" not in own_body
-            if own_status != stock_status or not alike(own_body, stock_body):
-                differences.append(
-                    f"{where} as {viewer}:\n  own   {answers[0]}\n  stock {answers[1]}"
-                )
+            stock_status, stock_body = answers[-1]
+            for own_status, own_body in answers[:-1]:
+                clean += own_body.get("data") is not None and "errors" not in own_body
+                if own_status != stock_status or not alike(own_body, stock_body):
+                    differences.append(
+                        f"{where} as {viewer}:\n  own   {own_body}\n  stock {stock_body}"
+                    )
         assert not differences, "\n".join(differences)
         # Not alike in refusing: most documents are answered in full.
-        assert clean > len(requests(ids)) // 2
+        assert clean > len(requests(ids)) // 2 * 1.5
     finally:
         for side in sides:
             await side.aclose()

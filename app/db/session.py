@@ -102,6 +102,8 @@ class RequestDB:
             session, self._session = self._session, None
             if session is None:
                 return
+            if session.sync_session.get_transaction() is None:
+                return  # nothing began (reads outside a transaction): no connection to give back
             try:
                 if commit:
                     await session.commit()

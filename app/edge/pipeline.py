@@ -313,7 +313,10 @@ async def _execute(gateway: Any, state: _Request) -> Response:
     # A query known before authentication whose runs so far needed no transaction reads
     # outside one (app.db.session.RequestDB.read_only).
     state.db.read_only = (
-        prepared is not None and not prepared.is_mutation and not prepared.reads_through_orm
+        settings.fast_paths
+        and prepared is not None
+        and not prepared.is_mutation
+        and not prepared.reads_through_orm
     )
     try:
         if prepared is None:
