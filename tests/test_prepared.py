@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import SQLModel, select
 
 from app.config import Settings
-from app.db.engine import create_sessionmaker
+from app.db.engine import create_engine, create_sessionmaker
 from app.db.prepared import OUTSIDE_KEY, Prepared, any_of
 from app.db.session import RequestDB
 from app.db.tenant import enter, key_of
@@ -160,6 +160,31 @@ async def test_a_read_outside_a_transaction_with_a_forged_context_reads_nothing(
             assert await EVERY_TEAM.all(s) != []
     finally:
         await db.finish(commit=False)
+
+
+@pytest.mark.postgres_only
+async def test_a_read_outside_a_transaction_leaves_no_context_on_its_connection(
+    settings: Settings, session: AsyncSession
+) -> None:
+    """The context a read sets lasts for its own statement: the one pooled connection
+    goes back without it, so the next checkout reads no tenant row."""
+    globex = await factories.workspace_id(session, "globex")
+    dee = await factories.user_id(session, "dee@globex.test")
+    one = create_engine(settings.model_copy(update={"db_pool_size": 1, "db_max_overflow": 0}))
+    try:
+        db = RequestDB(create_sessionmaker(one))
+        db.read_only = True
+        async with db.session() as s:
+            await enter(s, user_id=dee, workspace_ids=[globex])
+            assert await EVERY_TEAM.all(s) != []
+        await db.finish(commit=True)
+        async with one.connect() as conn:
+            left = await conn.scalar(sa.text("SELECT current_setting('app.context', true)"))
+            teams = (await conn.execute(sa.text("SELECT count(*) FROM teams"))).scalar_one()
+        assert (left or "", teams) == ("", 0)
+        assert one.pool.checkedout() == 0
+    finally:
+        await one.dispose()
 
 
 @pytest.mark.postgres_only
