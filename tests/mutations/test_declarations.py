@@ -4,6 +4,7 @@ guard and the unit of work both read it. These tests pin that rule:
 
 - every Mutation field has exactly one declaration, and schema.graphql prints it;
 - a permission is written nowhere in app/graphql/mutations but in a declaration;
+- services record changes through one helper (app/domain/changes.py) only;
 - a field that cannot carry a refusal as its payload is refused at schema build;
 - for every declared mutation, a custom role lacking the declared permission is refused
   by the guard (at authentication) and by the unit of work (when the permission is
@@ -172,6 +173,21 @@ def test_a_mutation_that_cannot_answer_a_refusal_is_refused_at_schema_build() ->
 
     with pytest.raises(TypeError, match="must return a Payload"):
         strawberry.Schema(query=Query, mutation=Mutation)
+
+
+def test_changes_are_recorded_only_through_record_change() -> None:
+    """One helper records a change (app/domain/changes.py): the place where webhooks will
+    add their outbox row. No other module of app/ builds an audit event."""
+    builders = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for path in sorted((ROOT / "app").rglob("*.py"))
+        if "migrations" not in path.parts and path.name != "changes.py"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "AuditEvent"
+    ]
+    assert builders == []
 
 
 # --- the declared permission, refused by the guard and by the unit of work ---------------
