@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.auth.permissions import InvalidPermissionError, PermissionSet, catalogue, parse_permission
 from app.graphql.mutations import base
-from app.graphql.mutations.base import Declaration, MutationField, mutation
+from app.graphql.mutations.base import WORKSPACE, Declaration, MutationField, mutation
 from app.graphql.runtime import graphql_schema
 from app.graphql.schema import schema
 from app.models import Member, Role, RolePermission, pk
@@ -153,7 +153,7 @@ def test_the_lint_finds_a_permission_stated_a_second_time() -> None:
     source = """
 UPDATE = "teams:update:all"
 
-@mutation("Rename a team.", permission="teams:update:all", target=("Team", "team_id"))
+@mutation("Rename a team.", permission="teams:update:all", target=TEAM)
 async def update_team(info, input):
     return await change(info, "teams:update:all", work)
 """
@@ -167,7 +167,7 @@ def test_a_mutation_that_cannot_answer_a_refusal_is_refused_at_schema_build() ->
 
     @strawberry.type
     class Mutation:
-        @mutation("Returns no payload.", permission="teams:create:all", target=("Workspace", "id"))
+        @mutation("Returns no payload.", permission="teams:create:all", target=WORKSPACE)
         async def bare(self, id: strawberry.ID) -> int:
             return 1
 

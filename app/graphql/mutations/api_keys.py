@@ -9,7 +9,9 @@ import strawberry
 from app.domain.api_keys import service
 from app.graphql.administration import ApiKeyType
 from app.graphql.context import Info
-from app.graphql.mutations.base import Payload, change, mutation
+from app.graphql.mutations.base import WORKSPACE, Payload, Target, change, mutation
+
+API_KEY = Target("ApiKey", "api_key_id", missing=service.key_not_found)
 
 
 @strawberry.input(description="A new API key for a partner integration.")
@@ -50,7 +52,7 @@ class ApiKeyMutations:
     @mutation(
         "Create an API key holding a subset of your permissions (ESCALATION otherwise).",
         permission="api_keys:create:all",
-        target=("Workspace", "workspace_id"),
+        target=WORKSPACE,
     )
     async def create_api_key(self, info: Info, input: CreateApiKeyInput) -> CreateApiKeyPayload:
         key, secret = await change(
@@ -69,8 +71,7 @@ class ApiKeyMutations:
     @mutation(
         "Revoke an API key: it stops working at once.",
         permission="api_keys:delete:all",
-        target=("ApiKey", "api_key_id"),
-        missing=service.key_not_found,
+        target=API_KEY,
     )
     async def revoke_api_key(self, info: Info, input: RevokeApiKeyInput) -> RevokeApiKeyPayload:
         key = await change(

@@ -3,13 +3,15 @@
 
 A mutation is declared once, on its field::
 
-    @mutation("Create a team.", permission="teams:create:all", target=("Workspace", "workspace_id"))
+    TEAM = Target("Team", "team_id", missing=service.team_not_found)
+
+    @mutation("Rename a team.", permission="teams:update:all", target=TEAM)
 
 That one ``Declaration`` is read by everything that needs it: the SDL directive
 (``@requiresPermission``), the guard that answers FORBIDDEN before any lookup, the
-unit of work (``change``: the target's workspace and the permission re-checked under
-the lock), and the answer for a target out of reach (``missing``). A resolver names
-no permission and builds no error payload.
+unit of work (``change``: the target's workspace and pk, the permission re-checked
+under the lock), and the answer for a target out of reach (the target's ``missing``).
+A resolver names no permission and builds no error payload.
 
 Data flow: guard → resolver (decode input) → ``change(info, work)`` → service in
 app.domain (rules and writes; records the change through app.domain.changes; raises
@@ -82,20 +84,29 @@ def not_found() -> Refusal:
 
 
 @dataclass(frozen=True, slots=True)
+class Target:
+    """What a mutation changes: the input ``attribute`` holding the global ID of the
+    workspace or object, and the type it must name (an ID of another type answers like
+    one that names no row, without a lookup). ``missing`` is the refusal for a target
+    out of the viewer's reach, the same as for one that does not exist."""
+
+    type_name: str
+    attribute: str
+    missing: Callable[[], Refusal] = not_found
+
+
+WORKSPACE = Target("Workspace", "workspace_id")
+
+
+@dataclass(frozen=True, slots=True)
 class Declaration:
     """A Mutation field's declaration: the one place its permission and target are stated.
 
     ``permission`` None declares a change of the viewer's own account (a user token
-    only, no workspace permission, no target). Otherwise ``target`` is
-    ``(type name, input attribute)``: the input attribute holding the global ID of the
-    workspace or object changed, and the type it must name; an ID of another type
-    answers like one that names no row (without a lookup). ``missing`` is the refusal
-    for a target out of the viewer's reach, the same as for one that does not exist.
-    """
+    only, no workspace permission, no target)."""
 
     permission: str | None
-    target: tuple[str, str] | None = None
-    missing: Callable[[], Refusal] = not_found
+    target: Target | None = None
 
     def __post_init__(self) -> None:
         if self.permission is not None:
@@ -155,8 +166,8 @@ class MutationField(FieldExtension):
             if ctx.viewer.api_key_id is not None:
                 return "API keys cannot do this: use the account's own sign-in."
             return None
-        kind, pk = decode_id(getattr(input, target[1]))
-        if target[0] == "Workspace":
+        kind, pk = decode_id(getattr(input, target.attribute))
+        if target.type_name == "Workspace":
             lacking = (
                 kind == "Workspace"
                 and ctx.viewer.membership(pk) is not None
@@ -182,16 +193,10 @@ class MutationField(FieldExtension):
             _in_force.reset(token)
 
 
-def mutation(
-    description: str,
-    *,
-    permission: str,
-    target: tuple[str, str],
-    missing: Callable[[], Refusal] = not_found,
-) -> Any:
+def mutation(description: str, *, permission: str, target: Target) -> Any:
     """A Mutation field changing a workspace: ``permission`` needed there, ``target``
-    (type name, input attribute) naming the workspace or the object changed."""
-    declaration = Declaration(permission, target, missing)
+    naming the workspace or the object changed."""
+    declaration = Declaration(permission, target)
     return strawberry.mutation(description=description, extensions=[MutationField(declaration)])
 
 
@@ -221,16 +226,16 @@ async def change(info: Info, work: Callable[[AsyncSession, Actor, int, int], Awa
 
     A target not among the viewer's workspaces (or naming no row), or in a workspace
     where the viewer lacks the declared permission (the guard let it through because it
-    is held elsewhere), is out of reach: the declared ``missing``, exactly like a target
+    is held elsewhere), is out of reach: the target's ``missing``, exactly like a target
     that does not exist.
     """
     declaration, input = in_force()
-    assert declaration.permission is not None and declaration.target is not None
-    type_name, attribute = declaration.target
-    global_id = getattr(input, attribute)
-    ws = await _workspace_of(info.context, global_id, type_name)
+    target = declaration.target
+    assert declaration.permission is not None and target is not None
+    global_id = getattr(input, target.attribute)
+    ws = await _workspace_of(info.context, global_id, target.type_name)
     if ws is None or not info.context.allows(ws, declaration.permission):
-        raise declaration.missing()
+        raise target.missing()
     target_id = decode_id(global_id)[1]
     return await in_unit_of_work(info, [ws], lambda s, actors: work(s, actors[ws], ws, target_id))
 

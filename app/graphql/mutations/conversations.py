@@ -7,7 +7,7 @@ import strawberry
 from app.domain.conversations import service
 from app.graphql.administration import ShareLinkType
 from app.graphql.context import Info
-from app.graphql.mutations.base import Payload, change, mutation
+from app.graphql.mutations.base import Payload, Target, change, mutation
 
 
 @strawberry.input(description="Names the conversation to share.")
@@ -27,10 +27,9 @@ class ConversationMutations:
         "conversation.",
         # The least scope; the conversation must fall within the one held.
         permission="conversations:share:own",
-        target=("Conversation", "conversation_id"),
         # Out of reach (another workspace, no such row, outside the viewer's read or share
         # scope): one answer, whichever it is.
-        missing=service.not_shareable,
+        target=Target("Conversation", "conversation_id", missing=service.not_shareable),
     )
     async def create_conversation_share_link(
         self,

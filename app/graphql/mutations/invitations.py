@@ -30,6 +30,7 @@ from app.graphql.context import Info
 from app.graphql.ids import encode_id
 from app.graphql.mutations.base import (
     Payload,
+    Target,
     change,
     in_unit_of_work,
     input_pk,
@@ -194,7 +195,7 @@ class InvitationMutations:
         "Withdraw a pending invitation of the workspace (it is deleted; the invitee can no "
         "longer accept it). Needs the permission that sends invitations.",
         permission="members:create:all",
-        target=("Invitation", "invitation_id"),
+        target=Target("Invitation", "invitation_id"),
     )
     async def revoke_invitation(
         self, info: Info, input: RevokeInvitationInput

@@ -15,8 +15,18 @@ from app.graphql.context import Info
 from app.graphql.ids import encode_id
 from app.graphql.invitations import InvitationType, invitations_in
 from app.graphql.lookahead import selected
-from app.graphql.mutations.base import Payload, change, input_pk, input_pks, mutation
+from app.graphql.mutations.base import (
+    WORKSPACE,
+    Payload,
+    Target,
+    change,
+    input_pk,
+    input_pks,
+    mutation,
+)
 from app.models import Invitation, Member, MemberStatus, pk
+
+MEMBER = Target("Member", "member_id")
 
 
 @strawberry.input(
@@ -134,7 +144,7 @@ class MemberMutations:
         "not. Refused with ALREADY_MEMBER when a member of this workspace has that address, "
         "ALREADY_INVITED when it has a pending invitation here.",
         permission="members:create:all",
-        target=("Workspace", "workspace_id"),
+        target=WORKSPACE,
     )
     async def add_member(self, info: Info, input: AddMemberInput) -> AddMemberPayload:
         invitation = await change(
@@ -153,7 +163,7 @@ class MemberMutations:
     @mutation(
         "Change a member's role and/or teams. Demoting the last active Admin is refused (SOLE_ADMIN).",
         permission="members:update:all",
-        target=("Member", "member_id"),
+        target=MEMBER,
     )
     async def update_member(self, info: Info, input: UpdateMemberInput) -> UpdateMemberPayload:
         member = await change(
@@ -178,7 +188,7 @@ class MemberMutations:
         "created here are revoked (reactivation does not bring them back). Not the last active "
         "Admin.",
         permission="members:update:all",
-        target=("Member", "member_id"),
+        target=MEMBER,
     )
     async def deactivate_member(
         self, info: Info, input: DeactivateMemberInput
@@ -189,7 +199,7 @@ class MemberMutations:
     @mutation(
         "Reactivate a deactivated member.",
         permission="members:update:all",
-        target=("Member", "member_id"),
+        target=MEMBER,
     )
     async def reactivate_member(
         self, info: Info, input: ReactivateMemberInput
@@ -202,7 +212,7 @@ class MemberMutations:
         "API keys they created here revoked; their conversations and other content stay. "
         "Removing yourself is allowed; removing the last active Admin is refused (SOLE_ADMIN).",
         permission="members:delete:all",
-        target=("Member", "member_id"),
+        target=MEMBER,
     )
     async def remove_member(self, info: Info, input: RemoveMemberInput) -> RemoveMemberPayload:
         removed = await change(

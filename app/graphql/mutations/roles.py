@@ -8,7 +8,9 @@ from app.domain.roles import service
 from app.graphql.access import RoleType
 from app.graphql.context import Info
 from app.graphql.ids import encode_id
-from app.graphql.mutations.base import Payload, change, mutation
+from app.graphql.mutations.base import WORKSPACE, Payload, Target, change, mutation
+
+ROLE = Target("Role", "role_id", missing=service.role_not_found)
 
 
 @strawberry.input(description="A new custom role.")
@@ -58,7 +60,7 @@ class RoleMutations:
     @mutation(
         "Create a custom role. You can only grant permissions you hold (ESCALATION).",
         permission="roles:create:all",
-        target=("Workspace", "workspace_id"),
+        target=WORKSPACE,
     )
     async def create_role(self, info: Info, input: CreateRoleInput) -> CreateRolePayload:
         role = await change(
@@ -77,8 +79,7 @@ class RoleMutations:
     @mutation(
         "Edit a role. The built-in Admin is immutable; built-in roles keep their names.",
         permission="roles:update:all",
-        target=("Role", "role_id"),
-        missing=service.role_not_found,
+        target=ROLE,
     )
     async def update_role(self, info: Info, input: UpdateRoleInput) -> UpdateRolePayload:
         role = await change(
@@ -98,8 +99,7 @@ class RoleMutations:
     @mutation(
         "Delete a custom role nobody holds (ROLE_IN_USE otherwise).",
         permission="roles:delete:all",
-        target=("Role", "role_id"),
-        missing=service.role_not_found,
+        target=ROLE,
     )
     async def delete_role(self, info: Info, input: DeleteRoleInput) -> DeleteRolePayload:
         deleted = await change(

@@ -13,7 +13,7 @@ from app.domain.settings import service
 from app.domain.settings.service import UNCHANGED, GeneralChange, ProviderSetting
 from app.domain.workspaces.repository import workspaces_by_ids
 from app.graphql.context import Info
-from app.graphql.mutations.base import Payload, change, mutation
+from app.graphql.mutations.base import WORKSPACE, Payload, change, mutation
 from app.graphql.workspaces import IntegrationType, SubscriptionType, WorkspaceType
 from app.models import Workspace
 
@@ -111,9 +111,6 @@ class CancelSubscriptionPayload(Payload):
     subscription: SubscriptionType | None = strawberry.field(
         default=None, description="The subscription now."
     )
-
-
-WORKSPACE = ("Workspace", "workspace_id")  # every settings mutation targets its workspace
 
 
 @strawberry.type

@@ -8,7 +8,9 @@ from app.domain.teams import service
 from app.graphql.access import TeamType
 from app.graphql.context import Info
 from app.graphql.ids import decode_id_of, encode_id
-from app.graphql.mutations.base import Payload, change, mutation
+from app.graphql.mutations.base import WORKSPACE, Payload, Target, change, mutation
+
+TEAM = Target("Team", "team_id", missing=service.team_not_found)
 
 
 def member_pks(global_ids: list[strawberry.ID]) -> list[int | None]:
@@ -61,7 +63,7 @@ class DeleteTeamPayload(Payload):
 
 @strawberry.type
 class TeamMutations:
-    @mutation("Create a team.", permission="teams:create:all", target=("Workspace", "workspace_id"))
+    @mutation("Create a team.", permission="teams:create:all", target=WORKSPACE)
     async def create_team(self, info: Info, input: CreateTeamInput) -> CreateTeamPayload:
         team = await change(
             info,
@@ -79,8 +81,7 @@ class TeamMutations:
     @mutation(
         "Rename a team, describe it, or set its members.",
         permission="teams:update:all",
-        target=("Team", "team_id"),
-        missing=service.team_not_found,
+        target=TEAM,
     )
     async def update_team(self, info: Info, input: UpdateTeamInput) -> UpdateTeamPayload:
         team = await change(
@@ -100,8 +101,7 @@ class TeamMutations:
     @mutation(
         "Delete a team. Its conversations stay in the workspace, without a team.",
         permission="teams:delete:all",
-        target=("Team", "team_id"),
-        missing=service.team_not_found,
+        target=TEAM,
     )
     async def delete_team(self, info: Info, input: DeleteTeamInput) -> DeleteTeamPayload:
         deleted = await change(
