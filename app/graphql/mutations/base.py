@@ -120,7 +120,7 @@ class Declaration:
 _in_force: ContextVar[tuple[Declaration, Any] | None] = ContextVar("mutation", default=None)
 
 
-def in_force() -> tuple[Declaration, Any]:
+def _declared() -> tuple[Declaration, Any]:
     """The declaration (and input) of the mutation whose resolver is running."""
     current = _in_force.get()
     if current is None:
@@ -229,7 +229,7 @@ async def change(info: Info, work: Callable[[AsyncSession, Actor, int, int], Awa
     is held elsewhere), is out of reach: the target's ``missing``, exactly like a target
     that does not exist.
     """
-    declaration, input = in_force()
+    declaration, input = _declared()
     target = declaration.target
     assert declaration.permission is not None and target is not None
     global_id = getattr(input, target.attribute)
@@ -282,7 +282,7 @@ async def in_unit_of_work(
     and re-reads the viewer's permissions there (``actors``: one per workspace, holding
     the declared permission or FORBIDDEN); on a Refusal, roll back and raise it."""
     ctx = info.context
-    permission = in_force()[0].permission
+    permission = _declared()[0].permission
     async with ctx.db.session() as session:
         # End the request's read transaction: the lock must be the first thing the
         # change's own transaction does.
