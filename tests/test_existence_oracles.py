@@ -482,11 +482,6 @@ RECIPES: dict[str, list[Case]] = {
 
 # Oracles in code this test's author does not own, with the differing answers in the
 # failure message of the test; remove an entry once it is fixed (strict xfail).
-_UNTYPED = (
-    "its input declares no target_type (app/graphql/mutations/base.py), so an ID of another "
-    "type naming a row of the caller's workspace answers 'Not a {t} ID.' at "
-    "['input', '{f}'], and one naming no row 'Not found.' at ['input']"
-)
 KNOWN_ORACLES: dict[str, str] = {}
 
 

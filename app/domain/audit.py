@@ -1,5 +1,5 @@
-"""The audit log: one event per successful change, written in the same transaction,
-and read newest first."""
+"""The audit log, read newest first. Its events are written by
+app.domain.changes.record_change: one per successful change, in the same transaction."""
 
 from __future__ import annotations
 
@@ -9,38 +9,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain.actor import Actor
 from app.domain.pagination import Page, count, fetch_page
 from app.domain.tenant import scoped
 from app.models import AuditEvent
-
-
-def record(
-    session: AsyncSession,
-    actor: Actor,
-    workspace_id: int,
-    action: str,
-    *,
-    target_type: str | None = None,
-    target_id: int | None = None,
-    summary: dict[str, Any] | None = None,
-) -> None:
-    """Add the event to the unit of work (flushed with the change, or not at all).
-
-    ``summary`` is a before/after description; never put a secret in it.
-    """
-    session.add(
-        AuditEvent(
-            workspace_id=workspace_id,
-            action=action,
-            actor_user_id=actor.user_id,
-            actor_api_key_id=actor.api_key_id,
-            target_type=target_type,
-            target_id=target_id,
-            summary=summary or {},
-            request_id=actor.request_id,
-        )
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.types import utcnow
-from app.domain import audit
 from app.domain.accounts import writes
 from app.domain.actor import Actor
+from app.domain.changes import record_change
 from app.domain.errors import Refusal, UserErrorCode
 from app.domain.locks import lock_workspaces
 from app.domain.members import writes as member_writes
@@ -94,13 +94,6 @@ async def delete_account(
     session.add(plan.user)
     await session.flush()
     for m in memberships:
-        audit.record(
-            session,
-            actor,
-            m.workspace_id,
-            "account.deleted",
-            target_type="User",
-            target_id=actor.user_id,
-            summary={"email": plan.user.email, "memberId": pk(m)},
-        )
+        summary = {"email": plan.user.email, "memberId": pk(m)}
+        await record_change(session, actor, m.workspace_id, "account.deleted", plan.user, summary)
     return plan

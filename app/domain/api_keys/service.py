@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.api_keys import generate_api_key
 from app.db.types import utcnow
-from app.domain import audit
 from app.domain.actor import Actor
 from app.domain.api_keys import writes
+from app.domain.changes import record_change
 from app.domain.errors import Refusal, UserErrorCode
 from app.domain.nodes.repository import rows_among
 from app.domain.roles.service import check_permissions
@@ -57,16 +57,23 @@ async def create_api_key(
     session.add(
         ApiKeySecret(api_key_id=pk(key), workspace_id=workspace_id, secret_hash=new.secret_hash)
     )
-    audit.record(
+    await record_change(
         session,
         actor,
         workspace_id,
         "api_key.created",
-        target_type="ApiKey",
-        target_id=pk(key),
-        summary={"name": name, "prefix": new.prefix, "permissions": granted},
+        key,
+        {"name": name, "prefix": new.prefix, "permissions": granted},
     )
     return key, new.secret
+
+
+def key_not_found() -> Refusal:
+    """The one answer for a key out of the actor's reach: in another workspace, in one
+    where it may not revoke keys, or no such key."""
+    return Refusal(
+        UserErrorCode.NOT_FOUND, "No such API key in this workspace.", ["input", "apiKeyId"]
+    )
 
 
 async def revoke_api_key(
@@ -74,9 +81,7 @@ async def revoke_api_key(
 ) -> ApiKey:
     found = await rows_among(session, ApiKey, [key_id], [workspace_id])
     if not found:
-        raise Refusal(
-            UserErrorCode.NOT_FOUND, "No such API key in this workspace.", ["input", "apiKeyId"]
-        )
+        raise key_not_found()
     key = found[0]
     if key.revoked_at is None:
         await writes.revoke(session, workspace_id, actor, [key])

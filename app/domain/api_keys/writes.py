@@ -7,10 +7,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.db.types import utcnow
-from app.domain import audit
 from app.domain.actor import Actor
+from app.domain.changes import record_change
 from app.domain.tenant import scoped
-from app.models import ApiKey, pk
+from app.models import ApiKey
 
 
 async def revoke_keys_of_member(
@@ -47,12 +47,6 @@ async def revoke(
     await session.flush()
     for key in keys:
         summary = {"name": key.name, "prefix": key.prefix}
-        audit.record(
-            session,
-            actor,
-            workspace_id,
-            "api_key.revoked",
-            target_type="ApiKey",
-            target_id=pk(key),
-            summary=summary if reason is None else {**summary, "reason": reason},
-        )
+        if reason is not None:
+            summary["reason"] = reason
+        await record_change(session, actor, workspace_id, "api_key.revoked", key, summary)

@@ -8,8 +8,8 @@ import secrets
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.permissions import Scope
-from app.domain import audit
 from app.domain.actor import Actor
+from app.domain.changes import record_change
 from app.domain.conversations.repository import Visibility, conversations_by_ids
 from app.domain.errors import Refusal, UserErrorCode
 from app.models import ShareLink, pk
@@ -55,13 +55,12 @@ async def create_share_link(
     )
     session.add(link)
     await session.flush()
-    audit.record(
+    await record_change(
         session,
         actor,
         workspace_id,
         "conversation.shared",
-        target_type="Conversation",
-        target_id=conversation_id,
-        summary={"shareLinkId": pk(link)},
+        ("Conversation", conversation_id),
+        {"shareLinkId": pk(link)},
     )
     return link

@@ -21,8 +21,8 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain import audit
 from app.domain.actor import Actor
+from app.domain.changes import record_change
 from app.domain.errors import Refusal, UserErrorCode
 from app.domain.invitations import repository
 from app.domain.members import writes as member_writes
@@ -31,7 +31,7 @@ from app.domain.roles import writes as role_writes
 from app.domain.roles.repository import roles_by_ids
 from app.domain.teams.repository import teams_by_ids
 from app.domain.users.service import InvalidEmailError, normalize_email
-from app.models import AuditEvent, BuiltinRole, Invitation, Member, MemberStatus, Role, pk
+from app.models import BuiltinRole, Invitation, Member, MemberStatus, Role, pk
 
 NOT_FOUND_MESSAGE = "No such invitation."
 
@@ -85,16 +85,8 @@ async def invite(
         invited_by_user_id=actor.user_id,
     )
     session.add(invitation)
-    await session.flush()
-    audit.record(
-        session,
-        actor,
-        workspace_id,
-        "member.invited",
-        target_type="Invitation",
-        target_id=pk(invitation),
-        summary={"email": email, "role": role.name, "teamIds": teams},
-    )
+    summary = {"email": email, "role": role.name, "teamIds": teams}
+    await record_change(session, actor, workspace_id, "member.invited", invitation, summary)
     return invitation
 
 
@@ -141,48 +133,28 @@ async def accept(
         await session.flush()
         await member_writes.set_teams(session, workspace_id, pk(member), teams)
     await session.delete(invitation)
-    await session.flush()
-    audit.record(
-        session,
-        actor,
-        workspace_id,
-        "invitation.accepted",
-        target_type="Member",
-        target_id=pk(member),
-        summary={
-            "invitationId": invitation_id,
-            "email": invitation.email,
-            "role": role.name,
-            "teamIds": teams,
-            "membership": outcome,
-        },
-    )
+    summary = {
+        "invitationId": invitation_id,
+        "email": invitation.email,
+        "role": role.name,
+        "teamIds": teams,
+        "membership": outcome,
+    }
+    await record_change(session, actor, workspace_id, "invitation.accepted", member, summary)
     return member
 
 
 async def decline(
-    session: AsyncSession,
-    workspace_id: int,
-    invitation_id: int,
-    email: str,
-    request_id: str | None,
+    session: AsyncSession, workspace_id: int, actor: Actor, invitation_id: int, email: str
 ) -> None:
-    """The invitee turns the invitation down: it is deleted. The event names no actor:
-    the invitee never joined, and nothing of their account reaches the workspace."""
+    """The invitee (``actor``) turns the invitation down: it is deleted. The event names
+    no actor: the invitee never joined, and nothing of their account reaches the workspace."""
     invitation = await _addressed(session, workspace_id, invitation_id, email)
     summary = {"email": invitation.email}
     await session.delete(invitation)
-    session.add(
-        AuditEvent(
-            workspace_id=workspace_id,
-            action="invitation.declined",
-            target_type="Invitation",
-            target_id=invitation_id,
-            summary=summary,
-            request_id=request_id,
-        )
+    await record_change(
+        session, actor, workspace_id, "invitation.declined", invitation, summary, anonymous=True
     )
-    await session.flush()
 
 
 async def revoke(session: AsyncSession, workspace_id: int, actor: Actor, invitation_id: int) -> int:
@@ -190,16 +162,7 @@ async def revoke(session: AsyncSession, workspace_id: int, actor: Actor, invitat
     invitation = await repository.invitation_in(session, workspace_id, invitation_id)
     if invitation is None:
         raise not_found()
-    summary = {"email": invitation.email}
     await session.delete(invitation)
-    await session.flush()
-    audit.record(
-        session,
-        actor,
-        workspace_id,
-        "invitation.revoked",
-        target_type="Invitation",
-        target_id=invitation_id,
-        summary=summary,
-    )
+    summary = {"email": invitation.email}
+    await record_change(session, actor, workspace_id, "invitation.revoked", invitation, summary)
     return invitation_id

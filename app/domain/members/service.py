@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.permissions import PermissionSet, admin_permissions
 from app.db.types import utcnow
-from app.domain import audit
 from app.domain.actor import Actor
 from app.domain.api_keys.writes import revoke_keys_of_member
+from app.domain.changes import record_change
 from app.domain.errors import Refusal, UserErrorCode
 from app.domain.members import writes
 from app.domain.members.repository import members_by_ids
@@ -117,17 +117,8 @@ async def update_member(
         summary["teamIds"] = {"after": teams}
     if summary:
         session.add(member)
-        await session.flush()
         action = "member.role_changed" if "role" in summary else "member.teams_changed"
-        audit.record(
-            session,
-            actor,
-            workspace_id,
-            action,
-            target_type="Member",
-            target_id=pk(member),
-            summary=summary,
-        )
+        await record_change(session, actor, workspace_id, action, member, summary)
     return member
 
 
@@ -145,17 +136,9 @@ async def set_member_status(
     member.status = status
     member.deactivated_at = utcnow() if status == MemberStatus.DEACTIVATED else None
     session.add(member)
-    await session.flush()
     action = "member.deactivated" if status == MemberStatus.DEACTIVATED else "member.reactivated"
-    audit.record(
-        session,
-        actor,
-        workspace_id,
-        action,
-        target_type="Member",
-        target_id=pk(member),
-        summary={"status": {"before": before.value, "after": status.value}},
-    )
+    summary = {"status": {"before": before.value, "after": status.value}}
+    await record_change(session, actor, workspace_id, action, member, summary)
     if status == MemberStatus.DEACTIVATED:
         # Revoked, not merely unusable while deactivated: reactivation brings the member
         # back, never the keys.
@@ -179,18 +162,13 @@ async def remove_member(
     user = await user_by_id(session, user_id)
     await revoke_keys_of_member(session, workspace_id, actor, user_id, reason="member.removed")
     await writes.delete_member(session, workspace_id, removed)
-    audit.record(
-        session,
-        actor,
-        workspace_id,
-        "member.removed",
-        target_type="Member",
-        target_id=removed,
-        summary={
-            "email": user.email if user is not None else None,
-            "role": role.name,
-            "status": status.value,
-        },
+    summary = {
+        "email": user.email if user is not None else None,
+        "role": role.name,
+        "status": status.value,
+    }
+    await record_change(
+        session, actor, workspace_id, "member.removed", ("Member", removed), summary
     )
     return removed
 

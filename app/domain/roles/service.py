@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.permissions import InvalidPermissionError, expand_for_display, parse_permission
-from app.domain import audit
 from app.domain.actor import Actor
+from app.domain.changes import record_change
 from app.domain.errors import Refusal, UserErrorCode
 from app.domain.members.repository import member_counts_by_role
 from app.domain.members.service import role_permissions
@@ -79,15 +79,8 @@ async def create_role(
     session.add(role)
     await session.flush()
     await writes.set_permissions(session, workspace_id, pk(role), granted)
-    audit.record(
-        session,
-        actor,
-        workspace_id,
-        "role.created",
-        target_type="Role",
-        target_id=pk(role),
-        summary={"name": name, "permissions": expand_for_display(granted)},
-    )
+    summary = {"name": name, "permissions": expand_for_display(granted)}
+    await record_change(session, actor, workspace_id, "role.created", role, summary)
     return role
 
 
@@ -146,16 +139,7 @@ async def update_role(
             }
     if summary:
         session.add(role)
-        await session.flush()
-        audit.record(
-            session,
-            actor,
-            workspace_id,
-            "role.updated",
-            target_type="Role",
-            target_id=pk(role),
-            summary=summary,
-        )
+        await record_change(session, actor, workspace_id, "role.updated", role, summary)
     return role
 
 
@@ -181,14 +165,5 @@ async def delete_role(session: AsyncSession, workspace_id: int, actor: Actor, ro
             ["input", "roleId"],
         )
     await session.delete(role)
-    await session.flush()
-    audit.record(
-        session,
-        actor,
-        workspace_id,
-        "role.deleted",
-        target_type="Role",
-        target_id=role_id,
-        summary={"name": role.name},
-    )
+    await record_change(session, actor, workspace_id, "role.deleted", role, {"name": role.name})
     return role_id

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.types import utcnow
-from app.domain import audit
 from app.domain.actor import Actor
+from app.domain.changes import record_change
 from app.domain.errors import Refusal, UserErrorCode
 from app.domain.validation import check_characters, check_text
 from app.domain.workspaces import repository as workspaces
@@ -119,21 +119,12 @@ async def update_general(
         for k in summary:
             setattr(workspace, k, updates[k])
         session.add(workspace)
-        await session.flush()
         if "handbook" in summary:  # the log keeps sizes, not whole documents
             summary["handbook"] = {
                 "beforeLength": len(str(summary["handbook"]["before"])),
                 "afterLength": len(change.handbook or ""),
             }
-        audit.record(
-            session,
-            actor,
-            ws,
-            "settings.general_updated",
-            target_type="Workspace",
-            target_id=ws,
-            summary=summary,
-        )
+        await record_change(session, actor, ws, "settings.general_updated", workspace, summary)
     return workspace
 
 
@@ -206,15 +197,13 @@ async def update_intelligence(
     if summary:
         settings.updated_at = utcnow()
         session.add(settings)
-        await session.flush()
-        audit.record(
+        await record_change(
             session,
             actor,
             workspace_id,
             "settings.intelligence_updated",
-            target_type="Workspace",
-            target_id=workspace_id,
-            summary=summary,
+            ("Workspace", workspace_id),
+            summary,
         )
 
 
@@ -236,15 +225,8 @@ async def connect_integration(
         actor.user_id,
     )
     session.add(row)
-    await session.flush()
-    audit.record(
-        session,
-        actor,
-        workspace_id,
-        "integration.connected",
-        target_type="Integration",
-        target_id=row.id,
-        summary={"provider": provider},
+    await record_change(
+        session, actor, workspace_id, "integration.connected", row, {"provider": provider}
     )
     return row
 
@@ -259,15 +241,8 @@ async def disconnect_integration(
         )
     row.status = IntegrationStatus.DISCONNECTED
     session.add(row)
-    await session.flush()
-    audit.record(
-        session,
-        actor,
-        workspace_id,
-        "integration.disconnected",
-        target_type="Integration",
-        target_id=row.id,
-        summary={"provider": provider},
+    await record_change(
+        session, actor, workspace_id, "integration.disconnected", row, {"provider": provider}
     )
     return row
 
@@ -290,14 +265,12 @@ async def cancel_subscription(
     before = row.status
     row.status, row.canceled_at = SubscriptionStatus.CANCELED, utcnow()
     session.add(row)
-    await session.flush()
-    audit.record(
+    await record_change(
         session,
         actor,
         workspace_id,
         "subscription.canceled",
-        target_type="Workspace",
-        target_id=workspace_id,
-        summary={"status": {"before": before.value, "after": "CANCELED"}, "plan": row.plan.value},
+        ("Workspace", workspace_id),
+        {"status": {"before": before.value, "after": "CANCELED"}, "plan": row.plan.value},
     )
     return row

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain import audit
 from app.domain.actor import Actor
+from app.domain.changes import record_change
 from app.domain.errors import Refusal, UserErrorCode
 from app.domain.members import writes as member_writes
 from app.domain.members.repository import members_by_ids
@@ -75,14 +75,8 @@ async def create_team(
     session.add(team)
     await session.flush()
     await member_writes.set_team_members(session, workspace_id, pk(team), members)
-    audit.record(
-        session,
-        actor,
-        workspace_id,
-        "team.created",
-        target_type="Team",
-        target_id=pk(team),
-        summary={"name": name, "memberIds": members},
+    await record_change(
+        session, actor, workspace_id, "team.created", team, {"name": name, "memberIds": members}
     )
     return team
 
@@ -118,16 +112,7 @@ async def update_team(
         summary["memberIds"] = {"after": members}
     if summary:
         session.add(team)
-        await session.flush()
-        audit.record(
-            session,
-            actor,
-            workspace_id,
-            "team.updated",
-            target_type="Team",
-            target_id=pk(team),
-            summary=summary,
-        )
+        await record_change(session, actor, workspace_id, "team.updated", team, summary)
     return team
 
 
@@ -135,14 +120,5 @@ async def delete_team(session: AsyncSession, workspace_id: int, actor: Actor, te
     team = await find_team(session, workspace_id, team_id)
     await writes.detach_conversations(session, workspace_id, team_id)
     await session.delete(team)
-    await session.flush()
-    audit.record(
-        session,
-        actor,
-        workspace_id,
-        "team.deleted",
-        target_type="Team",
-        target_id=team_id,
-        summary={"name": team.name},
-    )
+    await record_change(session, actor, workspace_id, "team.deleted", team, {"name": team.name})
     return team_id

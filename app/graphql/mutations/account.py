@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 import strawberry
-from strawberry.extensions import FieldExtension
-from strawberry.schema_directive import Location
-from strawberry.types.field import StrawberryField
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import tenant
 from app.domain.accounts import repository as accounts
@@ -15,32 +13,16 @@ from app.domain.accounts import service
 from app.domain.accounts.service import DeletionPlan
 from app.domain.errors import Refusal
 from app.graphql.context import Info
-from app.graphql.errors import Forbidden
-from app.graphql.mutations.base import Payload, UserError, in_unit_of_work
-from app.graphql.runtime import ExtensionResolver
+from app.graphql.mutations.base import (
+    Payload,
+    UserError,
+    in_unit_of_work,
+    own_actor,
+    own_mutation,
+)
 from app.graphql.users import UserType
 from app.graphql.workspaces import WorkspaceType
-
-
-@strawberry.schema_directive(
-    locations=[Location.FIELD_DEFINITION],
-    name="requiresUserToken",
-    description="Only a user's own token may call this field; API keys are refused (FORBIDDEN).",
-)
-class RequiresUserToken:
-    pass
-
-
-class UserTokenGuard(FieldExtension):
-    def apply(self, field: StrawberryField) -> None:
-        field.directives.append(RequiresUserToken())
-
-    async def resolve_async(
-        self, next_: ExtensionResolver, source: Any, info: Info, **kwargs: Any
-    ) -> Any:
-        if info.context.viewer.api_key_id is not None:
-            raise Forbidden("API keys cannot do this: use the account's own sign-in.")
-        return await next_(source, info, **kwargs)
+from app.models import Workspace
 
 
 @strawberry.input(description="Confirm the deletion of your own account.")
@@ -72,15 +54,12 @@ class DeleteAccountPayload(Payload):
 
 @strawberry.type
 class AccountMutations:
-    @strawberry.mutation(
-        description=(
-            "Delete your own account: it is deactivated, every membership removed (deactivated "
-            "ones too), API keys you created revoked, your tokens refused from then on; "
-            "conversations and other content stay. Refused with CONFIRMATION_MISMATCH unless "
-            "confirmation is exactly DELETE, and with SOLE_ADMIN when you are the only active "
-            "Admin of a workspace (listed in blockingWorkspaces)."
-        ),
-        extensions=[UserTokenGuard()],
+    @own_mutation(
+        "Delete your own account: it is deactivated, every membership removed (deactivated "
+        "ones too), API keys you created revoked, your tokens refused from then on; "
+        "conversations and other content stay. Refused with CONFIRMATION_MISMATCH unless "
+        "confirmation is exactly DELETE, and with SOLE_ADMIN when you are the only active "
+        "Admin of a workspace (listed in blockingWorkspaces)."
     )
     async def delete_account(self, info: Info, input: DeleteAccountInput) -> DeleteAccountPayload:
         ctx = info.context
@@ -92,63 +71,51 @@ class AccountMutations:
         async with ctx.db.session() as s:
             every = sorted({*ids, *await accounts.membership_workspace_ids(s, viewer.user_id)})
             await tenant.enter(s, user_id=viewer.user_id, workspace_ids=every)
-        plan: list[DeletionPlan] = []
+        blocking: list[Workspace] = []
 
-        async def work(s: Any, _: Any) -> DeletionPlan:
+        async def work(s: AsyncSession, _: object) -> DeletionPlan:
             try:
-                result = await service.delete_account(
+                return await service.delete_account(
                     s,
-                    _actor(info, _),
+                    own_actor(info),
                     ids,
                     every,
                     confirmation=input.confirmation,
                     dry_run=input.dry_run,
                 )
             except Refusal:
-                if (
-                    input.confirmation == service.CONFIRMATION
-                ):  # SOLE_ADMIN: report the blocking workspaces
-                    plan.append(await service.plan_deletion(s, viewer.user_id, ids, every))
+                if input.confirmation == service.CONFIRMATION:  # SOLE_ADMIN: name the workspaces
+                    plan = await service.plan_deletion(s, viewer.user_id, ids, every)
+                    blocking.extend(plan.blocking)
                 raise
-            plan.append(result)
-            return result
 
-        # No per-workspace actor: deletion acts as the account, not within a workspace.
-        outcome = await in_unit_of_work(info, [], None, work)
-        for ws in every:
-            ctx.forget(ws)
-        if isinstance(outcome, Refusal) or input.dry_run:
-            async with ctx.db.session() as s:  # nothing was removed: back to what sign-in allowed
-                await tenant.enter(s, user_id=viewer.user_id, workspace_ids=ids)
-        if isinstance(outcome, Refusal):
-            blocking = plan[0].blocking if plan else []
-            return DeleteAccountPayload(
-                deleted=False,
+        # The account acts, not a member of one workspace: no per-workspace actor.
+        try:
+            plan = await in_unit_of_work(info, [], work)
+        except Refusal as refusal:
+            await _forget_and_leave(info, every, ids)
+            return DeleteAccountPayload(  # the one refusal that says more than userErrors
                 dry_run=input.dry_run,
                 account=UserType.of(viewer.user),
                 blocking_workspaces=[WorkspaceType.of(w) for w in blocking],
-                user_errors=[UserError.of(outcome)],
+                user_errors=[UserError.of(refusal)],
             )
+        await _forget_and_leave(info, every, ids if input.dry_run else None)
         return DeleteAccountPayload(
             deleted=not input.dry_run,
             dry_run=input.dry_run,
-            account=UserType.of(outcome.user),
-            removed_from=[WorkspaceType.of(w) for w in outcome.membership_workspaces],
-            blocking_workspaces=[WorkspaceType.of(w) for w in outcome.blocking],
+            account=UserType.of(plan.user),
+            removed_from=[WorkspaceType.of(w) for w in plan.membership_workspaces],
+            blocking_workspaces=[WorkspaceType.of(w) for w in plan.blocking],
         )
 
 
-def _actor(info: Info, actors: Any) -> Any:
-    """Any of the per-workspace actors: deletion acts as the user, not within one workspace."""
-    from app.auth.permissions import PermissionSet
-    from app.domain.actor import Actor
-
-    if actors:
-        return next(iter(actors.values()))
-    viewer = info.context.viewer
-    return Actor(
-        user_id=viewer.user_id,
-        api_key_id=None,
-        request_id=info.context.request_id,
-        permissions=PermissionSet(()),
-    )
+async def _forget_and_leave(info: Info, every: list[int], back_to: Sequence[int] | None) -> None:
+    """Drop the loaders of every workspace touched; when nothing was removed (a refusal,
+    a dry run), go back to the tenant context sign-in allowed (``back_to``)."""
+    ctx = info.context
+    for ws in every:
+        ctx.forget(ws)
+    if back_to is not None:
+        async with ctx.db.session() as s:
+            await tenant.enter(s, user_id=ctx.viewer.user_id, workspace_ids=back_to)

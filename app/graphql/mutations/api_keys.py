@@ -7,27 +7,11 @@ from datetime import datetime
 import strawberry
 
 from app.domain.api_keys import service
-from app.domain.errors import Refusal, UserErrorCode
 from app.graphql.administration import ApiKeyType
 from app.graphql.context import Info
-from app.graphql.mutations.base import (
-    Payload,
-    UserError,
-    change,
-    input_pk,
-    mutation,
-    target_workspace,
-)
+from app.graphql.mutations.base import WORKSPACE, Payload, Target, change, mutation
 
-CREATE, DELETE = "api_keys:create:all", "api_keys:delete:all"
-
-
-def key_not_found() -> Refusal:
-    """A key out of reach (another workspace, one where you may not revoke keys, no such
-    key): the answer revoke_api_key gives for a key it cannot find."""
-    return Refusal(
-        UserErrorCode.NOT_FOUND, "No such API key in this workspace.", ["input", "apiKeyId"]
-    )
+API_KEY = Target("ApiKey", "api_key_id", missing=service.key_not_found)
 
 
 @strawberry.input(description="A new API key for a partner integration.")
@@ -41,22 +25,10 @@ class CreateApiKeyInput:
         default=None, description="Optional expiry (future, with offset)."
     )
 
-    def target(self) -> str:
-        return self.workspace_id
-
-    def target_type(self) -> str:
-        return "Workspace"
-
 
 @strawberry.input(description="Names the key to revoke.")
 class RevokeApiKeyInput:
     api_key_id: strawberry.ID = strawberry.field(description="The ApiKey.")
-
-    def target(self) -> str:
-        return self.api_key_id
-
-    def target_type(self) -> str:
-        return "ApiKey"
 
 
 @strawberry.type(
@@ -78,15 +50,14 @@ class RevokeApiKeyPayload(Payload):
 @strawberry.type
 class ApiKeyMutations:
     @mutation(
-        "Create an API key holding a subset of your permissions (ESCALATION otherwise).", CREATE
+        "Create an API key holding a subset of your permissions (ESCALATION otherwise).",
+        permission="api_keys:create:all",
+        target=WORKSPACE,
     )
     async def create_api_key(self, info: Info, input: CreateApiKeyInput) -> CreateApiKeyPayload:
-        ws = await target_workspace(info.context, input)
-        result = await change(
+        key, secret = await change(
             info,
-            ws,
-            CREATE,
-            lambda s, actor, ws: service.create_api_key(
+            lambda s, actor, ws, _: service.create_api_key(
                 s,
                 ws,
                 actor,
@@ -95,23 +66,15 @@ class ApiKeyMutations:
                 expires_at=input.expires_at,
             ),
         )
-        if isinstance(result, Refusal):
-            return CreateApiKeyPayload(user_errors=[UserError.of(result)])
-        key, secret = result
         return CreateApiKeyPayload(api_key=ApiKeyType.of(key), secret=secret)
 
-    @mutation("Revoke an API key: it stops working at once.", DELETE)
+    @mutation(
+        "Revoke an API key: it stops working at once.",
+        permission="api_keys:delete:all",
+        target=API_KEY,
+    )
     async def revoke_api_key(self, info: Info, input: RevokeApiKeyInput) -> RevokeApiKeyPayload:
-        ws = await target_workspace(info.context, input)
-        result = await change(
-            info,
-            ws,
-            DELETE,
-            lambda s, actor, ws: service.revoke_api_key(
-                s, ws, actor, input_pk(input.api_key_id, "ApiKey", ["apiKeyId"])
-            ),
-            missing=key_not_found(),
+        key = await change(
+            info, lambda s, actor, ws, key: service.revoke_api_key(s, ws, actor, key)
         )
-        if isinstance(result, Refusal):
-            return RevokeApiKeyPayload(user_errors=[UserError.of(result)])
-        return RevokeApiKeyPayload(api_key=ApiKeyType.of(result))
+        return RevokeApiKeyPayload(api_key=ApiKeyType.of(key))

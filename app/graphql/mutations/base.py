@@ -1,20 +1,36 @@
-"""What every mutation shares: the permission declaration on the Mutation field, the
-unit of work (lock → re-check → change → audit → commit, or roll back on a refusal),
-and ``userErrors``.
+"""What every mutation shares: its declaration on the Mutation field, the unit of work
+(lock → re-check → change → commit, or roll back on a refusal), and ``userErrors``.
 
-Data flow: resolver (decode input) → ``change()`` → service in app.domain (rules and
-writes; raises Refusal) → commit → loaders of the workspace are dropped so the
-payload reads the new state.
+A mutation is declared once, on its field::
+
+    TEAM = Target("Team", "team_id", missing=service.team_not_found)
+
+    @mutation("Rename a team.", permission="teams:update:all", target=TEAM)
+
+That one ``Declaration`` is read by everything that needs it: the SDL directive
+(``@requiresPermission``), the guard that answers FORBIDDEN before any lookup, the
+unit of work (``change``: the target's workspace and pk, the permission re-checked
+under the lock), and the answer for a target out of reach (the target's ``missing``).
+A resolver names no permission and builds no error payload.
+
+Data flow: guard → resolver (decode input) → ``change(info, work)`` → service in
+app.domain (rules and writes; records the change through app.domain.changes; raises
+Refusal) → commit → the workspace's loaders are dropped so the payload reads the new
+state. A Refusal from anywhere in the resolver becomes the field's payload with
+``userErrors`` (``MutationField``), after the unit of work rolled back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.extensions import FieldExtension
+from strawberry.schema_directive import Location
 from strawberry.types.field import StrawberryField
 
 from app.auth.permissions import PermissionSet, parse_permission
@@ -52,27 +68,149 @@ class Payload:
     )
 
 
-class Targeted(Protocol):
-    def target(self) -> str:
-        """The global ID that names the workspace or object this input changes."""
-        ...
-
-    # Optional, beside ``target``: ``def target_type(self) -> str`` names the type the
-    # target must be ("Workspace", "Team", …). An ID of another type then answers
-    # exactly like one that names no row (without a lookup).
-
-
-def target_type(input: Any) -> str:
-    """The type an input's target must name: declared, or else the type its ID names."""
-    declared = getattr(input, "target_type", None)
-    return str(declared()) if declared is not None else decode_id(input.target())[0]
+@strawberry.schema_directive(
+    locations=[Location.FIELD_DEFINITION],
+    name="requiresUserToken",
+    description="Only a user's own token may call this field; API keys are refused (FORBIDDEN).",
+)
+class RequiresUserToken:
+    pass
 
 
-async def workspace_of(ctx: Context, global_id: str, type_name: str | None = None) -> int | None:
-    """The workspace an input's target lives in, among the viewer's; None otherwise
-    (also when ``type_name`` is given and the ID names another type)."""
+def not_found() -> Refusal:
+    """The default answer for a target out of reach (or naming no row)."""
+    return Refusal(UserErrorCode.NOT_FOUND, "Not found.", ["input"])
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a mutation changes: the input ``attribute`` holding the global ID of the
+    workspace or object, and the type it must name (an ID of another type answers like
+    one that names no row, without a lookup). ``missing`` is the refusal for a target
+    out of the viewer's reach, the same as for one that does not exist."""
+
+    type_name: str
+    attribute: str
+    missing: Callable[[], Refusal] = not_found
+
+
+WORKSPACE = Target("Workspace", "workspace_id")
+
+
+@dataclass(frozen=True, slots=True)
+class Declaration:
+    """A Mutation field's declaration: the one place its permission and target are stated.
+
+    ``permission`` None declares a change of the viewer's own account (a user token
+    only, no workspace permission, no target)."""
+
+    permission: str | None
+    target: Target | None = None
+
+    def __post_init__(self) -> None:
+        if self.permission is not None:
+            parse_permission(self.permission)  # a typo fails at import, not at request time
+        if (self.permission is None) != (self.target is None):
+            raise ValueError("a permission goes with a target, and only with one")
+
+
+# The declaration and input of the Mutation field being resolved, set by its guard for
+# the resolver's duration (root mutation fields run one at a time, each in this task).
+_in_force: ContextVar[tuple[Declaration, Any] | None] = ContextVar("mutation", default=None)
+
+
+def _declared() -> tuple[Declaration, Any]:
+    """The declaration (and input) of the mutation whose resolver is running."""
+    current = _in_force.get()
+    if current is None:
+        raise RuntimeError("a unit of work runs only inside a declared Mutation field")
+    return current
+
+
+class MutationField(FieldExtension):
+    """A Mutation field's declaration at work: it prints as the field's directive, is
+    checked before the resolver runs, is in force while it runs (for ``change`` and
+    ``in_unit_of_work``), and turns a Refusal into the field's payload with
+    ``userErrors`` — the one place refusals are mapped.
+
+    The check never depends on whether the ID names a row (no existence oracle):
+
+    - a Workspace target the viewer is an active member of: FORBIDDEN without the
+      permission there (the viewer knows its own workspaces); any other workspace is
+      left to ``change``, which answers ``missing``;
+    - an object target: FORBIDDEN when the viewer holds the permission in none of its
+      workspaces, whatever the ID; otherwise an object outside the workspaces where it
+      is held is ``missing``, like one that does not exist (``change``);
+    - the viewer's own account: FORBIDDEN for an API key.
+    """
+
+    def __init__(self, declaration: Declaration) -> None:
+        self.declaration = declaration
+        self.payload: type[Payload] = Payload
+
+    def apply(self, field: StrawberryField) -> None:
+        permission = self.declaration.permission
+        field.directives.append(
+            RequiresUserToken() if permission is None else RequiresPermission(permission=permission)
+        )
+        payload = field.type
+        if not (isinstance(payload, type) and issubclass(payload, Payload)):
+            raise TypeError(f"the mutation {field.python_name} must return a Payload")
+        self.payload = payload
+
+    def forbidden(self, ctx: Context, input: Any) -> str | None:
+        """Why the viewer may not call this field at all, if so."""
+        permission, target = self.declaration.permission, self.declaration.target
+        if permission is None or target is None:
+            if ctx.viewer.api_key_id is not None:
+                return "API keys cannot do this: use the account's own sign-in."
+            return None
+        kind, pk = decode_id(getattr(input, target.attribute))
+        if target.type_name == "Workspace":
+            lacking = (
+                kind == "Workspace"
+                and ctx.viewer.membership(pk) is not None
+                and not ctx.allows(pk, permission)
+            )
+        else:
+            lacking = not any(ctx.allows(w, permission) for w in ctx.viewer.workspace_ids)
+        return f"You need the permission {permission} in this workspace." if lacking else None
+
+    async def resolve_async(
+        self, next_: ExtensionResolver, source: Any, info: Info, **kwargs: Any
+    ) -> Any:
+        input = kwargs.get("input")
+        reason = self.forbidden(info.context, input)
+        if reason is not None:
+            raise Forbidden(reason)
+        token = _in_force.set((self.declaration, input))
+        try:
+            return await next_(source, info, **kwargs)
+        except Refusal as refusal:
+            return self.payload(user_errors=[UserError.of(refusal)])
+        finally:
+            _in_force.reset(token)
+
+
+def mutation(description: str, *, permission: str, target: Target) -> Any:
+    """A Mutation field changing a workspace: ``permission`` needed there, ``target``
+    naming the workspace or the object changed."""
+    declaration = Declaration(permission, target)
+    return strawberry.mutation(description=description, extensions=[MutationField(declaration)])
+
+
+def own_mutation(description: str) -> Any:
+    """A Mutation field changing the viewer's own account: a user token only."""
+    return strawberry.mutation(
+        description=description, extensions=[MutationField(Declaration(None))]
+    )
+
+
+async def _workspace_of(ctx: Context, global_id: str, type_name: str) -> int | None:
+    """The workspace the target lives in, among the viewer's; None otherwise (also when
+    the ID names another type than ``type_name``)."""
     kind, pk = decode_id(global_id)
-    if type_name is not None and kind != type_name:
+    if kind != type_name:
         return None
     if kind == "Workspace":
         return pk if ctx.viewer.membership(pk) is not None else None
@@ -80,72 +218,25 @@ async def workspace_of(ctx: Context, global_id: str, type_name: str | None = Non
     return int(row.workspace_id) if row is not None and hasattr(row, "workspace_id") else None
 
 
-async def target_workspace(ctx: Context, input: Targeted) -> int | None:
-    """The workspace of the input's target (of its declared type), among the viewer's."""
-    return await workspace_of(ctx, input.target(), target_type(input))
+async def change(info: Info, work: Callable[[AsyncSession, Actor, int, int], Awaitable[T]]) -> T:
+    """Run ``work(session, actor, workspace_id, target_id)`` as one unit of work on the
+    workspace of the declared target, or raise the Refusal (``target_id``: the pk of
+    the declared target, the workspace's own for a Workspace target).
 
-
-class MutationGuard(FieldExtension):
-    """``@requiresPermission`` on a Mutation field, decided before any lookup so that
-    the answer never depends on whether the ID names a row (no existence oracle):
-
-    - a Workspace target the viewer is an active member of: FORBIDDEN without the
-      permission there (the viewer knows its own workspaces); any other workspace is
-      left to the resolver, which answers NOT_FOUND;
-    - an object target: FORBIDDEN when the viewer holds the permission in none of its
-      workspaces, whatever the ID; otherwise an object outside the workspaces where it
-      is held is NOT_FOUND, like one that does not exist (``change``)."""
-
-    def __init__(self, permission: str) -> None:
-        parse_permission(permission)
-        self.permission = permission
-        self.directive = RequiresPermission(permission=permission)
-
-    def apply(self, field: StrawberryField) -> None:
-        field.directives.append(self.directive)
-
-    async def resolve_async(
-        self, next_: ExtensionResolver, source: Any, info: Info, **kwargs: Any
-    ) -> Any:
-        ctx, input = info.context, kwargs["input"]
-        kind, pk = decode_id(input.target())
-        if target_type(input) == "Workspace":
-            lacking = (
-                kind == "Workspace"
-                and ctx.viewer.membership(pk) is not None
-                and not ctx.allows(pk, self.permission)
-            )
-        else:
-            lacking = not any(ctx.allows(w, self.permission) for w in ctx.viewer.workspace_ids)
-        if lacking:
-            raise Forbidden(f"You need the permission {self.permission} in this workspace.")
-        return await next_(source, info, **kwargs)
-
-
-def mutation(description: str, permission: str) -> Any:
-    return strawberry.mutation(description=description, extensions=[MutationGuard(permission)])
-
-
-async def change(
-    info: Info,
-    workspace_id: int | None,
-    permission: str,
-    work: Callable[[AsyncSession, Actor, int], Awaitable[T]],
-    *,
-    missing: Refusal | None = None,
-) -> T | Refusal:
-    """Run ``work(session, actor, workspace_id)`` as one unit of work on the workspace,
-    or return the Refusal.
-
-    ``workspace_id`` None (the target is not among the viewer's workspaces, or names no
-    row), or a workspace where the viewer lacks ``permission`` (the guard let it through
-    because it is held elsewhere), means the target is out of reach: ``missing`` (by
-    default NOT_FOUND on the whole input), exactly like a target that does not exist.
+    A target not among the viewer's workspaces (or naming no row), or in a workspace
+    where the viewer lacks the declared permission (the guard let it through because it
+    is held elsewhere), is out of reach: the target's ``missing``, exactly like a target
+    that does not exist.
     """
-    if workspace_id is None or not info.context.allows(workspace_id, permission):
-        return missing or Refusal(UserErrorCode.NOT_FOUND, "Not found.", ["input"])
-    ws = workspace_id
-    return await in_unit_of_work(info, [ws], permission, lambda s, actors: work(s, actors[ws], ws))
+    declaration, input = _declared()
+    target = declaration.target
+    assert declaration.permission is not None and target is not None
+    global_id = getattr(input, target.attribute)
+    ws = await _workspace_of(info.context, global_id, target.type_name)
+    if ws is None or not info.context.allows(ws, declaration.permission):
+        raise target.missing()
+    target_id = decode_id(global_id)[1]
+    return await in_unit_of_work(info, [ws], lambda s, actors: work(s, actors[ws], ws, target_id))
 
 
 async def _actor(
@@ -171,13 +262,26 @@ async def _actor(
     )
 
 
+def own_actor(info: Info) -> Actor:
+    """The viewer acting as their own account, not within a workspace (no permissions)."""
+    return Actor(
+        user_id=info.context.viewer.user_id,
+        api_key_id=None,
+        request_id=info.context.request_id,
+        permissions=PermissionSet(()),
+    )
+
+
 async def in_unit_of_work(
     info: Info,
     workspace_ids: Sequence[int],
-    permission: str | None,
     work: Callable[[AsyncSession, dict[int, Actor]], Awaitable[T]],
-) -> T | Refusal:
+) -> T:
+    """Run ``work(session, actors)`` as one transaction that first locks the workspaces
+    and re-reads the viewer's permissions there (``actors``: one per workspace, holding
+    the declared permission or FORBIDDEN); on a Refusal, roll back and raise it."""
     ctx = info.context
+    permission = _declared()[0].permission
     async with ctx.db.session() as session:
         # End the request's read transaction: the lock must be the first thing the
         # change's own transaction does.
@@ -190,9 +294,9 @@ async def in_unit_of_work(
                 actors = {ws: await _actor(ctx, session, ws, permission) for ws in workspace_ids}
                 result = await work(session, actors)
             await session.commit()
-        except Refusal as refusal:
+        except Refusal:
             await session.commit()  # the savepoint is gone: this ends an empty transaction
-            return refusal
+            raise
         except BaseException:
             await session.rollback()
             raise

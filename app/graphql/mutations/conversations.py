@@ -5,30 +5,14 @@ from __future__ import annotations
 import strawberry
 
 from app.domain.conversations import service
-from app.domain.errors import Refusal
 from app.graphql.administration import ShareLinkType
 from app.graphql.context import Info
-from app.graphql.mutations.base import (
-    Payload,
-    UserError,
-    change,
-    input_pk,
-    mutation,
-    target_workspace,
-)
-
-SHARE = "conversations:share:own"  # the least scope; the conversation must fall within the held one
+from app.graphql.mutations.base import Payload, Target, change, mutation
 
 
 @strawberry.input(description="Names the conversation to share.")
 class CreateConversationShareLinkInput:
     conversation_id: strawberry.ID = strawberry.field(description="The Conversation.")
-
-    def target(self) -> str:
-        return self.conversation_id
-
-    def target_type(self) -> str:
-        return "Conversation"
 
 
 @strawberry.type(description="Result of createConversationShareLink.")
@@ -41,31 +25,27 @@ class ConversationMutations:
     @mutation(
         "Create a share link. It is only a pointer: whoever opens it still needs permission to read the "
         "conversation.",
-        SHARE,
+        # The least scope; the conversation must fall within the one held.
+        permission="conversations:share:own",
+        # Out of reach (another workspace, no such row, outside the viewer's read or share
+        # scope): one answer, whichever it is.
+        target=Target("Conversation", "conversation_id", missing=service.not_shareable),
     )
     async def create_conversation_share_link(
         self,
         info: Info,
         input: CreateConversationShareLinkInput,
     ) -> CreateConversationShareLinkPayload:
-        ws = await target_workspace(info.context, input)
-        membership = info.context.viewer.membership(ws) if ws is not None else None
-        team_ids = membership.team_ids if membership else frozenset()
-        # Out of reach (another workspace, no such row, outside the viewer's read or share
-        # scope): one answer, whichever it is.
-        result = await change(
+        viewer = info.context.viewer
+
+        def team_ids(ws: int) -> frozenset[int]:
+            membership = viewer.membership(ws)
+            return membership.team_ids if membership else frozenset()
+
+        link = await change(
             info,
-            ws,
-            SHARE,
-            lambda s, actor, ws: service.create_share_link(
-                s,
-                ws,
-                actor,
-                input_pk(input.conversation_id, "Conversation", ["conversationId"]),
-                team_ids=team_ids,
+            lambda s, actor, ws, conversation: service.create_share_link(
+                s, ws, actor, conversation, team_ids=team_ids(ws)
             ),
-            missing=service.not_shareable(),
         )
-        if isinstance(result, Refusal):
-            return CreateConversationShareLinkPayload(user_errors=[UserError.of(result)])
-        return CreateConversationShareLinkPayload(share_link=ShareLinkType(row=result))
+        return CreateConversationShareLinkPayload(share_link=ShareLinkType(row=link))

@@ -20,32 +20,27 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.authenticate import membership_of
-from app.auth.permissions import PermissionSet
 from app.auth.viewer import Viewer
 from app.db import tenant
-from app.domain.actor import Actor
 from app.domain.errors import Refusal
 from app.domain.invitations import repository, service
 from app.domain.locks import lock_workspaces
 from app.domain.members.repository import memberships_of_user
 from app.graphql.context import Info
 from app.graphql.ids import encode_id
-from app.graphql.mutations.account import UserTokenGuard
 from app.graphql.mutations.base import (
     Payload,
-    UserError,
+    Target,
     change,
     in_unit_of_work,
     input_pk,
     mutation,
-    target_workspace,
+    own_actor,
+    own_mutation,
 )
 from app.graphql.workspaces import WorkspaceType
-from app.models import Member
 
 T = TypeVar("T")
-
-REVOKE = "members:create:all"
 
 
 @strawberry.input(description="Names an invitation addressed to you, to accept.")
@@ -67,12 +62,6 @@ class RevokeInvitationInput:
     invitation_id: strawberry.ID = strawberry.field(
         description="The Invitation (from `Workspace.invitations`)."
     )
-
-    def target(self) -> str:
-        return self.invitation_id
-
-    def target_type(self) -> str:
-        return "Invitation"
 
 
 @strawberry.type(description="Result of acceptInvitation.")
@@ -96,34 +85,27 @@ class RevokeInvitationPayload(Payload):
     )
 
 
-def _invitee(info: Info) -> Actor:
-    viewer = info.context.viewer
-    return Actor(
-        user_id=viewer.user_id,
-        api_key_id=None,
-        request_id=info.context.request_id,
-        permissions=PermissionSet(()),
-    )
-
-
 async def _as_invitee(
     info: Info,
     global_id: str,
     work: Callable[[AsyncSession, int, int], Awaitable[T]],
-) -> tuple[int, T] | Refusal:
+) -> T:
     """Run ``work(session, workspace_id, invitation_id)`` as one unit of work in the
-    workspace of the viewer's own invitation ``global_id``, or return the Refusal."""
+    workspace of the viewer's own invitation ``global_id``, or raise the Refusal (back
+    in the tenant context the viewer's memberships allow)."""
     ctx = info.context
     viewer = ctx.viewer
     try:
         invitation_id = input_pk(global_id, "Invitation", ["invitationId"])
-    except Refusal:
-        return service.not_found()  # another type's ID: not an invitation of the viewer's
+        async with ctx.db.session() as s:
+            found = await repository.invitation_addressed_to(s, invitation_id, viewer.user.email)
+    except Refusal:  # another type's ID: not an invitation of the viewer's
+        found = None
+    if found is None:
+        await _leave(info)
+        raise service.not_found()
+    ws = found.workspace_id
     async with ctx.db.session() as s:
-        found = await repository.invitation_addressed_to(s, invitation_id, viewer.user.email)
-        if found is None:
-            return service.not_found()
-        ws = found.workspace_id
         # Known to be the viewer's: enter its workspace (see the module's docstring).
         await tenant.enter(s, user_id=viewer.user_id, workspace_ids=[*viewer.workspace_ids, ws])
 
@@ -131,9 +113,13 @@ async def _as_invitee(
         await lock_workspaces(s, [ws])  # the first statement of the change's transaction
         return await work(s, ws, invitation_id)
 
-    outcome = await in_unit_of_work(info, [], None, locked)
-    ctx.forget(ws)
-    return outcome if isinstance(outcome, Refusal) else (ws, outcome)
+    try:
+        return await in_unit_of_work(info, [], locked)
+    except Refusal:
+        await _leave(info)
+        raise
+    finally:
+        ctx.forget(ws)
 
 
 async def _leave(info: Info) -> None:
@@ -164,57 +150,43 @@ async def _rejoined(info: Info, workspace_id: int) -> WorkspaceType | None:
 
 @strawberry.type
 class InvitationMutations:
-    @strawberry.mutation(
-        description=(
-            "Accept an invitation addressed to your account's e-mail: you become an ACTIVE "
-            "member of its workspace with its role (the built-in Member role if that role was "
-            "deleted since) and the teams that still exist, or your deactivated membership "
-            "there is reactivated with them; the invitation is consumed. NOT_FOUND when the ID "
-            "does not name a pending invitation of yours. Your own token only (API keys: "
-            "FORBIDDEN)."
-        ),
-        extensions=[UserTokenGuard()],
+    @own_mutation(
+        "Accept an invitation addressed to your account's e-mail: you become an ACTIVE "
+        "member of its workspace with its role (the built-in Member role if that role was "
+        "deleted since) and the teams that still exist, or your deactivated membership "
+        "there is reactivated with them; the invitation is consumed. NOT_FOUND when the ID "
+        "does not name a pending invitation of yours. Your own token only (API keys: "
+        "FORBIDDEN)."
     )
     async def accept_invitation(
         self, info: Info, input: AcceptInvitationInput
     ) -> AcceptInvitationPayload:
-        email = info.context.viewer.user.email
-        actor = _invitee(info)
+        email, actor = info.context.viewer.user.email, own_actor(info)
 
-        async def accept(s: AsyncSession, ws: int, invitation_id: int) -> Member:
-            return await service.accept(s, ws, actor, invitation_id, email)
+        async def accept(s: AsyncSession, ws: int, invitation_id: int) -> int:
+            await service.accept(s, ws, actor, invitation_id, email)
+            return ws
 
-        outcome = await _as_invitee(info, input.invitation_id, accept)
-        if isinstance(outcome, Refusal):
-            await _leave(info)
-            return AcceptInvitationPayload(user_errors=[UserError.of(outcome)])
-        ws, _ = outcome
+        ws = await _as_invitee(info, input.invitation_id, accept)
         return AcceptInvitationPayload(workspace=await _rejoined(info, ws))
 
-    @strawberry.mutation(
-        description=(
-            "Decline an invitation addressed to your account's e-mail: it is deleted. The "
-            "workspace's audit log records that it was declined, without naming your account. "
-            "NOT_FOUND when the ID does not name a pending invitation of yours. Your own token "
-            "only (API keys: FORBIDDEN)."
-        ),
-        extensions=[UserTokenGuard()],
+    @own_mutation(
+        "Decline an invitation addressed to your account's e-mail: it is deleted. The "
+        "workspace's audit log records that it was declined, without naming your account. "
+        "NOT_FOUND when the ID does not name a pending invitation of yours. Your own token "
+        "only (API keys: FORBIDDEN)."
     )
     async def decline_invitation(
         self, info: Info, input: DeclineInvitationInput
     ) -> DeclineInvitationPayload:
-        email = info.context.viewer.user.email
-        request_id = info.context.request_id
+        email, actor = info.context.viewer.user.email, own_actor(info)
 
         async def decline(s: AsyncSession, ws: int, invitation_id: int) -> int:
-            await service.decline(s, ws, invitation_id, email, request_id)
+            await service.decline(s, ws, actor, invitation_id, email)
             return invitation_id
 
-        outcome = await _as_invitee(info, input.invitation_id, decline)
+        declined = await _as_invitee(info, input.invitation_id, decline)
         await _leave(info)
-        if isinstance(outcome, Refusal):
-            return DeclineInvitationPayload(user_errors=[UserError.of(outcome)])
-        _, declined = outcome
         return DeclineInvitationPayload(
             declined_invitation_id=strawberry.ID(encode_id("Invitation", declined))
         )
@@ -222,22 +194,15 @@ class InvitationMutations:
     @mutation(
         "Withdraw a pending invitation of the workspace (it is deleted; the invitee can no "
         "longer accept it). Needs the permission that sends invitations.",
-        REVOKE,
+        permission="members:create:all",
+        target=Target("Invitation", "invitation_id"),
     )
     async def revoke_invitation(
         self, info: Info, input: RevokeInvitationInput
     ) -> RevokeInvitationPayload:
-        ws = await target_workspace(info.context, input)
-        result = await change(
-            info,
-            ws,
-            REVOKE,
-            lambda s, actor, ws: service.revoke(
-                s, ws, actor, input_pk(input.invitation_id, "Invitation", ["invitationId"])
-            ),
+        revoked = await change(
+            info, lambda s, actor, ws, invitation: service.revoke(s, ws, actor, invitation)
         )
-        if isinstance(result, Refusal):
-            return RevokeInvitationPayload(user_errors=[UserError.of(result)])
         return RevokeInvitationPayload(
-            revoked_invitation_id=strawberry.ID(encode_id("Invitation", result))
+            revoked_invitation_id=strawberry.ID(encode_id("Invitation", revoked))
         )

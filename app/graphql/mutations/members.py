@@ -3,11 +3,10 @@ reactivateMember, removeMember."""
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Awaitable, Callable
 
 import strawberry
 
-from app.domain.errors import Refusal
 from app.domain.invitations import service as invitations
 from app.domain.members import service
 from app.domain.members.service import MemberChange
@@ -17,17 +16,17 @@ from app.graphql.ids import encode_id
 from app.graphql.invitations import InvitationType, invitations_in
 from app.graphql.lookahead import selected
 from app.graphql.mutations.base import (
+    WORKSPACE,
     Payload,
-    UserError,
+    Target,
     change,
     input_pk,
     input_pks,
     mutation,
-    target_workspace,
 )
 from app.models import Invitation, Member, MemberStatus, pk
 
-CREATE, UPDATE, DELETE = "members:create:all", "members:update:all", "members:delete:all"
+MEMBER = Target("Member", "member_id")
 
 
 @strawberry.input(
@@ -54,12 +53,6 @@ class AddMemberInput:
         default_factory=list, description="Teams joined on acceptance."
     )
 
-    def target(self) -> str:
-        return self.workspace_id
-
-    def target_type(self) -> str:
-        return "Workspace"
-
 
 @strawberry.input(
     description="Change a member's role and/or teams. Omitted fields stay as they are."
@@ -71,22 +64,10 @@ class UpdateMemberInput:
         default=None, description="The member's teams, replacing the current set."
     )
 
-    def target(self) -> str:
-        return self.member_id
-
-    def target_type(self) -> str:
-        return "Member"
-
 
 @strawberry.input(description="Names the member to deactivate.")
 class DeactivateMemberInput:
     member_id: strawberry.ID = strawberry.field(description="The Member.")
-
-    def target(self) -> str:
-        return self.member_id
-
-    def target_type(self) -> str:
-        return "Member"
 
 
 @strawberry.input(description="Names the member to reactivate.")
@@ -97,12 +78,6 @@ class ReactivateMemberInput(DeactivateMemberInput):
 @strawberry.input(description="Names the member to remove from the workspace.")
 class RemoveMemberInput:
     member_id: strawberry.ID = strawberry.field(description="The Member.")
-
-    def target(self) -> str:
-        return self.member_id
-
-    def target_type(self) -> str:
-        return "Member"
 
 
 @strawberry.type(description="Result of a member mutation.")
@@ -148,37 +123,17 @@ class RemoveMemberPayload(Payload):
     )
 
 
-P = TypeVar("P", bound=MemberPayload)
-
-
-async def _payload(info: Info, cls: type[P], result: Member | Refusal) -> P:
-    if isinstance(result, Refusal):
-        return cls(user_errors=[UserError.of(result)])
-    built = await members_of(info, result.workspace_id, [result], selected(info, ("member",)))
-    return cls(member=built[0])
+async def _member(info: Info, member: Member) -> MemberType:
+    """The member as the payload's selection wants it."""
+    return (await members_of(info, member.workspace_id, [member], selected(info, ("member",))))[0]
 
 
 async def _invitation(info: Info, row: Invitation) -> InvitationType:
     return (await invitations_in(info, row.workspace_id, [pk(row)]))[pk(row)]
 
 
-async def _set_status(
-    info: Info, cls: type[P], input: DeactivateMemberInput, status: MemberStatus
-) -> P:
-    member_global_id = input.member_id
-    ws = await target_workspace(info.context, input)
-    return await _payload(
-        info,
-        cls,
-        await change(
-            info,
-            ws,
-            UPDATE,
-            lambda s, actor, ws: service.set_member_status(
-                s, ws, actor, input_pk(member_global_id, "Member", ["memberId"]), status
-            ),
-        ),
-    )
+def _set_status(status: MemberStatus) -> Callable[..., Awaitable[Member]]:
+    return lambda s, actor, ws, member: service.set_member_status(s, ws, actor, member, status)
 
 
 @strawberry.type
@@ -188,15 +143,13 @@ class MemberMutations:
         "accept or decline; nothing of any account is read or shown, whether one exists or "
         "not. Refused with ALREADY_MEMBER when a member of this workspace has that address, "
         "ALREADY_INVITED when it has a pending invitation here.",
-        CREATE,
+        permission="members:create:all",
+        target=WORKSPACE,
     )
     async def add_member(self, info: Info, input: AddMemberInput) -> AddMemberPayload:
-        ws = await target_workspace(info.context, input)
-        result = await change(
+        invitation = await change(
             info,
-            ws,
-            CREATE,
-            lambda s, actor, ws: invitations.invite(
+            lambda s, actor, ws, _: invitations.invite(
                 s,
                 ws,
                 actor,
@@ -205,73 +158,64 @@ class MemberMutations:
                 team_ids=input_pks(input.team_ids, "Team", "teamIds"),
             ),
         )
-        if isinstance(result, Refusal):
-            return AddMemberPayload(user_errors=[UserError.of(result)])
-        return AddMemberPayload(invitation=await _invitation(info, result))
+        return AddMemberPayload(invitation=await _invitation(info, invitation))
 
     @mutation(
         "Change a member's role and/or teams. Demoting the last active Admin is refused (SOLE_ADMIN).",
-        UPDATE,
+        permission="members:update:all",
+        target=MEMBER,
     )
     async def update_member(self, info: Info, input: UpdateMemberInput) -> UpdateMemberPayload:
-        ws = await target_workspace(info.context, input)
-        return await _payload(
+        member = await change(
             info,
-            UpdateMemberPayload,
-            await change(
-                info,
+            lambda s, actor, ws, member: service.update_member(
+                s,
                 ws,
-                UPDATE,
-                lambda s, actor, ws: service.update_member(
-                    s,
-                    ws,
-                    actor,
-                    input_pk(input.member_id, "Member", ["memberId"]),
-                    MemberChange(
-                        role_id=input_pk(input.role_id, "Role", ["roleId"])
-                        if input.role_id
-                        else None,
-                        team_ids=input_pks(input.team_ids, "Team", "teamIds")
-                        if input.team_ids is not None
-                        else None,
-                    ),
+                actor,
+                member,
+                MemberChange(
+                    role_id=input_pk(input.role_id, "Role", ["roleId"]) if input.role_id else None,
+                    team_ids=input_pks(input.team_ids, "Team", "teamIds")
+                    if input.team_ids is not None
+                    else None,
                 ),
             ),
         )
+        return UpdateMemberPayload(member=await _member(info, member))
 
     @mutation(
         "Deactivate a member: they lose access, their content stays, and the API keys they "
         "created here are revoked (reactivation does not bring them back). Not the last active "
         "Admin.",
-        UPDATE,
+        permission="members:update:all",
+        target=MEMBER,
     )
     async def deactivate_member(
         self, info: Info, input: DeactivateMemberInput
     ) -> DeactivateMemberPayload:
-        return await _set_status(info, DeactivateMemberPayload, input, MemberStatus.DEACTIVATED)
+        member = await change(info, _set_status(MemberStatus.DEACTIVATED))
+        return DeactivateMemberPayload(member=await _member(info, member))
 
-    @mutation("Reactivate a deactivated member.", UPDATE)
+    @mutation(
+        "Reactivate a deactivated member.",
+        permission="members:update:all",
+        target=MEMBER,
+    )
     async def reactivate_member(
         self, info: Info, input: ReactivateMemberInput
     ) -> ReactivateMemberPayload:
-        return await _set_status(info, ReactivateMemberPayload, input, MemberStatus.ACTIVE)
+        member = await change(info, _set_status(MemberStatus.ACTIVE))
+        return ReactivateMemberPayload(member=await _member(info, member))
 
     @mutation(
         "Remove a member from the workspace: the membership and its teams are deleted and the "
         "API keys they created here revoked; their conversations and other content stay. "
         "Removing yourself is allowed; removing the last active Admin is refused (SOLE_ADMIN).",
-        DELETE,
+        permission="members:delete:all",
+        target=MEMBER,
     )
     async def remove_member(self, info: Info, input: RemoveMemberInput) -> RemoveMemberPayload:
-        ws = await target_workspace(info.context, input)
-        result = await change(
-            info,
-            ws,
-            DELETE,
-            lambda s, actor, ws: service.remove_member(
-                s, ws, actor, input_pk(input.member_id, "Member", ["memberId"])
-            ),
+        removed = await change(
+            info, lambda s, actor, ws, member: service.remove_member(s, ws, actor, member)
         )
-        if isinstance(result, Refusal):
-            return RemoveMemberPayload(user_errors=[UserError.of(result)])
-        return RemoveMemberPayload(removed_member_id=strawberry.ID(encode_id("Member", result)))
+        return RemoveMemberPayload(removed_member_id=strawberry.ID(encode_id("Member", removed)))

@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import strawberry
 
-from app.domain.errors import Refusal
 from app.domain.roles import service
 from app.graphql.access import RoleType
 from app.graphql.context import Info
 from app.graphql.ids import encode_id
-from app.graphql.mutations.base import (
-    Payload,
-    UserError,
-    change,
-    input_pk,
-    mutation,
-    target_workspace,
-)
+from app.graphql.mutations.base import WORKSPACE, Payload, Target, change, mutation
 
-CREATE, UPDATE, DELETE = "roles:create:all", "roles:update:all", "roles:delete:all"
+ROLE = Target("Role", "role_id", missing=service.role_not_found)
 
 
 @strawberry.input(description="A new custom role.")
@@ -30,12 +22,6 @@ class CreateRoleInput:
         description="Catalogued resource:action:scope strings (wildcard actions allowed); only ones you hold."
     )
 
-    def target(self) -> str:
-        return self.workspace_id
-
-    def target_type(self) -> str:
-        return "Workspace"
-
 
 @strawberry.input(description="Changes to a role. Omitted fields stay as they are.")
 class UpdateRoleInput:
@@ -46,22 +32,10 @@ class UpdateRoleInput:
         default=None, description="The full new permission list."
     )
 
-    def target(self) -> str:
-        return self.role_id
-
-    def target_type(self) -> str:
-        return "Role"
-
 
 @strawberry.input(description="Names the custom role to delete.")
 class DeleteRoleInput:
     role_id: strawberry.ID = strawberry.field(description="The Role; nobody may still hold it.")
-
-    def target(self) -> str:
-        return self.role_id
-
-    def target_type(self) -> str:
-        return "Role"
 
 
 @strawberry.type(description="Result of createRole.")
@@ -83,14 +57,15 @@ class DeleteRolePayload(Payload):
 
 @strawberry.type
 class RoleMutations:
-    @mutation("Create a custom role. You can only grant permissions you hold (ESCALATION).", CREATE)
+    @mutation(
+        "Create a custom role. You can only grant permissions you hold (ESCALATION).",
+        permission="roles:create:all",
+        target=WORKSPACE,
+    )
     async def create_role(self, info: Info, input: CreateRoleInput) -> CreateRolePayload:
-        ws = await target_workspace(info.context, input)
-        result = await change(
+        role = await change(
             info,
-            ws,
-            CREATE,
-            lambda s, actor, ws: service.create_role(
+            lambda s, actor, ws, _: service.create_role(
                 s,
                 ws,
                 actor,
@@ -99,46 +74,35 @@ class RoleMutations:
                 permissions=input.permissions,
             ),
         )
-        if isinstance(result, Refusal):
-            return CreateRolePayload(user_errors=[UserError.of(result)])
-        return CreateRolePayload(role=RoleType.of(result))
+        return CreateRolePayload(role=RoleType.of(role))
 
     @mutation(
-        "Edit a role. The built-in Admin is immutable; built-in roles keep their names.", UPDATE
+        "Edit a role. The built-in Admin is immutable; built-in roles keep their names.",
+        permission="roles:update:all",
+        target=ROLE,
     )
     async def update_role(self, info: Info, input: UpdateRoleInput) -> UpdateRolePayload:
-        ws = await target_workspace(info.context, input)
-        result = await change(
+        role = await change(
             info,
-            ws,
-            UPDATE,
-            lambda s, actor, ws: service.update_role(
+            lambda s, actor, ws, role: service.update_role(
                 s,
                 ws,
                 actor,
-                input_pk(input.role_id, "Role", ["roleId"]),
+                role,
                 name=input.name,
                 description=input.description,
                 permissions=input.permissions,
             ),
-            missing=service.role_not_found(),
         )
-        if isinstance(result, Refusal):
-            return UpdateRolePayload(user_errors=[UserError.of(result)])
-        return UpdateRolePayload(role=RoleType.of(result))
+        return UpdateRolePayload(role=RoleType.of(role))
 
-    @mutation("Delete a custom role nobody holds (ROLE_IN_USE otherwise).", DELETE)
+    @mutation(
+        "Delete a custom role nobody holds (ROLE_IN_USE otherwise).",
+        permission="roles:delete:all",
+        target=ROLE,
+    )
     async def delete_role(self, info: Info, input: DeleteRoleInput) -> DeleteRolePayload:
-        ws = await target_workspace(info.context, input)
-        result = await change(
-            info,
-            ws,
-            DELETE,
-            lambda s, actor, ws: service.delete_role(
-                s, ws, actor, input_pk(input.role_id, "Role", ["roleId"])
-            ),
-            missing=service.role_not_found(),
+        deleted = await change(
+            info, lambda s, actor, ws, role: service.delete_role(s, ws, actor, role)
         )
-        if isinstance(result, Refusal):
-            return DeleteRolePayload(user_errors=[UserError.of(result)])
-        return DeleteRolePayload(deleted_role_id=strawberry.ID(encode_id("Role", result)))
+        return DeleteRolePayload(deleted_role_id=strawberry.ID(encode_id("Role", deleted)))

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.users.service import sign_out_everywhere
 from app.graphql.context import Info
-from app.graphql.mutations.account import UserTokenGuard
-from app.graphql.mutations.base import Payload, in_unit_of_work
+from app.graphql.mutations.base import Payload, in_unit_of_work, own_mutation
 
 
 @strawberry.type(description="Result of signOutEverywhere.")
@@ -26,22 +25,17 @@ class SignOutEverywherePayload(Payload):
 
 @strawberry.type
 class SessionMutations:
-    @strawberry.mutation(
-        description=(
-            "Sign out everywhere: every user token of your account issued until now is refused "
-            "(UNAUTHENTICATED) from the next request on; sign in again for a new one. API keys "
-            "are not sessions: revoke them with revokeApiKey. Operators: `python -m app "
-            "sign-out EMAIL`."
-        ),
-        extensions=[UserTokenGuard()],
+    @own_mutation(
+        "Sign out everywhere: every user token of your account issued until now is refused "
+        "(UNAUTHENTICATED) from the next request on; sign in again for a new one. API keys "
+        "are not sessions: revoke them with revokeApiKey. Operators: `python -m app "
+        "sign-out EMAIL`."
     )
     async def sign_out_everywhere(self, info: Info) -> SignOutEverywherePayload:
         user_id = info.context.viewer.user_id
 
-        async def work(session: Any, _actors: Any) -> datetime:
+        async def work(session: AsyncSession, _actors: object) -> datetime:
             return await sign_out_everywhere(session, user_id)
 
         # No workspace is locked or changed: the account is not a workspace's row.
-        signed_out_at = await in_unit_of_work(info, (), None, work)
-        assert isinstance(signed_out_at, datetime)  # the change has no refusal
-        return SignOutEverywherePayload(signed_out_at=signed_out_at)
+        return SignOutEverywherePayload(signed_out_at=await in_unit_of_work(info, (), work))

@@ -6,14 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain.errors import Refusal
+from app.domain.actor import Actor
 from app.domain.settings import service
 from app.domain.settings.service import UNCHANGED, GeneralChange, ProviderSetting
 from app.domain.workspaces.repository import workspaces_by_ids
 from app.graphql.context import Info
-from app.graphql.mutations.base import Payload, UserError, change, mutation, target_workspace
+from app.graphql.mutations.base import WORKSPACE, Payload, change, mutation
 from app.graphql.workspaces import IntegrationType, SubscriptionType, WorkspaceType
+from app.models import Workspace
 
 
 def given(value: Any) -> Any:
@@ -41,12 +43,6 @@ class UpdateGeneralSettingsInput:
     )
     branding: BrandingInput | None = strawberry.field(default=None, description="Branding colours.")
 
-    def target(self) -> str:
-        return self.workspace_id
-
-    def target_type(self) -> str:
-        return "Workspace"
-
 
 @strawberry.input(description="An AI provider's setting.")
 class AIProviderInput:
@@ -67,12 +63,6 @@ class UpdateIntelligenceSettingsInput:
         default=None, description="Providers to add or update (others stay as they are)."
     )
 
-    def target(self) -> str:
-        return self.workspace_id
-
-    def target_type(self) -> str:
-        return "Workspace"
-
 
 @strawberry.input(description="An integration of a workspace.")
 class ConnectIntegrationInput:
@@ -80,12 +70,6 @@ class ConnectIntegrationInput:
     provider: str = strawberry.field(
         description="slack, salesforce, hubspot, zoom, google-calendar, microsoft-teams or zendesk."
     )
-
-    def target(self) -> str:
-        return self.workspace_id
-
-    def target_type(self) -> str:
-        return "Workspace"
 
 
 @strawberry.input(description="An integration of a workspace.")
@@ -96,12 +80,6 @@ class DisconnectIntegrationInput(ConnectIntegrationInput):
 @strawberry.input(description="Names the workspace whose subscription to cancel.")
 class CancelSubscriptionInput:
     workspace_id: strawberry.ID = strawberry.field(description="The Workspace.")
-
-    def target(self) -> str:
-        return self.workspace_id
-
-    def target_type(self) -> str:
-        return "Workspace"
 
 
 @strawberry.type(description="Result of updateGeneralSettings.")
@@ -135,23 +113,18 @@ class CancelSubscriptionPayload(Payload):
     )
 
 
-ORG_UPDATE, INTEL_UPDATE = "organization:update:all", "intelligence:update:all"
-INTEGRATIONS_CREATE, INTEGRATIONS_DELETE, BILLING_UPDATE = (
-    "integrations:create:all",
-    "integrations:delete:all",
-    "billing:update:all",
-)
-
-
 @strawberry.type
 class SettingsMutations:
-    @mutation("Update the organization's name, logo, handbook or branding.", ORG_UPDATE)
+    @mutation(
+        "Update the organization's name, logo, handbook or branding.",
+        permission="organization:update:all",
+        target=WORKSPACE,
+    )
     async def update_general_settings(
         self,
         info: Info,
         input: UpdateGeneralSettingsInput,
     ) -> UpdateGeneralSettingsPayload:
-        ws = await target_workspace(info.context, input)
         branding = input.branding or BrandingInput()
         delta = GeneralChange(
             name=input.name,
@@ -161,29 +134,29 @@ class SettingsMutations:
             accent_color=given(branding.accent_color),
         )
 
-        async def work(s: Any, actor: Any, ws: int) -> Any:
+        async def work(s: AsyncSession, actor: Actor, ws: int, _: int) -> Workspace:
             workspace = (await workspaces_by_ids(s, [ws]))[0]
             return await service.update_general(s, workspace, actor, delta)
 
-        result = await change(info, ws, ORG_UPDATE, work)
-        if isinstance(result, Refusal):
-            return UpdateGeneralSettingsPayload(user_errors=[UserError.of(result)])
-        return UpdateGeneralSettingsPayload(workspace=WorkspaceType.of(result))
+        return UpdateGeneralSettingsPayload(workspace=WorkspaceType.of(await change(info, work)))
 
-    @mutation("Update the AI provider catalogue and default model.", INTEL_UPDATE)
+    @mutation(
+        "Update the AI provider catalogue and default model.",
+        permission="intelligence:update:all",
+        target=WORKSPACE,
+    )
     async def update_intelligence_settings(
         self,
         info: Info,
         input: UpdateIntelligenceSettingsInput,
     ) -> UpdateIntelligenceSettingsPayload:
-        ws = await target_workspace(info.context, input)
         providers = (
             [ProviderSetting(p.provider, p.enabled, p.models) for p in input.providers]
             if input.providers is not None
             else None
         )
 
-        async def work(s: Any, actor: Any, ws: int) -> Any:
+        async def work(s: AsyncSession, actor: Actor, ws: int, _: int) -> Workspace:
             await service.update_intelligence(
                 s,
                 ws,
@@ -193,57 +166,52 @@ class SettingsMutations:
             )
             return (await workspaces_by_ids(s, [ws]))[0]
 
-        result = await change(info, ws, INTEL_UPDATE, work)
-        if isinstance(result, Refusal):
-            return UpdateIntelligenceSettingsPayload(user_errors=[UserError.of(result)])
-        return UpdateIntelligenceSettingsPayload(workspace=WorkspaceType.of(result))
+        workspace = await change(info, work)
+        return UpdateIntelligenceSettingsPayload(workspace=WorkspaceType.of(workspace))
 
-    @mutation("Connect an integration (idempotent).", INTEGRATIONS_CREATE)
+    @mutation(
+        "Connect an integration (idempotent).",
+        permission="integrations:create:all",
+        target=WORKSPACE,
+    )
     async def connect_integration(
         self, info: Info, input: ConnectIntegrationInput
     ) -> ConnectIntegrationPayload:
-        ws = await target_workspace(info.context, input)
-        result = await change(
+        row = await change(
             info,
-            ws,
-            INTEGRATIONS_CREATE,
-            lambda s, actor, ws: service.connect_integration(s, ws, actor, input.provider),
+            lambda s, actor, ws, _: service.connect_integration(s, ws, actor, input.provider),
         )
-        if isinstance(result, Refusal):
-            return ConnectIntegrationPayload(user_errors=[UserError.of(result)])
         return ConnectIntegrationPayload(
-            integration=IntegrationType(workspace_id=result.workspace_id, row=result)
+            integration=IntegrationType(workspace_id=row.workspace_id, row=row)
         )
 
-    @mutation("Disconnect an integration.", INTEGRATIONS_DELETE)
+    @mutation(
+        "Disconnect an integration.",
+        permission="integrations:delete:all",
+        target=WORKSPACE,
+    )
     async def disconnect_integration(
         self,
         info: Info,
         input: DisconnectIntegrationInput,
     ) -> DisconnectIntegrationPayload:
-        ws = await target_workspace(info.context, input)
-        result = await change(
+        row = await change(
             info,
-            ws,
-            INTEGRATIONS_DELETE,
-            lambda s, actor, ws: service.disconnect_integration(s, ws, actor, input.provider),
+            lambda s, actor, ws, _: service.disconnect_integration(s, ws, actor, input.provider),
         )
-        if isinstance(result, Refusal):
-            return DisconnectIntegrationPayload(user_errors=[UserError.of(result)])
         return DisconnectIntegrationPayload(
-            integration=IntegrationType(workspace_id=result.workspace_id, row=result)
+            integration=IntegrationType(workspace_id=row.workspace_id, row=row)
         )
 
-    @mutation("Cancel the subscription. The workspace and all its data stay.", BILLING_UPDATE)
+    @mutation(
+        "Cancel the subscription. The workspace and all its data stay.",
+        permission="billing:update:all",
+        target=WORKSPACE,
+    )
     async def cancel_subscription(
         self, info: Info, input: CancelSubscriptionInput
     ) -> CancelSubscriptionPayload:
-        ws = await target_workspace(info.context, input)
-        result = await change(
-            info, ws, BILLING_UPDATE, lambda s, actor, ws: service.cancel_subscription(s, ws, actor)
-        )
-        if isinstance(result, Refusal):
-            return CancelSubscriptionPayload(user_errors=[UserError.of(result)])
+        row = await change(info, lambda s, actor, ws, _: service.cancel_subscription(s, ws, actor))
         return CancelSubscriptionPayload(
-            subscription=SubscriptionType(workspace_id=result.workspace_id, row=result)
+            subscription=SubscriptionType(workspace_id=row.workspace_id, row=row)
         )

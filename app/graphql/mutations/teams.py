@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import strawberry
 
-from app.domain.errors import Refusal
 from app.domain.teams import service
 from app.graphql.access import TeamType
 from app.graphql.context import Info
 from app.graphql.ids import decode_id_of, encode_id
-from app.graphql.mutations.base import (
-    Payload,
-    UserError,
-    change,
-    input_pk,
-    mutation,
-    target_workspace,
-)
-from app.models import Team
+from app.graphql.mutations.base import WORKSPACE, Payload, Target, change, mutation
 
-CREATE, UPDATE, DELETE = "teams:create:all", "teams:update:all", "teams:delete:all"
+TEAM = Target("Team", "team_id", missing=service.team_not_found)
 
 
 def member_pks(global_ids: list[strawberry.ID]) -> list[int | None]:
@@ -37,12 +28,6 @@ class CreateTeamInput:
         default_factory=list, description="Initial Members."
     )
 
-    def target(self) -> str:
-        return self.workspace_id
-
-    def target_type(self) -> str:
-        return "Workspace"
-
 
 @strawberry.input(description="Changes to a team. Omitted fields stay as they are.")
 class UpdateTeamInput:
@@ -53,22 +38,10 @@ class UpdateTeamInput:
         default=None, description="The team's members, replacing the current set."
     )
 
-    def target(self) -> str:
-        return self.team_id
-
-    def target_type(self) -> str:
-        return "Team"
-
 
 @strawberry.input(description="Names the team to delete.")
 class DeleteTeamInput:
     team_id: strawberry.ID = strawberry.field(description="The Team.")
-
-    def target(self) -> str:
-        return self.team_id
-
-    def target_type(self) -> str:
-        return "Team"
 
 
 @strawberry.type(description="Result of createTeam.")
@@ -90,14 +63,11 @@ class DeleteTeamPayload(Payload):
 
 @strawberry.type
 class TeamMutations:
-    @mutation("Create a team.", CREATE)
+    @mutation("Create a team.", permission="teams:create:all", target=WORKSPACE)
     async def create_team(self, info: Info, input: CreateTeamInput) -> CreateTeamPayload:
-        ws = await target_workspace(info.context, input)
-        result = await change(
+        team = await change(
             info,
-            ws,
-            CREATE,
-            lambda s, actor, ws: service.create_team(
+            lambda s, actor, ws, _: service.create_team(
                 s,
                 ws,
                 actor,
@@ -106,44 +76,36 @@ class TeamMutations:
                 member_ids=member_pks(input.member_ids),
             ),
         )
-        if isinstance(result, Refusal):
-            return CreateTeamPayload(user_errors=[UserError.of(result)])
-        return CreateTeamPayload(team=TeamType.of(result))
+        return CreateTeamPayload(team=TeamType.of(team))
 
-    @mutation("Rename a team, describe it, or set its members.", UPDATE)
+    @mutation(
+        "Rename a team, describe it, or set its members.",
+        permission="teams:update:all",
+        target=TEAM,
+    )
     async def update_team(self, info: Info, input: UpdateTeamInput) -> UpdateTeamPayload:
-        ws = await target_workspace(info.context, input)
-        result: Team | Refusal = await change(
+        team = await change(
             info,
-            ws,
-            UPDATE,
-            lambda s, actor, ws: service.update_team(
+            lambda s, actor, ws, team: service.update_team(
                 s,
                 ws,
                 actor,
-                input_pk(input.team_id, "Team", ["teamId"]),
+                team,
                 name=input.name,
                 description=input.description,
                 member_ids=member_pks(input.member_ids) if input.member_ids is not None else None,
             ),
-            missing=service.team_not_found(),
         )
-        if isinstance(result, Refusal):
-            return UpdateTeamPayload(user_errors=[UserError.of(result)])
-        return UpdateTeamPayload(team=TeamType.of(result))
+        return UpdateTeamPayload(team=TeamType.of(team))
 
-    @mutation("Delete a team. Its conversations stay in the workspace, without a team.", DELETE)
+    @mutation(
+        "Delete a team. Its conversations stay in the workspace, without a team.",
+        permission="teams:delete:all",
+        target=TEAM,
+    )
     async def delete_team(self, info: Info, input: DeleteTeamInput) -> DeleteTeamPayload:
-        ws = await target_workspace(info.context, input)
-        result = await change(
+        deleted = await change(
             info,
-            ws,
-            DELETE,
-            lambda s, actor, ws: service.delete_team(
-                s, ws, actor, input_pk(input.team_id, "Team", ["teamId"])
-            ),
-            missing=service.team_not_found(),
+            lambda s, actor, ws, team: service.delete_team(s, ws, actor, team),
         )
-        if isinstance(result, Refusal):
-            return DeleteTeamPayload(user_errors=[UserError.of(result)])
-        return DeleteTeamPayload(deleted_team_id=strawberry.ID(encode_id("Team", result)))
+        return DeleteTeamPayload(deleted_team_id=strawberry.ID(encode_id("Team", deleted)))
