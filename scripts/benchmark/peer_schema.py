@@ -28,21 +28,29 @@ from benchmark.queries import gid, iso
 
 SCHEMA = "peer"
 
-# A view's smart comment: its key, and no generated mutations or root collections.
-_READ_ONLY = "@omit create,update,delete,all,many"
 
 # The viewer, or NULL for a request without a valid token.
 _VIEWER = "nullif(current_setting('app.user_id', true), '')::int"
 
 
 def _tags(*lines: str) -> str:
+    """A smart comment (PostGraphile reads one tag a line) as an SQL string literal."""
     return "E'" + "\\n".join(line.replace("'", "''") for line in lines) + "'"
 
 
+def _view(*foreign_keys: str) -> str:
+    """A view's smart comment: primary key ``pk``, its foreign keys ("column table"),
+    and no generated mutations or root collections."""
+    references = [
+        f"@foreignKey ({column}) references peer.{table} (pk)"
+        for column, table in (key.split() for key in foreign_keys)
+    ]
+    return _tags("@primaryKey pk", *references, "@omit create,update,delete,all,many")
+
+
 def schema_sql() -> str:
-    """The DDL of schema ``peer``, in one transaction (dropped and written anew)."""
+    """The DDL of schema ``peer`` (dropped and written anew): run it in a transaction."""
     return f"""
-BEGIN;
 DROP SCHEMA IF EXISTS {SCHEMA} CASCADE;
 CREATE SCHEMA {SCHEMA};
 
@@ -50,7 +58,7 @@ CREATE VIEW peer.users AS
   SELECT u.id AS pk, {gid("User", "u.id")} AS gid, u.name::text AS name,
          u.email::text AS email, u.status::text AS status
   FROM public.users u;
-COMMENT ON VIEW peer.users IS {_tags("@primaryKey pk", _READ_ONLY)};
+COMMENT ON VIEW peer.users IS {_view()};
 
 CREATE VIEW peer.workspaces AS
   SELECT w.id AS pk, {gid("Workspace", "w.id")} AS gid, w.slug::text AS slug,
@@ -58,54 +66,38 @@ CREATE VIEW peer.workspaces AS
          w.brand_primary_color::text AS primary_color,
          w.brand_accent_color::text AS accent_color
   FROM public.workspaces w;
-COMMENT ON VIEW peer.workspaces IS {_tags("@primaryKey pk", _READ_ONLY)};
+COMMENT ON VIEW peer.workspaces IS {_view()};
 
 CREATE VIEW peer.roles AS
   SELECT r.id AS pk, {gid("Role", "r.id")} AS gid, r.workspace_id AS workspace_pk,
          r.name::text AS name
   FROM public.roles r;
-COMMENT ON VIEW peer.roles IS {_tags("@primaryKey pk", _READ_ONLY)};
+COMMENT ON VIEW peer.roles IS {_view()};
 
 CREATE VIEW peer.teams AS
   SELECT t.id AS pk, {gid("Team", "t.id")} AS gid, t.workspace_id AS workspace_pk,
          t.name::text AS name
   FROM public.teams t;
-COMMENT ON VIEW peer.teams IS {_tags("@primaryKey pk", _READ_ONLY)};
+COMMENT ON VIEW peer.teams IS {_view()};
 
 CREATE VIEW peer.members AS
   SELECT m.id AS pk, {gid("Member", "m.id")} AS gid, m.workspace_id AS workspace_pk,
          m.user_id AS user_pk, m.role_id AS role_pk
   FROM public.members m;
-COMMENT ON VIEW peer.members IS {
-        _tags(
-            "@primaryKey pk",
-            "@foreignKey (user_pk) references peer.users (pk)",
-            "@foreignKey (role_pk) references peer.roles (pk)",
-            _READ_ONLY,
-        )
-    };
+COMMENT ON VIEW peer.members IS {_view("user_pk users", "role_pk roles")};
 
 CREATE VIEW peer.conversations AS
   SELECT c.id AS pk, {gid("Conversation", "c.id")} AS gid, c.workspace_id AS workspace_pk,
          c.title::text AS title, {iso("c.occurred_at")} AS occurred_at,
          c.host_user_id AS host_pk, c.team_id AS team_pk
   FROM public.conversations c;
-COMMENT ON VIEW peer.conversations IS {
-        _tags(
-            "@primaryKey pk",
-            "@foreignKey (host_pk) references peer.users (pk)",
-            "@foreignKey (team_pk) references peer.teams (pk)",
-            _READ_ONLY,
-        )
-    };
+COMMENT ON VIEW peer.conversations IS {_view("host_pk users", "team_pk teams")};
 
 CREATE VIEW peer.participants AS
   SELECT p.id AS pk, p.workspace_id AS workspace_pk, p.conversation_id AS conversation_pk,
          p.name::text AS name, p.user_id AS user_pk
   FROM public.conversation_participants p;
-COMMENT ON VIEW peer.participants IS {
-        _tags("@primaryKey pk", "@foreignKey (user_pk) references peer.users (pk)", _READ_ONLY)
-    };
+COMMENT ON VIEW peer.participants IS {_view("user_pk users")};
 
 -- The settings page: composite types, one per nested object of the gateway's.
 CREATE TYPE peer.branding AS (primary_color text, accent_color text);
@@ -213,5 +205,4 @@ LANGUAGE sql STABLE AS $$
     )::peer.intelligence_settings
   )::peer.workspace_settings
 $$;
-COMMIT;
 """  # noqa: S608 (built from constants: no value from outside)

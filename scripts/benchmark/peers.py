@@ -50,7 +50,7 @@ from benchmark.run import (
 from benchmark.wirecount import CountingProxy, per_request
 
 TOOLS = ROOT / "tools" / "peers"
-SHARED_FILES = ("bearer.cjs",)
+SHARED_FILES = ("common.cjs",)
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,12 @@ def write_schema(cfg: BenchConfig) -> None:
     """Schema ``peer`` in the bench database, written anew (``public`` untouched)."""
     db = Database(cfg.owner_dsn(), cfg.database)
     try:
-        db.loop.run_until_complete(db.conn.execute(schema_sql()))
+
+        async def write() -> None:
+            async with db.conn.transaction():
+                await db.conn.execute(schema_sql())
+
+        db.loop.run_until_complete(write())
     finally:
         db.close()
 

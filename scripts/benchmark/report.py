@@ -132,6 +132,10 @@ def peers_table(run: dict[str, Any]) -> list[str]:
                 f"| {_fmt(t['db_cpu_ms_per_request'], 2)} | {_fmt(wire.get(name), 2)} "
                 f"| {t['errors']} |"
             )
+    documents = meta.get("documents") or {}
+    if documents:
+        lines += ["", "The peers' documents:", ""]
+        lines += [f"- `{name}`: `{text}`" for name, text in documents.items()]
     skipped = meta.get("skipped") or {}
     if skipped:
         lines += [

@@ -1,13 +1,12 @@
 // PostGraphile 5 (amber preset, grafserv on node:http; Node 22) over the bench database's
-// schema `peer` (scripts/benchmark/peers.py writes it), as scripts/bench --peers runs it:
-// no GraphiQL, no watch, no explain, PEER_PROCESSES Node processes under node:cluster,
-// each with a pg pool of POOL_SIZE. The viewer comes from the bearer token (bearer.cjs)
-// and reaches SQL as the setting app.user_id: PostGraphile then runs each request in a
-// transaction that sets it first.
-//   node server --port N   (scripts/bench passes --host 127.0.0.1 --port N)
+// schema `peer` (scripts/benchmark/peer_schema.py), as scripts/bench --peers runs it: no
+// GraphiQL, no watch, no explain, PEER_PROCESSES processes under node:cluster, each with
+// a pg pool of POOL_SIZE. The viewer comes from the bearer token and reaches SQL as the
+// setting app.user_id: PostGraphile then runs each request in a transaction that sets it
+// first.
+//   node server.mjs --host 127.0.0.1 --port N
 //   PEER_DATABASE_URL  PEER_PROCESSES (1)  POOL_SIZE (10)  PEER_APP_NAME
 //   JWT_SECRET  JWT_ISSUER  JWT_AUDIENCE
-import cluster from "node:cluster";
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import pg from "pg";
@@ -16,27 +15,15 @@ import { makePgService } from "postgraphile/adaptors/pg";
 import { grafserv } from "postgraphile/grafserv/node";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 
-const { makeReader } = createRequire(import.meta.url)("./bearer.cjs");
-const processes = Number(process.env.PEER_PROCESSES || 1);
-const port = Number(process.argv[process.argv.indexOf("--port") + 1]);
+const { viewerReader, makePool, portArgument, serveClustered } =
+  createRequire(import.meta.url)("./common.cjs");
 
-if (cluster.isPrimary) {
-  for (let i = 0; i < processes; i++) cluster.fork();
-  cluster.on("exit", (worker, code) => {
-    console.error(`process ${worker.process.pid} exited (${code})`);
-    process.exit(1);
-  });
-} else {
-  const viewerId = makeReader(process.env);
-  const pool = new pg.Pool({
-    connectionString: process.env.PEER_DATABASE_URL,
-    max: Number(process.env.POOL_SIZE || 10),
-    idleTimeoutMillis: 0,
-    application_name: process.env.PEER_APP_NAME || "harmony-bench-postgraphile5",
-  });
+serveClustered(process.env, () => {
+  const viewerId = viewerReader(process.env);
+  const port = portArgument(process.argv);
   const preset = {
     extends: [PostGraphileAmberPreset],
-    pgServices: [makePgService({ pool, schemas: ["peer"] })],
+    pgServices: [makePgService({ pool: makePool(pg.Pool, process.env), schemas: ["peer"] })],
     grafserv: { port, graphqlPath: "/graphql", graphiql: false, watch: false },
     grafast: {
       explain: false,
@@ -46,13 +33,13 @@ if (cluster.isPrimary) {
       },
     },
   };
-  const serv = postgraphile(preset).createServ(grafserv);
   const server = createServer();
   server.on("error", (error) => {
     console.error(error);
     process.exit(1);
   });
-  serv
+  postgraphile(preset)
+    .createServ(grafserv)
     .addTo(server)
     .then(() =>
       server.listen(port, "127.0.0.1", () => {
@@ -63,4 +50,4 @@ if (cluster.isPrimary) {
       console.error(error);
       process.exit(1);
     });
-}
+});
