@@ -33,6 +33,21 @@ SCHEMA = "peer"
 _VIEWER = "nullif(current_setting('app.user_id', true), '')::int"
 
 
+# The viewer's conversations:read scope in workspace ``w``: 3 all, 2 team, 1 own (NULL:
+# not an ACTIVE member). Admins hold every permission at ``all``; other roles hold what
+# role_permissions grants them, wildcard actions included.
+_SCOPE = f"""SELECT CASE WHEN r.builtin = 'ADMIN' THEN 3 ELSE coalesce((
+        SELECT max(CASE split_part(rp.permission, ':', 3)
+                   WHEN 'all' THEN 3 WHEN 'team' THEN 2 WHEN 'own' THEN 1 END)
+        FROM public.role_permissions rp
+        WHERE rp.workspace_id = r.workspace_id AND rp.role_id = r.id
+          AND split_part(rp.permission, ':', 1) = 'conversations'
+          AND split_part(rp.permission, ':', 2) IN ('read', '*')), 0) END
+      FROM public.members m
+      JOIN public.roles r ON r.workspace_id = m.workspace_id AND r.id = m.role_id
+      WHERE m.workspace_id = w.pk AND m.user_id = {_VIEWER} AND m.status = 'ACTIVE'"""  # noqa: S608 (constants)
+
+
 def _tags(*lines: str) -> str:
     """A smart comment (PostGraphile reads one tag a line) as an SQL string literal."""
     return "E'" + "\\n".join(line.replace("'", "''") for line in lines) + "'"
@@ -89,7 +104,7 @@ COMMENT ON VIEW peer.members IS {_view("user_pk users", "role_pk roles")};
 CREATE VIEW peer.conversations AS
   SELECT c.id AS pk, {gid("Conversation", "c.id")} AS gid, c.workspace_id AS workspace_pk,
          c.title::text AS title, {iso("c.occurred_at")} AS occurred_at,
-         c.host_user_id AS host_pk, c.team_id AS team_pk
+         c.host_user_id AS host_pk, c.team_id AS team_pk, c.occurred_at AS sort_at
   FROM public.conversations c;
 COMMENT ON VIEW peer.conversations IS {_view("host_pk users", "team_pk teams")};
 
@@ -142,40 +157,24 @@ $$;
 COMMENT ON FUNCTION peer.members_teams(peer.members) IS
   {_tags("@simpleCollections only", "@behavior +list -connection")};
 
--- The viewer's conversations:read scope in a workspace: 3 all, 2 team, 1 own, 0 none.
-CREATE FUNCTION peer.conversation_scope(workspace_pk int) RETURNS int
-LANGUAGE sql STABLE AS $$
-  SELECT CASE WHEN r.builtin = 'ADMIN' THEN 3 ELSE coalesce((
-      SELECT max(CASE split_part(rp.permission, ':', 3)
-                 WHEN 'all' THEN 3 WHEN 'team' THEN 2 WHEN 'own' THEN 1 END)
-      FROM public.role_permissions rp
-      WHERE rp.workspace_id = r.workspace_id AND rp.role_id = r.id
-        AND split_part(rp.permission, ':', 1) = 'conversations'
-        AND split_part(rp.permission, ':', 2) IN ('read', '*')), 0) END
-  FROM public.members m
-  JOIN public.roles r ON r.workspace_id = m.workspace_id AND r.id = m.role_id
-  WHERE m.workspace_id = conversation_scope.workspace_pk AND m.user_id = {_VIEWER}
-    AND m.status = 'ACTIVE'
-$$;
-
--- Workspace.conversations: those the viewer's scope reaches, newest first.
+-- Workspace.conversations: those the viewer's scope reaches, newest first. The scope is
+-- a scalar subquery (an InitPlan: read once per call, not per row), so the newest-first
+-- scan stops after the page.
 CREATE FUNCTION peer.workspaces_conversations(w peer.workspaces)
 RETURNS SETOF peer.conversations LANGUAGE sql STABLE AS $$
-  SELECT v.* FROM public.conversations c
-  JOIN peer.conversations v ON v.pk = c.id
-  CROSS JOIN (SELECT peer.conversation_scope(w.pk) AS scope) s
-  WHERE c.workspace_id = w.pk AND (
-    s.scope = 3
-    OR (s.scope >= 1 AND (
-      c.host_user_id = {_VIEWER}
+  SELECT c.* FROM peer.conversations c
+  WHERE c.workspace_pk = w.pk AND (
+    ({_SCOPE}) = 3
+    OR (({_SCOPE}) >= 1 AND (
+      c.host_pk = {_VIEWER}
       OR EXISTS (SELECT 1 FROM public.conversation_participants p
-                 WHERE p.workspace_id = c.workspace_id AND p.conversation_id = c.id
+                 WHERE p.workspace_id = c.workspace_pk AND p.conversation_id = c.pk
                    AND p.user_id = {_VIEWER})))
-    OR (s.scope = 2 AND c.team_id IN (
+    OR (({_SCOPE}) = 2 AND c.team_pk IN (
       SELECT tm.team_id FROM public.team_members tm
       JOIN public.members m ON m.workspace_id = tm.workspace_id AND m.id = tm.member_id
-      WHERE tm.workspace_id = c.workspace_id AND m.user_id = {_VIEWER})))
-  ORDER BY c.occurred_at DESC, c.id DESC
+      WHERE tm.workspace_id = c.workspace_pk AND m.user_id = {_VIEWER})))
+  ORDER BY c.sort_at DESC, c.pk DESC
 $$;
 
 -- Conversation.participants: a plain list in id order.

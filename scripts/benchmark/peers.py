@@ -34,18 +34,21 @@ from benchmark import procstat
 from benchmark.compare import data_difference
 from benchmark.config import JWT_SECRET, ROOT, WORKERS, BenchConfig
 from benchmark.peer_schema import SCHEMA, schema_sql
+from benchmark.queries import PEER_CONVERSATIONS_CURSOR, PEER_MEMBERS_CURSOR
 from benchmark.run import (
     Client,
     Database,
     Plan,
     Request,
     Server,
+    cursor_steps,
     floor_command,
     gateway_command,
     log,
     start,
     token,
     wait_ready,
+    walk_cursor,
 )
 from benchmark.wirecount import CountingProxy, per_request
 
@@ -143,6 +146,7 @@ def available(log_line: Any = log) -> dict[Peer, list[str]]:
 class PeerServer(Server):
     """A peer under node:cluster: a primary that only supervises, and its processes."""
 
+    peer: str = ""  # the peer's name (the server's own name may say more: "-count")
     processes: int = WORKERS
 
     def workers(self) -> list[int]:
@@ -188,7 +192,7 @@ def start_peer(
     """One peer, started and ready (``name``: its log's name, default the peer's)."""
     server = start(name or peer.name, argv, peer_env(dsn, peer.name, processes), out, "/graphql")
     peer_server = PeerServer(
-        server.name, server.process, server.port, server.path, server.log_path, processes
+        server.name, server.process, server.port, server.path, server.log_path, peer.name, processes
     )
     try:
         wait_ready(peer_server)
@@ -210,6 +214,36 @@ def peer_body(plan: Plan, gateway_body: bytes) -> bytes:
     return orjson.dumps(body)
 
 
+def request_body(plan: Plan, req: Request, peer: str) -> bytes:
+    """What ``peer`` is sent for ``req``: its own body (a deep page, with its own cursor)
+    or the one built from the gateway's."""
+    return req.peer_bodies.get(peer) or peer_body(plan, req.gateway_body)
+
+
+PEER_CURSORS = {"members": PEER_MEMBERS_CURSOR, "conversations": PEER_CONVERSATIONS_CURSOR}
+
+
+def add_cursors(plans: list[Plan], peers: list[PeerServer]) -> None:
+    """Each peer's own cursors for the deep pages, walked through its API as the
+    gateway's are (``benchmark.run.add_cursors``); the data check then proves that
+    every target's page starts at the same row."""
+    for plan in plans:
+        steps = cursor_steps(plan)
+        if not steps:
+            continue
+        field = "members" if plan.name.startswith("members") else "conversations"
+        for peer in peers:
+            client = Client(peer.port)
+            for req in plan.requests:
+                payload = orjson.loads(req.gateway_body)
+                slug = payload["variables"]["slug"]
+                cursor = walk_cursor(client, req.token, PEER_CURSORS[field], slug, field, steps)
+                variables = {"slug": slug, "after": cursor}
+                req.peer_bodies[peer.peer] = orjson.dumps(
+                    {"query": plan.workload.peer_document, "variables": variables}
+                )
+
+
 def measured(plans: list[Plan]) -> list[Plan]:
     """The workloads the peers can express (the others are said once, with the reason)."""
     kept = []
@@ -224,15 +258,15 @@ def measured(plans: list[Plan]) -> list[Plan]:
 def write_requests(plans: list[Plan], names: list[str], out: Path) -> None:
     """inputs/<peer>-<workload>.tsv: the wrk requests (the same tokens as the gateway's)."""
     for plan in plans:
-        lines = [f"{r.token}\t{peer_body(plan, r.gateway_body).decode()}" for r in plan.requests]
         for name in names:
+            lines = [f"{r.token}\t{request_body(plan, r, name).decode()}" for r in plan.requests]
             (out / "inputs" / f"{name}-{plan.name}.tsv").write_text("\n".join(lines) + "\n")
 
 
 # --------------------------------------------------------------------------- checks
 
 
-def verify(plans: list[Plan], peers: list[Server], out: Path) -> dict[str, dict[str, Any]]:
+def verify(plans: list[Plan], peers: list[PeerServer], out: Path) -> dict[str, dict[str, Any]]:
     """Every request of every workload once on each peer: HTTP 200, no errors, and the
     gateway's ``data`` (``benchmark.run.verify`` kept it). Stops at the first difference
     with the path where it departs."""
@@ -246,7 +280,7 @@ def verify(plans: list[Plan], peers: list[Server], out: Path) -> dict[str, dict[
             total = 0
             for i, req in enumerate(plan.requests):
                 status, got, n = client.post(
-                    "/graphql", req.token, peer_body(plan, req.gateway_body)
+                    "/graphql", req.token, request_body(plan, req, peer.peer)
                 )
                 total += n
                 diff = (
@@ -304,7 +338,12 @@ def access_cases(db: Database, plans: list[Plan]) -> list[tuple[str, int, str]]:
 
 
 def access_checks(
-    db: Database, plans: list[Plan], gateway: Server, floor: Server, peers: list[Server], out: Path
+    db: Database,
+    plans: list[Plan],
+    gateway: Server,
+    floor: Server,
+    peers: list[PeerServer],
+    out: Path,
 ) -> list[dict[str, Any]]:
     """Viewers who may not read a workspace get ``workspace: null`` from every target,
     on every workload that reads one. Stops the run otherwise."""
@@ -360,7 +399,7 @@ def access_checks(
 def _ask(server: Server, plan: Plan, req: Request) -> tuple[str, bytes]:
     """The path and body of ``req`` for ``server`` (the gateway, the floor or a peer)."""
     if isinstance(server, PeerServer):
-        return "/graphql", peer_body(plan, req.gateway_body)
+        return "/graphql", request_body(plan, req, server.peer)
     if server.name.startswith("floor"):
         return plan.workload.floor_path, req.floor_body
     return "/graphql", req.gateway_body
@@ -448,9 +487,9 @@ def prepare(cfg: BenchConfig) -> dict[Peer, list[str]]:
 @contextmanager
 def running(
     peer_argv: dict[Peer, list[str]], cfg: BenchConfig, out: Path
-) -> Iterator[list[Server]]:
+) -> Iterator[list[PeerServer]]:
     """Every peer started (as many processes as the gateway has workers), stopped after."""
-    started: list[Server] = []
+    started: list[PeerServer] = []
     try:
         for peer, argv in peer_argv.items():
             started.append(start_peer(peer, argv, cfg.owner_dsn(), out))
@@ -467,7 +506,7 @@ def check(
     peer_argv: dict[Peer, list[str]],
     gateway: Server,
     floor: Server,
-    peers: list[Server],
+    peers: list[PeerServer],
     db: Database,
     sizes: dict[str, dict[str, Any]],
     out: Path,
@@ -476,6 +515,7 @@ def check(
     against the gateway's, the access checks on every target, the statements at the
     wire of every target. Returns the statement counts by workload and target."""
     kept = measured(plans)
+    add_cursors(kept, peers)
     write_requests(kept, [p.name for p in peers], out)
     log("==> checking every request once on every peer")
     for name, entry in verify(kept, peers, out).items():

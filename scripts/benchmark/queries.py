@@ -183,9 +183,25 @@ PEER_SETTINGS = (
     "settings { general { name logoUrl handbook branding { primaryColor accentColor } } "
     "intelligence { defaultModel providers { provider enabled models } } } } }"
 )
-# Why a workload has no peer document (scripts/bench --peers says so and skips the pair).
-DEEP_PAGES_WITHOUT_PEERS = (
-    "deep pages start from the gateway's own cursors; the peers' cursor walk is not built"
+# Deep pages: the same with a cursor; each peer's cursors come from walking its own API.
+PEER_MEMBERS_AFTER = (
+    "query MembersPageAfter($slug: String!, $after: Cursor) { workspace: workspaceBySlug"
+    f"(slug: $slug) {{ members(first: 50, after: $after) {{ {PEER_MEMBER_FIELDS} }} }} }}"
+)
+PEER_CONVERSATIONS_AFTER = (
+    "query ConversationListAfter($slug: String!, $after: Cursor) { workspace: "
+    "workspaceBySlug(slug: $slug) { conversations(first: 50, after: $after) "
+    f"{{ {PEER_CONVERSATION_FIELDS} }} }} }}"
+)
+PEER_MEMBERS_CURSOR = (
+    "query Cursor($slug: String!, $first: Int!, $after: Cursor) { workspace: "
+    "workspaceBySlug(slug: $slug) { members(first: $first, after: $after) "
+    "{ pageInfo { endCursor } } } }"
+)
+PEER_CONVERSATIONS_CURSOR = (
+    "query Cursor($slug: String!, $first: Int!, $after: Cursor) { workspace: "
+    "workspaceBySlug(slug: $slug) { conversations(first: $first, after: $after) "
+    "{ pageInfo { endCursor } } } }"
 )
 
 
@@ -234,7 +250,7 @@ DEEP_WORKLOADS = (
         MEMBERS_AFTER,
         "/members",
         deep=True,
-        peer_skipped=DEEP_PAGES_WITHOUT_PEERS,
+        peer_document=PEER_MEMBERS_AFTER,
     ),
     Workload(
         "members_after_90",
@@ -242,7 +258,7 @@ DEEP_WORKLOADS = (
         MEMBERS_AFTER,
         "/members",
         deep=True,
-        peer_skipped=DEEP_PAGES_WITHOUT_PEERS,
+        peer_document=PEER_MEMBERS_AFTER,
     ),
     Workload(
         "conversations_first_big",
@@ -250,7 +266,7 @@ DEEP_WORKLOADS = (
         CONVERSATIONS_AFTER,
         "/conversations",
         deep=True,
-        peer_skipped=DEEP_PAGES_WITHOUT_PEERS,
+        peer_document=PEER_CONVERSATIONS_AFTER,
     ),
     Workload(
         "conversations_after_500",
@@ -258,6 +274,6 @@ DEEP_WORKLOADS = (
         CONVERSATIONS_AFTER,
         "/conversations",
         deep=True,
-        peer_skipped=DEEP_PAGES_WITHOUT_PEERS,
+        peer_document=PEER_CONVERSATIONS_AFTER,
     ),
 )

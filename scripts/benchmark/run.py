@@ -76,6 +76,9 @@ class Request:
     gateway_body: bytes
     floor_body: bytes
     gateway_data: Any = None  # the gateway's answer, once checked (verify)
+    # A peer's own body where it differs from the one built from gateway_body (a deep
+    # page: the peer's own cursor), by peer name.
+    peer_bodies: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass
@@ -352,29 +355,55 @@ def gateway_ok(status: int, response: dict[str, Any], what: str) -> dict[str, An
     return data
 
 
+def cursor_steps(plan: Plan) -> list[int]:
+    """The pages a deep workload's cursor walks past (none for other workloads)."""
+    if plan.name.endswith("_after_90"):
+        return [90]
+    if plan.name.endswith("_after_500"):
+        return [100] * 5
+    return []
+
+
+def walk_cursor(
+    client: Client, token: str, document: str, slug: str, field: str, steps: list[int]
+) -> str | None:
+    """The endCursor after ``steps`` pages of ``workspace.<field>`` through a server's own
+    API (``document`` takes $slug, $first and $after); the server's cursor, whatever its
+    format."""
+    cursor = None
+    for first in steps:
+        variables = {"slug": slug, "first": first, "after": cursor}
+        status, response, _ = client.post(
+            "/graphql", token, orjson.dumps({"query": document, "variables": variables})
+        )
+        if status != 200 or "errors" in response or not response.get("data"):
+            raise SystemExit(
+                f"cursor walk of {slug}: HTTP {status} {orjson.dumps(response)[:800]!r}"
+            )
+        cursor = response["data"]["workspace"][field]["pageInfo"]["endCursor"]
+    return cursor
+
+
 def add_cursors(plans: list[Plan], gateway: Server, db: Database) -> None:
     """Point the deep-page requests after the 90th member / 500th conversation, with the
     gateway's own cursors (walked through its API) and the floor's keys (from SQL)."""
     client = Client(gateway.port)
     for plan in plans:
-        if not plan.name.endswith(("_after_90", "_after_500")):
+        steps = cursor_steps(plan)
+        if not steps:
             continue
         members = plan.name.startswith("members")
         for req in plan.requests:
             body = orjson.loads(req.gateway_body)
             slug = body["variables"]["slug"]
-            cursor = None
-            steps = [90] if members else [100] * 5
-            for first in steps:
-                variables = {"slug": slug, "first": first, "after": cursor}
-                document = MEMBERS_CURSOR if members else CONVERSATIONS_CURSOR
-                status, response, _ = client.post(
-                    "/graphql", req.token, orjson.dumps({"query": document, "variables": variables})
-                )
-                data = gateway_ok(status, response, f"cursor walk of {slug}")
-                page = data["workspace"]["members" if members else "conversations"]
-                cursor = page["pageInfo"]["endCursor"]
-            body["variables"]["after"] = cursor
+            body["variables"]["after"] = walk_cursor(
+                client,
+                req.token,
+                MEMBERS_CURSOR if members else CONVERSATIONS_CURSOR,
+                slug,
+                "members" if members else "conversations",
+                steps,
+            )
             req.gateway_body = orjson.dumps(body)
             if members:
                 (row,) = db.fetch(
