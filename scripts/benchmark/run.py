@@ -891,8 +891,6 @@ def main(argv: list[str] | None = None) -> None:
             sizes = verify(plans, gateway, floor, out)
             wire: dict[str, dict[str, Any]] = {}
             if others:
-                from benchmark import peers
-
                 wire = peers.check(plans, cfg, peer_argv, gateway, floor, others, db, sizes, out)
             log("==> counting SQL statements per request (in-process, exact)")
             sql = count_sql(plans, cfg, out)
