@@ -94,6 +94,14 @@ class BenchConfig:
         return self._url(database or self.database)
 
     @property
+    def host(self) -> str:
+        return make_url(self.owner_url).host or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        return make_url(self.owner_url).port or 5432
+
+    @property
     def maintenance_dsn(self) -> str:
         return self._url(make_url(self.owner_url).database or "postgres")
 

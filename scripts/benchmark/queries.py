@@ -157,27 +157,91 @@ SELECT json_build_object('workspace', CASE WHEN w.id IS NULL THEN NULL ELSE
 """  # noqa: S608 (built from constants; values are bind parameters)
 
 
+# The same documents for the peers (PostGraphile 4 and 5 over schema ``peer``,
+# benchmark.peer_schema): PostGraphile's field names aliased to the gateway's, so that
+# a peer's ``data`` is the gateway's (IDs compared as the floor's are).
+PEER_MEMBER_FIELDS = (
+    "nodes { id: gid user: userByUserPk { id: gid name email } "
+    "role: roleByRolePk { id: gid name } teams: teamsList { id: gid name } }"
+)
+PEER_CONVERSATION_FIELDS = (
+    "nodes { id: gid title occurredAt host: userByHostPk { id: gid name } "
+    "team: teamByTeamPk { id: gid name } "
+    "participants: participantsList { name user: userByUserPk { id: gid } } }"
+)
+PEER_VIEWER = "query Viewer { viewer { id: gid name } }"
+PEER_MEMBERS = (
+    "query MembersPage($slug: String!) { workspace: workspaceBySlug(slug: $slug) "
+    f"{{ members(first: 50) {{ {PEER_MEMBER_FIELDS} }} }} }}"
+)
+PEER_CONVERSATIONS = (
+    "query ConversationList($slug: String!) { workspace: workspaceBySlug(slug: $slug) "
+    f"{{ conversations(first: 50) {{ {PEER_CONVERSATION_FIELDS} }} }} }}"
+)
+PEER_SETTINGS = (
+    "query SettingsPage($slug: String!) { workspace: workspaceBySlug(slug: $slug) { "
+    "settings { general { name logoUrl handbook branding { primaryColor accentColor } } "
+    "intelligence { defaultModel providers { provider enabled models } } } } }"
+)
+# Deep pages: the same with a cursor; each peer's cursors come from walking its own API.
+PEER_MEMBERS_AFTER = (
+    "query MembersPageAfter($slug: String!, $after: Cursor) { workspace: workspaceBySlug"
+    f"(slug: $slug) {{ members(first: 50, after: $after) {{ {PEER_MEMBER_FIELDS} }} }} }}"
+)
+PEER_CONVERSATIONS_AFTER = (
+    "query ConversationListAfter($slug: String!, $after: Cursor) { workspace: "
+    "workspaceBySlug(slug: $slug) { conversations(first: 50, after: $after) "
+    f"{{ {PEER_CONVERSATION_FIELDS} }} }} }}"
+)
+PEER_MEMBERS_CURSOR = (
+    "query Cursor($slug: String!, $first: Int!, $after: Cursor) { workspace: "
+    "workspaceBySlug(slug: $slug) { members(first: $first, after: $after) "
+    "{ pageInfo { endCursor } } } }"
+)
+PEER_CONVERSATIONS_CURSOR = (
+    "query Cursor($slug: String!, $first: Int!, $after: Cursor) { workspace: "
+    "workspaceBySlug(slug: $slug) { conversations(first: $first, after: $after) "
+    "{ pageInfo { endCursor } } } }"
+)
+
+
 @dataclass(frozen=True)
 class Workload:
-    """One measured query: its GraphQL text and the floor endpoint that mirrors it."""
+    """One measured query: its GraphQL text, the floor endpoint that mirrors it, and the
+    peers' document (or why there is none)."""
 
     name: str
     label: str
     document: str
     floor_path: str
     deep: bool = False  # part of the deep-page comparison (scale >= 10, c=16 only)
+    peer_document: str | None = None
+    peer_skipped: str = ""  # the reason, when peer_document is None
 
 
 WORKLOADS = (
-    Workload("viewer", "viewer { id name }", VIEWER, "/viewer"),
-    Workload("members", "members page (50 x user, role, teams)", MEMBERS, "/members"),
+    Workload("viewer", "viewer { id name }", VIEWER, "/viewer", peer_document=PEER_VIEWER),
+    Workload(
+        "members",
+        "members page (50 x user, role, teams)",
+        MEMBERS,
+        "/members",
+        peer_document=PEER_MEMBERS,
+    ),
     Workload(
         "conversations",
         "conversation list (50 x host, team, participants)",
         CONVERSATIONS,
         "/conversations",
+        peer_document=PEER_CONVERSATIONS,
     ),
-    Workload("settings", "settings page (general + intelligence)", SETTINGS, "/settings"),
+    Workload(
+        "settings",
+        "settings page (general + intelligence)",
+        SETTINGS,
+        "/settings",
+        peer_document=PEER_SETTINGS,
+    ),
 )
 DEEP_WORKLOADS = (
     Workload(
@@ -186,6 +250,7 @@ DEEP_WORKLOADS = (
         MEMBERS_AFTER,
         "/members",
         deep=True,
+        peer_document=PEER_MEMBERS_AFTER,
     ),
     Workload(
         "members_after_90",
@@ -193,6 +258,7 @@ DEEP_WORKLOADS = (
         MEMBERS_AFTER,
         "/members",
         deep=True,
+        peer_document=PEER_MEMBERS_AFTER,
     ),
     Workload(
         "conversations_first_big",
@@ -200,6 +266,7 @@ DEEP_WORKLOADS = (
         CONVERSATIONS_AFTER,
         "/conversations",
         deep=True,
+        peer_document=PEER_CONVERSATIONS_AFTER,
     ),
     Workload(
         "conversations_after_500",
@@ -207,5 +274,6 @@ DEEP_WORKLOADS = (
         CONVERSATIONS_AFTER,
         "/conversations",
         deep=True,
+        peer_document=PEER_CONVERSATIONS_AFTER,
     ),
 )

@@ -72,6 +72,7 @@ def markdown(run: dict[str, Any]) -> str:
             f"| {_fmt(f['db_cpu_ms_per_request'], 2)} | {_sql(r)} "
             f"| {_fmt(r['peak_rss_mb'], 0)} | {r['errors']} | {_other(r)} |"
         )
+    lines += peers_table(run)
     deep = run.get("deep_pages")
     if deep:
         lines += [
@@ -90,6 +91,59 @@ def markdown(run: dict[str, Any]) -> str:
     for name, text in run["queries"].items():
         lines.append(f"- `{name}`: `{text}`")
     return "\n".join(lines) + "\n"
+
+
+def peers_table(run: dict[str, Any]) -> list[str]:
+    """``scripts/bench --peers``: per workload and concurrency, the gateway's row then
+    each peer's, with gateway/peer (above 1: the gateway is ahead) and the statements
+    each target sends to PostgreSQL per request."""
+    rows = [r for r in run["results"] if r.get("peers")]
+    if not rows:
+        return []
+    meta = run["meta"].get("peers") or {}
+    who = "; ".join(
+        f"{name}: {t['label']} {t['packages'].get('postgraphile', '?')}, {t['processes']} "
+        f"Node {t['node']} processes"
+        for name, t in meta.get("targets", {}).items()
+    )
+    lines = [
+        "",
+        f"Against the peers ({who}); same requests, data checked equal before load, "
+        "order rotated between workloads.",
+        "",
+        "| query | c | target | rps | gateway/target | ratio to floor | p50 ms | p99 ms "
+        "| p99/p50 | CPU ms/req | DB CPU ms/req | statements/req at the wire | errors |",
+        "|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for r in rows:
+        floor_rps = r["floor"]["rps"]
+        wire = r.get("wire_statements_per_request", {})
+        targets = [
+            ("gateway", r, None),
+            *((n, p, r["ratio_to_peer"].get(n)) for n, p in r["peers"].items()),
+        ]
+        for name, t, versus in targets:
+            tail = t["p99_ms"] / t["p50_ms"] if t.get("p50_ms") else None
+            to_floor = t["rps"] / floor_rps if floor_rps else None
+            lines.append(
+                f"| {r['query']} | {r['concurrency']} | {name} | {_fmt(t['rps'])} "
+                f"| {_fmt(versus, 3)} | {_fmt(to_floor, 3)} | {_fmt(t['p50_ms'])} "
+                f"| {_fmt(t['p99_ms'])} | {_fmt(tail)} | {_fmt(t['cpu_ms_per_request'], 2)} "
+                f"| {_fmt(t['db_cpu_ms_per_request'], 2)} | {_fmt(wire.get(name), 2)} "
+                f"| {t['errors']} |"
+            )
+    documents = meta.get("documents") or {}
+    if documents:
+        lines += ["", "The peers' documents:", ""]
+        lines += [f"- `{name}`: `{text}`" for name, text in documents.items()]
+    skipped = meta.get("skipped") or {}
+    if skipped:
+        lines += [
+            "",
+            "Not measured against the peers: "
+            + "; ".join(f"{k} ({v})" for k, v in skipped.items()),
+        ]
+    return lines
 
 
 def previous_runs(current: Path) -> list[tuple[Path, dict[str, Any]]]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
+import functools
 import http.client
 import os
 import random
@@ -35,6 +35,7 @@ import asyncpg
 import orjson
 
 from benchmark import edge, procstat
+from benchmark.compare import data_difference
 from benchmark.config import (
     JWT_SECRET,
     REDIS_KEY_PREFIX,
@@ -70,9 +71,14 @@ def log(message: str) -> None:
 
 @dataclass
 class Request:
+    user_id: int
     token: str
     gateway_body: bytes
     floor_body: bytes
+    gateway_data: Any = None  # the gateway's answer, once checked (verify)
+    # A peer's own body where it differs from the one built from gateway_body (a deep
+    # page: the peer's own cursor), by peer name.
+    peer_bodies: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass
@@ -131,18 +137,18 @@ ORDER BY w.id
 """
 
 
-def plan_requests(db: Database, scale: int, only: set[str] | None) -> list[Plan]:
+@functools.cache
+def token(user_id: int) -> str:
+    """A user token the gateway under test accepts (one per user and run)."""
     from app.auth.tokens import issue_user_token
     from app.config import Settings
 
     settings = Settings(app_env="production", jwt_secret=JWT_SECRET, database_url="postgresql://")
-    rng = random.Random(SEED)  # noqa: S311 (a reproducible choice of viewers)
-    tokens: dict[int, str] = {}
+    return issue_user_token(settings, user_id)
 
-    def token(user_id: int) -> str:
-        if user_id not in tokens:
-            tokens[user_id] = issue_user_token(settings, user_id)
-        return tokens[user_id]
+
+def plan_requests(db: Database, scale: int, only: set[str] | None) -> list[Plan]:
+    rng = random.Random(SEED)  # noqa: S311 (a reproducible choice of viewers)
 
     def body(document: str, variables: dict[str, Any] | None) -> bytes:
         payload: dict[str, Any] = {"query": document}
@@ -158,6 +164,7 @@ def plan_requests(db: Database, scale: int, only: set[str] | None) -> list[Plan]
             variables = None if w.name == "viewer" else {"slug": row["slug"]}
             plan.requests.append(
                 Request(
+                    row["admin"],
                     token(row["admin"]),
                     body(w.document, variables),
                     orjson.dumps({"variables": variables or {}}),
@@ -175,6 +182,7 @@ def plan_requests(db: Database, scale: int, only: set[str] | None) -> list[Plan]
                 variables = {"slug": row["slug"], "after": None}
                 plan.requests.append(
                     Request(
+                        row["admin"],
                         token(row["admin"]),
                         body(w.document, variables),
                         orjson.dumps({"variables": {"slug": row["slug"]}}),
@@ -210,6 +218,19 @@ class Server:
 
     def workers(self) -> list[int]:
         return procstat.workers(self.pid)
+
+    def ready(self) -> bool:
+        """Its workers are up and one of them answers HTTP."""
+        if len(self.workers()) < WORKERS:
+            return False
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()
+            conn.close()
+        except OSError:
+            return False
+        return True
 
     def tail(self) -> str:
         try:
@@ -251,61 +272,54 @@ def wait_ready(server: Server, timeout: float = 90.0) -> None:
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise SystemExit(f"{server.name} exited at start:\n{server.tail()}")
-        if len(server.workers()) >= WORKERS:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=2)
-                conn.request("GET", "/healthz")
-                conn.getresponse().read()
-                conn.close()
-                return
-            except OSError:
-                pass
+        if server.ready():
+            return
         time.sleep(0.3)
     raise SystemExit(f"{server.name} not ready after {timeout:.0f} s:\n{server.tail()}")
 
 
-@contextmanager
-def servers(cfg: BenchConfig, out: Path) -> Iterator[tuple[Server, Server]]:
-    python = sys.executable
-    gateway_env = cfg.gateway_env()
-    floor_env = {
+def gateway_command(cfg: BenchConfig) -> tuple[list[str], dict[str, str]]:
+    """How the gateway under test starts: argv and environment."""
+    argv = [sys.executable, "-m", "app", "serve", "--workers", str(WORKERS)]
+    return argv, cfg.gateway_env()
+
+
+def floor_command(dsn: str) -> tuple[list[str], dict[str, str]]:
+    """How the floor starts over the database ``dsn``: argv and environment."""
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "benchmark.floor:create_app",
+        "--factory",
+        "--workers",
+        str(WORKERS),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    env = {
         "PYTHONPATH": f"{HERE.parent}{os.pathsep}{ROOT}",
-        "FLOOR_DATABASE_URL": cfg.owner_dsn(),
+        "FLOOR_DATABASE_URL": dsn,
         "JWT_SECRET": JWT_SECRET,
         "DB_POOL_SIZE": os.environ.get("DB_POOL_SIZE", "10"),
     }
+    return argv, env
+
+
+@contextmanager
+def servers(cfg: BenchConfig, out: Path) -> Iterator[tuple[Server, Server]]:
     started: list[Server] = []
     try:
-        gateway = start(
-            "gateway",
-            [python, "-m", "app", "serve", "--workers", str(WORKERS)],
-            gateway_env,
-            out,
-            "/graphql",
-        )
+        argv, env = gateway_command(cfg)
+        gateway = start("gateway", argv, env, out, "/graphql")
         started.append(gateway)
-        floor = start(
-            "floor",
-            [
-                python,
-                "-m",
-                "uvicorn",
-                "benchmark.floor:create_app",
-                "--factory",
-                "--workers",
-                str(WORKERS),
-                "--loop",
-                "uvloop",
-                "--http",
-                "httptools",
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
-            floor_env,
-            out,
-            "",
-        )
+        argv, env = floor_command(cfg.owner_dsn())
+        floor = start("floor", argv, env, out, "")
         started.append(floor)
         wait_ready(gateway)
         wait_ready(floor)
@@ -341,29 +355,55 @@ def gateway_ok(status: int, response: dict[str, Any], what: str) -> dict[str, An
     return data
 
 
+def cursor_steps(plan: Plan) -> list[int]:
+    """The pages a deep workload's cursor walks past (none for other workloads)."""
+    if plan.name.endswith("_after_90"):
+        return [90]
+    if plan.name.endswith("_after_500"):
+        return [100] * 5
+    return []
+
+
+def walk_cursor(
+    client: Client, token: str, document: str, slug: str, field: str, steps: list[int]
+) -> str | None:
+    """The endCursor after ``steps`` pages of ``workspace.<field>`` through a server's own
+    API (``document`` takes $slug, $first and $after); the server's cursor, whatever its
+    format."""
+    cursor = None
+    for first in steps:
+        variables = {"slug": slug, "first": first, "after": cursor}
+        status, response, _ = client.post(
+            "/graphql", token, orjson.dumps({"query": document, "variables": variables})
+        )
+        if status != 200 or "errors" in response or not response.get("data"):
+            raise SystemExit(
+                f"cursor walk of {slug}: HTTP {status} {orjson.dumps(response)[:800]!r}"
+            )
+        cursor = response["data"]["workspace"][field]["pageInfo"]["endCursor"]
+    return cursor
+
+
 def add_cursors(plans: list[Plan], gateway: Server, db: Database) -> None:
     """Point the deep-page requests after the 90th member / 500th conversation, with the
     gateway's own cursors (walked through its API) and the floor's keys (from SQL)."""
     client = Client(gateway.port)
     for plan in plans:
-        if not plan.name.endswith(("_after_90", "_after_500")):
+        steps = cursor_steps(plan)
+        if not steps:
             continue
         members = plan.name.startswith("members")
         for req in plan.requests:
             body = orjson.loads(req.gateway_body)
             slug = body["variables"]["slug"]
-            cursor = None
-            steps = [90] if members else [100] * 5
-            for first in steps:
-                variables = {"slug": slug, "first": first, "after": cursor}
-                document = MEMBERS_CURSOR if members else CONVERSATIONS_CURSOR
-                status, response, _ = client.post(
-                    "/graphql", req.token, orjson.dumps({"query": document, "variables": variables})
-                )
-                data = gateway_ok(status, response, f"cursor walk of {slug}")
-                page = data["workspace"]["members" if members else "conversations"]
-                cursor = page["pageInfo"]["endCursor"]
-            body["variables"]["after"] = cursor
+            body["variables"]["after"] = walk_cursor(
+                client,
+                req.token,
+                MEMBERS_CURSOR if members else CONVERSATIONS_CURSOR,
+                slug,
+                "members" if members else "conversations",
+                steps,
+            )
             req.gateway_body = orjson.dumps(body)
             if members:
                 (row,) = db.fetch(
@@ -387,26 +427,6 @@ def add_cursors(plans: list[Plan], gateway: Server, db: Database) -> None:
             req.floor_body = orjson.dumps({"variables": floor_vars})
 
 
-def _floor_id(global_id: str) -> tuple[str, int]:
-    """The floor's IDs are the plain base64url("Type:pk") (queries.gid: PostgreSQL has no
-    AES without pgcrypto); the gateway's are keyed encryptions of the same pair."""
-    raw = base64.urlsafe_b64decode(global_id + "=" * (-len(global_id) % 4)).decode()
-    type_name, _, digits = raw.partition(":")
-    return type_name, int(digits)
-
-
-def _same_objects(data: Any, read_id: Any) -> Any:
-    """``data`` with every ``id`` replaced by the (type, pk) it names, read by ``read_id``."""
-    if isinstance(data, dict):
-        return {
-            k: read_id(v) if k == "id" and isinstance(v, str) else _same_objects(v, read_id)
-            for k, v in data.items()
-        }
-    if isinstance(data, list):
-        return [_same_objects(v, read_id) for v in data]
-    return data
-
-
 def verify(plans: list[Plan], gateway: Server, floor: Server, out: Path) -> dict[str, Any]:
     """Every request once on both servers: no errors, and the same data (the same objects
     under their IDs, which the gateway encrypts and the floor does not)."""
@@ -422,15 +442,19 @@ def verify(plans: list[Plan], gateway: Server, floor: Server, out: Path) -> dict
             status, got, n = g.post("/graphql", req.token, req.gateway_body)
             data = gateway_ok(status, got, f"{plan.name} request {i}")
             g_bytes += n
+            req.gateway_data = data
             status, expected, n = f.post(plan.workload.floor_path, req.token, req.floor_body)
             f_bytes += n
-            same = _same_objects(expected.get("data"), _floor_id) == _same_objects(data, decode_id)
-            if status != 200 or not same:
+            diff = data_difference(data, expected.get("data"), decode_id)
+            if status != 200 or diff:
                 dump = out / f"mismatch-{plan.name}.json"
                 dump.write_bytes(
                     orjson.dumps({"gateway": got, "floor": expected}, option=orjson.OPT_INDENT_2)
                 )
-                message = f"{plan.name} request {i}: the floor and the gateway disagree ({dump})"
+                message = (
+                    f"{plan.name} request {i}: the floor and the gateway disagree "
+                    f"(HTTP {status}; {diff}; {dump})"
+                )
                 if os.environ.get("BENCH_ALLOW_MISMATCH") != "1":
                     raise SystemExit(message)
                 log(f"    WARNING {message}")
@@ -521,9 +545,8 @@ def wrk_argv(
 
 
 def wrk(server: Server, plan: Plan, c: int, seconds: float, out: Path, tag: str) -> dict[str, Any]:
-    target = "gateway" if server.name == "gateway" else "floor"
     path = server.path or plan.workload.floor_path
-    requests = out / "inputs" / f"{target}-{plan.name}.tsv"
+    requests = out / "inputs" / f"{server.name}-{plan.name}.tsv"
     argv = wrk_argv(server.port, path, requests, min(WRK_THREADS, c), c, seconds)
     done = subprocess.run(  # noqa: S603 (fixed argv)
         argv, capture_output=True, text=True, timeout=seconds + 60, check=False
@@ -602,32 +625,41 @@ def measure(
     }
 
 
-def measure_pair(
-    floor: Server,
-    gateway: Server,
+def rotated(items: list[Any], shift: int) -> list[Any]:
+    """``items`` starting at ``shift`` (mod its length): who goes first changes between
+    workloads and repetitions, so no target always runs right after another."""
+    if not items:
+        return items
+    k = shift % len(items)
+    return items[k:] + items[:k]
+
+
+def measure_cell(
+    targets: list[Server],
     plan: Plan,
     c: int,
     args: argparse.Namespace,
     db: Database,
     out: Path,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The floor then the gateway, ``--repeat`` times alternating; the median run of each
+    shift: int = 0,
+) -> dict[str, dict[str, Any]]:
+    """Every target on one workload at one concurrency, ``--repeat`` times, the order
+    rotated by ``shift`` and again by each repetition; the median run of each target
     (by rps) is kept, which damps a burst of other work on the machine."""
-    floors: list[dict[str, Any]] = []
-    gateways: list[dict[str, Any]] = []
+    runs: dict[str, list[dict[str, Any]]] = {t.name: [] for t in targets}
     for i in range(args.repeat):
         suffix = f"-r{i + 1}" if args.repeat > 1 else ""
-        floors.append(measure(floor, plan, c, args, db, out, suffix))
-        gateways.append(measure(gateway, plan, c, args, db, out, suffix))
+        for server in rotated(targets, shift + i):
+            runs[server.name].append(measure(server, plan, c, args, db, out, suffix))
 
-    def median(runs: list[dict[str, Any]]) -> dict[str, Any]:
-        ranked = sorted(runs, key=lambda r: r["rps"])
+    def median(found: list[dict[str, Any]]) -> dict[str, Any]:
+        ranked = sorted(found, key=lambda r: r["rps"])
         chosen = dict(ranked[(len(ranked) - 1) // 2])
-        if len(runs) > 1:
-            chosen["rps_runs"] = [r["rps"] for r in runs]
+        if len(found) > 1:
+            chosen["rps_runs"] = [r["rps"] for r in found]
         return chosen
 
-    return median(floors), median(gateways)
+    return {name: median(found) for name, found in runs.items()}
 
 
 def profile(gateway: Server, plans: list[Plan], out: Path, seconds: float) -> None:
@@ -748,6 +780,20 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 3) if a is not None and b else None
 
 
+@contextmanager
+def peers_running(
+    peer_argv: dict[Any, list[str]], cfg: BenchConfig, out: Path
+) -> Iterator[list[Server]]:
+    """The peers that could be installed, started (none without ``--peers``)."""
+    if not peer_argv:
+        yield []
+        return
+    from benchmark import peers
+
+    with peers.running(peer_argv, cfg, out) as started:
+        yield started
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
     p.add_argument("--quick", action="store_true", help="c=16 only, 5 s runs (< 3 min)")
@@ -761,6 +807,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--repeat", type=int, default=1, help="alternate floor/gateway runs N times, keep medians"
+    )
+    p.add_argument(
+        "--peers",
+        action="store_true",
+        help="PostGraphile 4 and 5 in the same run (benchmark.peers; installed on demand "
+        "with npm into ~/.cache/harmony-gateway/peers; skipped without node)",
     )
     p.add_argument("--profile-seconds", type=float, default=10.0)
     p.add_argument(
@@ -822,24 +874,41 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"no workload matches --only {args.only}")
         role = cfg.app_role or "owner (" + (cfg.owner_sa_url.split("//")[1].split("@")[0]) + ")"
         edge_meta = edge_before(cfg)
+        peer_argv: dict[Any, list[str]] = {}
+        if args.peers:
+            from benchmark import peers
+
+            log("==> the peers (scripts/bench --peers)")
+            peer_argv = peers.prepare(cfg)
         log(f"==> starting the gateway (DB role {role}) and the floor, {WORKERS} workers each")
         results: list[dict[str, Any]] = []
-        with servers(cfg, out) as (gateway, floor):
+        with servers(cfg, out) as (gateway, floor), peers_running(peer_argv, cfg, out) as others:
+            # others: the peers that started (none without --peers or without Node).
             if args.scale >= 10:
                 add_cursors(plans, gateway, db)
             write_requests(plans, out)
             log("==> checking every request once on both servers")
             sizes = verify(plans, gateway, floor, out)
+            wire: dict[str, dict[str, Any]] = {}
+            if others:
+                wire = peers.check(plans, cfg, peer_argv, gateway, floor, others, db, sizes, out)
             log("==> counting SQL statements per request (in-process, exact)")
             sql = count_sql(plans, cfg, out)
             log(
                 f"==> load: wrk {WRK_THREADS} threads, {args.duration:g} s per run after "
                 f"{args.warmup:g} s warm-up"
             )
+            cell = 0
             for plan in plans:
                 levels = [16] if plan.workload.deep else args.levels
                 for c in levels:
-                    f, g = measure_pair(floor, gateway, plan, c, args, db, out)
+                    rivals = [p for p in others if plan.workload.peer_document is not None]
+                    # Without peers the floor runs first, then the gateway, as before.
+                    got = measure_cell(
+                        [floor, gateway, *rivals], plan, c, args, db, out, cell if others else 0
+                    )
+                    cell += 1
+                    f, g = got["floor"], got["gateway"]
                     ratio = round(g["rps"] / f["rps"], 3) if f["rps"] else None
                     entry = {
                         "query": plan.name,
@@ -853,6 +922,12 @@ def main(argv: list[str] | None = None) -> None:
                         "floor": {k: v for k, v in f.items() if k != "wrk"},
                         "response_bytes": sizes[plan.name],
                     }
+                    if others:
+                        entry.update(peers.against(g, {p.name: got[p.name] for p in rivals}))
+                        entry["wire_statements_per_request"] = {
+                            name: count["statements"]
+                            for name, count in wire.get(plan.name, {}).items()
+                        }
                     results.append(entry)
                     flag = (
                         f"  ERRORS {g['errors']}/{f['errors']}"
@@ -866,6 +941,14 @@ def main(argv: list[str] | None = None) -> None:
                         f"{f['rps']:8.1f} rps | ratio {ratio} | other load "
                         f"{g['cores']['other']:.1f}/{f['cores']['other']:.1f} cores{flag}"
                     )
+                    for name, ratio_to_peer in entry.get("ratio_to_peer", {}).items():
+                        r = got[name]
+                        log(
+                            f"    {'':<26}       {name:<14} {r['rps']:8.1f} rps "
+                            f"p50 {r['p50_ms']:7.1f} p99 {r['p99_ms']:7.1f} ms "
+                            f"{r['cpu_ms_per_request'] or 0:6.2f} CPU ms/req | "
+                            f"gateway/{name} {ratio_to_peer} | errors {r['errors']}"
+                        )
             if args.profile:
                 log("==> profiling one gateway worker on the members page")
                 profile(gateway, plans, out, args.profile_seconds)
@@ -909,6 +992,7 @@ def main(argv: list[str] | None = None) -> None:
             "gateway_db_role": cfg.app_role or "owner",
             "floor_db_role": "owner",
             "edge": edge_meta,
+            "peers": peers.describe(peer_argv, plans, wire) if peer_argv else None,
             "git": git_info(),
             "cpus": os.cpu_count(),
             "loadavg": loadavg,
