@@ -301,3 +301,31 @@ async def test_prepared_reads_return_every_model_column_type_as_the_orm_does(
         assert type(rows[0][0]) is type(via_core[0][0]), name
         assert rows[1][0] is None, name
     await session.rollback()
+
+
+@pytest.mark.postgres_only
+async def test_a_query_run_by_an_api_key_still_reads_outside_a_transaction_for_user_tokens(
+    client: GraphQLClient, engine: AsyncEngine, session: AsyncSession
+) -> None:
+    """An API key's authentication reads and writes through the ORM (its transaction):
+    that says nothing about the document's own reads, which a user token's request then
+    still runs outside a transaction (the page's statement sets its context itself)."""
+    acme = await factories.workspace_id(session, "acme")
+    ada = await factories.user_id(session, "ada@acme.test")
+    secret = await factories.create_api_key(session, acme, ada, ["members:read:all"])
+    await session.commit()
+    query = '{ workspace(slug: "acme") { members(first: 2) { nodes { user { name } } } } }'
+    for _ in range(2):
+        assert "errors" not in (await client.query(query, token=secret))
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    token = await client.token("ada@acme.test")
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        assert "errors" not in (await client.query(query, token=token))
+    finally:
+        sa.event.remove(engine.sync_engine, "before_cursor_execute", record)
+    assert len(sent) == 2 and "harmony_read" in sent[1], sent

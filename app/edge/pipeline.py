@@ -350,7 +350,9 @@ async def _execute(gateway: Any, state: _Request) -> Response:
     context.cost = (requested, charge.status)
     access.executing(context)
     result = await operation.run(prepared, context, params.variables, name)
-    if state.db.read_through_orm:
+    if state.db.read_through_orm and state.credential.api_key is None:
+        # (An API key's authentication itself reads and writes through the ORM: only a
+        # user token's run says what the document's own reads need.)
         prepared.reads_through_orm = True
     return _result_response(result, prepared, requested, charge, state.media_type)
 
