@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
@@ -60,6 +61,8 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         # Connections are recycled by the pool, never per request.
         pool_recycle=3600,
         execution_options=options,
+        # json values (JSON columns, nested lists: app.db.prepared.Nested) decoded by orjson
+        json_deserializer=orjson.loads,
         connect_args={
             "timeout": min(settings.db_connect_timeout_seconds, deadline),
             "command_timeout": command_timeout,
