@@ -1,4 +1,4 @@
-"""python -m app serve|migrate|seed --demo|token EMAIL|workspace create …|export-schema|persisted-manifest"""
+"""python -m app serve|migrate|seed --demo|token EMAIL…|workspace create …|export-schema|persisted-manifest"""
 
 from __future__ import annotations
 
@@ -45,8 +45,12 @@ def _parser() -> argparse.ArgumentParser:
         "--demo", action="store_true", required=True, help="the demo workspaces (idempotent)"
     )
 
-    token = sub.add_parser("token", help="print a bearer token for a user (dev issuer)")
-    token.add_argument("email")
+    token = sub.add_parser(
+        "token",
+        help="print a bearer token for a user (dev issuer); with several emails, one "
+        "'email token' line each",
+    )
+    token.add_argument("email", nargs="+")
 
     account = sub.add_parser("account", help="operator commands on accounts")
     account_sub = account.add_subparsers(dest="account_command", required=True)
@@ -132,21 +136,30 @@ def cmd_seed(settings: Settings) -> int:
     return 0
 
 
-def cmd_token(settings: Settings, email: str) -> int:
+def cmd_token(settings: Settings, emails: list[str]) -> int:
+    """One email: a line saying whose token it is, then the token (scripts take the last
+    line). Several (scripts/dev's banner): one ``email token`` line each, in one process."""
     from app.auth.tokens import issue_user_token
     from app.domain.users.repository import user_by_email
     from app.models import User, UserStatus
 
-    async def find(session: AsyncSession) -> User | None:
-        return await user_by_email(session, email)
+    async def find(session: AsyncSession) -> list[User | None]:
+        return [await user_by_email(session, email) for email in emails]
 
-    user = asyncio.run(_in_transaction(settings, find))
-    if user is None or user.id is None:
-        return _fail(f"no account with email {email}")
-    if user.status != UserStatus.ACTIVE:
-        return _fail(f"the account {email} is deactivated")
-    print(f"token for {user.email} (user {user.id}), valid {settings.jwt_ttl_seconds // 3600} h:")
-    print(issue_user_token(settings, user.id))
+    users = asyncio.run(_in_transaction(settings, find))
+    for email, user in zip(emails, users, strict=True):
+        if user is None or user.id is None:
+            return _fail(f"no account with email {email}")
+        if user.status != UserStatus.ACTIVE:
+            return _fail(f"the account {email} is deactivated")
+    hours = settings.jwt_ttl_seconds // 3600
+    for user in users:
+        assert user is not None and user.id is not None
+        if len(emails) == 1:
+            print(f"token for {user.email} (user {user.id}), valid {hours} h:")
+            print(issue_user_token(settings, user.id))
+        else:
+            print(f"  {user.email:<16} {issue_user_token(settings, user.id)}")
     return 0
 
 
@@ -317,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "seed":
             return cmd_seed(settings)
         if args.command == "token":
-            return cmd_token(settings, args.email)
+            return cmd_token(settings, args.email)  # a list: nargs="+"
         if args.command == "account":
             return cmd_account_create(settings, args.email, args.name)
         if args.command == "sign-out":

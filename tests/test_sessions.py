@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.cli import cmd_sign_out
+from app.cli import cmd_sign_out, cmd_token
 from app.config import Settings
 from tests import factories
 from tests.client import GraphQLClient
@@ -71,3 +72,25 @@ async def test_the_operator_command_signs_an_account_out(
     assert await asyncio.to_thread(cmd_sign_out, settings, "DEE@globex.test") == 0
     assert await client.query(WHO, token=token) == SIGNED_OUT
     assert await asyncio.to_thread(cmd_sign_out, settings, "nobody@example.test") == 1
+
+
+async def test_the_token_command_mints_working_tokens_for_one_or_several_accounts(
+    client: GraphQLClient, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One email: the token alone on the last line (scripts take it with ``tail -n 1``);
+    several (scripts/dev's banner): an ``email token`` line each, from one process."""
+    assert await asyncio.to_thread(cmd_token, settings, ["ada@acme.test"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("token for ada@acme.test (user ")
+    assert await client.query(WHO, token=lines[1]) == {
+        "data": {"viewer": {"email": "ada@acme.test"}}
+    }
+    emails = ["ada@acme.test", "dee@globex.test"]
+    assert await asyncio.to_thread(cmd_token, settings, emails) == 0
+    pairs = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert [email for email, _ in pairs] == emails
+    for email, token in pairs:
+        assert await client.query(WHO, token=token) == {"data": {"viewer": {"email": email}}}
+    # One unknown account: nothing is printed but the error, and the command fails.
+    assert await asyncio.to_thread(cmd_token, settings, [*emails, "nobody@example.test"]) == 1
+    assert capsys.readouterr().out == ""
