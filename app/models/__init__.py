@@ -36,6 +36,7 @@ from app.models.enums import (
     UserStatus,
 )
 from app.models.invitations import Invitation
+from app.models.operator import OperatorAuditRecord
 from app.models.users import User
 from app.models.workspaces import (
     AIProvider,
@@ -97,6 +98,7 @@ __all__ = [
     "Invitation",
     "Member",
     "MemberStatus",
+    "OperatorAuditRecord",
     "Plan",
     "Role",
     "RolePermission",
