@@ -207,7 +207,7 @@ async def test_deleting_a_workspace_leaves_no_row_of_it_and_every_other_row_as_i
         f"deleted workspace acme (id {acme}): {sum(planned.values())} rows; operator record" in out
     )
     after = await _rows_by_workspace(owner_engine)
-    assert {t: per.get(acme, []) for t, per in after.items()} == dict.fromkeys(after, [])
+    assert {t: per.get(acme, []) for t, per in after.items()} == {t: [] for t in after}
     others = {t: {ws: rows for ws, rows in per.items() if ws != acme} for t, per in before.items()}
     assert after == others  # every other workspace's rows, unchanged
     assert await _users(owner_engine) == users  # accounts are not the workspace's
@@ -444,4 +444,4 @@ async def test_a_mutation_racing_the_deletion_leaves_no_row_of_the_workspace(
         }
         assert record.rows["teams"] == 2
     after = await _rows_by_workspace(owner_engine)
-    assert {t: per.get(acme, []) for t, per in after.items()} == dict.fromkeys(after, [])
+    assert {t: per.get(acme, []) for t, per in after.items()} == {t: [] for t in after}
