@@ -55,7 +55,8 @@ def pk(row: Any) -> int:
 
 
 # Tables that carry workspace_id (row-level security applies to each; `workspaces`
-# itself is keyed by its own id).
+# itself is keyed by its own id). Not `operator_audit`: it names workspaces but belongs
+# to none, and must outlive the one it describes (app/models/operator.py).
 TENANT_TABLES: tuple[str, ...] = (
     "workspaces",
     "intelligence_settings",
