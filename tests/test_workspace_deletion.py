@@ -288,6 +288,8 @@ def _run_in_terminal(settings: Settings, typed: str) -> tuple[int, str]:
         "DATABASE_URL": settings.database_url,
         "MIGRATION_DATABASE_URL": settings.owner_database_url,
         "LOG_LEVEL": "WARNING",
+        "LOGNAME": "ops-bob",  # the operator by default (getpass: $LOGNAME, then $USER)
+        "USER": "ops-bob",
     }
     controller, terminal = pty.openpty()
     try:
@@ -300,8 +302,6 @@ def _run_in_terminal(settings: Settings, typed: str) -> tuple[int, str]:
                 "delete",
                 "--slug",
                 "acme",
-                "--operator",
-                "ops-bob",
                 "--reason",
                 "SUP-77",
             ],
@@ -334,9 +334,10 @@ async def test_at_a_terminal_typing_another_slug_deletes_nothing_and_the_slug_de
     code, out = await asyncio.to_thread(_run_in_terminal, settings, "acme")
     assert code == 0, out
     assert "deleted workspace acme" in out
-    assert [r["action"] for r in await _operator_records(owner_engine)] == [
-        "workspace.subscription_canceled",
-        "workspace.deleted",
+    records = await _operator_records(owner_engine)
+    assert [(r["action"], r["operator"], r["reason"]) for r in records] == [
+        ("workspace.subscription_canceled", "ops-bob", "SUP-77"),
+        ("workspace.deleted", "ops-bob", "SUP-77"),
     ]
     assert await one(owner_engine, "SELECT count(*) FROM workspaces WHERE slug = 'acme'") == 0
 

@@ -21,7 +21,7 @@ Either way no row is left behind.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +46,7 @@ from app.models import (
     MemberStatus,
     OperatorAuditRecord,
     Role,
+    Subscription,
     User,
     Workspace,
     pk,
@@ -78,7 +79,7 @@ class Operator:
     def of(cls, name: str | None, reason: str | None) -> Operator:
         name, reason = (name or "").strip(), (reason or "").strip()
         if not name:
-            raise OperatorInputError("give the operator's name (--operator; $USER is unset)")
+            raise OperatorInputError("give the operator's name (--operator, or set $USER)")
         if len(name) > OPERATOR_MAX:
             raise OperatorInputError(f"--operator must be at most {OPERATOR_MAX} characters")
         if not reason:
@@ -138,7 +139,7 @@ class DeletionRecord:
     record_id: int
     workspace_id: int
     slug: str
-    rows: Mapping[str, int] = field(default_factory=dict)  # rows deleted per table
+    rows: Mapping[str, int]  # rows deleted per table
 
     @property
     def total_rows(self) -> int:
@@ -178,7 +179,7 @@ async def _find_locked(session: AsyncSession, slug: str) -> Workspace:
     return workspace
 
 
-def _billing(row: Any) -> BillingState | None:
+def _billing(row: Subscription | None) -> BillingState | None:
     if row is None:
         return None
     return BillingState(row.plan.value, row.status.value, row.seats, row.canceled_at)
@@ -292,5 +293,4 @@ async def delete_workspace(session: AsyncSession, slug: str, operator: Operator)
     )
     session.add(record)
     await session.flush()
-    session.expunge(workspace)
     return DeletionRecord(pk(record), ws, workspace.slug, rows)
