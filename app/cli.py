@@ -85,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
         "workspace in one transaction, and keep a record of it in the operator log. "
         "Prints what goes first; asks to type the slug back unless --yes.",
     )
-    delete.add_argument("--slug", required=True)
+    delete.add_argument("--slug", required=True, help="the workspace to delete")
     delete.add_argument(
         "--dry-run", action="store_true", help="print what would be deleted and change nothing"
     )
