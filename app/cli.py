@@ -1,20 +1,24 @@
-"""python -m app serve|migrate|seed --demo|token EMAIL…|workspace create …|export-schema|persisted-manifest"""
+"""python -m app serve|migrate|seed --demo|token EMAIL…|workspace create|delete …|export-schema|persisted-manifest"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import os
 import shutil
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TextIO, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from app.domain.workspaces.deletion import DeletionPlan
 
 T = TypeVar("T")
 
@@ -74,6 +78,28 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--slug", required=True)
     create.add_argument("--name", required=True)
     create.add_argument("--admin", required=True, metavar="EMAIL")
+    delete = ws_sub.add_parser(
+        "delete",
+        help="delete a workspace and every row of it (docs/operations.md)",
+        description="Cancel the workspace's subscription, then delete every row of the "
+        "workspace in one transaction, and keep a record of it in the operator log. "
+        "Prints what goes first; asks to type the slug back unless --yes.",
+    )
+    delete.add_argument("--slug", required=True, help="the workspace to delete")
+    delete.add_argument(
+        "--dry-run", action="store_true", help="print what would be deleted and change nothing"
+    )
+    delete.add_argument(
+        "--yes",
+        action="store_true",
+        help="no confirmation prompt (scripts; stdin need not be a TTY)",
+    )
+    delete.add_argument(
+        "--operator", metavar="NAME", help="who is deleting it (default: the login name, $USER)"
+    )
+    delete.add_argument(
+        "--reason", help="why: a support ticket reference (required unless --dry-run)"
+    )
 
     sub.add_parser("export-schema", help="print the GraphQL SDL")
 
@@ -216,6 +242,94 @@ def cmd_workspace_create(settings: Settings, slug: str, name: str, admin: str) -
     return 0
 
 
+def _login_name() -> str | None:
+    try:
+        return getpass.getuser()  # $LOGNAME, $USER, …, then the password database
+    except (KeyError, OSError):  # a uid with no name (a container's)
+        return None
+
+
+def _print_plan(plan: DeletionPlan) -> None:
+    print(
+        f"workspace {plan.slug} ({plan.name}, id {plan.workspace_id}), "
+        f"created {plan.created_at:%Y-%m-%d %H:%M:%S}Z"
+    )
+    billing = plan.subscription
+    if billing is None:
+        print("subscription: none")
+    else:
+        state = f"{billing.plan}, {billing.status}, {billing.seats} seats"
+        if billing.canceled_at is not None:
+            state += f", canceled {billing.canceled_at:%Y-%m-%d %H:%M:%S}Z"
+        else:
+            state += " (canceled first)"
+        print(f"subscription: {state}")
+    print(f"members ({len(plan.members)}):")
+    width = max((len(m.email) for m in plan.members), default=0)
+    for m in plan.members:
+        print(f"  {m.email:<{width}}  {m.status.value:<11}  {m.role}")
+    print(f"API keys ({len(plan.api_keys)}):")
+    for k in plan.api_keys:
+        used = f"last used {k.last_used_at:%Y-%m-%d}" if k.last_used_at else "never used"
+        print(f"  {k.name}  hmy_{k.prefix}_…  {'revoked' if k.revoked else 'active'}, {used}")
+    print(f"rows ({plan.total_rows} in all):")
+    for table, n in plan.rows.items():
+        print(f"  {table:<28}{n:>8}")
+
+
+def cmd_workspace_delete(
+    settings: Settings,
+    slug: str,
+    operator: str | None,
+    reason: str | None,
+    *,
+    dry_run: bool = False,
+    yes: bool = False,
+    stdin: TextIO | None = None,
+) -> int:
+    """Print the plan; unless a dry run: confirm, cancel billing (committed), then delete
+    every row in one transaction with its operator record (app/domain/workspaces/deletion.py)."""
+    from app.domain.workspaces import deletion
+
+    stdin = stdin or sys.stdin
+    if not (dry_run or yes or stdin.isatty()):
+        return _fail(
+            "stdin is not a terminal, so nobody can confirm: nothing was deleted "
+            "(pass --yes to delete without the prompt, or --dry-run)"
+        )
+    try:
+        who = None if dry_run else deletion.Operator.of(operator, reason)
+        plan = asyncio.run(_in_transaction(settings, lambda s: deletion.plan_deletion(s, slug)))
+    except (deletion.OperatorInputError, deletion.WorkspaceNotFoundError) as exc:
+        return _fail(str(exc))
+    _print_plan(plan)
+    if who is None:
+        print("dry run: nothing was changed")
+        return 0
+    if not yes:
+        print(
+            f"Type the slug ({plan.slug}) to delete this workspace for good: ", end="", flush=True
+        )
+        if stdin.readline().strip() != plan.slug:
+            return _fail("the confirmation did not match the slug: nothing was deleted")
+    try:
+        canceled = asyncio.run(
+            _in_transaction(settings, lambda s: deletion.cancel_before_deletion(s, slug, who))
+        )
+        if canceled is not None:
+            print(f"subscription canceled ({canceled.plan}, {canceled.seats} seats)")
+        done = asyncio.run(
+            _in_transaction(settings, lambda s: deletion.delete_workspace(s, slug, who))
+        )
+    except deletion.WorkspaceNotFoundError as exc:
+        return _fail(str(exc))
+    print(
+        f"deleted workspace {done.slug} (id {done.workspace_id}): {done.total_rows} rows; "
+        f"operator record {done.record_id}"
+    )
+    return 0
+
+
 def cmd_export_schema() -> int:
     from app.graphql.schema import sdl
 
@@ -335,6 +449,11 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_account_create(settings, args.email, args.name)
         if args.command == "sign-out":
             return cmd_sign_out(settings, args.email)
+        if args.command == "workspace" and args.workspace_command == "delete":
+            operator = args.operator if args.operator is not None else _login_name()
+            return cmd_workspace_delete(
+                settings, args.slug, operator, args.reason, dry_run=args.dry_run, yes=args.yes
+            )
         if args.command == "workspace":
             return cmd_workspace_create(settings, args.slug, args.name, args.admin)
     except (SchemaNotCurrentError, RuntimeError) as exc:

@@ -192,12 +192,17 @@ async def test_every_tenant_table_forces_row_level_security(session: AsyncSessio
             )
         )
     ).all()
-    # The model's list is complete (workspace_accounts exists on PostgreSQL only).
-    assert sorted(r[0] for r in rows) == sorted([*TENANT_TABLES, "workspace_accounts"])
+    # The model's list is complete (workspace_accounts exists on PostgreSQL only); the
+    # operator log names workspaces but belongs to none (migration 0005).
+    assert sorted(r[0] for r in rows) == sorted(
+        [*TENANT_TABLES, "workspace_accounts", "operator_audit"]
+    )
     assert [r[0] for r in rows if not (r[1] and r[2])] == []
-    # One policy per table, for every command, with both USING and WITH CHECK.
+    # One policy per table, for every command, with both USING and WITH CHECK; none on
+    # the operator log, which no role bound by row-level security may read.
     assert {r[0]: r[3] for r in rows} == {
-        t: ["tenant_isolation:*:true:true"] for t in [*TENANT_TABLES, "workspace_accounts"]
+        **{t: ["tenant_isolation:*:true:true"] for t in [*TENANT_TABLES, "workspace_accounts"]},
+        "operator_audit": [],
     }
 
 

@@ -36,6 +36,7 @@ from app.models.enums import (
     UserStatus,
 )
 from app.models.invitations import Invitation
+from app.models.operator import OperatorAuditRecord
 from app.models.users import User
 from app.models.workspaces import (
     AIProvider,
@@ -54,7 +55,8 @@ def pk(row: Any) -> int:
 
 
 # Tables that carry workspace_id (row-level security applies to each; `workspaces`
-# itself is keyed by its own id).
+# itself is keyed by its own id). Not `operator_audit`: it names workspaces but belongs
+# to none, and must outlive the one it describes (app/models/operator.py).
 TENANT_TABLES: tuple[str, ...] = (
     "workspaces",
     "intelligence_settings",
@@ -97,6 +99,7 @@ __all__ = [
     "Invitation",
     "Member",
     "MemberStatus",
+    "OperatorAuditRecord",
     "Plan",
     "Role",
     "RolePermission",

@@ -247,6 +247,15 @@ async def disconnect_integration(
     return row
 
 
+def stop_billing(row: Subscription) -> SubscriptionStatus:
+    """What cancelling does to a subscription, whoever cancels it (a billing admin's
+    ``cancelSubscription``, an operator deleting the workspace): CANCELED as of now.
+    Returns the status it had."""
+    before = row.status
+    row.status, row.canceled_at = SubscriptionStatus.CANCELED, utcnow()
+    return before
+
+
 async def cancel_subscription(
     session: AsyncSession, workspace_id: int, actor: Actor
 ) -> Subscription:
@@ -262,8 +271,7 @@ async def cancel_subscription(
             "The subscription is already canceled.",
             ["input", "workspaceId"],
         )
-    before = row.status
-    row.status, row.canceled_at = SubscriptionStatus.CANCELED, utcnow()
+    before = stop_billing(row)
     session.add(row)
     await record_change(
         session,
