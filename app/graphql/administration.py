@@ -196,12 +196,13 @@ class AdministrationFields:
     )
     async def admin_count(self, info: Info) -> int | None:
         # Through the workspace's loader: adminCount and advisories share one statement.
-        return await info.context.workspace(self.workspace_id).admin_count.load(self.workspace_id)
+        loaders = info.context.workspace(self.workspace_id)
+        return len(await loaders.active_admins.load(self.workspace_id))
 
     @scoped_field("Things an Admin should look at, e.g. SINGLE_ADMIN.", "members:read:all")
     async def advisories(self, info: Info) -> list[Advisory] | None:
-        admins = await info.context.workspace(self.workspace_id).admin_count.load(self.workspace_id)
-        if admins < 2:
+        loaders = info.context.workspace(self.workspace_id)
+        if len(await loaders.active_admins.load(self.workspace_id)) < 2:
             return [
                 Advisory(
                     workspace_id=self.workspace_id,

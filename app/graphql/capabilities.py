@@ -15,7 +15,7 @@ from typing import Any
 
 import strawberry
 
-from app.auth.permissions import catalogue_entries
+from app.auth.permissions import PermissionSet, catalogue_entries
 from app.graphql.context import Context, Info
 from app.graphql.directives import (
     FieldRequirement,
@@ -90,6 +90,12 @@ def viewer_may(ctx: Context, declared: FieldRequirement, workspace_id: int) -> b
     if declared.requirement is PermissionRequirement.USER_TOKEN:
         return ctx.viewer.api_key_id is None
     return ctx.allows(workspace_id, declared.permission)
+
+
+def viewer_permissions(info: Info, workspace_id: int) -> PermissionSet:
+    """What the viewer holds in the workspace (what ``Context.allows`` decides on)."""
+    membership = info.context.viewer.membership(workspace_id)
+    return membership.permissions if membership is not None else PermissionSet(())
 
 
 def may_call(info: Info, workspace_id: int, *coordinates: str) -> bool:

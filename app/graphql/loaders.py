@@ -128,7 +128,7 @@ class WorkspaceLoaders:
     """Every loader of one workspace; ``visibility`` bounds the conversations and
     ``insight_visibility`` the conversations whose insights may be read."""
 
-    admin_count: Loader[int, int]
+    active_admins: Loader[int, list[int]]  # the ACTIVE Admins' member ids
     member: Loader[int, Member | None]
     role: Loader[int, Role | None]
     team: Loader[int, Team | None]
@@ -241,13 +241,13 @@ class WorkspaceLoaders:
             found = {t.conversation_id: t.content for t in rows}
             return [found.get(i) for i in ids]
 
-        async def admin_count(s: AsyncSession, ids: list[int]) -> list[int]:
-            return [len(await member_writes.active_admin_member_ids(s, ws)) for _ in ids]
+        async def active_admins(s: AsyncSession, ids: list[int]) -> list[list[int]]:
+            return [await member_writes.active_admin_member_ids(s, ws) for _ in ids]
 
         # Loaders are built on first use: a request touches few of them.
         self._db = db
         self._fetchers: dict[str, Callable[[AsyncSession, list[Any]], Awaitable[list[Any]]]] = {
-            "admin_count": admin_count,
+            "active_admins": active_admins,
             "member": member,
             "role": role,
             "team": team,
