@@ -100,20 +100,26 @@ MEMBERS_PAGE_STATEMENTS = [
 ]
 
 
-async def test_members_page_statement_count_does_not_grow_with_the_page(
-    client: GraphQLClient, engine: AsyncEngine, session: AsyncSession
-) -> None:
+async def add_members_of_every_role(session: AsyncSession) -> int:
+    """EXTRA members in acme: a mix of roles (Admin, Member, a custom one) and of zero,
+    one or two teams per member; acme's id."""
     ws = await f.workspace_id(session, "acme")
     users = await f.create_users(session, EXTRA)
     roles = [await f.role_id(session, ws, r) for r in ("Admin", "Member", "Billing Manager")]
     teams = [await f.team_id(session, ws, t) for t in ("Sales", "Support")]
     ids = [pk(u) for u in users]
     third = EXTRA // 3
-    # A mix of roles and of zero, one or two teams per member.
     await f.add_members(session, ws, ids[:third], roles[0], team_ids=teams)
     await f.add_members(session, ws, ids[third : 2 * third], roles[1], team_ids=teams[:1])
     await f.add_members(session, ws, ids[2 * third :], roles[2])
     await session.commit()
+    return ws
+
+
+async def test_members_page_statement_count_does_not_grow_with_the_page(
+    client: GraphQLClient, engine: AsyncEngine, session: AsyncSession
+) -> None:
+    await add_members_of_every_role(session)
     await client.query("{ viewer { id } }", as_=ADA)  # connections and dialect warmed up
 
     small, at_2, total_at_2 = await run(client, engine, MEMBERS_PAGE, 2)
@@ -248,14 +254,7 @@ CONVERSATION_FLAGS = """query($n: Int) { workspace(slug: "acme") { conversations
 async def test_per_object_flags_cost_a_batch_per_page_not_a_statement_per_object(
     client: GraphQLClient, engine: AsyncEngine, session: AsyncSession
 ) -> None:
-    ws = await f.workspace_id(session, "acme")
-    users = await f.create_users(session, EXTRA)
-    roles = [await f.role_id(session, ws, r) for r in ("Admin", "Member", "Billing Manager")]
-    ids = [pk(u) for u in users]
-    third = EXTRA // 3
-    await f.add_members(session, ws, ids[:third], roles[0])
-    await f.add_members(session, ws, ids[third : 2 * third], roles[1])
-    await f.add_members(session, ws, ids[2 * third :], roles[2])
+    ws = await add_members_of_every_role(session)
     sales = await f.team_id(session, ws, "Sales")
     cy = await f.user_id(session, "cy@acme.test")
     ada = await f.user_id(session, ADA)
