@@ -72,11 +72,11 @@ def recorded(engine: AsyncEngine) -> Iterator[list[str]]:
 
 
 async def run(
-    client: GraphQLClient, engine: AsyncEngine, query: str, n: int
+    client: GraphQLClient, engine: AsyncEngine, query: str, n: int, as_: str = ADA
 ) -> tuple[dict[str, Any], list[str], int]:
     """The response, the statements it took beyond the baseline's (sorted labels: loader
     batches may be dispatched in either order), and how many it took in all."""
-    token = await client.token(ADA)
+    token = await client.token(as_)
     with recorded(engine) as baseline:
         await client.post('{ workspace(slug: "acme") { name } }', token=token)
     with recorded(engine) as seen:
@@ -100,20 +100,26 @@ MEMBERS_PAGE_STATEMENTS = [
 ]
 
 
-async def test_members_page_statement_count_does_not_grow_with_the_page(
-    client: GraphQLClient, engine: AsyncEngine, session: AsyncSession
-) -> None:
+async def add_members_of_every_role(session: AsyncSession) -> int:
+    """EXTRA members in acme: a mix of roles (Admin, Member, a custom one) and of zero,
+    one or two teams per member; acme's id."""
     ws = await f.workspace_id(session, "acme")
     users = await f.create_users(session, EXTRA)
     roles = [await f.role_id(session, ws, r) for r in ("Admin", "Member", "Billing Manager")]
     teams = [await f.team_id(session, ws, t) for t in ("Sales", "Support")]
     ids = [pk(u) for u in users]
     third = EXTRA // 3
-    # A mix of roles and of zero, one or two teams per member.
     await f.add_members(session, ws, ids[:third], roles[0], team_ids=teams)
     await f.add_members(session, ws, ids[third : 2 * third], roles[1], team_ids=teams[:1])
     await f.add_members(session, ws, ids[2 * third :], roles[2])
     await session.commit()
+    return ws
+
+
+async def test_members_page_statement_count_does_not_grow_with_the_page(
+    client: GraphQLClient, engine: AsyncEngine, session: AsyncSession
+) -> None:
+    await add_members_of_every_role(session)
     await client.query("{ viewer { id } }", as_=ADA)  # connections and dialect warmed up
 
     small, at_2, total_at_2 = await run(client, engine, MEMBERS_PAGE, 2)
@@ -231,3 +237,48 @@ async def test_admin_count_and_advisories_share_one_statement(
     body, extra, _ = await run(client, engine, query, 0)
     assert body["data"] == {"workspace": {"adminCount": 2, "advisories": []}}
     assert extra == ["members"]  # acme's active Admins, read once for both fields
+
+
+MEMBER_FLAGS = """query($n: Int) { workspace(slug: "acme") { members(first: $n) { nodes {
+  viewerCanUpdate viewerCanChangeRole viewerCanDeactivate viewerCanReactivate viewerCanRemove
+} } } }"""
+
+# What the members page with every per-object flag adds, whatever N: the page, the
+# members' roles, the custom roles' permissions, the active Admins: one batch each.
+MEMBER_FLAGS_STATEMENTS = ["members", "members", "role_permissions", "roles"]
+
+CONVERSATION_FLAGS = """query($n: Int) { workspace(slug: "acme") { conversations(first: $n) {
+  nodes { viewerCanShare } } } }"""
+
+
+async def test_per_object_flags_cost_a_batch_per_page_not_a_statement_per_object(
+    client: GraphQLClient, engine: AsyncEngine, session: AsyncSession
+) -> None:
+    ws = await add_members_of_every_role(session)
+    sales = await f.team_id(session, ws, "Sales")
+    cy = await f.user_id(session, "cy@acme.test")
+    ada = await f.user_id(session, ADA)
+    start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    # cy (Member: reads the team's, shares their own) hosts half of Sales' conversations.
+    await f.create_conversations(session, ws, EXTRA // 2, host=cy, team=sales, start=start)
+    await f.create_conversations(session, ws, EXTRA // 2, host=ada, team=sales, start=start)
+    await session.commit()
+    await client.query("{ viewer { id } }", as_=ADA)
+
+    # 4: acme's first members, Admins (no stored permissions) and custom roles alike.
+    _, at_4, total_at_4 = await run(client, engine, MEMBER_FLAGS, 4)
+    large, at_50, total_at_50 = await run(client, engine, MEMBER_FLAGS, 50)
+    assert len(large["data"]["workspace"]["members"]["nodes"]) == 50
+    assert at_4 == at_50 == sorted(MEMBER_FLAGS_STATEMENTS)
+    assert total_at_4 == total_at_50
+
+    # An Admin shares whatever they read: the flag costs no statement.
+    _, admin_extra, _ = await run(client, engine, CONVERSATION_FLAGS, 50)
+    assert admin_extra == ["conversations"]
+    # cy shares a narrower set than they read: one batch for the page, whatever N.
+    await run(client, engine, CONVERSATION_FLAGS, 1, as_="cy@acme.test")  # warmed up
+    _, cy_at_2, _ = await run(client, engine, CONVERSATION_FLAGS, 2, as_="cy@acme.test")
+    page, cy_at_50, _ = await run(client, engine, CONVERSATION_FLAGS, 50, as_="cy@acme.test")
+    shares = [n["viewerCanShare"] for n in page["data"]["workspace"]["conversations"]["nodes"]]
+    assert len(shares) == 50 and True in shares and False in shares
+    assert cy_at_2 == cy_at_50 == ["conversations", "conversations"], (cy_at_2, cy_at_50)

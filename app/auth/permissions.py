@@ -46,6 +46,49 @@ CATALOGUE: dict[str, tuple[tuple[str, ...], tuple[Scope, ...]]] = {
     "audit": (("read",), _ALL_ONLY),
 }
 
+# (resource, action) -> what holding it lets one do, for ``Query.permissionCatalogue``
+# (a custom-role editor shows it beside each checkbox). One entry per catalogued pair.
+DESCRIPTIONS: dict[tuple[str, str], str] = {
+    (
+        "organization",
+        "read",
+    ): "See the workspace's general settings (name, logo, handbook, branding).",
+    ("organization", "update"): "Change the workspace's general settings.",
+    ("members", "read"): "See the members, their roles and teams, and pending invitations.",
+    ("members", "create"): "Invite people and withdraw pending invitations.",
+    ("members", "update"): "Change members' roles and teams; deactivate and reactivate members.",
+    ("members", "delete"): "Remove members from the workspace.",
+    ("teams", "read"): "See the teams and who is in them.",
+    ("teams", "create"): "Create teams.",
+    ("teams", "update"): "Rename teams, describe them and set their members.",
+    ("teams", "delete"): "Delete teams.",
+    ("roles", "read"): "See the roles and the permissions they hold.",
+    ("roles", "create"): "Create custom roles (holding only permissions one holds).",
+    ("roles", "update"): "Edit roles (not the built-in Admin).",
+    ("roles", "delete"): "Delete custom roles nobody holds.",
+    ("integrations", "read"): "See the integrations and whether they are connected.",
+    ("integrations", "create"): "Connect integrations.",
+    ("integrations", "update"): "Change integrations' configuration.",
+    ("integrations", "delete"): "Disconnect integrations.",
+    ("billing", "read"): "See the subscription: plan, seats, status.",
+    ("billing", "update"): "Change or cancel the subscription.",
+    ("conversations", "read"): "Read conversations (transcripts, participants) within the scope.",
+    ("conversations", "create"): "Record or import conversations within the scope.",
+    ("conversations", "update"): "Edit conversations within the scope.",
+    ("conversations", "delete"): "Delete conversations within the scope.",
+    ("conversations", "share"): "Create share links to conversations within the scope.",
+    ("insights", "read"): "Read the insights of conversations within the scope.",
+    ("insights", "create"): "Add insights to conversations within the scope.",
+    ("insights", "update"): "Edit insights of conversations within the scope.",
+    ("insights", "delete"): "Delete insights of conversations within the scope.",
+    ("intelligence", "read"): "See the AI settings (providers, default model).",
+    ("intelligence", "update"): "Change the AI settings.",
+    ("api_keys", "read"): "See the workspace's API keys (never their secrets).",
+    ("api_keys", "create"): "Create API keys holding a subset of one's own permissions.",
+    ("api_keys", "delete"): "Revoke API keys.",
+    ("audit", "read"): "Read the audit log.",
+}
+
 MEMBER_PERMISSIONS: tuple[str, ...] = (
     "organization:read:all",
     "members:read:all",
@@ -166,3 +209,28 @@ def permission_set(granted: tuple[str, ...]) -> PermissionSet:
     """The PermissionSet of ``granted``, shared: sets are immutable, and most requests
     hold one of a few role shapes (Admin above all), so none is parsed per request."""
     return PermissionSet(granted)
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueEntry:
+    """One ``resource:action`` of the catalogue: what it allows and where it can be granted."""
+
+    resource: str
+    action: str
+    scopes: tuple[Scope, ...]
+    description: str
+
+    @property
+    def permissions(self) -> tuple[str, ...]:
+        """The grantable strings, narrowest scope first."""
+        return tuple(f"{self.resource}:{self.action}:{s.label}" for s in self.scopes)
+
+
+@lru_cache(maxsize=1)
+def catalogue_entries() -> tuple[CatalogueEntry, ...]:
+    """The catalogue by ``resource:action``, in catalogue order, with descriptions."""
+    return tuple(
+        CatalogueEntry(resource, action, scopes, DESCRIPTIONS[(resource, action)])
+        for resource, (actions, scopes) in CATALOGUE.items()
+        for action in actions
+    )

@@ -14,8 +14,11 @@ from app import models as tables
 from app.auth.permissions import expand_for_display
 from app.domain.members import repository as members
 from app.domain.members.repository import MemberFilter
+from app.domain.members.service import escalates, is_last_admin
 from app.domain.roles import repository as roles
+from app.domain.roles import service as roles_service
 from app.domain.teams import repository as teams
+from app.graphql.capabilities import may_call, viewer_permissions
 from app.graphql.context import Info
 from app.graphql.directives import scoped_field
 from app.graphql.enums import MemberStatus
@@ -92,6 +95,37 @@ class RoleType(Node):
     async def member_count(self, info: Info) -> int:
         return await info.context.workspace(self.workspace_id).role_member_count.load(self.pk)
 
+    async def _escalates(self, info: Info) -> bool:
+        loaders = info.context.workspace(self.workspace_id)
+        held = viewer_permissions(info, self.workspace_id)
+        return escalates(held, await loaders.role_permissions.load((self.pk, self.kind)))
+
+    @scoped_field(
+        "Whether `updateRole` would accept a change of this role, its permissions included: "
+        "the viewer passes its permission check, the role is not the built-in Admin "
+        "(BUILTIN_ROLE_IMMUTABLE) and holds nothing the viewer lacks (ESCALATION)."
+    )
+    async def viewer_can_update(self, info: Info) -> bool:
+        return (
+            may_call(info, self.workspace_id, "Mutation.updateRole")
+            and roles_service.editable(self.kind)
+            and not await self._escalates(info)
+        )
+
+    @scoped_field(
+        "Whether `deleteRole` would delete this role: the viewer passes its permission "
+        "check, it is a custom role (BUILTIN_ROLE_IMMUTABLE), nobody holds it (ROLE_IN_USE) "
+        "and it holds nothing the viewer lacks (ESCALATION)."
+    )
+    async def viewer_can_delete(self, info: Info) -> bool:
+        if not (
+            may_call(info, self.workspace_id, "Mutation.deleteRole")
+            and roles_service.deletable(self.kind)
+        ):
+            return False
+        holders = await info.context.workspace(self.workspace_id).role_member_count.load(self.pk)
+        return roles_service.unused(holders) and not await self._escalates(info)
+
 
 @strawberry.type(name="Team", description="A named group of members inside a workspace.")
 class TeamType(Node):
@@ -127,6 +161,14 @@ class TeamType(Node):
 
         return to_connection(page, items, count, kind="Member")
 
+    @scoped_field("Whether the viewer passes the permission check of `updateTeam`.")
+    def viewer_can_update(self, info: Info) -> bool:
+        return may_call(info, self.workspace_id, "Mutation.updateTeam")
+
+    @scoped_field("Whether the viewer passes the permission check of `deleteTeam`.")
+    def viewer_can_delete(self, info: Info) -> bool:
+        return may_call(info, self.workspace_id, "Mutation.deleteTeam")
+
 
 @strawberry.type(name="Member", description="A user's membership of one workspace.")
 class MemberType(Node):
@@ -139,6 +181,70 @@ class MemberType(Node):
     user: UserType = scoped_field("The member's account.")
     role: RoleType = scoped_field("The member's role in this workspace.")
     teams: list[TeamType] = scoped_field("Teams the member belongs to, in id order.")
+    role_id: strawberry.Private[int]
+
+    async def _rules(self, info: Info, mutation: str) -> tuple[bool, bool] | None:
+        """None when the viewer fails ``mutation``'s permission check; otherwise whether
+        the member's role holds more than the viewer (ESCALATION) and whether the member
+        is the workspace's only active Admin (SOLE_ADMIN). Loaded per page: the roles,
+        their permissions and the active Admins are one batch each."""
+        if not may_call(info, self.workspace_id, f"Mutation.{mutation}"):
+            return None
+        loaders = info.context.workspace(self.workspace_id)
+        role, admins = await asyncio.gather(
+            loaders.role.load(self.role_id), loaders.active_admins.load(self.workspace_id)
+        )
+        builtin = role.builtin if role is not None else None
+        granted = await loaders.role_permissions.load((self.role_id, builtin))
+        held = viewer_permissions(info, self.workspace_id)
+        return escalates(held, granted), is_last_admin(self.pk, self.status, builtin, admins)
+
+    @scoped_field(
+        "Whether `updateMember` would accept a change of this member's teams: the viewer "
+        "passes its permission check. Their role: see `viewerCanChangeRole`."
+    )
+    async def viewer_can_update(self, info: Info) -> bool:
+        return may_call(info, self.workspace_id, "Mutation.updateMember")
+
+    @scoped_field(
+        "Whether `updateMember` would accept a new role for this member (one the viewer "
+        "holds everything of): the viewer passes its permission check, the member's role "
+        "holds nothing the viewer lacks (ESCALATION) and the member is not the only active "
+        "Admin (SOLE_ADMIN)."
+    )
+    async def viewer_can_change_role(self, info: Info) -> bool:
+        rules = await self._rules(info, "updateMember")
+        return rules is not None and not any(rules)
+
+    @scoped_field(
+        "Whether `deactivateMember` would deactivate this member: ACTIVE, the viewer passes "
+        "its permission check, their role holds nothing the viewer lacks (ESCALATION), not "
+        "the only active Admin (SOLE_ADMIN)."
+    )
+    async def viewer_can_deactivate(self, info: Info) -> bool:
+        if self.status != MemberStatus.ACTIVE:
+            return False
+        rules = await self._rules(info, "deactivateMember")
+        return rules is not None and not any(rules)
+
+    @scoped_field(
+        "Whether `reactivateMember` would reactivate this member: DEACTIVATED, the viewer "
+        "passes its permission check, their role holds nothing the viewer lacks (ESCALATION)."
+    )
+    async def viewer_can_reactivate(self, info: Info) -> bool:
+        if self.status != MemberStatus.DEACTIVATED:
+            return False
+        rules = await self._rules(info, "reactivateMember")
+        return rules is not None and not rules[0]
+
+    @scoped_field(
+        "Whether `removeMember` would remove this member: the viewer passes its permission "
+        "check, their role holds nothing the viewer lacks (ESCALATION), not the only active "
+        "Admin (SOLE_ADMIN)."
+    )
+    async def viewer_can_remove(self, info: Info) -> bool:
+        rules = await self._rules(info, "removeMember")
+        return rules is not None and not any(rules)
 
 
 async def _skip() -> None:
@@ -190,6 +296,7 @@ async def members_of(
                 id=strawberry.ID(encode_id("Member", key)),
                 status=row.status,
                 joined_at=row.joined_at,
+                role_id=row.role_id,
                 user=user,  # type: ignore[arg-type]
                 role=role_of.get(row.role_id),  # type: ignore[arg-type]
                 teams=[team_of.setdefault(pk(t), TeamType.of(t)) for t in teams[i]]

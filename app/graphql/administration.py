@@ -14,6 +14,7 @@ from app.domain import audit
 from app.domain.audit import AuditFilter
 from app.domain.workspaces.repository import api_keys_of, share_link_by_token
 from app.graphql.access import pk_of
+from app.graphql.capabilities import ViewerCapabilities
 from app.graphql.context import Info
 from app.graphql.conversations import ConversationType, conversation_of
 from app.graphql.directives import scoped_field
@@ -147,58 +148,6 @@ class Advisory:
         return self.message_
 
 
-@strawberry.type(description="What the viewer may do here (to show or hide controls).")
-class ViewerCapabilities:
-    workspace_id: strawberry.Private[int]
-
-    def _can(self, info: Info, permission: str) -> bool:
-        return info.context.allows(self.workspace_id, permission)
-
-    @scoped_field("organization:update:all")
-    def update_settings(self, info: Info) -> bool:
-        return self._can(info, "organization:update:all")
-
-    @scoped_field("members:create:all")
-    def add_members(self, info: Info) -> bool:
-        return self._can(info, "members:create:all")
-
-    @scoped_field("members:update:all")
-    def manage_members(self, info: Info) -> bool:
-        return self._can(info, "members:update:all")
-
-    @scoped_field("teams:update:all")
-    def manage_teams(self, info: Info) -> bool:
-        return self._can(info, "teams:update:all")
-
-    @scoped_field("roles:update:all")
-    def manage_roles(self, info: Info) -> bool:
-        return self._can(info, "roles:update:all")
-
-    @scoped_field("integrations:update:all")
-    def manage_integrations(self, info: Info) -> bool:
-        return self._can(info, "integrations:update:all")
-
-    @scoped_field("billing:read:all")
-    def read_billing(self, info: Info) -> bool:
-        return self._can(info, "billing:read:all")
-
-    @scoped_field("billing:update:all")
-    def manage_billing(self, info: Info) -> bool:
-        return self._can(info, "billing:update:all")
-
-    @scoped_field("intelligence:update:all")
-    def manage_intelligence(self, info: Info) -> bool:
-        return self._can(info, "intelligence:update:all")
-
-    @scoped_field("api_keys:create:all")
-    def create_api_keys(self, info: Info) -> bool:
-        return self._can(info, "api_keys:create:all")
-
-    @scoped_field("audit:read:all")
-    def read_audit_log(self, info: Info) -> bool:
-        return self._can(info, "audit:read:all")
-
-
 @strawberry.type
 class AdministrationFields:
     """Workspace fields for administrators."""
@@ -247,12 +196,13 @@ class AdministrationFields:
     )
     async def admin_count(self, info: Info) -> int | None:
         # Through the workspace's loader: adminCount and advisories share one statement.
-        return await info.context.workspace(self.workspace_id).admin_count.load(self.workspace_id)
+        loaders = info.context.workspace(self.workspace_id)
+        return len(await loaders.active_admins.load(self.workspace_id))
 
     @scoped_field("Things an Admin should look at, e.g. SINGLE_ADMIN.", "members:read:all")
     async def advisories(self, info: Info) -> list[Advisory] | None:
-        admins = await info.context.workspace(self.workspace_id).admin_count.load(self.workspace_id)
-        if admins < 2:
+        loaders = info.context.workspace(self.workspace_id)
+        if len(await loaders.active_admins.load(self.workspace_id)) < 2:
             return [
                 Advisory(
                     workspace_id=self.workspace_id,

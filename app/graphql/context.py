@@ -13,6 +13,7 @@ from app.auth.viewer import Viewer
 from app.config import Settings
 from app.db.session import RequestDB
 from app.domain.conversations.repository import Visibility
+from app.domain.conversations.service import share_visibility
 from app.graphql.errors import NotFound
 from app.graphql.loaders import NodeLocator, UserLoader, WorkspaceLoaders
 
@@ -61,13 +62,15 @@ class Context:
         """Loaders of a workspace the viewer belongs to (NOT_FOUND for any other)."""
         loaders = self._workspaces.get(workspace_id)
         if loaders is None:
-            if self.viewer.membership(workspace_id) is None:
+            membership = self.viewer.membership(workspace_id)
+            if membership is None:
                 raise NotFound("No such workspace.")
             loaders = WorkspaceLoaders(
                 self.db,
                 workspace_id,
                 self.conversation_visibility(workspace_id),
                 self.visibility(workspace_id, "insights"),
+                share_visibility(membership.permissions, self.viewer.user_id, membership.team_ids),
             )
             self._workspaces[workspace_id] = loaders
         return loaders

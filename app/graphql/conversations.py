@@ -14,6 +14,7 @@ from app import models as tables
 from app.domain.conversations import repository as conversations
 from app.domain.conversations.repository import ConversationFilter
 from app.graphql.access import ITEMS, TeamType, pk_of
+from app.graphql.capabilities import may_call
 from app.graphql.context import Info
 from app.graphql.directives import scoped_field
 from app.graphql.enums import InsightKind
@@ -88,6 +89,17 @@ class ConversationType(Node):
     host: UserType = scoped_field("Who hosted it.")
     team: TeamType | None = scoped_field("The team it belongs to, if any.")
     participants: list[Participant] = scoped_field("Who took part, host included.")
+
+    @scoped_field(
+        "Whether `createConversationShareLink` would share this conversation: the viewer "
+        "passes its permission check and the conversation is within their share scope."
+    )
+    async def viewer_can_share(self, info: Info) -> bool:
+        if not may_call(info, self.workspace_id, "Mutation.createConversationShareLink"):
+            return False
+        loaders = info.context.workspace(self.workspace_id)
+        # A Conversation is only ever reached when readable.
+        return loaders.all_readable_shareable or await loaders.shareable.load(self.pk)
 
     @scoped_field("Full transcript, if one was recorded.")
     async def transcript(self, info: Info) -> str | None:

@@ -13,7 +13,10 @@ the SDL is therefore exactly what runs.
 
 from __future__ import annotations
 
+import enum
+import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import strawberry
@@ -46,6 +49,15 @@ class RequiresPermission:
     ),
 )
 class RequiresMembership:
+    pass
+
+
+@strawberry.schema_directive(
+    locations=[Location.FIELD_DEFINITION],
+    name="requiresUserToken",
+    description="Only a user's own token may call this field; API keys are refused (FORBIDDEN).",
+)
+class RequiresUserToken:
     pass
 
 
@@ -111,3 +123,49 @@ def enforce_declarations(schema: GraphQLSchema) -> int:
                 gql_field.resolve = _guarded(gql_field.resolve, permission)
                 guarded += 1
     return guarded
+
+
+class PermissionRequirement(enum.Enum):
+    """What a field's declaration asks of the viewer."""
+
+    PERMISSION = "requiresPermission"
+    MEMBERSHIP = "requiresMembership"
+    USER_TOKEN = "requiresUserToken"  # noqa: S105 - a directive name
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRequirement:
+    """A field's declaration as the SDL prints it: ``coordinate`` ``Type.field``."""
+
+    coordinate: str
+    requirement: PermissionRequirement
+    permission: str | None = None
+
+
+def _requirement(field: StrawberryField) -> tuple[PermissionRequirement, str | None] | None:
+    for d in field.directives:
+        if isinstance(d, RequiresPermission):
+            return PermissionRequirement.PERMISSION, d.permission
+        if isinstance(d, RequiresMembership):
+            return PermissionRequirement.MEMBERSHIP, None
+        if isinstance(d, RequiresUserToken):
+            return PermissionRequirement.USER_TOKEN, None
+    return None
+
+
+@functools.cache
+def declared_requirements(schema: GraphQLSchema) -> dict[str, FieldRequirement]:
+    """Every declared field of the built schema, by coordinate, in schema order: read
+    from the directives that print in the SDL (and that ``enforce_declarations`` and the
+    Mutation guard turn into the checks), so it cannot say anything else."""
+    found: dict[str, FieldRequirement] = {}
+    for named in schema.type_map.values():
+        if not isinstance(named, GraphQLObjectType) or named.name.startswith("__"):
+            continue
+        for name, gql_field in named.fields.items():
+            definition = (gql_field.extensions or {}).get("strawberry-definition")
+            declared = _requirement(definition) if definition is not None else None
+            if declared is not None:
+                coordinate = f"{named.name}.{name}"
+                found[coordinate] = FieldRequirement(coordinate, *declared)
+    return found

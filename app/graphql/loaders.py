@@ -128,7 +128,7 @@ class WorkspaceLoaders:
     """Every loader of one workspace; ``visibility`` bounds the conversations and
     ``insight_visibility`` the conversations whose insights may be read."""
 
-    admin_count: Loader[int, int]
+    active_admins: Loader[int, list[int]]  # the ACTIVE Admins' member ids
     member: Loader[int, Member | None]
     role: Loader[int, Role | None]
     team: Loader[int, Team | None]
@@ -138,6 +138,8 @@ class WorkspaceLoaders:
     team_member_count: Loader[int, int]
     role_permissions: Loader[tuple[int, BuiltinRole | None], list[str]]
     conversation: Loader[int, Conversation | None]
+    # conversation ids the viewer may share (within a share scope narrower than the read one)
+    shareable: Loader[int, bool]
     participants: Loader[int, list[tuple[ConversationParticipant, User | None]]]
     insights: Loader[int, list[ConversationInsight]]
     action_items: Loader[int, list[ActionItem]]
@@ -151,9 +153,17 @@ class WorkspaceLoaders:
         workspace_id: int,
         visibility: Visibility | None,
         insight_visibility: Visibility | None = None,
+        share_visibility: Visibility | None = None,
     ) -> None:
         ws = workspace_id
         self.workspace_id = ws
+        # Every conversation read through these loaders is shareable when the share
+        # scope reaches at least as far as the read scope (Admin's): no statement then.
+        self.all_readable_shareable = (
+            share_visibility is not None
+            and visibility is not None
+            and share_visibility.scope >= visibility.scope
+        )
         # Filter insights by their own scope only where it is narrower than the
         # conversations' (e.g. conversations:read:all with insights:read:own).
         insights_within = (
@@ -220,6 +230,14 @@ class WorkspaceLoaders:
             rows = await conversations.conversations_by_ids(s, ws, visibility, ids)
             return in_key_order(ids, rows, lambda c: c.id)  # type: ignore[arg-type,return-value]
 
+        async def shareable(s: AsyncSession, ids: list[int]) -> list[bool]:
+            if share_visibility is None:
+                return [False] * len(ids)
+            found = {
+                c.id for c in await conversations.conversations_by_ids(s, ws, share_visibility, ids)
+            }
+            return [i in found for i in ids]
+
         async def participants(
             s: AsyncSession, ids: list[int]
         ) -> list[list[tuple[ConversationParticipant, User | None]]]:
@@ -241,13 +259,13 @@ class WorkspaceLoaders:
             found = {t.conversation_id: t.content for t in rows}
             return [found.get(i) for i in ids]
 
-        async def admin_count(s: AsyncSession, ids: list[int]) -> list[int]:
-            return [len(await member_writes.active_admin_member_ids(s, ws)) for _ in ids]
+        async def active_admins(s: AsyncSession, ids: list[int]) -> list[list[int]]:
+            return [await member_writes.active_admin_member_ids(s, ws) for _ in ids]
 
         # Loaders are built on first use: a request touches few of them.
         self._db = db
         self._fetchers: dict[str, Callable[[AsyncSession, list[Any]], Awaitable[list[Any]]]] = {
-            "admin_count": admin_count,
+            "active_admins": active_admins,
             "member": member,
             "role": role,
             "team": team,
@@ -257,6 +275,7 @@ class WorkspaceLoaders:
             "team_member_count": team_member_count,
             "role_permissions": role_permissions,
             "conversation": conversation,
+            "shareable": shareable,
             "participants": participants,
             "insights": insights,
             "action_items": action_items,

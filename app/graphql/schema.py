@@ -12,6 +12,7 @@ from graphql import GraphQLError
 
 from app.graphql.access import MemberType, RoleType, TeamType
 from app.graphql.administration import ApiKeyType, ShareLinkQueries
+from app.graphql.capabilities import CapabilityQueries
 from app.graphql.conversations import ConversationType
 from app.graphql.directives import enforce_declarations
 from app.graphql.errors import GatewayError
@@ -28,7 +29,14 @@ from app.graphql.workspaces import WorkspaceQueries, WorkspaceType
 @strawberry.type(
     description="Entry points. Every query needs `Authorization: Bearer <token or API key>`."
 )
-class Query(UserQueries, WorkspaceQueries, NodeQueries, ShareLinkQueries, RateLimitQueries):
+class Query(
+    UserQueries,
+    WorkspaceQueries,
+    NodeQueries,
+    ShareLinkQueries,
+    RateLimitQueries,
+    CapabilityQueries,
+):
     pass
 
 

@@ -7,7 +7,7 @@ import secrets
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.permissions import Scope
+from app.auth.permissions import PermissionSet, Scope
 from app.domain.actor import Actor
 from app.domain.changes import record_change
 from app.domain.conversations.repository import Visibility, conversations_by_ids
@@ -25,6 +25,18 @@ def not_shareable() -> Refusal:
     )
 
 
+def share_visibility(
+    permissions: PermissionSet, user_id: int, team_ids: frozenset[int]
+) -> Visibility | None:
+    """Which conversations the holder may share (None: none): those readable AND within
+    the share scope, i.e. at the narrower of the two scopes."""
+    read_scope = permissions.scope_of("conversations", "read")
+    share_scope = permissions.scope_of("conversations", "share")
+    if read_scope is None or share_scope is None:
+        return None
+    return Visibility(scope=Scope(min(read_scope, share_scope)), user_id=user_id, team_ids=team_ids)
+
+
 async def create_share_link(
     session: AsyncSession,
     workspace_id: int,
@@ -33,18 +45,12 @@ async def create_share_link(
     *,
     team_ids: frozenset[int],
 ) -> ShareLink:
-    read_scope = actor.permissions.scope_of("conversations", "read")
-    share_scope = actor.permissions.scope_of("conversations", "share")
-    found = []
-    if read_scope is not None and share_scope is not None:
-        # Shareable = readable AND within the share scope.
-        scope = Scope(min(read_scope, share_scope))
-        found = await conversations_by_ids(
-            session,
-            workspace_id,
-            Visibility(scope=scope, user_id=actor.user_id, team_ids=team_ids),
-            [conversation_id],
-        )
+    within = share_visibility(actor.permissions, actor.user_id, team_ids)
+    found = (
+        await conversations_by_ids(session, workspace_id, within, [conversation_id])
+        if within is not None
+        else []
+    )
     if not found:
         raise not_shareable()
     link = ShareLink(

@@ -7,7 +7,7 @@ Every function runs inside the caller's unit of work, after the workspace lock
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -71,12 +71,16 @@ async def check_teams(
     return wanted
 
 
+def escalates(held: PermissionSet, role_permissions: Iterable[str]) -> bool:
+    """The escalation rule: a role holding more than ``held`` can be neither handed out
+    nor taken from someone (nor can its holder be deactivated or removed)."""
+    return not held.covers(role_permissions)
+
+
 async def require_grantable(
     session: AsyncSession, actor: Actor, role: Role, field: Sequence[str]
 ) -> None:
-    """No escalation: nobody hands out (or takes from someone) a role holding more
-    than they hold themselves."""
-    if not actor.permissions.covers(await role_permissions(session, role)):
+    if escalates(actor.permissions, await role_permissions(session, role)):
         raise Refusal(
             UserErrorCode.ESCALATION,
             f"You cannot assign or change the role {role.name}: it holds permissions you do not hold.",
@@ -84,12 +88,27 @@ async def require_grantable(
         )
 
 
+def holds_an_admin_seat(status: MemberStatus, builtin: BuiltinRole | None) -> bool:
+    """An ACTIVE member with the Admin role: one the last-admin rule may protect."""
+    return status == MemberStatus.ACTIVE and builtin == BuiltinRole.ADMIN
+
+
+def is_last_admin(
+    member_id: int, status: MemberStatus, builtin: BuiltinRole | None, admins: Sequence[int]
+) -> bool:
+    """The last-admin rule: is this member the workspace's only ACTIVE Admin (``admins``:
+    the ACTIVE Admins' member ids)? Such a member keeps the role and stays ACTIVE."""
+    return holds_an_admin_seat(status, builtin) and list(admins) == [member_id]
+
+
 async def require_other_admin(
-    session: AsyncSession, workspace_id: int, member: Member, field: Sequence[str]
+    session: AsyncSession, workspace_id: int, member: Member, role: Role, field: Sequence[str]
 ) -> None:
-    """The last-admin rule: the workspace keeps at least one ACTIVE Admin."""
+    """The workspace keeps at least one ACTIVE Admin (read only for an Admin seat)."""
+    if not holds_an_admin_seat(member.status, role.builtin):
+        return
     admins = await writes.active_admin_member_ids(session, workspace_id)
-    if admins == [pk(member)]:
+    if is_last_admin(pk(member), member.status, role.builtin, admins):
         raise Refusal(
             UserErrorCode.SOLE_ADMIN,
             "This member is the workspace's only active Admin: assign another Admin first.",
@@ -107,8 +126,7 @@ async def update_member(
         new_role = await find_role(session, workspace_id, change.role_id)
         await require_grantable(session, actor, current_role, ["input", "memberId"])
         await require_grantable(session, actor, new_role, ["input", "roleId"])
-        if current_role.builtin == BuiltinRole.ADMIN and member.status == MemberStatus.ACTIVE:
-            await require_other_admin(session, workspace_id, member, ["input", "roleId"])
+        await require_other_admin(session, workspace_id, member, current_role, ["input", "roleId"])
         summary["role"] = {"before": current_role.name, "after": new_role.name}
         member.role_id = pk(new_role)
     if change.team_ids is not None:
@@ -130,8 +148,8 @@ async def set_member_status(
         return member  # already so: nothing changes, nothing to record
     role = await find_role(session, workspace_id, member.role_id)
     await require_grantable(session, actor, role, ["input", "memberId"])
-    if status == MemberStatus.DEACTIVATED and role.builtin == BuiltinRole.ADMIN:
-        await require_other_admin(session, workspace_id, member, ["input", "memberId"])
+    if status == MemberStatus.DEACTIVATED:
+        await require_other_admin(session, workspace_id, member, role, ["input", "memberId"])
     before = member.status
     member.status = status
     member.deactivated_at = utcnow() if status == MemberStatus.DEACTIVATED else None
@@ -156,8 +174,7 @@ async def remove_member(
     member = await find_member(session, workspace_id, member_id)
     role = await find_role(session, workspace_id, member.role_id)
     await require_grantable(session, actor, role, ["input", "memberId"])
-    if member.status == MemberStatus.ACTIVE and role.builtin == BuiltinRole.ADMIN:
-        await require_other_admin(session, workspace_id, member, ["input", "memberId"])
+    await require_other_admin(session, workspace_id, member, role, ["input", "memberId"])
     removed, user_id, status = pk(member), member.user_id, member.status
     user = await user_by_id(session, user_id)
     await revoke_keys_of_member(session, workspace_id, actor, user_id, reason="member.removed")

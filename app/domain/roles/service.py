@@ -12,7 +12,7 @@ from app.domain.actor import Actor
 from app.domain.changes import record_change
 from app.domain.errors import Refusal, UserErrorCode
 from app.domain.members.repository import member_counts_by_role
-from app.domain.members.service import role_permissions
+from app.domain.members.service import escalates, role_permissions
 from app.domain.roles import writes
 from app.domain.roles.repository import roles_by_ids
 from app.domain.validation import check_text, require_free_name
@@ -84,6 +84,21 @@ async def create_role(
     return role
 
 
+def editable(builtin: BuiltinRole | None) -> bool:
+    """Every role but the built-in Admin can be edited."""
+    return builtin != BuiltinRole.ADMIN
+
+
+def deletable(builtin: BuiltinRole | None) -> bool:
+    """Only custom roles can be deleted..."""
+    return builtin is None
+
+
+def unused(holders: int) -> bool:
+    """...and only while nobody holds them (ROLE_IN_USE)."""
+    return holders == 0
+
+
 async def update_role(
     session: AsyncSession,
     workspace_id: int,
@@ -95,7 +110,7 @@ async def update_role(
     permissions: Sequence[str] | None,
 ) -> Role:
     role = await find_role(session, workspace_id, role_id)
-    if role.builtin == BuiltinRole.ADMIN:
+    if not editable(role.builtin):
         raise Refusal(
             UserErrorCode.BUILTIN_ROLE_IMMUTABLE,
             "The built-in Admin role cannot be edited.",
@@ -125,7 +140,7 @@ async def update_role(
         granted = check_permissions(actor, permissions)
         before = await role_permissions(session, role)
         # Editing a role that holds more than you would let you strip or reshape it.
-        if not actor.permissions.covers(before):
+        if escalates(actor.permissions, before):
             raise Refusal(
                 UserErrorCode.ESCALATION,
                 "This role holds permissions you do not hold.",
@@ -145,20 +160,20 @@ async def update_role(
 
 async def delete_role(session: AsyncSession, workspace_id: int, actor: Actor, role_id: int) -> int:
     role = await find_role(session, workspace_id, role_id)
-    if role.builtin is not None:
+    if not deletable(role.builtin):
         raise Refusal(
             UserErrorCode.BUILTIN_ROLE_IMMUTABLE,
             "Built-in roles cannot be deleted.",
             ["input", "roleId"],
         )
     holders = (await member_counts_by_role(session, workspace_id, [pk(role)])).get(pk(role), 0)
-    if holders:
+    if not unused(holders):
         raise Refusal(
             UserErrorCode.ROLE_IN_USE,
             f"{holders} member(s) still hold this role: give them another role first.",
             ["input", "roleId"],
         )
-    if not actor.permissions.covers(await role_permissions(session, role)):
+    if escalates(actor.permissions, await role_permissions(session, role)):
         raise Refusal(
             UserErrorCode.ESCALATION,
             "This role holds permissions you do not hold.",

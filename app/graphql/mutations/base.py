@@ -30,7 +30,6 @@ from typing import Any, TypeVar
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.extensions import FieldExtension
-from strawberry.schema_directive import Location
 from strawberry.types.field import StrawberryField
 
 from app.auth.permissions import PermissionSet, parse_permission
@@ -39,7 +38,7 @@ from app.domain.errors import Refusal
 from app.domain.locks import lock_workspaces
 from app.domain.members.service import current_permissions
 from app.graphql.context import Context, Info
-from app.graphql.directives import RequiresPermission
+from app.graphql.directives import RequiresPermission, RequiresUserToken
 from app.graphql.enums import UserErrorCode
 from app.graphql.errors import Forbidden
 from app.graphql.ids import decode_id
@@ -66,15 +65,6 @@ class Payload:
     user_errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why nothing changed, if so (empty on success)."
     )
-
-
-@strawberry.schema_directive(
-    locations=[Location.FIELD_DEFINITION],
-    name="requiresUserToken",
-    description="Only a user's own token may call this field; API keys are refused (FORBIDDEN).",
-)
-class RequiresUserToken:
-    pass
 
 
 def not_found() -> Refusal:
