@@ -4,14 +4,18 @@ against a real gateway process over the demo data."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.auth.tokens import issue_user_token
 from app.config import Settings
@@ -143,3 +147,45 @@ async def test_the_example_waits_out_retry_after_when_its_keys_budget_is_spent(
     lines = synced.stdout.splitlines()
     assert lines[1:3] == ["members: 4 of 4 in 2 pages", "conversations: 5 of 5 in 3 pages"]
     assert lines[3].startswith("retries: 1 after HTTP 429; paced ")  # then within budget
+
+
+def _timeouts(url: str) -> float:
+    """``harmony_request_timeouts_total`` on the gateway's /metrics."""
+    metrics = httpx.get(f"{url}/metrics", timeout=5).text
+    lines = [
+        line for line in metrics.splitlines() if line.startswith("harmony_request_timeouts_total")
+    ]
+    return sum(float(line.split()[-1]) for line in lines)
+
+
+@pytest.mark.postgres_only  # a table lock another transaction waits on
+async def test_the_example_backs_off_after_a_504_and_finishes_the_list(
+    settings: Settings, session: AsyncSession, owner_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    token = await _admin_token(settings, session)
+    with gateway_process(settings, {"REQUEST_TIMEOUT_SECONDS": "1"}, tmp_path / "gw.log") as url:
+        _, key = _create_key(url, token, ["members:read:all", "conversations:read:all"])
+        async with owner_engine.connect() as locker:
+            await locker.execute(text("BEGIN"))
+            await locker.execute(text("LOCK TABLE conversations IN ACCESS EXCLUSIVE MODE"))
+            env = {**os.environ, "HARMONY_ENDPOINT": f"{url}/graphql", "HARMONY_API_KEY": key}
+            example = await asyncio.create_subprocess_exec(
+                sys.executable,
+                str(EXAMPLE),
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            # The conversations page waits on the lock until its deadline (504); only then
+            # does the lock go, so the example's retry finds the table free.
+            for _ in range(600):
+                if _timeouts(url) >= 1:
+                    break
+                await asyncio.sleep(0.05)
+            await locker.rollback()
+        out, err = await asyncio.wait_for(example.communicate(), timeout=60)
+    stdout, stderr = out.decode(), err.decode()
+    assert (example.returncode, stderr) == (0, "")
+    lines = stdout.splitlines()
+    assert lines[1:3] == ["members: 4 of 4 in 1 page", "conversations: 5 of 5 in 1 page"]
+    assert re.fullmatch(r"retries: \d after HTTP 504; paced 0\.0 s", lines[3]), lines[3]
