@@ -15,6 +15,7 @@ from app.auth.permissions import expand_for_display
 from app.domain.members import repository as members
 from app.domain.members.repository import MemberFilter
 from app.domain.members.service import escalates, is_last_admin
+from app.domain.pagination import Window
 from app.domain.roles import repository as roles
 from app.domain.roles import service as roles_service
 from app.domain.teams import repository as teams
@@ -28,10 +29,11 @@ from app.graphql.lookahead import selected
 from app.graphql.node import Node, id_argument, node_id
 from app.graphql.pagination import (
     After,
+    Before,
     Connection,
     First,
-    decode_cursor,
-    page_size,
+    Last,
+    page_window,
     to_connection,
 )
 from app.graphql.users import UserType, users_by_id
@@ -148,18 +150,23 @@ class TeamType(Node):
 
     @scoped_field("Members of the team, in the order they joined the workspace.", MEMBERS_READ)
     async def members(
-        self, info: Info, first: First = None, after: After = None
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[MemberType] | None:
         # Through loaders: a list of teams asking for their members is one batch.
-        size, key = page_size(first), decode_cursor(after, (int,), kind="Member")
+        window = page_window(first, after, last, before, (int,), kind="Member")
         loaders = info.context.workspace(self.workspace_id)
-        page = await loaders.team_members.load((self.pk, size, key))
+        page = await loaders.team_members.load((self.pk, window))
         items = await members_of(info, self.workspace_id, page.items, selected(info, *ITEMS))
 
         async def count() -> int:
             return await loaders.team_member_count.load(self.pk)
 
-        return to_connection(page, items, count, kind="Member")
+        return to_connection(page, items, count, info.context.db, kind="Member")
 
     @scoped_field("Whether the viewer passes the permission check of `updateTeam`.")
     def viewer_can_update(self, info: Info) -> bool:
@@ -342,22 +349,19 @@ class MemberFilterInput:
 
 
 async def members_connection(
-    info: Info, workspace_id: int, f: MemberFilter, first: int | None, after: str | None
+    info: Info, workspace_id: int, f: MemberFilter, window: Window
 ) -> Connection[MemberType]:
-    size, key = page_size(first), decode_cursor(after, (int,), kind="Member")
     db, wanted = info.context.db, selected(info, *ITEMS)
     include = wanted & {"user", "role", "teams"}  # read by the page's own statement
     async with db.session() as s:
-        page = await members.members_page(
-            s, workspace_id, f, first=size, after=key, include=include
-        )
+        page = await members.members_page(s, workspace_id, f, window, include=include)
     items = await members_of(info, workspace_id, page.items, wanted, page.related)
 
     async def count() -> int:
         async with db.session() as s:
             return await members.members_count(s, workspace_id, f)
 
-    return to_connection(page, items, count, kind="Member")
+    return to_connection(page, items, count, info.context.db, kind="Member")
 
 
 @strawberry.type
@@ -374,13 +378,16 @@ class AccessFields:
         info: Info,
         first: First = None,
         after: After = None,
+        last: Last = None,
+        before: Before = None,
         filter: Annotated[
             MemberFilterInput | None,
             strawberry.argument(description="Only the members meeting every condition given."),
         ] = None,
     ) -> Connection[MemberType] | None:
         f = filter.to_domain() if filter else MemberFilter()
-        return await members_connection(info, self.workspace_id, f, first, after)
+        window = page_window(first, after, last, before, (int,), kind="Member")
+        return await members_connection(info, self.workspace_id, f, window)
 
     @scoped_field("A member by ID; null when not in this workspace.", MEMBERS_READ)
     async def member(
@@ -394,18 +401,25 @@ class AccessFields:
 
     @scoped_field("Teams, in creation order (keyset-paged).", TEAMS_READ)
     async def teams(
-        self, info: Info, first: First = None, after: After = None
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[TeamType] | None:
-        size, key = page_size(first), decode_cursor(after, (int,), kind="Team")
+        window = page_window(first, after, last, before, (int,), kind="Team")
         db, ws = info.context.db, self.workspace_id
         async with db.session() as s:
-            page = await teams.teams_page(s, ws, first=size, after=key)
+            page = await teams.teams_page(s, ws, window)
 
         async def count() -> int:
             async with db.session() as s:
                 return await teams.teams_count(s, ws)
 
-        return to_connection(page, [TeamType.of(t) for t in page.items], count, kind="Team")
+        return to_connection(
+            page, [TeamType.of(t) for t in page.items], count, info.context.db, kind="Team"
+        )
 
     @scoped_field("A team by ID; null when not in this workspace.", TEAMS_READ)
     async def team(
@@ -418,18 +432,25 @@ class AccessFields:
 
     @scoped_field("Roles in creation order, so the built-in ones first (keyset-paged).", ROLES_READ)
     async def roles(
-        self, info: Info, first: First = None, after: After = None
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[RoleType] | None:
-        size, key = page_size(first), decode_cursor(after, (int,), kind="Role")
+        window = page_window(first, after, last, before, (int,), kind="Role")
         db, ws = info.context.db, self.workspace_id
         async with db.session() as s:
-            page = await roles.roles_page(s, ws, first=size, after=key)
+            page = await roles.roles_page(s, ws, window)
 
         async def count() -> int:
             async with db.session() as s:
                 return await roles.roles_count(s, ws)
 
-        return to_connection(page, [RoleType.of(r) for r in page.items], count, kind="Role")
+        return to_connection(
+            page, [RoleType.of(r) for r in page.items], count, info.context.db, kind="Role"
+        )
 
     @scoped_field("A role by ID; null when not in this workspace.", ROLES_READ)
     async def role(

@@ -22,10 +22,11 @@ from app.graphql.ids import encode_id
 from app.graphql.node import Node, node_id
 from app.graphql.pagination import (
     After,
+    Before,
     Connection,
     First,
-    decode_cursor,
-    page_size,
+    Last,
+    page_window,
     to_connection,
 )
 from app.graphql.users import UserType, user_or_none
@@ -168,12 +169,14 @@ class AdministrationFields:
         info: Info,
         first: First = None,
         after: After = None,
+        last: Last = None,
+        before: Before = None,
         filter: Annotated[
             AuditEventFilterInput | None,
             strawberry.argument(description="Only the events meeting every condition given."),
         ] = None,
     ) -> Connection[AuditEventType] | None:
-        size, key = page_size(first), decode_cursor(after, (int,), kind="AuditEvent")
+        window = page_window(first, after, last, before, (int,), kind="AuditEvent")
         f = AuditFilter(
             action=filter.action if filter else None,
             actor_user_id=pk_of(filter.actor_id, "User", "filter.actorId") if filter else None,
@@ -181,14 +184,14 @@ class AdministrationFields:
         )
         db, ws = info.context.db, self.workspace_id
         async with db.session() as s:
-            page = await audit.events_page(s, ws, f, first=size, after=key)
+            page = await audit.events_page(s, ws, f, window)
 
         async def total() -> int:
             async with db.session() as s:
                 return await audit.events_count(s, ws, f)
 
         return to_connection(
-            page, [AuditEventType(row=e) for e in page.items], total, kind="AuditEvent"
+            page, [AuditEventType(row=e) for e in page.items], total, db, kind="AuditEvent"
         )
 
     @scoped_field(

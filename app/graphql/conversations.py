@@ -23,10 +23,11 @@ from app.graphql.lookahead import selected
 from app.graphql.node import Node, id_argument, node_id
 from app.graphql.pagination import (
     After,
+    Before,
     Connection,
     First,
-    decode_cursor,
-    page_size,
+    Last,
+    page_window,
     to_connection,
 )
 from app.graphql.users import UserType, user_or_none, users_by_id
@@ -241,6 +242,8 @@ class ConversationFields:
         info: Info,
         first: First = None,
         after: After = None,
+        last: Last = None,
+        before: Before = None,
         filter: Annotated[
             ConversationFilterInput | None,
             strawberry.argument(
@@ -248,7 +251,7 @@ class ConversationFields:
             ),
         ] = None,
     ) -> Connection[ConversationType] | None:
-        size, key = page_size(first), decode_cursor(after, (datetime, int), kind="Conversation")
+        window = page_window(first, after, last, before, (datetime, int), kind="Conversation")
         f = filter.to_domain() if filter else ConversationFilter()
         ws, db = self.workspace_id, info.context.db
         visibility = info.context.conversation_visibility(ws)
@@ -257,7 +260,7 @@ class ConversationFields:
         include = wanted & {"host", "team", "participants"}  # read by the page's own statement
         async with db.session() as s:
             page = await conversations.conversations_page(
-                s, ws, visibility, f, first=size, after=key, include=include
+                s, ws, visibility, f, window, include=include
             )
 
         async def count() -> int:
@@ -265,7 +268,7 @@ class ConversationFields:
                 return await conversations.conversations_count(s, ws, visibility, f)
 
         items = await conversations_of(info, ws, page.items, wanted, page.related)
-        return to_connection(page, items, count, kind="Conversation")
+        return to_connection(page, items, count, info.context.db, kind="Conversation")
 
     @scoped_field(
         "A conversation by ID; null when it does not exist or is outside the viewer's scope.",

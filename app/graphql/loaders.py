@@ -24,7 +24,7 @@ from app.domain.conversations.repository import Visibility
 from app.domain.members import repository as members
 from app.domain.members import writes as member_writes
 from app.domain.nodes import repository as nodes
-from app.domain.pagination import Page
+from app.domain.pagination import Page, Window
 from app.domain.roles import repository as roles
 from app.domain.teams import repository as teams
 from app.domain.users import repository as users
@@ -46,9 +46,10 @@ from app.models import (
 
 K = TypeVar("K", bound=Hashable)
 
-# (team id, page size, cursor key): the members page of one team.
-TeamMembersKey = tuple[int, int, tuple[int, ...] | None]
 V = TypeVar("V")
+# (parent id, window): one page of a parent's list (e.g. a team's members).
+PageKey = tuple[int, Window]
+GroupedPages = Callable[[AsyncSession, list[int], Window], Awaitable[dict[int, Page[Any]]]]
 
 
 def in_key_order(keys: Sequence[K], rows: Iterable[V], key: Callable[[V], K]) -> list[V | None]:
@@ -61,6 +62,26 @@ def grouped(keys: Sequence[K], pairs: Iterable[tuple[K, V]]) -> list[list[V]]:
     for k, v in pairs:
         groups[k].append(v)
     return [groups.get(k, []) for k in keys]
+
+
+def pages_by_window(
+    fetch: GroupedPages,
+) -> Callable[[AsyncSession, list[PageKey]], Awaitable[list[Page[Any]]]]:
+    """A batch function of ``PageKey``s over ``fetch`` (the pages of several parents in
+    one window, one statement): one statement per distinct window, in practice one per
+    batch (every parent of a list asks with the same arguments)."""
+
+    async def load(s: AsyncSession, keys: list[PageKey]) -> list[Page[Any]]:
+        by_window: dict[Window, list[int]] = defaultdict(list)
+        for parent, window in keys:
+            by_window[window].append(parent)
+        pages: dict[PageKey, Page[Any]] = {}
+        for window, parents in by_window.items():
+            found = await fetch(s, parents, window)
+            pages.update(((p, window), found[p]) for p in parents)
+        return [pages[k] for k in keys]
+
+    return load
 
 
 class Loader(DataLoader[K, V]):
@@ -134,7 +155,7 @@ class WorkspaceLoaders:
     team: Loader[int, Team | None]
     teams_of_member: Loader[int, list[Team]]
     role_member_count: Loader[int, int]
-    team_members: Loader[TeamMembersKey, Page[Member]]
+    team_members: Loader[PageKey, Page[Any]]
     team_member_count: Loader[int, int]
     role_permissions: Loader[tuple[int, BuiltinRole | None], list[str]]
     conversation: Loader[int, Conversation | None]
@@ -185,18 +206,10 @@ class WorkspaceLoaders:
         async def teams_of_member(s: AsyncSession, ids: list[int]) -> list[list[Team]]:
             return grouped(ids, await teams.teams_of_members(s, ws, ids))
 
-        async def team_members(s: AsyncSession, keys: list[TeamMembersKey]) -> list[Page[Member]]:
-            # One statement per distinct (first, after): in practice one per batch.
-            by_page: dict[tuple[int, tuple[int, ...] | None], list[int]] = defaultdict(list)
-            for team_id, first, after in keys:
-                by_page[(first, after)].append(team_id)
-            pages: dict[TeamMembersKey, Page[Member]] = {}
-            for (first, after), team_ids in by_page.items():
-                found = await members.members_pages_of_teams(
-                    s, ws, team_ids, first=first, after=after
-                )
-                pages.update(((t, first, after), found[t]) for t in team_ids)
-            return [pages[k] for k in keys]
+        async def team_members(
+            s: AsyncSession, team_ids: list[int], window: Window
+        ) -> dict[int, Page[Any]]:
+            return await members.members_pages_of_teams(s, ws, team_ids, window)
 
         async def settings_pages(
             s: AsyncSession, parts: list[str]
@@ -271,7 +284,7 @@ class WorkspaceLoaders:
             "team": team,
             "teams_of_member": teams_of_member,
             "role_member_count": member_count,
-            "team_members": team_members,
+            "team_members": pages_by_window(team_members),
             "team_member_count": team_member_count,
             "role_permissions": role_permissions,
             "conversation": conversation,

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.permissions import Scope
 from app.db.prepared import Nested, Prepared, Related, any_of
-from app.domain.pagination import Page, prepared_count, prepared_page
+from app.domain.pagination import Page, Window, prepared_count, prepared_page
 from app.domain.tenant import lean, scoped
 from app.models import (
     ActionItem,
@@ -147,9 +147,8 @@ async def conversations_page(
     workspace_id: int,
     v: Visibility,
     f: ConversationFilter,
+    window: Window,
     *,
-    first: int,
-    after: tuple[object, ...] | None,
     include: frozenset[str] = frozenset(),
 ) -> Page[Any]:
     """A page of conversations as lean rows (the columns of Conversation); with
@@ -162,8 +161,7 @@ async def conversations_page(
         ("conversations_page", shape),
         lambda dialect: lean(_filtered(dialect, shape), Conversation),
         CONVERSATION_ORDER,
-        first=first,
-        after=after,
+        window,
         descending=True,
         related=[r for r in (CONVERSATION_HOST, CONVERSATION_TEAM) if r.name in include],
         nested=[CONVERSATION_PARTICIPANTS] if CONVERSATION_PARTICIPANTS.name in include else [],

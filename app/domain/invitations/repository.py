@@ -25,7 +25,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import select
 
 from app.db.types import UTCDateTime
-from app.domain.pagination import Page, count, fetch_page
+from app.domain.pagination import Page, Window, count, fetch_page
 from app.domain.tenant import lean, scoped
 from app.models import BuiltinRole, Invitation, Member, Role, User, Workspace
 
@@ -98,15 +98,11 @@ def _views(workspace_id: int) -> Any:
 
 
 async def invitations_page(
-    session: AsyncSession, workspace_id: int, *, first: int, after: tuple[int, ...] | None
+    session: AsyncSession, workspace_id: int, window: Window
 ) -> Page[InvitationView]:
     """The workspace's pending invitations, oldest first."""
-    page = await fetch_page(
-        session, _views(workspace_id), INVITATION_ORDER, first=first, after=after
-    )
-    return Page(
-        items=[InvitationView.of(r) for r in page.items], keys=page.keys, has_next=page.has_next
-    )
+    page = await fetch_page(session, _views(workspace_id), INVITATION_ORDER, window)
+    return page.replaced([InvitationView.of(r) for r in page.items])
 
 
 async def invitations_count(session: AsyncSession, workspace_id: int) -> int:
