@@ -33,6 +33,7 @@ from app.graphql.pagination import (
     Connection,
     First,
     Last,
+    loaded_connection,
     page_window,
     to_connection,
 )
@@ -187,7 +188,10 @@ class MemberType(Node):
     # Relations are loaded with the list the members come in (see members_of).
     user: UserType = scoped_field("The member's account.")
     role: RoleType = scoped_field("The member's role in this workspace.")
-    teams: list[TeamType] = scoped_field("Teams the member belongs to, in id order.")
+    teams: list[TeamType] = scoped_field(
+        "Teams the member belongs to, in id order.",
+        deprecation_reason="Use `teamsConnection`, which pages the list.",
+    )
     role_id: strawberry.Private[int]
 
     async def _rules(self, info: Info, mutation: str) -> tuple[bool, bool] | None:
@@ -252,6 +256,27 @@ class MemberType(Node):
     async def viewer_can_remove(self, info: Info) -> bool:
         rules = await self._rules(info, "removeMember")
         return rules is not None and not any(rules)
+
+    @scoped_field("Teams the member belongs to, in creation order (keyset-paged).")
+    async def teams_connection(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[TeamType] | None:
+        window = page_window(first, after, last, before, (int,), kind="Team")
+        loaders = info.context.workspace(self.workspace_id)
+        return await loaded_connection(
+            loaders.member_teams_page,
+            loaders.member_team_count,
+            self.pk,
+            window,
+            info.context.db,
+            lambda page: [TeamType.of(t) for t in page.items],
+            kind="Team",
+        )
 
 
 async def _skip() -> None:

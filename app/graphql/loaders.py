@@ -39,6 +39,7 @@ from app.models import (
     Invitation,
     Member,
     Role,
+    ShareLink,
     Team,
     User,
     pk,
@@ -80,6 +81,19 @@ def pages_by_window(
             found = await fetch(s, parents, window)
             pages.update(((p, window), found[p]) for p in parents)
         return [pages[k] for k in keys]
+
+    return load
+
+
+def counts_by_parent(
+    fetch: Callable[[AsyncSession, list[int]], Awaitable[dict[int, int]]],
+) -> Callable[[AsyncSession, list[int]], Awaitable[list[int]]]:
+    """A batch function of parent ids over ``fetch`` (their lists' lengths, one
+    statement); 0 for a parent with none."""
+
+    async def load(s: AsyncSession, ids: list[int]) -> list[int]:
+        found = await fetch(s, ids)
+        return [found.get(i, 0) for i in ids]
 
     return load
 
@@ -146,8 +160,9 @@ class UserLoader(Loader[int, User | None]):
 
 
 class WorkspaceLoaders:
-    """Every loader of one workspace; ``visibility`` bounds the conversations and
-    ``insight_visibility`` the conversations whose insights may be read."""
+    """Every loader of one workspace; ``visibility`` bounds the conversations,
+    ``insight_visibility`` the conversations whose insights may be read and
+    ``share_visibility`` those the viewer may share (and list the links of)."""
 
     active_admins: Loader[int, list[int]]  # the ACTIVE Admins' member ids
     member: Loader[int, Member | None]
@@ -165,6 +180,18 @@ class WorkspaceLoaders:
     insights: Loader[int, list[ConversationInsight]]
     action_items: Loader[int, list[ActionItem]]
     transcript: Loader[int, str | None]
+    # The lists under each conversation or member, a page per parent (PageKey), and
+    # their lengths (by parent id).
+    participants_page: Loader[PageKey, Page[Any]]
+    participant_count: Loader[int, int]
+    insights_page: Loader[PageKey, Page[Any]]
+    insight_count: Loader[int, int]
+    action_items_page: Loader[PageKey, Page[Any]]
+    action_item_count: Loader[int, int]
+    share_links_page: Loader[PageKey, Page[Any]]
+    share_link_count: Loader[int, int]
+    member_teams_page: Loader[PageKey, Page[Any]]
+    member_team_count: Loader[int, int]
     # "handbook" / "intelligence": the settings pages' parts asked for together, one read
     settings_pages: Loader[str, workspaces.SettingsPages]
 
@@ -275,6 +302,18 @@ class WorkspaceLoaders:
         async def active_admins(s: AsyncSession, ids: list[int]) -> list[list[int]]:
             return [await member_writes.active_admin_member_ids(s, ws) for _ in ids]
 
+        async def insights_page(
+            s: AsyncSession, ids: list[int], window: Window
+        ) -> dict[int, Page[Any]]:
+            if insight_visibility is None:
+                return {i: Page([], [], False) for i in ids}
+            return await conversations.insight_pages(s, ws, ids, window, within=insights_within)
+
+        async def insight_count(s: AsyncSession, ids: list[int]) -> dict[int, int]:
+            if insight_visibility is None:
+                return {}
+            return await conversations.insight_counts(s, ws, ids, within=insights_within)
+
         # Loaders are built on first use: a request touches few of them.
         self._db = db
         self._fetchers: dict[str, Callable[[AsyncSession, list[Any]], Awaitable[list[Any]]]] = {
@@ -288,12 +327,38 @@ class WorkspaceLoaders:
             "team_member_count": team_member_count,
             "role_permissions": role_permissions,
             "conversation": conversation,
-            "shareable": shareable,
             "participants": participants,
             "insights": insights,
             "action_items": action_items,
             "transcript": transcript,
             "settings_pages": settings_pages,
+            "shareable": shareable,
+            "participants_page": pages_by_window(
+                lambda s, ids, w: conversations.participant_pages(s, ws, ids, w)
+            ),
+            "participant_count": counts_by_parent(
+                lambda s, ids: conversations.participant_counts(s, ws, ids)
+            ),
+            "insights_page": pages_by_window(insights_page),
+            "insight_count": counts_by_parent(insight_count),
+            "action_items_page": pages_by_window(
+                lambda s, ids, w: conversations.action_item_pages(s, ws, ids, w)
+            ),
+            "action_item_count": counts_by_parent(
+                lambda s, ids: conversations.action_item_counts(s, ws, ids)
+            ),
+            "share_links_page": pages_by_window(
+                lambda s, ids, w: conversations.share_link_pages(s, ws, ids, w)
+            ),
+            "share_link_count": counts_by_parent(
+                lambda s, ids: conversations.share_link_counts(s, ws, ids)
+            ),
+            "member_teams_page": pages_by_window(
+                lambda s, ids, w: teams.team_pages_of_members(s, ws, ids, w)
+            ),
+            "member_team_count": counts_by_parent(
+                lambda s, ids: teams.team_counts_of_members(s, ws, ids)
+            ),
         }
 
     def __getattr__(self, name: str) -> Loader[Any, Any]:
@@ -314,6 +379,7 @@ TENANT_NODE_TABLES: dict[str, type[SQLModel]] = {
     "Conversation": Conversation,
     "ApiKey": ApiKey,
     "Invitation": Invitation,
+    "ShareLink": ShareLink,
 }
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
 import strawberry
+from aiodataloader import DataLoader
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
@@ -271,3 +272,24 @@ def to_connection(
         _keys=keys,
         _kind=kind,
     )
+
+
+async def loaded_connection(
+    pages: DataLoader[tuple[int, Window], Page[Any]],
+    counts: DataLoader[int, int],
+    parent: int,
+    window: Window,
+    db: RequestDB,
+    nodes: Callable[[Page[Any]], Sequence[N]],
+    *,
+    kind: str,
+) -> Connection[N]:
+    """A connection of the list under ``parent`` (a conversation's participants), read
+    through loaders: the pages of every parent in a list are one batch (``pages``, keyed
+    by parent and window), their lengths another (``counts``), read only when asked."""
+    page = await pages.load((parent, window))
+
+    async def count() -> int:
+        return await counts.load(parent)
+
+    return to_connection(page, nodes(page), count, db, kind=kind)
