@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.models import AuditEvent, pk
+from app.domain.workspaces.service import create_workspace
+from app.models import ActionItem, AuditEvent, ConversationInsight, InsightKind, pk
 from tests import factories as f
 from tests.client import GraphQLClient, without_cost
 from tests.test_pagination import statements
@@ -21,24 +22,49 @@ PAGE = """totalCount edges { cursor } nodes { __typename }
   pageInfo { hasNextPage hasPreviousPage startCursor endCursor }"""
 VARIABLES = "$first: Int, $after: String, $last: Int, $before: String"
 
-# Each connection: (the query, where its connection sits under `workspace`).
+# Each connection: (the query, where its connection sits in `data`).
 LISTS: dict[str, tuple[str, tuple[str, ...]]] = {
     name: (
         f'query({VARIABLES}) {{ workspace(slug: "acme") {{ {name}({ARGS}) {{ {PAGE} }} }} }}',
-        (name,),
+        ("workspace", name),
     )
-    for name in ("members", "teams", "roles", "conversations", "auditEvents", "invitations")
+    for name in (
+        "members",
+        "teams",
+        "roles",
+        "conversations",
+        "auditEvents",
+        "invitations",
+        "apiKeysConnection",
+    )
 }
-LISTS["Team.members"] = (
-    f'query({VARIABLES}, $team: ID!) {{ workspace(slug: "acme") {{ team(id: $team) {{ members({ARGS}) {{ {PAGE} }} }} }} }}',
-    ("team", "members"),
+# The lists under an object: (its field in workspace, the ID variable's name, the list).
+NESTED = {
+    "Team.members": ("team", "team", "members"),
+    "Member.teamsConnection": ("member", "member", "teamsConnection"),
+    "Conversation.participantsConnection": ("conversation", "call", "participantsConnection"),
+    "Conversation.insightsConnection": ("conversation", "call", "insightsConnection"),
+    "Conversation.actionItemsConnection": ("conversation", "call", "actionItemsConnection"),
+    "Conversation.shareLinks": ("conversation", "call", "shareLinks"),
+}
+for name, (parent, variable, field) in NESTED.items():
+    LISTS[name] = (
+        f'query({VARIABLES}, ${variable}: ID!) {{ workspace(slug: "acme") {{ '
+        f"{parent}(id: ${variable}) {{ {field}({ARGS}) {{ {PAGE} }} }} }} }}",
+        ("workspace", parent, field),
+    )
+LISTS["User.invitationsConnection"] = (
+    f"query({VARIABLES}) {{ viewer {{ invitationsConnection({ARGS}) {{ {PAGE} }} }} }}",
+    ("viewer", "invitationsConnection"),
 )
 
 
 async def grown(session: AsyncSession) -> dict[str, Any]:
     """Acme with every list longer than a few pages of two (an odd length each: the
-    last page is short): 7 members, 5 teams, 5 roles, 9 conversations (four at the
-    same instant as another), 5 audit events, 5 invitations, 5 members of Sales."""
+    last page is short): 7 members, 5 teams, 5 roles, 11 conversations (five at the
+    same instant as another), 5 audit events, 5 invitations, 5 members of Sales, 5 API
+    keys; ada in 5 teams; a call with 5 participants, insights, action items and share
+    links; 5 invitations addressed to ada in other workspaces."""
     ws = await f.workspace_id(session, "acme")
     ada = await f.user_id(session, ADA)
     member_role = await f.role_id(session, ws, "Member")
@@ -46,12 +72,15 @@ async def grown(session: AsyncSession) -> dict[str, Any]:
     users = await f.create_users(session, 3)
     added = await f.add_members(session, ws, [pk(u) for u in users], member_role)
     await f.add_to_team(session, ws, sales, [pk(m) for m in added])
+    ada_member = await f.member(session, ws, ADA)
     for i in range(3):
-        await f.create_team(session, ws, name=f"Squad {i}")
+        squad = await f.create_team(session, ws, name=f"Squad {i}")
+        await f.add_to_team(session, ws, pk(squad), [pk(ada_member)])
+    await f.add_to_team(session, ws, await f.team_id(session, ws, "Support"), [pk(ada_member)])
     for i in range(2):
         await f.create_role(session, ws, ["teams:read:all"], name=f"Reader {i}")
     same_time = datetime(2026, 11, 4, 17, 0, tzinfo=UTC)  # "Pricing objection handling"'s
-    for title in ("Tie A", "Tie B", "Tie C", "Tie D"):
+    for title in ("Tie A", "Tie B", "Tie C", "Tie D", "Tie E"):
         await f.create_conversation(session, ws, host=ada, title=title, start=same_time)
     session.add_all(
         AuditEvent(workspace_id=ws, action="test.event", actor_user_id=ada, summary={"n": i})
@@ -61,13 +90,44 @@ async def grown(session: AsyncSession) -> dict[str, Any]:
         await f.create_invitation(
             session, ws, f"guest{i}@example.test", role=member_role, invited_by=ada
         )
+    for i in range(5):
+        await f.create_api_key(session, ws, ada, ["members:read:all"], name=f"Key {i}")
+    # One call with five of each list under it (the factory adds the host and a guest).
+    people = [await f.user_id(session, e) for e in ("ben@acme.test", "cy@acme.test")]
+    call = await f.create_conversation(
+        session, ws, host=ada, title="Crowded call", participant_ids=[*people, pk(users[0])]
+    )
+    for i in range(5):
+        session.add(
+            ConversationInsight(
+                workspace_id=ws, conversation_id=pk(call), kind=InsightKind.TOPIC, content=f"T{i}"
+            )
+        )
+        session.add(ActionItem(workspace_id=ws, conversation_id=pk(call), text=f"Do {i}"))
+        await f.create_share_link(session, ws, pk(call), created_by=ada)
+    # Invitations to ada's address from five other workspaces.
+    for i in range(5):
+        other, _, _ = await create_workspace(
+            session, slug=f"other{i}", name=f"Other {i}", admin_email=f"admin{i}@other.test"
+        )
+        await f.create_invitation(
+            session,
+            pk(other),
+            ADA,
+            role=await f.role_id(session, pk(other), "Member"),
+            invited_by=await f.user_id(session, f"admin{i}@other.test"),
+        )
     await session.commit()
-    return {"team": await f.gid(session, "Team", "acme", "Sales")}
+    return {
+        "team": await f.gid(session, "Team", "acme", "Sales"),
+        "member": await f.gid(session, "Member", "acme", ADA),
+        "call": await f.gid(session, "Conversation", "acme", "Crowded call"),
+    }
 
 
 def at(body: dict[str, Any], path: tuple[str, ...]) -> Any:
     assert "errors" not in body, body
-    found = body["data"]["workspace"]
+    found = body["data"]
     for name in path:
         found = found[name]
     return found
@@ -152,26 +212,39 @@ async def test_before_gives_the_items_just_before_the_cursor_in_the_list_order(
     query = f"""query({VARIABLES}) {{ workspace(slug: "acme") {{ conversations({ARGS}) {{
       nodes {{ title }} edges {{ cursor }} pageInfo {{ hasNextPage hasPreviousPage }} }} }} }}"""
     args = {"first": None, "after": None, "last": None, "before": None}
-    whole = at(await client.query(query, {**args, "first": 100}, as_=ADA), ("conversations",))
+    whole = at(
+        await client.query(query, {**args, "first": 100}, as_=ADA), ("workspace", "conversations")
+    )
     titles = [n["title"] for n in whole["nodes"]]
-    assert titles[2:7] == ["Tie D", "Tie C", "Tie B", "Tie A", "Pricing objection handling"]
-    cursor = whole["edges"][6]["cursor"]  # "Pricing objection handling"
+    assert titles[2:8] == [
+        "Tie E",
+        "Tie D",
+        "Tie C",
+        "Tie B",
+        "Tie A",
+        "Pricing objection handling",
+    ]
+    cursor = whole["edges"][7]["cursor"]  # "Pricing objection handling"
 
-    back = at(await client.query(query, {**args, "last": 2, "before": cursor}, as_=ADA), ())
-    ahead = at(await client.query(query, {**args, "first": 2, "before": cursor}, as_=ADA), ())
+    back = at(
+        await client.query(query, {**args, "last": 2, "before": cursor}, as_=ADA), ("workspace",)
+    )
+    ahead = at(
+        await client.query(query, {**args, "first": 2, "before": cursor}, as_=ADA), ("workspace",)
+    )
     assert back["conversations"]["nodes"] == [{"title": "Tie B"}, {"title": "Tie A"}]
     assert back["conversations"]["pageInfo"] == {"hasNextPage": True, "hasPreviousPage": True}
     # `first` with `before`: the first items of those before the cursor.
     assert ahead["conversations"]["nodes"] == [{"title": t} for t in titles[:2]]
     assert ahead["conversations"]["pageInfo"] == {"hasNextPage": True, "hasPreviousPage": False}
-    # Both cursors: the items strictly between them, here the four ties.
+    # Both cursors: the items strictly between them, here the five ties.
     both = await client.query(
         query,
         {**args, "last": 5, "after": whole["edges"][1]["cursor"], "before": cursor},
         as_=ADA,
     )
-    assert at(both, ("conversations",))["nodes"] == [{"title": t} for t in titles[2:6]]
-    assert at(both, ("conversations",))["pageInfo"] == {
+    assert at(both, ("workspace", "conversations"))["nodes"] == [{"title": t} for t in titles[2:7]]
+    assert at(both, ("workspace", "conversations"))["pageInfo"] == {
         "hasNextPage": True,
         "hasPreviousPage": True,
     }
@@ -196,15 +269,17 @@ async def test_an_empty_list_pages_backwards_to_an_empty_page(
             "endCursor": None,
         },
     }
-    assert at(await client.query(query, as_=ADA), ("none",)) == empty
+    assert at(await client.query(query, as_=ADA), ("workspace", "none")) == empty
     # A cursor of the same list (all members) before which nothing is deactivated.
     cursor = at(
         await client.query(
             '{ workspace(slug: "acme") { members(last: 1) { pageInfo { endCursor } } } }', as_=ADA
         ),
-        ("members",),
+        ("workspace", "members"),
     )["pageInfo"]["endCursor"]
-    assert at(await client.query(query, {"before": cursor}, as_=ADA), ("none",)) == empty
+    assert (
+        at(await client.query(query, {"before": cursor}, as_=ADA), ("workspace", "none")) == empty
+    )
 
 
 async def test_before_the_first_item_gives_an_empty_page_with_the_rest_after_it(
@@ -227,15 +302,15 @@ async def test_each_team_pages_its_members_backwards_in_one_list(
              members(last: 2) { nodes { user { email } } pageInfo { hasNextPage hasPreviousPage } } } } } }""",
         as_=ADA,
     )
-    teams = at(body, ("teams", "nodes"))
+    teams = at(body, ("workspace", "teams", "nodes"))
     assert [t["name"] for t in teams] == ["Sales", "Support", "Squad 0", "Squad 1", "Squad 2"]
     sales, support = teams[0]["members"], teams[1]["members"]
     assert len(sales["nodes"]) == 2  # the last two of five
     assert sales["pageInfo"] == {"hasNextPage": False, "hasPreviousPage": True}
     assert [m["user"]["email"] for m in support["nodes"]] == ["ben@acme.test", "eve@acme.test"]
-    assert support["pageInfo"] == {"hasNextPage": False, "hasPreviousPage": False}
+    assert support["pageInfo"] == {"hasNextPage": False, "hasPreviousPage": True}  # ada
     assert teams[2]["members"] == {
-        "nodes": [],
+        "nodes": [{"user": {"email": ADA}}],
         "pageInfo": {"hasNextPage": False, "hasPreviousPage": False},
     }
 
@@ -276,8 +351,8 @@ async def test_a_before_cursor_of_another_list_is_refused(client: GraphQLClient)
         "conversations(first: 1) { pageInfo { endCursor } } } }",
         as_=ADA,
     )
-    team_cursor = at(body, ("teams", "pageInfo", "endCursor"))
-    conversation_cursor = at(body, ("conversations", "pageInfo", "endCursor"))
+    team_cursor = at(body, ("workspace", "teams", "pageInfo", "endCursor"))
+    conversation_cursor = at(body, ("workspace", "conversations", "pageInfo", "endCursor"))
     for field, before in (
         ("members", team_cursor),  # the same key shape (an id): only the tag differs
         ("roles", team_cursor),

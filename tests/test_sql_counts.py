@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.models import pk
+from app.models import ActionItem, pk
 from tests import factories as f
 from tests.client import GraphQLClient
 
@@ -236,6 +236,60 @@ async def test_teams_with_their_members_statement_count_does_not_grow_with_the_p
     assert [len(m["nodes"]) for m in first_squads] == [1, 2, 3, 3]
     assert at_2 == at_20 == sorted(TEAMS_WITH_MEMBERS_STATEMENTS)
     assert total_at_2 == total_at_20
+
+
+CONVERSATIONS_WITH_THEIR_LISTS = """query($n: Int) { workspace(slug: "acme") {
+  conversations(first: $n) { nodes { title
+    participantsConnection(first: 2) { totalCount nodes { name user { name } } }
+    actionItemsConnection(last: 2) { nodes { text } pageInfo { hasPreviousPage } }
+    shareLinks(first: 2) { totalCount nodes { token } } } } } }"""
+
+# What a page of conversations with a page of each of their lists adds, whatever N.
+CONVERSATIONS_WITH_THEIR_LISTS_STATEMENTS = [
+    "action_items",  # every conversation's last two action items at once (a window function)
+    "conversation_participants",  # every conversation's first two participants, with accounts
+    "conversation_participants",  # their totalCount: one grouped count
+    "conversations",  # the page
+    "share_links",  # every conversation's first two links
+    "share_links",  # their totalCount
+]
+
+
+async def test_the_lists_under_each_conversation_take_a_statement_each_whatever_the_page(
+    client: GraphQLClient, engine: AsyncEngine, session: AsyncSession
+) -> None:
+    ws = await f.workspace_id(session, "acme")
+    ada = await f.user_id(session, ADA)
+    cy = await f.user_id(session, "cy@acme.test")
+    start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    calls = await f.create_conversations(
+        session, ws, EXTRA, host=ada, participant_ids=[cy], start=start
+    )
+    for i, call in enumerate(calls):
+        session.add_all(
+            ActionItem(workspace_id=ws, conversation_id=pk(call), text=f"Do {j}")
+            for j in range(i % 4)
+        )
+        for _ in range(i % 3):
+            await f.create_share_link(session, ws, pk(call), created_by=ada)
+    await session.commit()
+    await client.query("{ viewer { id } }", as_=ADA)
+
+    small, at_2, total_at_2 = await run(client, engine, CONVERSATIONS_WITH_THEIR_LISTS, 2)
+    large, at_40, total_at_40 = await run(client, engine, CONVERSATIONS_WITH_THEIR_LISTS, 40)
+
+    nodes = large["data"]["workspace"]["conversations"]["nodes"]
+    assert len(nodes) == 40
+    assert {n["participantsConnection"]["totalCount"] for n in nodes} == {3}  # ada, cy, a guest
+    assert {len(n["actionItemsConnection"]["nodes"]) for n in nodes} == {0, 1, 2}
+    assert {n["actionItemsConnection"]["pageInfo"]["hasPreviousPage"] for n in nodes} == {
+        False,
+        True,
+    }
+    assert {n["shareLinks"]["totalCount"] for n in nodes} == {0, 1, 2}
+    assert at_2 == at_40 == sorted(CONVERSATIONS_WITH_THEIR_LISTS_STATEMENTS)
+    assert total_at_2 == total_at_40
+    assert len(small["data"]["workspace"]["conversations"]["nodes"]) == 2
 
 
 async def test_admin_count_and_advisories_share_one_statement(
