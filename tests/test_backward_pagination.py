@@ -375,3 +375,31 @@ async def test_a_before_cursor_of_another_list_is_refused(client: GraphQLClient)
                 {"code": "BAD_USER_INPUT", "argument": "before"},
             )
         ], field
+
+
+async def test_a_list_paged_in_memory_answers_every_window_as_the_sql_does(
+    client: GraphQLClient, session: AsyncSession
+) -> None:
+    """Member.teamsConnection pages a member's teams read whole; Workspace.teams pages in
+    SQL. Ada is in every team of acme, so for every window the two must agree."""
+    extra = await grown(session)
+    query = """query($first: Int, $after: String, $last: Int, $before: String, $member: ID!) {
+      workspace(slug: "acme") {
+        sql: teams(first: $first, after: $after, last: $last, before: $before) { PAGE }
+        member(id: $member) {
+          memory: teamsConnection(first: $first, after: $after, last: $last, before: $before) {
+            PAGE } } } }""".replace("PAGE", PAGE)
+    cursors = checked(await page(client, "teams", extra, first=100))
+    assert len(cursors) == 5
+    windows = [
+        {"after": after, "before": before, size: n}
+        for after in (None, *cursors)
+        for before in (None, *cursors)
+        for size in ("first", "last")
+        for n in (1, 2)
+    ]
+    for window in windows:
+        variables = {"first": None, "last": None, **window, "member": extra["member"]}
+        body = await client.query(query, variables, as_=ADA)
+        found = at(body, ("workspace",))
+        assert found["member"]["memory"] == found["sql"], window

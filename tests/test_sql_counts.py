@@ -139,6 +139,30 @@ async def test_members_page_statement_count_does_not_grow_with_the_page(
     assert total_at_2 == total_at_50
 
 
+async def test_a_members_teams_as_a_connection_cost_no_statement_more(
+    client: GraphQLClient, engine: AsyncEngine
+) -> None:
+    """A member's teams are read whole with the page (Member.teams, deprecated) and
+    Member.teamsConnection pages them from there."""
+    query = """query($n: Int) { workspace(slug: "acme") { members(first: $n) { nodes {
+      user { name } teamsConnection(last: 1) { totalCount nodes { name } } } } } }"""
+    await client.query("{ viewer { id } }", as_=ADA)
+
+    body, extra, _ = await run(client, engine, query, 4)
+
+    nodes = body["data"]["workspace"]["members"]["nodes"]
+    assert [(n["user"]["name"], n["teamsConnection"]) for n in nodes] == [
+        (name, {"totalCount": 1, "nodes": [{"name": team}]})
+        for name, team in (
+            ("Ada Admin", "Sales"),
+            ("Ben Admin", "Support"),
+            ("Cy Member", "Sales"),
+            ("Eve Billing", "Support"),
+        )
+    ]
+    assert extra == sorted(MEMBERS_PAGE_STATEMENTS)
+
+
 CONVERSATION_LIST = """query($n: Int) { workspace(slug: "acme") { conversations(first: $n) {
   nodes { title host { name } team { name } participants { name user { name } } } } } }"""
 

@@ -14,6 +14,7 @@ with a statement of its own, run only when a client asks (``pageInfo``).
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -147,6 +148,23 @@ def page_of(
     joined = {r.name: r.of(rows) for r in related}
     has_next, has_previous = _flags(window, more)
     return Page(rows, keys, has_next, has_previous, joined, beyond)
+
+
+def page_of_whole(rows: Sequence[Any], key: Callable[[Any], Key], window: Window) -> Page[Any]:
+    """The page ``window`` gives of a list already read whole, in its (ascending) order of
+    ``key``: the same page, and the same flags, a statement would give, without one."""
+    keys = [key(r) for r in rows]
+    earlier = 0 if window.after is None else bisect_right(keys, window.after)  # at or before
+    later = len(keys) if window.before is None else bisect_left(keys, window.before)
+    inside = range(earlier, max(earlier, later))
+    more = len(inside) > window.size
+    chosen = inside[-window.size :] if window.backward else inside[: window.size]
+    has_next, has_previous = _flags(window, more)
+    if has_next is None:  # rows at or after `before`
+        has_next = later < len(keys)
+    if has_previous is None:  # rows at or before `after`
+        has_previous = earlier > 0
+    return Page([rows[i] for i in chosen], [keys[i] for i in chosen], has_next, has_previous)
 
 
 async def fetch_page(

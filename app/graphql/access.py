@@ -15,7 +15,7 @@ from app.auth.permissions import expand_for_display
 from app.domain.members import repository as members
 from app.domain.members.repository import MemberFilter
 from app.domain.members.service import escalates, is_last_admin
-from app.domain.pagination import Window
+from app.domain.pagination import Window, page_of_whole
 from app.domain.roles import repository as roles
 from app.domain.roles import service as roles_service
 from app.domain.teams import repository as teams
@@ -33,7 +33,6 @@ from app.graphql.pagination import (
     Connection,
     First,
     Last,
-    loaded_connection,
     page_window,
     to_connection,
 )
@@ -193,6 +192,8 @@ class MemberType(Node):
         deprecation_reason="Use `teamsConnection`, which pages the list.",
     )
     role_id: strawberry.Private[int]
+    # Whether ``teams`` holds the member's teams (read when the query selects them).
+    teams_read: strawberry.Private[bool] = False
 
     async def _rules(self, info: Info, mutation: str) -> tuple[bool, bool] | None:
         """None when the viewer fails ``mutation``'s permission check; otherwise whether
@@ -266,17 +267,26 @@ class MemberType(Node):
         last: Last = None,
         before: Before = None,
     ) -> Connection[TeamType] | None:
+        # A member's teams are few (at most the workspace's) and read whole with the
+        # list the member comes in (members_of: in the page's own statement for
+        # Workspace.members): paged here, without a statement.
         window = page_window(first, after, last, before, (int,), kind="Team")
-        loaders = info.context.workspace(self.workspace_id)
-        return await loaded_connection(
-            loaders.member_teams_page,
-            loaders.member_team_count,
-            self.pk,
-            window,
-            info.context.db,
-            lambda page: [TeamType.of(t) for t in page.items],
-            kind="Team",
-        )
+        teams = self.teams
+        if not self.teams_read:
+            loaders = info.context.workspace(self.workspace_id)
+            teams = [TeamType.of(t) for t in await loaders.teams_of_member.load(self.pk)]
+        page = page_of_whole(teams, lambda t: (t.pk,), window)
+
+        async def count() -> int:
+            return len(teams)
+
+        return to_connection(page, page.items, count, info.context.db, kind="Team")
+
+
+def _with_relations(wanted: frozenset[str]) -> frozenset[str]:
+    """The relations to read for the fields a query selects on members: their teams for
+    ``teamsConnection`` too (paged from the whole list)."""
+    return wanted | {"teams"} if "teamsConnection" in wanted else wanted
 
 
 async def _skip() -> None:
@@ -296,6 +306,7 @@ async def members_of(
     ctx = info.context
     loaders = ctx.workspace(workspace_id)
     joined = related or {}
+    wanted = _with_relations(wanted)
     users, roles, teams = await asyncio.gather(
         users_by_id(info, (r.user_id for r in rows))
         if "user" in wanted and "user" not in joined
@@ -334,6 +345,7 @@ async def members_of(
                 teams=[team_of.setdefault(pk(t), TeamType.of(t)) for t in teams[i]]
                 if teams
                 else [],
+                teams_read=teams is not None,
             )
         )
     return out
@@ -376,7 +388,7 @@ class MemberFilterInput:
 async def members_connection(
     info: Info, workspace_id: int, f: MemberFilter, window: Window
 ) -> Connection[MemberType]:
-    db, wanted = info.context.db, selected(info, *ITEMS)
+    db, wanted = info.context.db, _with_relations(selected(info, *ITEMS))
     include = wanted & {"user", "role", "teams"}  # read by the page's own statement
     async with db.session() as s:
         page = await members.members_page(s, workspace_id, f, window, include=include)

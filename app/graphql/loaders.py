@@ -180,8 +180,8 @@ class WorkspaceLoaders:
     insights: Loader[int, list[ConversationInsight]]
     action_items: Loader[int, list[ActionItem]]
     transcript: Loader[int, str | None]
-    # The lists under each conversation or member, a page per parent (PageKey), and
-    # their lengths (by parent id).
+    # The lists under each conversation, a page per conversation (PageKey), and their
+    # lengths (by conversation id).
     participants_page: Loader[PageKey, Page[Any]]
     participant_count: Loader[int, int]
     insights_page: Loader[PageKey, Page[Any]]
@@ -190,8 +190,6 @@ class WorkspaceLoaders:
     action_item_count: Loader[int, int]
     share_links_page: Loader[PageKey, Page[Any]]
     share_link_count: Loader[int, int]
-    member_teams_page: Loader[PageKey, Page[Any]]
-    member_team_count: Loader[int, int]
     # "handbook" / "intelligence": the settings pages' parts asked for together, one read
     settings_pages: Loader[str, workspaces.SettingsPages]
 
@@ -352,12 +350,6 @@ class WorkspaceLoaders:
             ),
             "share_link_count": counts_by_parent(
                 lambda s, ids: conversations.share_link_counts(s, ws, ids)
-            ),
-            "member_teams_page": pages_by_window(
-                lambda s, ids, w: teams.team_pages_of_members(s, ws, ids, w)
-            ),
-            "member_team_count": counts_by_parent(
-                lambda s, ids: teams.team_counts_of_members(s, ws, ids)
             ),
         }
 

@@ -9,14 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.prepared import Prepared, any_of
-from app.domain.pagination import (
-    Page,
-    Window,
-    count,
-    fetch_page,
-    grouped_counts,
-    grouped_pages,
-)
+from app.domain.pagination import Page, Window, count, fetch_page
 from app.domain.tenant import lean, rows_by_ids, scoped
 from app.models import Team, TeamMember
 
@@ -71,36 +64,3 @@ async def teams_of_members(
     """(member_id, team) pairs, teams in id order; teams as lean rows (read path only)."""
     rows = await _TEAMS_OF_MEMBERS.all(session, workspace_id=workspace_id, ids=list(member_ids))
     return [(row.member_id, row) for row in rows]
-
-
-def _teams_with_members(workspace_id: int) -> Any:
-    """Lean team rows joined with their memberships (whose ``member_id`` groups them)."""
-    return lean(
-        scoped(Team, workspace_id).join(
-            TeamMember,
-            sa.and_(TeamMember.workspace_id == Team.workspace_id, TeamMember.team_id == Team.id),
-        ),
-        Team,
-    )
-
-
-async def team_pages_of_members(
-    session: AsyncSession, workspace_id: int, member_ids: Sequence[int], window: Window
-) -> dict[int, Page[Any]]:
-    """A page of teams (id order) per member, in one statement."""
-    return await grouped_pages(
-        session,
-        _teams_with_members(workspace_id),
-        TeamMember.member_id,
-        TEAM_ORDER,
-        window,
-        member_ids,
-    )
-
-
-async def team_counts_of_members(
-    session: AsyncSession, workspace_id: int, member_ids: Sequence[int]
-) -> dict[int, int]:
-    return await grouped_counts(
-        session, _teams_with_members(workspace_id), TeamMember.member_id, member_ids
-    )
