@@ -262,7 +262,8 @@ def test_the_generated_documents_reach_every_object_type() -> None:
     }
     # The roots; what only mutations return (run through the docs' examples); a share link
     # (shareLink(token:) needs a token a mutation creates); the edges of the lists under a
-    # conversation, four levels down (docs/queries.md's examples read them).
+    # conversation, four levels down (the examples of docs/queries.md and docs/mutations.md
+    # read them).
     elsewhere = {n for n in objects if n.endswith("Payload")} | {
         "Query",
         "Mutation",
