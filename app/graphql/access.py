@@ -34,6 +34,7 @@ from app.graphql.pagination import (
     First,
     Last,
     page_window,
+    read_connection,
     to_connection,
 )
 from app.graphql.users import UserType, users_by_id
@@ -445,17 +446,14 @@ class AccessFields:
         last: Last = None,
         before: Before = None,
     ) -> Connection[TeamType] | None:
-        window = page_window(first, after, last, before, (int,), kind="Team")
-        db, ws = info.context.db, self.workspace_id
-        async with db.session() as s:
-            page = await teams.teams_page(s, ws, window)
-
-        async def count() -> int:
-            async with db.session() as s:
-                return await teams.teams_count(s, ws)
-
-        return to_connection(
-            page, [TeamType.of(t) for t in page.items], count, info.context.db, kind="Team"
+        ws = self.workspace_id
+        return await read_connection(
+            info.context.db,
+            page_window(first, after, last, before, (int,), kind="Team"),
+            lambda s, window: teams.teams_page(s, ws, window),
+            lambda s: teams.teams_count(s, ws),
+            lambda page: [TeamType.of(t) for t in page.items],
+            kind="Team",
         )
 
     @scoped_field("A team by ID; null when not in this workspace.", TEAMS_READ)
@@ -476,17 +474,14 @@ class AccessFields:
         last: Last = None,
         before: Before = None,
     ) -> Connection[RoleType] | None:
-        window = page_window(first, after, last, before, (int,), kind="Role")
-        db, ws = info.context.db, self.workspace_id
-        async with db.session() as s:
-            page = await roles.roles_page(s, ws, window)
-
-        async def count() -> int:
-            async with db.session() as s:
-                return await roles.roles_count(s, ws)
-
-        return to_connection(
-            page, [RoleType.of(r) for r in page.items], count, info.context.db, kind="Role"
+        ws = self.workspace_id
+        return await read_connection(
+            info.context.db,
+            page_window(first, after, last, before, (int,), kind="Role"),
+            lambda s, window: roles.roles_page(s, ws, window),
+            lambda s: roles.roles_count(s, ws),
+            lambda page: [RoleType.of(r) for r in page.items],
+            kind="Role",
         )
 
     @scoped_field("A role by ID; null when not in this workspace.", ROLES_READ)

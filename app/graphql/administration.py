@@ -28,7 +28,7 @@ from app.graphql.pagination import (
     First,
     Last,
     page_window,
-    to_connection,
+    read_connection,
 )
 from app.graphql.users import UserType, user_or_none
 from app.models import pk
@@ -182,17 +182,15 @@ class AdministrationFields:
         last: Last = None,
         before: Before = None,
     ) -> Connection[ApiKeyType] | None:
-        window = page_window(first, after, last, before, (int,), kind="ApiKey")
-        db, ws = info.context.db, self.workspace_id
-        async with db.session() as s:
-            page = await workspaces.api_keys_page(s, ws, window)
-
-        async def count() -> int:
-            async with db.session() as s:
-                return await workspaces.api_keys_count(s, ws)
-
-        items = [ApiKeyType.of(k) for k in page.items]
-        return to_connection(page, items, count, db, kind="ApiKey")
+        ws = self.workspace_id
+        return await read_connection(
+            info.context.db,
+            page_window(first, after, last, before, (int,), kind="ApiKey"),
+            lambda s, window: workspaces.api_keys_page(s, ws, window),
+            lambda s: workspaces.api_keys_count(s, ws),
+            lambda page: [ApiKeyType.of(k) for k in page.items],
+            kind="ApiKey",
+        )
 
     @scoped_field("The audit log, newest first (keyset-paged).", "audit:read:all")
     async def audit_events(
@@ -213,16 +211,14 @@ class AdministrationFields:
             actor_user_id=pk_of(filter.actor_id, "User", "filter.actorId") if filter else None,
             since=filter.since if filter else None,
         )
-        db, ws = info.context.db, self.workspace_id
-        async with db.session() as s:
-            page = await audit.events_page(s, ws, f, window)
-
-        async def total() -> int:
-            async with db.session() as s:
-                return await audit.events_count(s, ws, f)
-
-        return to_connection(
-            page, [AuditEventType(row=e) for e in page.items], total, db, kind="AuditEvent"
+        ws = self.workspace_id
+        return await read_connection(
+            info.context.db,
+            window,
+            lambda s, window: audit.events_page(s, ws, f, window),
+            lambda s: audit.events_count(s, ws, f),
+            lambda page: [AuditEventType(row=e) for e in page.items],
+            kind="AuditEvent",
         )
 
     @scoped_field(

@@ -24,7 +24,7 @@ from app.domain.pagination import Page, Window
 from app.graphql.context import Info
 from app.graphql.ids import encode_id
 from app.graphql.node import Node, node_id
-from app.graphql.pagination import Connection, to_connection
+from app.graphql.pagination import Connection, read_connection, to_connection
 
 
 @strawberry.type(
@@ -95,15 +95,14 @@ async def viewer_invitations_connection(
     db, email = info.context.db, info.context.viewer.user.email
     if window is None:
         return to_connection(Page([], [], False), [], _none, db, kind="Invitation")
-    async with db.session() as s:
-        page = await repository.invitations_addressed_to_page(s, email, window)
-
-    async def count() -> int:
-        async with db.session() as s:
-            return await repository.invitations_addressed_to_count(s, email)
-
-    items = [InvitationType.of(v) for v in page.items]
-    return to_connection(page, items, count, db, kind="Invitation")
+    return await read_connection(
+        db,
+        window,
+        lambda s, window: repository.invitations_addressed_to_page(s, email, window),
+        lambda s: repository.invitations_addressed_to_count(s, email),
+        lambda page: [InvitationType.of(v) for v in page.items],
+        kind="Invitation",
+    )
 
 
 async def _none() -> int:

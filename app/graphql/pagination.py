@@ -15,6 +15,7 @@ import strawberry
 from aiodataloader import DataLoader
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.session import RequestDB
 from app.domain.pagination import Page, Side, Window
@@ -272,6 +273,28 @@ def to_connection(
         _keys=keys,
         _kind=kind,
     )
+
+
+async def read_connection(
+    db: RequestDB,
+    window: Window,
+    page: Callable[[AsyncSession, Window], Awaitable[Page[Any]]],
+    count: Callable[[AsyncSession], Awaitable[int]],
+    nodes: Callable[[Page[Any]], Sequence[N]],
+    *,
+    kind: str,
+) -> Connection[N]:
+    """A connection of a list read by a repository: ``page(session, window)`` now,
+    ``count(session)`` when ``totalCount`` is asked for; ``nodes`` makes the page's
+    items into the GraphQL objects."""
+    async with db.session() as s:
+        found = await page(s, window)
+
+    async def total() -> int:
+        async with db.session() as s:
+            return await count(s)
+
+    return to_connection(found, nodes(found), total, db, kind=kind)
 
 
 async def loaded_connection(

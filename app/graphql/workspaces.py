@@ -28,7 +28,7 @@ from app.graphql.pagination import (
     First,
     Last,
     page_window,
-    to_connection,
+    read_connection,
 )
 from app.graphql.users import UserType, user_or_none
 from app.models import pk
@@ -217,17 +217,15 @@ class WorkspaceType(Node, AccessFields, ConversationFields, AdministrationFields
         last: Last = None,
         before: Before = None,
     ) -> Connection[InvitationType] | None:
-        window = page_window(first, after, last, before, (int,), kind="Invitation")
-        db, ws = info.context.db, self.workspace_id
-        async with db.session() as s:
-            page = await invitations.invitations_page(s, ws, window)
-
-        async def count() -> int:
-            async with db.session() as s:
-                return await invitations.invitations_count(s, ws)
-
-        items = [InvitationType.of(v) for v in page.items]
-        return to_connection(page, items, count, info.context.db, kind="Invitation")
+        ws = self.workspace_id
+        return await read_connection(
+            info.context.db,
+            page_window(first, after, last, before, (int,), kind="Invitation"),
+            lambda s, window: invitations.invitations_page(s, ws, window),
+            lambda s: invitations.invitations_count(s, ws),
+            lambda page: [InvitationType.of(v) for v in page.items],
+            kind="Invitation",
+        )
 
     @scoped_field("Integrations, by provider key.", "integrations:read:all")
     async def integrations(self, info: Info) -> list[IntegrationType] | None:
