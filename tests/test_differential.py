@@ -7,7 +7,8 @@ document runs on one side, then on the other, in the same order, so mutations ru
 and both databases go through the same changes: the bodies (data, errors with message,
 path and code) must be equal. Only values that no two runs share are compared loosely:
 timestamps (a mutation's ``createdAt``) within seconds; a created API key's ``secret``
-and ``prefix``, a share link's ``token`` and ``url`` as strings.
+and ``prefix``, a share link's ``token`` and ``url``, an audit event's ``requestId`` (each
+request has its own) as strings.
 
 The documents: every GraphQL example of the docs (as its own viewer), the benchmark's,
 the SPA manifest's (app/edge/trusted_documents.json), and one generated per root field
@@ -58,8 +59,9 @@ from tests.databases import Databases
 from tests.test_docs import DOCS, examples
 
 VIEWERS = ("ada@acme.test", "cy@acme.test")
-# Made at random when created: an API key's secret and prefix, a share link's token.
-RANDOM = frozenset({"secret", "prefix", "token", "url"})
+# Made at random when created: an API key's secret and prefix, a share link's token; and
+# what each request has its own of: the request id an audit event records.
+RANDOM = frozenset({"secret", "prefix", "token", "url", "requestId"})
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
 Request = tuple[str, str, dict[str, Any]]  # (where, viewer, body)
 
@@ -80,6 +82,7 @@ DEMO_IDS = """{ workspace(slug: "acme") { id
   conversations(first: 1) { nodes { id } } } }"""
 ID_OF_OPERATION = {
     "ConversationDetail": "conversationId",
+    "ConversationShareLinks": "conversationId",
     "MemberDetail": "memberId",
     "RoleDetailPage": "roleId",
     "TeamDetail": "teamId",
