@@ -377,6 +377,22 @@ async def test_a_before_cursor_of_another_list_is_refused(client: GraphQLClient)
         ], field
 
 
+async def test_a_cursor_of_one_list_under_a_conversation_is_refused_by_another(
+    client: GraphQLClient, session: AsyncSession
+) -> None:
+    extra = await grown(session)
+    participant = await page(client, "Conversation.participantsConnection", extra, first=1)
+    cursor = participant["pageInfo"]["endCursor"]
+    for name in ("Conversation.insightsConnection", "Conversation.actionItemsConnection"):
+        query, path = LISTS[name]
+        variables = {"first": None, "after": None, "last": 1, "before": cursor}
+        body = await client.query(query, {**variables, "call": extra["call"]}, as_=ADA)
+        assert body["data"]["workspace"]["conversation"] == {path[-1]: None}, name
+        assert [e["extensions"] for e in body["errors"]] == [
+            {"code": "BAD_USER_INPUT", "argument": "before"}
+        ], name
+
+
 async def test_a_list_paged_in_memory_answers_every_window_as_the_sql_does(
     client: GraphQLClient, session: AsyncSession
 ) -> None:

@@ -262,7 +262,9 @@ async def grouped_pages(
     its column ``parent``), all in one statement: a window function numbers each parent's
     rows in the page's direction and keeps ``size + 1`` of each, so a list of parents
     with their pages costs the same whatever the number of parents. Rows come back as
-    rows of the selected columns."""
+    rows of the selected columns. What lies beyond a cursor (``Page.beyond``) is read
+    per parent, when asked: a nested list is rarely paged from a cursor for many
+    parents at once."""
     window.check(order)
     bounds = tuple(None if k is None else _literal(k, order) for k in (window.after, window.before))
     reverse = window.backward  # the children lists are in ascending order
