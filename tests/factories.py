@@ -26,6 +26,7 @@ from app.models import (
     Member,
     Role,
     RolePermission,
+    ShareLink,
     Team,
     TeamMember,
     User,
@@ -76,7 +77,8 @@ async def conversation_id(session: AsyncSession, workspace: int, title: str) -> 
 async def gid(session: AsyncSession, type_name: str, *natural_key: str) -> str:
     """The global ID of an object by natural key: ("User", email), ("Workspace", slug),
     ("Member", slug, email), ("Team", slug, name), ("Role", slug, name),
-    ("Conversation", slug, title), ("ApiKey", slug, name), ("Invitation", slug, email)."""
+    ("Conversation", slug, title), ("ApiKey", slug, name), ("Invitation", slug, email),
+    ("ShareLink", slug, token)."""
     if type_name == "User":
         return encode_id("User", await user_id(session, natural_key[0]))
     ws = await workspace_id(session, natural_key[0])
@@ -97,6 +99,9 @@ async def gid(session: AsyncSession, type_name: str, *natural_key: str) -> str:
     if type_name == "Invitation":
         stmt = select(Invitation).where(Invitation.workspace_id == ws, Invitation.email == rest)
         return encode_id("Invitation", pk((await session.execute(stmt)).scalars().one()))
+    if type_name == "ShareLink":
+        stmt = select(ShareLink).where(ShareLink.workspace_id == ws, ShareLink.token == rest)
+        return encode_id("ShareLink", pk((await session.execute(stmt)).scalars().one()))
     raise ValueError(type_name)
 
 
@@ -294,3 +299,21 @@ async def create_invitation(
     session.add(invitation)
     await session.flush()
     return invitation
+
+
+async def create_share_link(
+    session: AsyncSession, workspace: int, conversation: int, *, created_by: int, **kw: Any
+) -> ShareLink:
+    """A share link to the conversation (as createConversationShareLink would store it);
+    ``token`` defaults to a fresh one."""
+    fields: dict[str, Any] = {"token": f"token-{next(_serial)}"}
+    fields.update(kw)
+    link = ShareLink(
+        workspace_id=workspace,
+        conversation_id=conversation,
+        created_by_user_id=created_by,
+        **fields,
+    )
+    session.add(link)
+    await session.flush()
+    return link

@@ -253,6 +253,16 @@ async def arrange(session: AsyncSession) -> tuple[dict[str, str], str]:
         # Addressed to dee (not a member of acme).
         "invite:acme:dee": await invitation("acme", "dee@globex.test"),
     }
+    # A share link to each conversation, named after it ("link:acme:cy" points to
+    # "conv:acme:cy").
+    for key in [k for k in world if k.startswith("conv:")]:
+        _, conversation = decode_id(world[key])
+        slug = key.split(":")[1]
+        link = await f.create_share_link(
+            session, await f.workspace_id(session, slug), conversation, created_by=ada
+        )
+        world["link" + key.removeprefix("conv")] = encode_id("ShareLink", pk(link))
+    await session.commit()
     return world, lacking_key
 
 
@@ -370,6 +380,23 @@ def share_cases(build: Build) -> list[Case]:
     ]  # fmt: skip
 
 
+def revoke_link_cases(build: Build) -> list[Case]:
+    """revokeConversationShareLink (conversations:share:own): the links of the
+    conversations createConversationShareLink may share, for the same callers."""
+    link = "shareLinkId"
+    return [
+        Case("cy", link, "ShareLink", build, "acme", "link:acme:cy",
+             ("link:acme:support", "link:acme:sales"), ("link:initech",),
+             (TEAM["acme"], "conv:acme:cy")),
+        Case("eve", link, "ShareLink", build, "acme", "link:acme:eve",
+             ("link:acme:support", "link:acme:cy"), ("link:globex",), (TEAM["acme"],)),
+        Case("ada", link, "ShareLink", build, "acme", "link:acme:support", ("link:initech",),
+             ("link:globex",), ("conv:acme:support",)),
+        Case("key", link, "ShareLink", build, "acme", None, ("link:acme:cy",),
+             ("link:globex",), (TEAM["acme"],), refused=FORBIDDEN),
+    ]  # fmt: skip
+
+
 # The valid rest of each input. `home` is the workspace of the caller's in-scope case.
 TARGET_TEAM = {"acme": "team:acme", "globex": "team:globex"}
 TARGET_MEMBER = {"acme": "member:acme", "globex": "member:globex"}
@@ -478,6 +505,7 @@ RECIPES: dict[str, list[Case]] = {
     ),
     "revokeApiKey": object_target("apiKeyId", "ApiKey", KEY, lambda w, x, h: {"apiKeyId": x}),
     "createConversationShareLink": share_cases(lambda w, x, h: {"conversationId": x}),
+    "revokeConversationShareLink": revoke_link_cases(lambda w, x, h: {"shareLinkId": x}),
 }
 
 # Oracles in code this test's author does not own, with the differing answers in the

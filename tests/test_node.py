@@ -24,6 +24,7 @@ NODE = """query($id: ID!) { node(id: $id) {
   ... on Conversation { title }
   ... on ApiKey { name }
   ... on Invitation { email }
+  ... on ShareLink { token }
 } }"""
 
 NODES = """query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }"""
@@ -44,6 +45,7 @@ EVERY_NODE_TYPE: list[tuple[str, tuple[str, ...], dict[str, object]]] = [
     ("Conversation", ("acme", "Q4 pipeline review"), {"title": "Q4 pipeline review"}),
     ("ApiKey", ("acme", "CRM sync"), {"name": "CRM sync"}),
     ("Invitation", ("acme", "fay@initech.test"), {"email": "fay@initech.test"}),  # the demo's
+    ("ShareLink", ("acme", "a-shared-call"), {"token": "a-shared-call"}),
 ]
 
 
@@ -51,6 +53,8 @@ async def test_node_fetches_every_node_type(client: GraphQLClient, session: Asyn
     assert {t for t, _, _ in EVERY_NODE_TYPE} == NODE_TYPES
     acme, ada = await f.workspace_id(session, "acme"), await f.user_id(session, ADA)
     await f.create_api_key(session, acme, ada, ["members:read:all"], name="CRM sync")
+    call = await f.conversation_id(session, acme, "Q4 pipeline review")
+    await f.create_share_link(session, acme, call, created_by=ada, token="a-shared-call")
     await session.commit()
     token = await client.token(ADA)
     for type_name, key, fields in EVERY_NODE_TYPE:

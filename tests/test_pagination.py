@@ -1,4 +1,5 @@
-"""Relay connections: keyset pages, opaque cursors bound to their list, `first` 1-100."""
+"""Relay connections: keyset pages, opaque cursors bound to their list, `first` 1-100
+(backward pages: tests/test_backward_pagination.py)."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ async def walk(client: GraphQLClient, query: str, field: str, first: int) -> lis
         page = body["data"]["workspace"][field]
         edges, info = page["edges"], page["pageInfo"]
         assert [e["node"]["id"] for e in edges] == [n["id"] for n in page["nodes"]]
-        assert info["hasPreviousPage"] is False
+        assert info["hasPreviousPage"] is (after is not None)
         assert info["startCursor"] == (edges[0]["cursor"] if edges else None)
         assert info["endCursor"] == (edges[-1]["cursor"] if edges else None)
         assert len(edges) <= first
@@ -157,7 +158,7 @@ async def test_cursor_after_the_last_item_gives_an_empty_page(client: GraphQLCli
         "nodes": [],
         "pageInfo": {
             "hasNextPage": False,
-            "hasPreviousPage": False,
+            "hasPreviousPage": True,  # the four before the cursor
             "startCursor": None,
             "endCursor": None,
         },

@@ -10,7 +10,8 @@ with their roles, teams and workspaces, which ``workspace(slug:)`` then reads wi
 statement). The baseline is 1 statement on PostgreSQL (``harmony_sign_in`` enters the
 tenant context and the same statement reads the memberships under it) and 2 on SQLite.
 The lists below are what a page adds to it, for any N: the members page and the
-conversation list are 2 statements in all on PostgreSQL, 3 on SQLite.
+conversation list are 2 statements in all on PostgreSQL, 3 on SQLite. A backward page
+(``last: N``) is the same statements as a forward one (``first: N``).
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.models import pk
+from app.models import ActionItem, pk
 from tests import factories as f
 from tests.client import GraphQLClient
 
@@ -116,14 +118,16 @@ async def add_members_of_every_role(session: AsyncSession) -> int:
     return ws
 
 
+@pytest.mark.parametrize("size", ["first", "last"])
 async def test_members_page_statement_count_does_not_grow_with_the_page(
-    client: GraphQLClient, engine: AsyncEngine, session: AsyncSession
+    client: GraphQLClient, engine: AsyncEngine, session: AsyncSession, size: str
 ) -> None:
     await add_members_of_every_role(session)
     await client.query("{ viewer { id } }", as_=ADA)  # connections and dialect warmed up
 
-    small, at_2, total_at_2 = await run(client, engine, MEMBERS_PAGE, 2)
-    large, at_50, total_at_50 = await run(client, engine, MEMBERS_PAGE, 50)
+    query = MEMBERS_PAGE.replace("first:", f"{size}:")
+    small, at_2, total_at_2 = await run(client, engine, query, 2)
+    large, at_50, total_at_50 = await run(client, engine, query, 50)
 
     assert len(small["data"]["workspace"]["members"]["nodes"]) == 2
     nodes = large["data"]["workspace"]["members"]["nodes"]
@@ -133,6 +137,30 @@ async def test_members_page_statement_count_does_not_grow_with_the_page(
     assert at_2 == at_50 == sorted(MEMBERS_PAGE_STATEMENTS)
     assert total_at_50 == BASELINE[engine.dialect.name] + len(MEMBERS_PAGE_STATEMENTS)
     assert total_at_2 == total_at_50
+
+
+async def test_a_members_teams_as_a_connection_cost_no_statement_more(
+    client: GraphQLClient, engine: AsyncEngine
+) -> None:
+    """A member's teams are read whole with the page (Member.teams, deprecated) and
+    Member.teamsConnection pages them from there."""
+    query = """query($n: Int) { workspace(slug: "acme") { members(first: $n) { nodes {
+      user { name } teamsConnection(last: 1) { totalCount nodes { name } } } } } }"""
+    await client.query("{ viewer { id } }", as_=ADA)
+
+    body, extra, _ = await run(client, engine, query, 4)
+
+    nodes = body["data"]["workspace"]["members"]["nodes"]
+    assert [(n["user"]["name"], n["teamsConnection"]) for n in nodes] == [
+        (name, {"totalCount": 1, "nodes": [{"name": team}]})
+        for name, team in (
+            ("Ada Admin", "Sales"),
+            ("Ben Admin", "Support"),
+            ("Cy Member", "Sales"),
+            ("Eve Billing", "Support"),
+        )
+    ]
+    assert extra == sorted(MEMBERS_PAGE_STATEMENTS)
 
 
 CONVERSATION_LIST = """query($n: Int) { workspace(slug: "acme") { conversations(first: $n) {
@@ -148,8 +176,9 @@ CONVERSATION_LIST_STATEMENTS = [
 ]
 
 
+@pytest.mark.parametrize("size", ["first", "last"])
 async def test_conversation_list_statement_count_does_not_grow_with_the_page(
-    client: GraphQLClient, engine: AsyncEngine, session: AsyncSession
+    client: GraphQLClient, engine: AsyncEngine, session: AsyncSession, size: str
 ) -> None:
     ws = await f.workspace_id(session, "acme")
     ada, ben, cy, eve = [
@@ -171,16 +200,17 @@ async def test_conversation_list_statement_count_does_not_grow_with_the_page(
     await session.commit()
     await client.query("{ viewer { id } }", as_=ADA)
 
-    small, at_2, total_at_2 = await run(client, engine, CONVERSATION_LIST, 2)
-    large, at_50, total_at_50 = await run(client, engine, CONVERSATION_LIST, 50)
+    query = CONVERSATION_LIST.replace("first:", f"{size}:")
+    small, at_2, total_at_2 = await run(client, engine, query, 2)
+    large, at_50, total_at_50 = await run(client, engine, query, 50)
 
-    assert [n["host"]["name"] for n in small["data"]["workspace"]["conversations"]["nodes"]] == [
-        "Ben Admin",
-        "Ada Admin",
-    ]
+    hosts = [n["host"]["name"] for n in small["data"]["workspace"]["conversations"]["nodes"]]
+    # newest first: the factory's, or at the end the demo's two oldest (ada's)
+    assert hosts == (["Ben Admin", "Ada Admin"] if size == "first" else ["Ada Admin", "Ada Admin"])
     nodes = large["data"]["workspace"]["conversations"]["nodes"]
     assert len(nodes) == 50
-    assert {n["host"]["name"] for n in nodes} == {"Ada Admin", "Ben Admin"}
+    hosts_at_50 = {n["host"]["name"] for n in nodes}
+    assert hosts_at_50 - {"Cy Member"} == {"Ada Admin", "Ben Admin"}  # cy's: the demo's
     assert {(n["team"] or {}).get("name") for n in nodes} >= {"Sales", None}
     assert {p["name"] for n in nodes for p in n["participants"]} >= {"Guest"}
     assert at_2 == at_50 == sorted(CONVERSATION_LIST_STATEMENTS)
@@ -200,8 +230,9 @@ TEAMS_WITH_MEMBERS_STATEMENTS = [
 ]
 
 
+@pytest.mark.parametrize("size", ["first", "last"])
 async def test_teams_with_their_members_statement_count_does_not_grow_with_the_page(
-    client: GraphQLClient, engine: AsyncEngine, session: AsyncSession
+    client: GraphQLClient, engine: AsyncEngine, session: AsyncSession, size: str
 ) -> None:
     ws = await f.workspace_id(session, "acme")
     users = await f.create_users(session, 12)
@@ -215,19 +246,74 @@ async def test_teams_with_their_members_statement_count_does_not_grow_with_the_p
     await session.commit()
     await client.query("{ viewer { id } }", as_=ADA)
 
-    small, at_2, total_at_2 = await run(client, engine, TEAMS_WITH_MEMBERS, 2)
-    large, at_20, total_at_20 = await run(client, engine, TEAMS_WITH_MEMBERS, 20)
+    query = TEAMS_WITH_MEMBERS.replace("first:", f"{size}:")
+    small, at_2, total_at_2 = await run(client, engine, query, 2)
+    large, at_20, total_at_20 = await run(client, engine, query, 20)
 
-    assert [t["name"] for t in small["data"]["workspace"]["teams"]["nodes"]] == [
-        "Sales",
-        "Support",
-    ]
+    names = [t["name"] for t in small["data"]["workspace"]["teams"]["nodes"]]
+    assert names == (["Sales", "Support"] if size == "first" else ["Squad 18", "Squad 19"])
     nodes = large["data"]["workspace"]["teams"]["nodes"]
     assert len(nodes) == 20
-    assert [t["members"]["totalCount"] for t in nodes[2:6]] == [1, 2, 3, 4]
-    assert [len(t["members"]["nodes"]) for t in nodes[2:6]] == [1, 2, 3, 3]
+    squads = {t["name"]: t["members"] for t in nodes}
+    first_squads = [squads[f"Squad {i:02d}"] for i in range(4)]
+    assert [m["totalCount"] for m in first_squads] == [1, 2, 3, 4]
+    assert [len(m["nodes"]) for m in first_squads] == [1, 2, 3, 3]
     assert at_2 == at_20 == sorted(TEAMS_WITH_MEMBERS_STATEMENTS)
     assert total_at_2 == total_at_20
+
+
+CONVERSATIONS_WITH_THEIR_LISTS = """query($n: Int) { workspace(slug: "acme") {
+  conversations(first: $n) { nodes { title
+    participantsConnection(first: 2) { totalCount nodes { name user { name } } }
+    actionItemsConnection(last: 2) { nodes { text } pageInfo { hasPreviousPage } }
+    shareLinks(first: 2) { totalCount nodes { token } } } } } }"""
+
+# What a page of conversations with a page of each of their lists adds, whatever N.
+CONVERSATIONS_WITH_THEIR_LISTS_STATEMENTS = [
+    "action_items",  # every conversation's last two action items at once (a window function)
+    "conversation_participants",  # every conversation's first two participants, with accounts
+    "conversation_participants",  # their totalCount: one grouped count
+    "conversations",  # the page
+    "share_links",  # every conversation's first two links
+    "share_links",  # their totalCount
+]
+
+
+async def test_the_lists_under_each_conversation_take_a_statement_each_whatever_the_page(
+    client: GraphQLClient, engine: AsyncEngine, session: AsyncSession
+) -> None:
+    ws = await f.workspace_id(session, "acme")
+    ada = await f.user_id(session, ADA)
+    cy = await f.user_id(session, "cy@acme.test")
+    start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    calls = await f.create_conversations(
+        session, ws, EXTRA, host=ada, participant_ids=[cy], start=start
+    )
+    for i, call in enumerate(calls):
+        session.add_all(
+            ActionItem(workspace_id=ws, conversation_id=pk(call), text=f"Do {j}")
+            for j in range(i % 4)
+        )
+        for _ in range(i % 3):
+            await f.create_share_link(session, ws, pk(call), created_by=ada)
+    await session.commit()
+    await client.query("{ viewer { id } }", as_=ADA)
+
+    small, at_2, total_at_2 = await run(client, engine, CONVERSATIONS_WITH_THEIR_LISTS, 2)
+    large, at_40, total_at_40 = await run(client, engine, CONVERSATIONS_WITH_THEIR_LISTS, 40)
+
+    nodes = large["data"]["workspace"]["conversations"]["nodes"]
+    assert len(nodes) == 40
+    assert {n["participantsConnection"]["totalCount"] for n in nodes} == {3}  # ada, cy, a guest
+    assert {len(n["actionItemsConnection"]["nodes"]) for n in nodes} == {0, 1, 2}
+    assert {n["actionItemsConnection"]["pageInfo"]["hasPreviousPage"] for n in nodes} == {
+        False,
+        True,
+    }
+    assert {n["shareLinks"]["totalCount"] for n in nodes} == {0, 1, 2}
+    assert at_2 == at_40 == sorted(CONVERSATIONS_WITH_THEIR_LISTS_STATEMENTS)
+    assert total_at_2 == total_at_40
+    assert len(small["data"]["workspace"]["conversations"]["nodes"]) == 2
 
 
 async def test_admin_count_and_advisories_share_one_statement(

@@ -405,7 +405,7 @@ class Related:
         """The related row of each row (None where an outer join found none)."""
         if not rows:
             return []
-        fields = type(rows[0])._fields
+        fields = rows[0]._fields  # a named tuple's, or an SQLAlchemy Row's
         indices = [fields.index(f"{self.name}__{k}") for k in self.keys]
         take = itemgetter(*indices)
         pk = indices[self._pk]

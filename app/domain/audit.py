@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain.pagination import Page, count, fetch_page
+from app.domain.pagination import Page, Window, count, fetch_page
 from app.domain.tenant import scoped
 from app.models import AuditEvent
 
@@ -36,18 +36,11 @@ async def events_page(
     session: AsyncSession,
     workspace_id: int,
     f: AuditFilter,
-    *,
-    first: int,
-    after: tuple[int, ...] | None,
+    window: Window,
 ) -> Page[AuditEvent]:
     """Newest first."""
     return await fetch_page(
-        session,
-        _filtered(workspace_id, f),
-        (AuditEvent.id,),
-        first=first,
-        after=after,
-        descending=True,
+        session, _filtered(workspace_id, f), (AuditEvent.id,), window, descending=True
     )
 
 

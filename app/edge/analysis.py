@@ -10,10 +10,10 @@ document can make this recurse further than ``max_depth``. A string literal hold
 U+0000 is refused here, a variable holding one by ``check_variables`` (``NUL``).
 
 ``CostModel`` estimates what an operation may return, GitHub/Shopify style (docs/limits.md):
-every object 1, scalars and enum values 0, a connection's items ``first`` times
-(``MAX_PAGE_SIZE`` when ``first`` is absent), ``nodes(ids:)`` once per ID, other lists
+every object 1, scalars and enum values 0, a connection's items ``first`` (or ``last``)
+times (``MAX_PAGE_SIZE`` when both are absent), ``nodes(ids:)`` once per ID, other lists
 once (they are small and bounded by the workspace), a mutation 10 plus what its payload
-selects. It reads ``first`` from the document or the request's variables, so an
+selects. It reads ``first``/``last`` from the document or the request's variables, so an
 operation whose sizes come from variables is estimated per request; otherwise the
 estimate is kept with the document. ``actual_cost`` counts the objects a response holds.
 """
@@ -54,7 +54,8 @@ MUTATION_COST = 10
 # Reading the schema: a fixed price, whatever is selected (the whole schema is about
 # 1,400 objects; what a selection of it costs the server is bounded by the schema).
 INTROSPECTION_COSTS = {"__schema": 100, "__type": 10}
-PAGE_ARGUMENT = "first"
+# A connection's page size: from the start or from the end, counted alike.
+PAGE_ARGUMENTS = ("first", "last")
 CONNECTION_ITEMS = frozenset({"edges", "nodes"})
 IDS_ARGUMENT = "ids"
 # No field takes U+0000: PostgreSQL cannot store it in text, nor even compare it. Every
@@ -338,14 +339,17 @@ class CostModel:
         return None
 
     def _page(self, field: FieldNode, variables: Mapping[str, Any]) -> int:
-        for argument in field.arguments or ():
-            if argument.name.value == PAGE_ARGUMENT:
-                size = self._size(argument.value, variables)
-                if size is None:
-                    break
-                # Sizes outside 1..max are refused by the field itself (BAD_USER_INPUT).
-                return min(max(size, 1), self.max_page_size)
-        return self.max_page_size
+        sizes = [
+            self._size(argument.value, variables)
+            for argument in field.arguments or ()
+            if argument.name.value in PAGE_ARGUMENTS
+        ]
+        given = [s for s in sizes if s is not None]
+        if not given:
+            return self.max_page_size
+        # Sizes outside 1..max, and `first` with `last`, are refused by the field itself
+        # (BAD_USER_INPUT); the larger counts meanwhile.
+        return min(max(*given, 1), self.max_page_size)
 
     def _ids(self, field: FieldNode, variables: Mapping[str, Any]) -> int:
         for argument in field.arguments or ():
@@ -426,7 +430,7 @@ class CostModel:
         named, is_list = _unwrap(definition.type)
         own = MUTATION_COST if is_root and parent is self.schema.mutation_type else 1
         inner_items = 1
-        if PAGE_ARGUMENT in definition.args:
+        if PAGE_ARGUMENTS[0] in definition.args:
             inner_items = self._page(field, variables)  # a connection: its items, first times
         times = 1
         if is_list:

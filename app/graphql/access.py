@@ -15,6 +15,7 @@ from app.auth.permissions import expand_for_display
 from app.domain.members import repository as members
 from app.domain.members.repository import MemberFilter
 from app.domain.members.service import escalates, is_last_admin
+from app.domain.pagination import Window, page_of_whole
 from app.domain.roles import repository as roles
 from app.domain.roles import service as roles_service
 from app.domain.teams import repository as teams
@@ -28,10 +29,12 @@ from app.graphql.lookahead import selected
 from app.graphql.node import Node, id_argument, node_id
 from app.graphql.pagination import (
     After,
+    Before,
     Connection,
     First,
-    decode_cursor,
-    page_size,
+    Last,
+    page_window,
+    read_connection,
     to_connection,
 )
 from app.graphql.users import UserType, users_by_id
@@ -148,18 +151,23 @@ class TeamType(Node):
 
     @scoped_field("Members of the team, in the order they joined the workspace.", MEMBERS_READ)
     async def members(
-        self, info: Info, first: First = None, after: After = None
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[MemberType] | None:
         # Through loaders: a list of teams asking for their members is one batch.
-        size, key = page_size(first), decode_cursor(after, (int,), kind="Member")
+        window = page_window(first, after, last, before, (int,), kind="Member")
         loaders = info.context.workspace(self.workspace_id)
-        page = await loaders.team_members.load((self.pk, size, key))
+        page = await loaders.team_members.load((self.pk, window))
         items = await members_of(info, self.workspace_id, page.items, selected(info, *ITEMS))
 
         async def count() -> int:
             return await loaders.team_member_count.load(self.pk)
 
-        return to_connection(page, items, count, kind="Member")
+        return to_connection(page, items, count, info.context.db, kind="Member")
 
     @scoped_field("Whether the viewer passes the permission check of `updateTeam`.")
     def viewer_can_update(self, info: Info) -> bool:
@@ -180,8 +188,13 @@ class MemberType(Node):
     # Relations are loaded with the list the members come in (see members_of).
     user: UserType = scoped_field("The member's account.")
     role: RoleType = scoped_field("The member's role in this workspace.")
-    teams: list[TeamType] = scoped_field("Teams the member belongs to, in id order.")
+    teams: list[TeamType] = scoped_field(
+        "Teams the member belongs to, in id order.",
+        deprecation_reason="Use `teamsConnection`, which pages the list.",
+    )
     role_id: strawberry.Private[int]
+    # Whether ``teams`` holds the member's teams (read when the query selects them).
+    teams_read: strawberry.Private[bool] = False
 
     async def _rules(self, info: Info, mutation: str) -> tuple[bool, bool] | None:
         """None when the viewer fails ``mutation``'s permission check; otherwise whether
@@ -246,6 +259,36 @@ class MemberType(Node):
         rules = await self._rules(info, "removeMember")
         return rules is not None and not any(rules)
 
+    @scoped_field("Teams the member belongs to, in creation order (keyset-paged).")
+    async def teams_connection(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[TeamType] | None:
+        # A member's teams are few (at most the workspace's) and read whole with the
+        # list the member comes in (members_of: in the page's own statement for
+        # Workspace.members): paged here, without a statement.
+        window = page_window(first, after, last, before, (int,), kind="Team")
+        teams = self.teams
+        if not self.teams_read:
+            loaders = info.context.workspace(self.workspace_id)
+            teams = [TeamType.of(t) for t in await loaders.teams_of_member.load(self.pk)]
+        page = page_of_whole(teams, lambda t: (t.pk,), window)
+
+        async def count() -> int:
+            return len(teams)
+
+        return to_connection(page, page.items, count, info.context.db, kind="Team")
+
+
+def _with_relations(wanted: frozenset[str]) -> frozenset[str]:
+    """The relations to read for the fields a query selects on members: their teams for
+    ``teamsConnection`` too (paged from the whole list)."""
+    return wanted | {"teams"} if "teamsConnection" in wanted else wanted
+
 
 async def _skip() -> None:
     return None
@@ -264,6 +307,7 @@ async def members_of(
     ctx = info.context
     loaders = ctx.workspace(workspace_id)
     joined = related or {}
+    wanted = _with_relations(wanted)
     users, roles, teams = await asyncio.gather(
         users_by_id(info, (r.user_id for r in rows))
         if "user" in wanted and "user" not in joined
@@ -302,6 +346,7 @@ async def members_of(
                 teams=[team_of.setdefault(pk(t), TeamType.of(t)) for t in teams[i]]
                 if teams
                 else [],
+                teams_read=teams is not None,
             )
         )
     return out
@@ -342,22 +387,19 @@ class MemberFilterInput:
 
 
 async def members_connection(
-    info: Info, workspace_id: int, f: MemberFilter, first: int | None, after: str | None
+    info: Info, workspace_id: int, f: MemberFilter, window: Window
 ) -> Connection[MemberType]:
-    size, key = page_size(first), decode_cursor(after, (int,), kind="Member")
-    db, wanted = info.context.db, selected(info, *ITEMS)
+    db, wanted = info.context.db, _with_relations(selected(info, *ITEMS))
     include = wanted & {"user", "role", "teams"}  # read by the page's own statement
     async with db.session() as s:
-        page = await members.members_page(
-            s, workspace_id, f, first=size, after=key, include=include
-        )
+        page = await members.members_page(s, workspace_id, f, window, include=include)
     items = await members_of(info, workspace_id, page.items, wanted, page.related)
 
     async def count() -> int:
         async with db.session() as s:
             return await members.members_count(s, workspace_id, f)
 
-    return to_connection(page, items, count, kind="Member")
+    return to_connection(page, items, count, info.context.db, kind="Member")
 
 
 @strawberry.type
@@ -374,13 +416,16 @@ class AccessFields:
         info: Info,
         first: First = None,
         after: After = None,
+        last: Last = None,
+        before: Before = None,
         filter: Annotated[
             MemberFilterInput | None,
             strawberry.argument(description="Only the members meeting every condition given."),
         ] = None,
     ) -> Connection[MemberType] | None:
         f = filter.to_domain() if filter else MemberFilter()
-        return await members_connection(info, self.workspace_id, f, first, after)
+        window = page_window(first, after, last, before, (int,), kind="Member")
+        return await members_connection(info, self.workspace_id, f, window)
 
     @scoped_field("A member by ID; null when not in this workspace.", MEMBERS_READ)
     async def member(
@@ -394,18 +439,22 @@ class AccessFields:
 
     @scoped_field("Teams, in creation order (keyset-paged).", TEAMS_READ)
     async def teams(
-        self, info: Info, first: First = None, after: After = None
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[TeamType] | None:
-        size, key = page_size(first), decode_cursor(after, (int,), kind="Team")
-        db, ws = info.context.db, self.workspace_id
-        async with db.session() as s:
-            page = await teams.teams_page(s, ws, first=size, after=key)
-
-        async def count() -> int:
-            async with db.session() as s:
-                return await teams.teams_count(s, ws)
-
-        return to_connection(page, [TeamType.of(t) for t in page.items], count, kind="Team")
+        ws = self.workspace_id
+        return await read_connection(
+            info.context.db,
+            page_window(first, after, last, before, (int,), kind="Team"),
+            lambda s, window: teams.teams_page(s, ws, window),
+            lambda s: teams.teams_count(s, ws),
+            lambda page: [TeamType.of(t) for t in page.items],
+            kind="Team",
+        )
 
     @scoped_field("A team by ID; null when not in this workspace.", TEAMS_READ)
     async def team(
@@ -418,18 +467,22 @@ class AccessFields:
 
     @scoped_field("Roles in creation order, so the built-in ones first (keyset-paged).", ROLES_READ)
     async def roles(
-        self, info: Info, first: First = None, after: After = None
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[RoleType] | None:
-        size, key = page_size(first), decode_cursor(after, (int,), kind="Role")
-        db, ws = info.context.db, self.workspace_id
-        async with db.session() as s:
-            page = await roles.roles_page(s, ws, first=size, after=key)
-
-        async def count() -> int:
-            async with db.session() as s:
-                return await roles.roles_count(s, ws)
-
-        return to_connection(page, [RoleType.of(r) for r in page.items], count, kind="Role")
+        ws = self.workspace_id
+        return await read_connection(
+            info.context.db,
+            page_window(first, after, last, before, (int,), kind="Role"),
+            lambda s, window: roles.roles_page(s, ws, window),
+            lambda s: roles.roles_count(s, ws),
+            lambda page: [RoleType.of(r) for r in page.items],
+            kind="Role",
+        )
 
     @scoped_field("A role by ID; null when not in this workspace.", ROLES_READ)
     async def role(

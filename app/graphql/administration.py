@@ -12,24 +12,28 @@ from strawberry.scalars import JSON
 from app import models as tables
 from app.domain import audit
 from app.domain.audit import AuditFilter
+from app.domain.workspaces import repository as workspaces
 from app.domain.workspaces.repository import api_keys_of, share_link_by_token
 from app.graphql.access import pk_of
 from app.graphql.capabilities import ViewerCapabilities
 from app.graphql.context import Info
-from app.graphql.conversations import ConversationType, conversation_of
+from app.graphql.conversations import ShareLinkType
 from app.graphql.directives import scoped_field
 from app.graphql.ids import encode_id
 from app.graphql.node import Node, node_id
 from app.graphql.pagination import (
     After,
+    Before,
     Connection,
     First,
-    decode_cursor,
-    page_size,
-    to_connection,
+    Last,
+    page_window,
+    read_connection,
 )
 from app.graphql.users import UserType, user_or_none
 from app.models import pk
+
+API_KEYS_READ = "api_keys:read:all"
 
 
 @strawberry.type(name="ApiKey", description="A partner integration's key, bound to this workspace.")
@@ -156,11 +160,37 @@ class AdministrationFields:
     def workspace_id(self) -> int:  # provided by Workspace
         raise NotImplementedError
 
-    @scoped_field("API keys of this workspace, newest first.", "api_keys:read:all")
+    @scoped_field(
+        "API keys of this workspace, newest first.",
+        API_KEYS_READ,
+        deprecation_reason="Use `apiKeysConnection`, which pages the list.",
+    )
     async def api_keys(self, info: Info) -> list[ApiKeyType] | None:
         async with info.context.db.session() as s:
             rows = await api_keys_of(s, self.workspace_id)
         return [ApiKeyType.of(r) for r in rows]
+
+    @scoped_field(
+        "API keys of this workspace (revoked ones too), newest first (keyset-paged).",
+        API_KEYS_READ,
+    )
+    async def api_keys_connection(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[ApiKeyType] | None:
+        ws = self.workspace_id
+        return await read_connection(
+            info.context.db,
+            page_window(first, after, last, before, (int,), kind="ApiKey"),
+            lambda s, window: workspaces.api_keys_page(s, ws, window),
+            lambda s: workspaces.api_keys_count(s, ws),
+            lambda page: [ApiKeyType.of(k) for k in page.items],
+            kind="ApiKey",
+        )
 
     @scoped_field("The audit log, newest first (keyset-paged).", "audit:read:all")
     async def audit_events(
@@ -168,27 +198,27 @@ class AdministrationFields:
         info: Info,
         first: First = None,
         after: After = None,
+        last: Last = None,
+        before: Before = None,
         filter: Annotated[
             AuditEventFilterInput | None,
             strawberry.argument(description="Only the events meeting every condition given."),
         ] = None,
     ) -> Connection[AuditEventType] | None:
-        size, key = page_size(first), decode_cursor(after, (int,), kind="AuditEvent")
+        window = page_window(first, after, last, before, (int,), kind="AuditEvent")
         f = AuditFilter(
             action=filter.action if filter else None,
             actor_user_id=pk_of(filter.actor_id, "User", "filter.actorId") if filter else None,
             since=filter.since if filter else None,
         )
-        db, ws = info.context.db, self.workspace_id
-        async with db.session() as s:
-            page = await audit.events_page(s, ws, f, first=size, after=key)
-
-        async def total() -> int:
-            async with db.session() as s:
-                return await audit.events_count(s, ws, f)
-
-        return to_connection(
-            page, [AuditEventType(row=e) for e in page.items], total, kind="AuditEvent"
+        ws = self.workspace_id
+        return await read_connection(
+            info.context.db,
+            window,
+            lambda s, window: audit.events_page(s, ws, f, window),
+            lambda s: audit.events_count(s, ws, f),
+            lambda page: [AuditEventType(row=e) for e in page.items],
+            kind="AuditEvent",
         )
 
     @scoped_field(
@@ -220,40 +250,6 @@ class AdministrationFields:
         return ViewerCapabilities(workspace_id=self.workspace_id)
 
 
-@strawberry.type(
-    name="ShareLink",
-    description="A pointer to a conversation; opening it still needs read permission.",
-)
-class ShareLinkType:
-    row: strawberry.Private[tables.ShareLink]
-
-    @property
-    def workspace_id(self) -> int:
-        return self.row.workspace_id
-
-    @scoped_field("The secret token in the link.")
-    def token(self) -> str:
-        return self.row.token
-
-    @scoped_field("The link to open in the app.")
-    def url(self) -> str:
-        return f"/share/{self.row.token}"
-
-    @scoped_field("When it was created.")
-    def created_at(self) -> datetime:
-        return self.row.created_at
-
-    @scoped_field(
-        "The conversation, when the viewer may read it (the link grants nothing by itself).",
-        "conversations:read:own",
-    )
-    async def conversation(self, info: Info) -> ConversationType | None:
-        loaders = info.context.workspace(self.workspace_id)
-        return await conversation_of(
-            info, await loaders.conversation.load(self.row.conversation_id)
-        )
-
-
 @strawberry.type
 class ShareLinkQueries:
     @strawberry.field(
@@ -276,4 +272,4 @@ class ShareLinkQueries:
             return None
         async with info.context.db.session() as s:
             row = await share_link_by_token(s, token, ids)
-        return ShareLinkType(row=row) if row else None
+        return ShareLinkType.of(row) if row else None

@@ -102,14 +102,16 @@ class Context:
         """Which conversations the viewer may read here (None: none at all)."""
         return self.visibility(workspace_id, "conversations")
 
-    def visibility(self, workspace_id: int, resource: str) -> Visibility | None:
-        """Which conversations the viewer's ``resource:read`` scope reaches here (None:
+    def visibility(
+        self, workspace_id: int, resource: str, action: str = "read"
+    ) -> Visibility | None:
+        """Which conversations the viewer's ``resource:action`` scope reaches here (None:
         none at all); ``resource`` is a conversation-scoped resource (conversations,
         insights)."""
         membership = self.viewer.membership(workspace_id)
         if membership is None:
             return None
-        scope: Scope | None = membership.permissions.scope_of(resource, "read")
+        scope: Scope | None = membership.permissions.scope_of(resource, action)
         if scope is None:
             return None
         return Visibility(scope=scope, user_id=self.viewer.user_id, team_ids=membership.team_ids)

@@ -13,6 +13,7 @@ import strawberry
 from app import models as tables
 from app.domain.conversations import repository as conversations
 from app.domain.conversations.repository import ConversationFilter
+from app.domain.pagination import Page
 from app.graphql.access import ITEMS, TeamType, pk_of
 from app.graphql.capabilities import may_call
 from app.graphql.context import Info
@@ -23,10 +24,12 @@ from app.graphql.lookahead import selected
 from app.graphql.node import Node, id_argument, node_id
 from app.graphql.pagination import (
     After,
+    Before,
     Connection,
     First,
-    decode_cursor,
-    page_size,
+    Last,
+    loaded_connection,
+    page_window,
     to_connection,
 )
 from app.graphql.users import UserType, user_or_none, users_by_id
@@ -34,6 +37,9 @@ from app.models import pk
 
 CONVERSATIONS_READ = "conversations:read:own"  # the least scope; rows are filtered to the held one
 INSIGHTS_READ = "insights:read:own"
+# Who may create a conversation's share links may list and revoke them: the least scope;
+# the conversation must fall within the one held.
+SHARE = "conversations:share:own"
 
 
 @strawberry.type(description="Someone who took part in a conversation.")
@@ -88,7 +94,12 @@ class ConversationType(Node):
     # Relations are loaded with the list the conversations come in (conversations_of).
     host: UserType = scoped_field("Who hosted it.")
     team: TeamType | None = scoped_field("The team it belongs to, if any.")
-    participants: list[Participant] = scoped_field("Who took part, host included.")
+    participants: list[Participant] = scoped_field(
+        "Who took part, host included.",
+        deprecation_reason=(
+            "Use `participantsConnection`: a large meeting's list is read a page at a time."
+        ),
+    )
 
     @scoped_field(
         "Whether `createConversationShareLink` would share this conversation: the viewer "
@@ -105,15 +116,186 @@ class ConversationType(Node):
     async def transcript(self, info: Info) -> str | None:
         return await info.context.workspace(self.workspace_id).transcript.load(self.pk)
 
-    @scoped_field("Insights drawn from the conversation.", INSIGHTS_READ)
+    @scoped_field(
+        "Insights drawn from the conversation.",
+        INSIGHTS_READ,
+        deprecation_reason="Use `insightsConnection`, which pages the list.",
+    )
     async def insights(self, info: Info) -> list[Insight] | None:
         rows = await info.context.workspace(self.workspace_id).insights.load(self.pk)
         return [Insight(workspace_id=self.workspace_id, row=r) for r in rows]
 
-    @scoped_field("Follow-ups agreed in the conversation.")
+    @scoped_field(
+        "Follow-ups agreed in the conversation.",
+        deprecation_reason="Use `actionItemsConnection`, which pages the list.",
+    )
     async def action_items(self, info: Info) -> list[ActionItem]:
         rows = await info.context.workspace(self.workspace_id).action_items.load(self.pk)
         return [ActionItem(workspace_id=self.workspace_id, row=r) for r in rows]
+
+    @scoped_field("Who took part, host included, in the order they were recorded (keyset-paged).")
+    async def participants_connection(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[Participant] | None:
+        window = page_window(first, after, last, before, (int,), kind="Participant")
+        loaders, ws = info.context.workspace(self.workspace_id), self.workspace_id
+
+        def people(page: Page[Any]) -> list[Participant]:
+            account_of: dict[int, UserType] = {}
+            return [
+                Participant(
+                    workspace_id=ws,
+                    name=p.name,
+                    email=p.email,
+                    user=None if u is None else account_of.setdefault(u.id, UserType.of(u)),
+                )
+                for p, u in conversations.participants_with_accounts(page.items)
+            ]
+
+        return await loaded_connection(
+            loaders.participants_page,
+            loaders.participant_count,
+            self.pk,
+            window,
+            info.context.db,
+            people,
+            kind="Participant",
+        )
+
+    @scoped_field(
+        "Insights drawn from the conversation, in the order they were drawn (keyset-paged).",
+        INSIGHTS_READ,
+    )
+    async def insights_connection(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[Insight] | None:
+        window = page_window(first, after, last, before, (int,), kind="Insight")
+        loaders, ws = info.context.workspace(self.workspace_id), self.workspace_id
+        return await loaded_connection(
+            loaders.insights_page,
+            loaders.insight_count,
+            self.pk,
+            window,
+            info.context.db,
+            lambda page: [Insight(workspace_id=ws, row=r) for r in page.items],
+            kind="Insight",
+        )
+
+    @scoped_field(
+        "Follow-ups agreed in the conversation, in the order they were recorded (keyset-paged)."
+    )
+    async def action_items_connection(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[ActionItem] | None:
+        window = page_window(first, after, last, before, (int,), kind="ActionItem")
+        loaders, ws = info.context.workspace(self.workspace_id), self.workspace_id
+        return await loaded_connection(
+            loaders.action_items_page,
+            loaders.action_item_count,
+            self.pk,
+            window,
+            info.context.db,
+            lambda page: [ActionItem(workspace_id=ws, row=r) for r in page.items],
+            kind="ActionItem",
+        )
+
+    @scoped_field(
+        "Links shared to this conversation, oldest first (keyset-paged); revoke one with "
+        "revokeConversationShareLink. Null when the viewer may not share this conversation "
+        "(it is outside their conversations:share scope).",
+        SHARE,
+    )
+    async def share_links(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[ShareLinkType] | None:
+        window = page_window(first, after, last, before, (int,), kind="ShareLink")
+        loaders = info.context.workspace(self.workspace_id)
+        if not (loaders.all_readable_shareable or await loaders.shareable.load(self.pk)):
+            return None
+        return await loaded_connection(
+            loaders.share_links_page,
+            loaders.share_link_count,
+            self.pk,
+            window,
+            info.context.db,
+            lambda page: [ShareLinkType.of(r) for r in page.items],
+            kind="ShareLink",
+        )
+
+
+@strawberry.type(
+    name="ShareLink",
+    description="A pointer to a conversation; opening it still needs read permission.",
+)
+class ShareLinkType(Node):
+    row: strawberry.Private[tables.ShareLink]
+    id: strawberry.ID = node_id("ShareLink")
+
+    @classmethod
+    def of(cls, row: tables.ShareLink) -> ShareLinkType:
+        return cls(row=row, id=strawberry.ID(encode_id("ShareLink", pk(row))))
+
+    @property
+    def workspace_id(self) -> int:
+        return self.row.workspace_id
+
+    @scoped_field("The secret token in the link.")
+    def token(self) -> str:
+        return self.row.token
+
+    @scoped_field("The link to open in the app.")
+    def url(self) -> str:
+        return f"/share/{self.row.token}"
+
+    @scoped_field("When it was created.")
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+    @scoped_field("When it stops opening (null: never); an expired link answers like none.")
+    def expires_at(self) -> datetime | None:
+        return self.row.expires_at
+
+    @scoped_field(
+        "The conversation, when the viewer may read it (the link grants nothing by itself).",
+        "conversations:read:own",
+    )
+    async def conversation(self, info: Info) -> ConversationType | None:
+        loaders = info.context.workspace(self.workspace_id)
+        return await conversation_of(
+            info, await loaders.conversation.load(self.row.conversation_id)
+        )
+
+
+async def share_link_of(info: Info, row: Any) -> ShareLinkType | None:
+    """``Query.node``'s builder: a link of a conversation the viewer may read and share
+    (null otherwise, like one that does not exist)."""
+    loaders = info.context.workspace(row.workspace_id)
+    readable = await loaders.conversation.load(row.conversation_id)
+    if readable is None or not (
+        loaders.all_readable_shareable or await loaders.shareable.load(row.conversation_id)
+    ):
+        return None
+    return ShareLinkType.of(row)
 
 
 async def _skip() -> None:
@@ -241,6 +423,8 @@ class ConversationFields:
         info: Info,
         first: First = None,
         after: After = None,
+        last: Last = None,
+        before: Before = None,
         filter: Annotated[
             ConversationFilterInput | None,
             strawberry.argument(
@@ -248,7 +432,7 @@ class ConversationFields:
             ),
         ] = None,
     ) -> Connection[ConversationType] | None:
-        size, key = page_size(first), decode_cursor(after, (datetime, int), kind="Conversation")
+        window = page_window(first, after, last, before, (datetime, int), kind="Conversation")
         f = filter.to_domain() if filter else ConversationFilter()
         ws, db = self.workspace_id, info.context.db
         visibility = info.context.conversation_visibility(ws)
@@ -257,7 +441,7 @@ class ConversationFields:
         include = wanted & {"host", "team", "participants"}  # read by the page's own statement
         async with db.session() as s:
             page = await conversations.conversations_page(
-                s, ws, visibility, f, first=size, after=key, include=include
+                s, ws, visibility, f, window, include=include
             )
 
         async def count() -> int:
@@ -265,7 +449,7 @@ class ConversationFields:
                 return await conversations.conversations_count(s, ws, visibility, f)
 
         items = await conversations_of(info, ws, page.items, wanted, page.related)
-        return to_connection(page, items, count, kind="Conversation")
+        return to_connection(page, items, count, info.context.db, kind="Conversation")
 
     @scoped_field(
         "A conversation by ID; null when it does not exist or is outside the viewer's scope.",

@@ -33,6 +33,7 @@ _NODE_TAGS = {
     "Conversation": 6,
     "ApiKey": 7,
     "Invitation": 8,
+    "ShareLink": 9,
 }
 # Types that have IDs (AuditEvent.target names them) but are not Nodes: decoding refuses
 # them like any unknown type.

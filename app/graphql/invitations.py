@@ -2,7 +2,8 @@
 
 Two sides read it. The workspace lists its own (``Workspace.invitations``, by node ID:
 ``members:read:all`` in that workspace, declared on those fields). The invitee lists
-those addressed to their account's e-mail (``User.invitations``, for the viewer alone)
+those addressed to their account's e-mail (``User.invitationsConnection``, for the viewer
+alone)
 before they belong to the workspace. Its fields therefore carry no per-field workspace
 declaration (the invitee holds no permission there); every path that reaches an
 Invitation checks access before building it, and the type holds nothing but what the
@@ -19,9 +20,11 @@ import strawberry
 
 from app.domain.invitations import repository
 from app.domain.invitations.repository import InvitationView
+from app.domain.pagination import Page, Window
 from app.graphql.context import Info
 from app.graphql.ids import encode_id
 from app.graphql.node import Node, node_id
+from app.graphql.pagination import Connection, read_connection, to_connection
 
 
 @strawberry.type(
@@ -82,3 +85,25 @@ async def viewer_invitations(info: Info) -> list[InvitationType]:
     async with info.context.db.session() as s:
         views = await repository.invitations_addressed_to(s, viewer.user.email)
     return [InvitationType.of(v) for v in views]
+
+
+async def viewer_invitations_connection(
+    info: Info, window: Window | None
+) -> Connection[InvitationType]:
+    """A page of the pending invitations addressed to the viewer's account (None: an
+    empty list, for another account's or an API key's)."""
+    db, email = info.context.db, info.context.viewer.user.email
+    if window is None:
+        return to_connection(Page([], [], False), [], _none, db, kind="Invitation")
+    return await read_connection(
+        db,
+        window,
+        lambda s, window: repository.invitations_addressed_to_page(s, email, window),
+        lambda s: repository.invitations_addressed_to_count(s, email),
+        lambda page: [InvitationType.of(v) for v in page.items],
+        kind="Invitation",
+    )
+
+
+async def _none() -> int:
+    return 0

@@ -24,7 +24,7 @@ from app.domain.conversations.repository import Visibility
 from app.domain.members import repository as members
 from app.domain.members import writes as member_writes
 from app.domain.nodes import repository as nodes
-from app.domain.pagination import Page
+from app.domain.pagination import Page, Window
 from app.domain.roles import repository as roles
 from app.domain.teams import repository as teams
 from app.domain.users import repository as users
@@ -39,6 +39,7 @@ from app.models import (
     Invitation,
     Member,
     Role,
+    ShareLink,
     Team,
     User,
     pk,
@@ -46,9 +47,10 @@ from app.models import (
 
 K = TypeVar("K", bound=Hashable)
 
-# (team id, page size, cursor key): the members page of one team.
-TeamMembersKey = tuple[int, int, tuple[int, ...] | None]
 V = TypeVar("V")
+# (parent id, window): one page of a parent's list (e.g. a team's members).
+PageKey = tuple[int, Window]
+GroupedPages = Callable[[AsyncSession, list[int], Window], Awaitable[dict[int, Page[Any]]]]
 
 
 def in_key_order(keys: Sequence[K], rows: Iterable[V], key: Callable[[V], K]) -> list[V | None]:
@@ -61,6 +63,39 @@ def grouped(keys: Sequence[K], pairs: Iterable[tuple[K, V]]) -> list[list[V]]:
     for k, v in pairs:
         groups[k].append(v)
     return [groups.get(k, []) for k in keys]
+
+
+def pages_by_window(
+    fetch: GroupedPages,
+) -> Callable[[AsyncSession, list[PageKey]], Awaitable[list[Page[Any]]]]:
+    """A batch function of ``PageKey``s over ``fetch`` (the pages of several parents in
+    one window, one statement): one statement per distinct window, in practice one per
+    batch (every parent of a list asks with the same arguments)."""
+
+    async def load(s: AsyncSession, keys: list[PageKey]) -> list[Page[Any]]:
+        by_window: dict[Window, list[int]] = defaultdict(list)
+        for parent, window in keys:
+            by_window[window].append(parent)
+        pages: dict[PageKey, Page[Any]] = {}
+        for window, parents in by_window.items():
+            found = await fetch(s, parents, window)
+            pages.update(((p, window), found[p]) for p in parents)
+        return [pages[k] for k in keys]
+
+    return load
+
+
+def counts_by_parent(
+    fetch: Callable[[AsyncSession, list[int]], Awaitable[dict[int, int]]],
+) -> Callable[[AsyncSession, list[int]], Awaitable[list[int]]]:
+    """A batch function of parent ids over ``fetch`` (their lists' lengths, one
+    statement); 0 for a parent with none."""
+
+    async def load(s: AsyncSession, ids: list[int]) -> list[int]:
+        found = await fetch(s, ids)
+        return [found.get(i, 0) for i in ids]
+
+    return load
 
 
 class Loader(DataLoader[K, V]):
@@ -125,8 +160,9 @@ class UserLoader(Loader[int, User | None]):
 
 
 class WorkspaceLoaders:
-    """Every loader of one workspace; ``visibility`` bounds the conversations and
-    ``insight_visibility`` the conversations whose insights may be read."""
+    """Every loader of one workspace; ``visibility`` bounds the conversations,
+    ``insight_visibility`` the conversations whose insights may be read and
+    ``share_visibility`` those the viewer may share (and list the links of)."""
 
     active_admins: Loader[int, list[int]]  # the ACTIVE Admins' member ids
     member: Loader[int, Member | None]
@@ -134,7 +170,7 @@ class WorkspaceLoaders:
     team: Loader[int, Team | None]
     teams_of_member: Loader[int, list[Team]]
     role_member_count: Loader[int, int]
-    team_members: Loader[TeamMembersKey, Page[Member]]
+    team_members: Loader[PageKey, Page[Any]]
     team_member_count: Loader[int, int]
     role_permissions: Loader[tuple[int, BuiltinRole | None], list[str]]
     conversation: Loader[int, Conversation | None]
@@ -144,6 +180,16 @@ class WorkspaceLoaders:
     insights: Loader[int, list[ConversationInsight]]
     action_items: Loader[int, list[ActionItem]]
     transcript: Loader[int, str | None]
+    # The lists under each conversation, a page per conversation (PageKey), and their
+    # lengths (by conversation id).
+    participants_page: Loader[PageKey, Page[Any]]
+    participant_count: Loader[int, int]
+    insights_page: Loader[PageKey, Page[Any]]
+    insight_count: Loader[int, int]
+    action_items_page: Loader[PageKey, Page[Any]]
+    action_item_count: Loader[int, int]
+    share_links_page: Loader[PageKey, Page[Any]]
+    share_link_count: Loader[int, int]
     # "handbook" / "intelligence": the settings pages' parts asked for together, one read
     settings_pages: Loader[str, workspaces.SettingsPages]
 
@@ -185,18 +231,10 @@ class WorkspaceLoaders:
         async def teams_of_member(s: AsyncSession, ids: list[int]) -> list[list[Team]]:
             return grouped(ids, await teams.teams_of_members(s, ws, ids))
 
-        async def team_members(s: AsyncSession, keys: list[TeamMembersKey]) -> list[Page[Member]]:
-            # One statement per distinct (first, after): in practice one per batch.
-            by_page: dict[tuple[int, tuple[int, ...] | None], list[int]] = defaultdict(list)
-            for team_id, first, after in keys:
-                by_page[(first, after)].append(team_id)
-            pages: dict[TeamMembersKey, Page[Member]] = {}
-            for (first, after), team_ids in by_page.items():
-                found = await members.members_pages_of_teams(
-                    s, ws, team_ids, first=first, after=after
-                )
-                pages.update(((t, first, after), found[t]) for t in team_ids)
-            return [pages[k] for k in keys]
+        async def team_members(
+            s: AsyncSession, team_ids: list[int], window: Window
+        ) -> dict[int, Page[Any]]:
+            return await members.members_pages_of_teams(s, ws, team_ids, window)
 
         async def settings_pages(
             s: AsyncSession, parts: list[str]
@@ -262,6 +300,18 @@ class WorkspaceLoaders:
         async def active_admins(s: AsyncSession, ids: list[int]) -> list[list[int]]:
             return [await member_writes.active_admin_member_ids(s, ws) for _ in ids]
 
+        async def insights_page(
+            s: AsyncSession, ids: list[int], window: Window
+        ) -> dict[int, Page[Any]]:
+            if insight_visibility is None:
+                return {i: Page([], [], False) for i in ids}
+            return await conversations.insight_pages(s, ws, ids, window, within=insights_within)
+
+        async def insight_count(s: AsyncSession, ids: list[int]) -> dict[int, int]:
+            if insight_visibility is None:
+                return {}
+            return await conversations.insight_counts(s, ws, ids, within=insights_within)
+
         # Loaders are built on first use: a request touches few of them.
         self._db = db
         self._fetchers: dict[str, Callable[[AsyncSession, list[Any]], Awaitable[list[Any]]]] = {
@@ -271,16 +321,36 @@ class WorkspaceLoaders:
             "team": team,
             "teams_of_member": teams_of_member,
             "role_member_count": member_count,
-            "team_members": team_members,
+            "team_members": pages_by_window(team_members),
             "team_member_count": team_member_count,
             "role_permissions": role_permissions,
             "conversation": conversation,
-            "shareable": shareable,
             "participants": participants,
             "insights": insights,
             "action_items": action_items,
             "transcript": transcript,
             "settings_pages": settings_pages,
+            "shareable": shareable,
+            "participants_page": pages_by_window(
+                lambda s, ids, w: conversations.participant_pages(s, ws, ids, w)
+            ),
+            "participant_count": counts_by_parent(
+                lambda s, ids: conversations.participant_counts(s, ws, ids)
+            ),
+            "insights_page": pages_by_window(insights_page),
+            "insight_count": counts_by_parent(insight_count),
+            "action_items_page": pages_by_window(
+                lambda s, ids, w: conversations.action_item_pages(s, ws, ids, w)
+            ),
+            "action_item_count": counts_by_parent(
+                lambda s, ids: conversations.action_item_counts(s, ws, ids)
+            ),
+            "share_links_page": pages_by_window(
+                lambda s, ids, w: conversations.share_link_pages(s, ws, ids, w)
+            ),
+            "share_link_count": counts_by_parent(
+                lambda s, ids: conversations.share_link_counts(s, ws, ids)
+            ),
         }
 
     def __getattr__(self, name: str) -> Loader[Any, Any]:
@@ -301,6 +371,7 @@ TENANT_NODE_TABLES: dict[str, type[SQLModel]] = {
     "Conversation": Conversation,
     "ApiKey": ApiKey,
     "Invitation": Invitation,
+    "ShareLink": ShareLink,
 }
 
 

@@ -19,7 +19,7 @@ import strawberry
 from app.graphql.access import MEMBERS_READ, ROLES_READ, TEAMS_READ, RoleType, TeamType, member_of
 from app.graphql.administration import ApiKeyType
 from app.graphql.context import Info
-from app.graphql.conversations import CONVERSATIONS_READ, conversation_of
+from app.graphql.conversations import CONVERSATIONS_READ, SHARE, conversation_of, share_link_of
 from app.graphql.errors import BadUserInput
 from app.graphql.ids import decode_id
 from app.graphql.invitations import invitation_of
@@ -46,6 +46,7 @@ TENANT_NODES: dict[str, tuple[str, Callable[[Info, Any], Awaitable[Node | None]]
     "Conversation": (CONVERSATIONS_READ, conversation_of),
     "ApiKey": ("api_keys:read:all", _sync(lambda r: ApiKeyType.of(r))),
     "Invitation": (MEMBERS_READ, invitation_of),
+    "ShareLink": (SHARE, share_link_of),
 }
 
 

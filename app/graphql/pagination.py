@@ -1,4 +1,5 @@
-"""Relay connections over keyset pages: opaque, sealed cursors, ``first`` 1-100."""
+"""Relay connections over keyset pages, both ways: opaque, sealed cursors; ``first`` or
+``last`` 1-100; ``after`` and ``before``."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
 import strawberry
+from aiodataloader import DataLoader
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain.pagination import Page
+from app.db.session import RequestDB
+from app.domain.pagination import Page, Side, Window
 from app.graphql.errors import BadUserInput
 from app.graphql.keys import CURSOR_KEY, derived_key
 
@@ -29,8 +33,9 @@ First = Annotated[
     int | None,
     strawberry.argument(
         description=(
-            "How many items, 1-100 (default 20). The cost estimate counts `first` items (100 "
-            "when it is omitted): pass it to pay only for what you read."
+            "How many items from the start, 1-100 (default 20 when `last` is omitted too). "
+            "The cost estimate counts `first` (or `last`) items, 100 when both are omitted: "
+            "pass one to pay only for what you read."
         )
     ),
 ]
@@ -38,21 +43,67 @@ After = Annotated[
     str | None,
     strawberry.argument(
         description=(
-            "Continue after this cursor: the `pageInfo.endCursor` of the previous page of "
-            "this same list. Omit it for the first page."
+            "Only items after this cursor: the `pageInfo.endCursor` of the previous page of "
+            "this same list, for the next page. Omit it for the first page."
+        )
+    ),
+]
+Last = Annotated[
+    int | None,
+    strawberry.argument(
+        description=(
+            "How many items from the end, 1-100: the list's last items, or with `before` "
+            "those just before that cursor (paging backwards). Items still come in the "
+            "list's order. Not together with `first` (`BAD_USER_INPUT`)."
+        )
+    ),
+]
+Before = Annotated[
+    str | None,
+    strawberry.argument(
+        description=(
+            "Only items before this cursor: the `pageInfo.startCursor` of a page of this "
+            "same list, with `last` for the page before it."
         )
     ),
 ]
 
 
-def page_size(first: int | None) -> int:
-    if first is None:
-        return DEFAULT_PAGE_SIZE
-    if not 1 <= first <= MAX_PAGE_SIZE:
+def page_window(
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    shape: tuple[type, ...],
+    *,
+    kind: str,
+) -> Window:
+    """The page a connection's arguments ask for; BAD_USER_INPUT for sizes out of range,
+    ``first`` with ``last``, or a cursor that is not one of this list (``kind``, with
+    keys of ``shape``)."""
+    if first is not None and last is not None:
         raise BadUserInput(
-            f"`first` must be between 1 and {MAX_PAGE_SIZE}, got {first}.", argument="first"
+            "Pass `first` (with `after`, paging forwards) or `last` (with `before`, paging "
+            "backwards), not both.",
+            argument="last",
         )
-    return first
+    backward = last is not None
+    return Window(
+        size=page_size(last, "last") if backward else page_size(first),
+        after=decode_cursor(after, shape, kind=kind),
+        before=decode_cursor(before, shape, kind=kind, argument="before"),
+        backward=backward,
+    )
+
+
+def page_size(size: int | None, argument: str = "first") -> int:
+    if size is None:
+        return DEFAULT_PAGE_SIZE
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise BadUserInput(
+            f"`{argument}` must be between 1 and {MAX_PAGE_SIZE}, got {size}.", argument=argument
+        )
+    return size
 
 
 # Keys are bound as SQL parameters: ints must fit the 32-bit INTEGER key columns and
@@ -98,12 +149,12 @@ def _cursor_datetime(value: Any) -> datetime:
 
 
 def decode_cursor(
-    cursor: str | None, shape: tuple[type, ...], *, kind: str
+    cursor: str | None, shape: tuple[type, ...], *, kind: str, argument: str = "after"
 ) -> tuple[Any, ...] | None:
     """The key a cursor carries; BAD_USER_INPUT unless it is a cursor of this list."""
     if cursor is None:
         return None
-    bad = BadUserInput("`after` is not a cursor of this list.", argument="after")
+    bad = BadUserInput(f"`{argument}` is not a cursor of this list.", argument=argument)
     if len(cursor) > MAX_CURSOR_LENGTH:
         raise bad
     try:
@@ -139,26 +190,40 @@ def decode_cursor(
 
 @strawberry.type(description="Where a page sits in its list.")
 class PageInfo:
-    has_next_page: bool = strawberry.field(description="True when another page follows this one.")
-    has_previous_page: bool = strawberry.field(
-        description="Always false: lists are paged forwards only (`first`/`after`)."
+    start_cursor: str | None = strawberry.field(
+        description="Cursor of the first edge, if any; pass it as `before` (with `last`) for "
+        "the page before this one."
     )
-    start_cursor: str | None = strawberry.field(description="Cursor of the first edge, if any.")
     end_cursor: str | None = strawberry.field(
-        description="Cursor of the last edge; pass it as `after` for the next page."
+        description="Cursor of the last edge, if any; pass it as `after` (with `first`) for "
+        "the next page."
     )
+    _next: strawberry.Private[bool | None]
+    _previous: strawberry.Private[bool | None]
+    _beyond: strawberry.Private[Callable[[Side], Awaitable[bool]]]
+
+    @strawberry.field(description="True when items of the list follow this page.")
+    async def has_next_page(self) -> bool:
+        return self._next if self._next is not None else await self._beyond("later")
+
+    @strawberry.field(description="True when items of the list precede this page.")
+    async def has_previous_page(self) -> bool:
+        return self._previous if self._previous is not None else await self._beyond("earlier")
 
 
-@strawberry.type(description="An item of a list, with the cursor that points just after it.")
+@strawberry.type(description="An item of a list, with its position in the list.")
 class Edge(Generic[N]):
-    cursor: str = strawberry.field(description="Opaque position of this item in its list.")
+    cursor: str = strawberry.field(
+        description="Opaque position of this item in its list: `after` it for what follows, "
+        "`before` it for what precedes."
+    )
     node: N = strawberry.field(description="The item.")
 
 
 @strawberry.type(description="A page of a list (Relay connection).")
 class Connection(Generic[N]):
     nodes: list[N] = strawberry.field(
-        description="The items of this page (shortcut for edges.node)."
+        description="The items of this page, in the list's order (shortcut for edges.node)."
     )
     page_info: PageInfo = strawberry.field(description="Paging information.")
     _count: strawberry.Private[Callable[[], Awaitable[int]]]
@@ -179,20 +244,75 @@ class Connection(Generic[N]):
 
 
 def to_connection(
-    page: Page[T], nodes: Sequence[N], count: Callable[[], Awaitable[int]], *, kind: str
+    page: Page[T],
+    nodes: Sequence[N],
+    count: Callable[[], Awaitable[int]],
+    db: RequestDB,
+    *,
+    kind: str,
 ) -> Connection[N]:
     """The page's items as ``nodes`` (built by the caller, one per item, in order).
-    ``kind`` must be the one the list passes to ``decode_cursor``."""
+    ``kind`` must be the one the list passes to ``page_window``; ``db`` reads what lies
+    beyond the page's cursors when a client asks (``Page.beyond``)."""
     keys = page.keys
+
+    async def beyond(side: Side) -> bool:
+        async with db.session() as s:
+            return await page.beyond(s, side)
+
     return Connection(
         nodes=list(nodes),
         page_info=PageInfo(
-            has_next_page=page.has_next,
-            has_previous_page=False,
             start_cursor=encode_cursor(kind, keys[0]) if keys else None,
             end_cursor=encode_cursor(kind, keys[-1]) if keys else None,
+            _next=page.has_next,
+            _previous=page.has_previous,
+            _beyond=beyond,
         ),
         _count=count,
         _keys=keys,
         _kind=kind,
     )
+
+
+async def read_connection(
+    db: RequestDB,
+    window: Window,
+    page: Callable[[AsyncSession, Window], Awaitable[Page[Any]]],
+    count: Callable[[AsyncSession], Awaitable[int]],
+    nodes: Callable[[Page[Any]], Sequence[N]],
+    *,
+    kind: str,
+) -> Connection[N]:
+    """A connection of a list read by a repository: ``page(session, window)`` now,
+    ``count(session)`` when ``totalCount`` is asked for; ``nodes`` makes the page's
+    items into the GraphQL objects."""
+    async with db.session() as s:
+        found = await page(s, window)
+
+    async def total() -> int:
+        async with db.session() as s:
+            return await count(s)
+
+    return to_connection(found, nodes(found), total, db, kind=kind)
+
+
+async def loaded_connection(
+    pages: DataLoader[tuple[int, Window], Page[Any]],
+    counts: DataLoader[int, int],
+    parent: int,
+    window: Window,
+    db: RequestDB,
+    nodes: Callable[[Page[Any]], Sequence[N]],
+    *,
+    kind: str,
+) -> Connection[N]:
+    """A connection of the list under ``parent`` (a conversation's participants), read
+    through loaders: the pages of every parent in a list are one batch (``pages``, keyed
+    by parent and window), their lengths another (``counts``), read only when asked."""
+    page = await pages.load((parent, window))
+
+    async def count() -> int:
+        return await counts.load(parent)
+
+    return to_connection(page, nodes(page), count, db, kind=kind)

@@ -12,8 +12,13 @@ from app import models as tables
 from app.graphql.context import Info
 from app.graphql.enums import UserStatus
 from app.graphql.ids import encode_id
-from app.graphql.invitations import InvitationType, viewer_invitations
+from app.graphql.invitations import (
+    InvitationType,
+    viewer_invitations,
+    viewer_invitations_connection,
+)
 from app.graphql.node import Node, node_id
+from app.graphql.pagination import After, Before, Connection, First, Last, page_window
 from app.models import pk
 
 if TYPE_CHECKING:
@@ -68,13 +73,34 @@ class UserType(Node):
             "(case-insensitively), oldest first: accept or decline them with acceptInvitation "
             "and declineInvitation. Listed for the viewer's own account signed in with its "
             "own token only: empty for any other user and for an API key."
-        )
+        ),
+        deprecation_reason="Use `invitationsConnection`, which pages the list.",
     )
     async def invitations(self, info: Info) -> list[InvitationType]:
         viewer = info.context.viewer
         if self.pk != viewer.user_id or viewer.api_key_id is not None:
             return []
         return await viewer_invitations(info)
+
+    @strawberry.field(
+        description=(
+            "Pending invitations addressed to this account's e-mail, oldest first "
+            "(keyset-paged), as `invitations` lists them: for the viewer's own account "
+            "signed in with its own token only, empty for any other user and for an API key."
+        )
+    )
+    async def invitations_connection(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[InvitationType]:
+        window = page_window(first, after, last, before, (int,), kind="Invitation")
+        viewer = info.context.viewer
+        own = self.pk == viewer.user_id and viewer.api_key_id is None
+        return await viewer_invitations_connection(info, window if own else None)
 
 
 def user_or_none(row: tables.User | None) -> UserType | None:

@@ -23,11 +23,12 @@ from app.graphql.lookahead import selected
 from app.graphql.node import Node, node_id
 from app.graphql.pagination import (
     After,
+    Before,
     Connection,
     First,
-    decode_cursor,
-    page_size,
-    to_connection,
+    Last,
+    page_window,
+    read_connection,
 )
 from app.graphql.users import UserType, user_or_none
 from app.models import pk
@@ -209,19 +210,22 @@ class WorkspaceType(Node, AccessFields, ConversationFields, AdministrationFields
         "members:read:all",
     )
     async def invitations(
-        self, info: Info, first: First = None, after: After = None
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[InvitationType] | None:
-        size, key = page_size(first), decode_cursor(after, (int,), kind="Invitation")
-        db, ws = info.context.db, self.workspace_id
-        async with db.session() as s:
-            page = await invitations.invitations_page(s, ws, first=size, after=key)
-
-        async def count() -> int:
-            async with db.session() as s:
-                return await invitations.invitations_count(s, ws)
-
-        items = [InvitationType.of(v) for v in page.items]
-        return to_connection(page, items, count, kind="Invitation")
+        ws = self.workspace_id
+        return await read_connection(
+            info.context.db,
+            page_window(first, after, last, before, (int,), kind="Invitation"),
+            lambda s, window: invitations.invitations_page(s, ws, window),
+            lambda s: invitations.invitations_count(s, ws),
+            lambda page: [InvitationType.of(v) for v in page.items],
+            kind="Invitation",
+        )
 
     @scoped_field("Integrations, by provider key.", "integrations:read:all")
     async def integrations(self, info: Info) -> list[IntegrationType] | None:

@@ -68,6 +68,13 @@ COSTS = [
         {"n": 7},
         9,
     ),
+    # `last` counts like `first`, from the document or the variables
+    ('{ workspace(slug: "a") { members(last: 10) { nodes { id } } } }', None, 12),
+    (
+        'query($n: Int) { workspace(slug: "a") { members(last: $n, before: "c") { nodes { id } } } }',
+        {"n": 7},
+        9,
+    ),
     # nodes(ids:) once per ID
     ("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": ["x"] * 25}, 25),
     ('{ nodes(ids: ["a", "b", "c"]) { id } }', None, 3),
@@ -87,6 +94,15 @@ def test_the_cost_model_of_docs_limits(
     query: str, variables: dict[str, Any] | None, expected: int
 ) -> None:
     assert cost(query, variables) == expected
+
+
+def test_last_100_costs_what_first_100_costs() -> None:
+    page = '{ workspace(slug: "a") { conversations(SIZE: 100) { nodes { id host { name } } } } }'
+    forward = cost(page.replace("SIZE", "first"))
+    assert forward == 202
+    assert cost(page.replace("SIZE", "last")) == forward
+    nested = '{ workspace(slug: "a") { teams(SIZE: 100) { nodes { members(SIZE: 3) { nodes { id } } } } } }'
+    assert cost(nested.replace("SIZE", "last")) == cost(nested.replace("SIZE", "first")) == 502
 
 
 def test_an_estimate_that_reads_no_variable_is_kept() -> None:

@@ -12,7 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.permissions import Scope
 from app.db.prepared import Nested, Prepared, Related, any_of
-from app.domain.pagination import Page, prepared_count, prepared_page
+from app.domain.pagination import (
+    Page,
+    Window,
+    grouped_counts,
+    grouped_pages,
+    prepared_count,
+    prepared_page,
+)
 from app.domain.tenant import lean, scoped
 from app.models import (
     ActionItem,
@@ -20,6 +27,7 @@ from app.models import (
     ConversationInsight,
     ConversationParticipant,
     ConversationTranscript,
+    ShareLink,
     Team,
     User,
 )
@@ -147,9 +155,8 @@ async def conversations_page(
     workspace_id: int,
     v: Visibility,
     f: ConversationFilter,
+    window: Window,
     *,
-    first: int,
-    after: tuple[object, ...] | None,
     include: frozenset[str] = frozenset(),
 ) -> Page[Any]:
     """A page of conversations as lean rows (the columns of Conversation); with
@@ -162,8 +169,7 @@ async def conversations_page(
         ("conversations_page", shape),
         lambda dialect: lean(_filtered(dialect, shape), Conversation),
         CONVERSATION_ORDER,
-        first=first,
-        after=after,
+        window,
         descending=True,
         related=[r for r in (CONVERSATION_HOST, CONVERSATION_TEAM) if r.name in include],
         nested=[CONVERSATION_PARTICIPANTS] if CONVERSATION_PARTICIPANTS.name in include else [],
@@ -280,3 +286,136 @@ async def transcripts_of(
         ConversationTranscript.conversation_id.in_(conversation_ids)
     )
     return list((await session.execute(stmt)).scalars())
+
+
+# --- the lists under each conversation, paged per conversation (grouped_pages) ---------
+
+
+def _participants(workspace_id: int) -> Any:
+    """Participants as lean rows with their accounts' columns (``participants_with_accounts``)."""
+    return PARTICIPANT_USER.joined(
+        lean(scoped(ConversationParticipant, workspace_id), ConversationParticipant)
+    )
+
+
+def _insights(workspace_id: int, within: Visibility | None) -> Any:
+    stmt = lean(scoped(ConversationInsight, workspace_id), ConversationInsight)
+    if within is not None:
+        reachable = _visible(workspace_id, within).with_only_columns(Conversation.id)
+        stmt = stmt.where(ConversationInsight.conversation_id.in_(reachable))
+    return stmt
+
+
+def _action_items(workspace_id: int) -> Any:
+    return lean(scoped(ActionItem, workspace_id), ActionItem)
+
+
+def _share_links(workspace_id: int) -> Any:
+    return lean(scoped(ShareLink, workspace_id), ShareLink)
+
+
+async def participant_pages(
+    session: AsyncSession, workspace_id: int, conversation_ids: Sequence[int], window: Window
+) -> dict[int, Page[Any]]:
+    """A page of participants (id order, each with its account's columns) per conversation."""
+    return await grouped_pages(
+        session,
+        _participants(workspace_id),
+        ConversationParticipant.conversation_id,
+        (ConversationParticipant.id,),
+        window,
+        conversation_ids,
+    )
+
+
+async def participant_counts(
+    session: AsyncSession, workspace_id: int, conversation_ids: Sequence[int]
+) -> dict[int, int]:
+    return await grouped_counts(
+        session,
+        lean(scoped(ConversationParticipant, workspace_id), ConversationParticipant),
+        ConversationParticipant.conversation_id,
+        conversation_ids,
+    )
+
+
+async def insight_pages(
+    session: AsyncSession,
+    workspace_id: int,
+    conversation_ids: Sequence[int],
+    window: Window,
+    within: Visibility | None = None,
+) -> dict[int, Page[Any]]:
+    """A page of insights (id order) per conversation; ``within`` as for ``insights_of``."""
+    return await grouped_pages(
+        session,
+        _insights(workspace_id, within),
+        ConversationInsight.conversation_id,
+        (ConversationInsight.id,),
+        window,
+        conversation_ids,
+    )
+
+
+async def insight_counts(
+    session: AsyncSession,
+    workspace_id: int,
+    conversation_ids: Sequence[int],
+    within: Visibility | None = None,
+) -> dict[int, int]:
+    return await grouped_counts(
+        session,
+        _insights(workspace_id, within),
+        ConversationInsight.conversation_id,
+        conversation_ids,
+    )
+
+
+async def action_item_pages(
+    session: AsyncSession, workspace_id: int, conversation_ids: Sequence[int], window: Window
+) -> dict[int, Page[Any]]:
+    """A page of action items (id order) per conversation."""
+    return await grouped_pages(
+        session,
+        _action_items(workspace_id),
+        ActionItem.conversation_id,
+        (ActionItem.id,),
+        window,
+        conversation_ids,
+    )
+
+
+async def action_item_counts(
+    session: AsyncSession, workspace_id: int, conversation_ids: Sequence[int]
+) -> dict[int, int]:
+    return await grouped_counts(
+        session, _action_items(workspace_id), ActionItem.conversation_id, conversation_ids
+    )
+
+
+async def share_link_in(session: AsyncSession, workspace_id: int, link_id: int) -> ShareLink | None:
+    """The share link with this id in the workspace (the entity, to delete it)."""
+    stmt = scoped(ShareLink, workspace_id).where(ShareLink.id == link_id)
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def share_link_pages(
+    session: AsyncSession, workspace_id: int, conversation_ids: Sequence[int], window: Window
+) -> dict[int, Page[Any]]:
+    """A page of share links (oldest first) per conversation."""
+    return await grouped_pages(
+        session,
+        _share_links(workspace_id),
+        ShareLink.conversation_id,
+        (ShareLink.id,),
+        window,
+        conversation_ids,
+    )
+
+
+async def share_link_counts(
+    session: AsyncSession, workspace_id: int, conversation_ids: Sequence[int]
+) -> dict[int, int]:
+    return await grouped_counts(
+        session, _share_links(workspace_id), ShareLink.conversation_id, conversation_ids
+    )

@@ -1,5 +1,7 @@
-"""Share links: a pointer to a conversation. Creating one needs the share permission
-at a scope that covers the conversation; opening one still needs read permission."""
+"""Share links: a pointer to a conversation. Creating, listing or revoking one needs
+the share permission at a scope that covers the conversation (and reading it); opening
+one still needs read permission. A revoked link is deleted: it then answers like one
+that never existed."""
 
 from __future__ import annotations
 
@@ -10,7 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.permissions import PermissionSet, Scope
 from app.domain.actor import Actor
 from app.domain.changes import record_change
-from app.domain.conversations.repository import Visibility, conversations_by_ids
+from app.domain.conversations.repository import (
+    Visibility,
+    conversations_by_ids,
+    share_link_in,
+)
 from app.domain.errors import Refusal, UserErrorCode
 from app.models import ShareLink, pk
 
@@ -37,6 +43,30 @@ def share_visibility(
     return Visibility(scope=Scope(min(read_scope, share_scope)), user_id=user_id, team_ids=team_ids)
 
 
+async def _may_share(
+    session: AsyncSession,
+    workspace_id: int,
+    actor: Actor,
+    conversation_id: int,
+    team_ids: frozenset[int],
+) -> bool:
+    """Whether the actor may share the conversation (``share_visibility`` reaches it)."""
+    within = share_visibility(actor.permissions, actor.user_id, team_ids)
+    if within is None:
+        return False
+    return bool(await conversations_by_ids(session, workspace_id, within, [conversation_id]))
+
+
+def share_link_not_found() -> Refusal:
+    """The one answer for a link the actor may not revoke: another workspace's, of a
+    conversation outside their read or share scope, revoked already, or none."""
+    return Refusal(
+        UserErrorCode.NOT_FOUND,
+        "No such share link that you may revoke.",
+        ["input", "shareLinkId"],
+    )
+
+
 async def create_share_link(
     session: AsyncSession,
     workspace_id: int,
@@ -45,13 +75,7 @@ async def create_share_link(
     *,
     team_ids: frozenset[int],
 ) -> ShareLink:
-    within = share_visibility(actor.permissions, actor.user_id, team_ids)
-    found = (
-        await conversations_by_ids(session, workspace_id, within, [conversation_id])
-        if within is not None
-        else []
-    )
-    if not found:
+    if not await _may_share(session, workspace_id, actor, conversation_id, team_ids):
         raise not_shareable()
     link = ShareLink(
         workspace_id=workspace_id,
@@ -70,3 +94,29 @@ async def create_share_link(
         {"shareLinkId": pk(link)},
     )
     return link
+
+
+async def revoke_share_link(
+    session: AsyncSession,
+    workspace_id: int,
+    actor: Actor,
+    link_id: int,
+    *,
+    team_ids: frozenset[int],
+) -> int:
+    """Delete the link (it stops opening at once). Returns its id."""
+    link = await share_link_in(session, workspace_id, link_id)
+    if link is None or not await _may_share(
+        session, workspace_id, actor, link.conversation_id, team_ids
+    ):
+        raise share_link_not_found()
+    await session.delete(link)
+    await record_change(
+        session,
+        actor,
+        workspace_id,
+        "conversation.share_link_revoked",
+        ("Conversation", link.conversation_id),
+        {"shareLinkId": link_id},
+    )
+    return link_id

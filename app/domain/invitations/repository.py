@@ -25,7 +25,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import select
 
 from app.db.types import UTCDateTime
-from app.domain.pagination import Page, count, fetch_page
+from app.domain.pagination import Page, Window, count, fetch_page
 from app.domain.tenant import lean, scoped
 from app.models import BuiltinRole, Invitation, Member, Role, User, Workspace
 
@@ -98,15 +98,11 @@ def _views(workspace_id: int) -> Any:
 
 
 async def invitations_page(
-    session: AsyncSession, workspace_id: int, *, first: int, after: tuple[int, ...] | None
+    session: AsyncSession, workspace_id: int, window: Window
 ) -> Page[InvitationView]:
     """The workspace's pending invitations, oldest first."""
-    page = await fetch_page(
-        session, _views(workspace_id), INVITATION_ORDER, first=first, after=after
-    )
-    return Page(
-        items=[InvitationView.of(r) for r in page.items], keys=page.keys, has_next=page.has_next
-    )
+    page = await fetch_page(session, _views(workspace_id), INVITATION_ORDER, window)
+    return page.replaced([InvitationView.of(r) for r in page.items])
 
 
 async def invitations_count(session: AsyncSession, workspace_id: int) -> int:
@@ -182,18 +178,39 @@ _VIEWER_INVITATIONS = sa.text("SELECT * FROM harmony_viewer_invitations()").colu
 
 # scope: the invitee's own invitations across workspaces, by their account's e-mail (SQLite;
 #   PostgreSQL asks harmony_viewer_invitations)
-async def invitations_addressed_to(session: AsyncSession, email: str) -> list[InvitationView]:
+def _addressed_to(session: AsyncSession, email: str) -> tuple[Any, Any]:
     """Pending invitations addressed to ``email`` (the viewer's own account's,
-    case-insensitively), oldest first, across workspaces. On PostgreSQL the database
-    takes the address from the verified tenant context itself."""
+    case-insensitively), across workspaces, as a select of InvitationView's columns, and
+    its id column (their order). On PostgreSQL the database takes the address from the
+    verified tenant context itself."""
     if session.get_bind().dialect.name == "postgresql":
-        rows = (await session.execute(_VIEWER_INVITATIONS)).all()
-    else:
-        stmt = (
-            lean(select(Invitation), Invitation)
-            .add_columns(*_labels())
-            .where(sa.func.lower(Invitation.email) == email.strip().lower())
-            .order_by(Invitation.id)
-        )
-        rows = (await session.execute(stmt)).all()
+        viewer_invitations = _VIEWER_INVITATIONS.subquery("viewer_invitations")
+        return sa.select(viewer_invitations), viewer_invitations.c.id
+    stmt = (
+        lean(select(Invitation), Invitation)
+        .add_columns(*_labels())
+        .where(sa.func.lower(Invitation.email) == email.strip().lower())
+    )
+    return stmt, Invitation.id
+
+
+async def invitations_addressed_to(session: AsyncSession, email: str) -> list[InvitationView]:
+    """Pending invitations addressed to ``email``, oldest first, across workspaces
+    (``_addressed_to``)."""
+    stmt, order = _addressed_to(session, email)
+    rows = (await session.execute(stmt.order_by(order))).all()
     return [InvitationView.of(r) for r in rows]
+
+
+async def invitations_addressed_to_page(
+    session: AsyncSession, email: str, window: Window
+) -> Page[InvitationView]:
+    """A page of ``invitations_addressed_to``."""
+    stmt, order = _addressed_to(session, email)
+    page = await fetch_page(session, stmt, (order,), window)
+    return page.replaced([InvitationView.of(r) for r in page.items])
+
+
+async def invitations_addressed_to_count(session: AsyncSession, email: str) -> int:
+    stmt, _ = _addressed_to(session, email)
+    return await count(session, stmt)

@@ -11,12 +11,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from app.db.prepared import Nested, Prepared, Related
 from app.db.tenant import CONTEXT_SETTING, key_of, signed_credential
-from app.domain.pagination import Page, page_of, prepared_count, prepared_page
+from app.domain.pagination import Page, Window, grouped_pages, prepared_count, prepared_page
 from app.domain.tenant import lean, scoped
 from app.models import (
     BuiltinRole,
@@ -301,9 +300,8 @@ async def members_page(
     session: AsyncSession,
     workspace_id: int,
     f: MemberFilter,
+    window: Window,
     *,
-    first: int,
-    after: tuple[int, ...] | None,
     include: frozenset[str] = frozenset(),
 ) -> Page[Any]:
     """A page of members as lean rows (the columns of Member); with ``include``
@@ -315,8 +313,7 @@ async def members_page(
         ("members_page", shape),
         lambda _dialect: lean(_filtered(shape), Member),
         MEMBER_ORDER,
-        first=first,
-        after=after,
+        window,
         related=[r for r in (MEMBER_USER, MEMBER_ROLE) if r.name in include],
         nested=[MEMBER_TEAMS] if MEMBER_TEAMS.name in include else [],
         **values,
@@ -350,48 +347,28 @@ async def member_counts_by_role(
     return {role_id: n for role_id, n in (await session.execute(stmt)).all()}
 
 
-# scope: aliased() over the ranked subquery, itself started from scoped(Member)
-async def members_pages_of_teams(
-    session: AsyncSession,
-    workspace_id: int,
-    team_ids: Sequence[int],
-    *,
-    first: int,
-    after: tuple[int, ...] | None,
-) -> dict[int, Page[Member]]:
-    """One page of members (in MEMBER_ORDER) for each team, all in one statement: a
-    window function numbers each team's members and keeps ``first + 1`` of each, so a
-    page of teams with their members costs the same whatever the number of teams."""
-    rank = (
-        sa.func.row_number()
-        .over(partition_by=TeamMember.team_id, order_by=Member.id)
-        .label("rank_in_team")
-    )
-    inner = (
-        scoped(Member, workspace_id)
-        .join(
+def _members_in_teams(workspace_id: int) -> Any:
+    """Lean members rows of the workspace joined with their team memberships (whose
+    ``team_id`` groups them)."""
+    return lean(
+        scoped(Member, workspace_id).join(
             TeamMember,
             sa.and_(
                 TeamMember.workspace_id == Member.workspace_id, TeamMember.member_id == Member.id
             ),
-        )
-        .where(TeamMember.team_id.in_(team_ids))
-        .add_columns(TeamMember.team_id.label("in_team"), rank)
+        ),
+        Member,
     )
-    if after is not None:
-        (after_id,) = after  # MEMBER_ORDER is (Member.id,)
-        inner = inner.where(TeamMember.member_id > after_id)  # = Member.id (the join)
-    ranked = inner.subquery()
-    member = aliased(Member, ranked)
-    stmt = (
-        sa.select(member, ranked.c.in_team)
-        .where(ranked.c.rank_in_team <= first + 1)
-        .order_by(ranked.c.in_team, ranked.c.rank_in_team)
+
+
+async def members_pages_of_teams(
+    session: AsyncSession, workspace_id: int, team_ids: Sequence[int], window: Window
+) -> dict[int, Page[Any]]:
+    """One page of members (in MEMBER_ORDER, lean rows) for each team, all in one
+    statement (``grouped_pages``)."""
+    return await grouped_pages(
+        session, _members_in_teams(workspace_id), TeamMember.team_id, MEMBER_ORDER, window, team_ids
     )
-    rows: dict[int, list[Member]] = {t: [] for t in team_ids}
-    for row, team_id in (await session.execute(stmt)).all():
-        rows[team_id].append(row)
-    return {team_id: page_of(found, first, MEMBER_ORDER) for team_id, found in rows.items()}
 
 
 async def member_counts_of_teams(

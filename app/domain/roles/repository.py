@@ -8,19 +8,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain.pagination import Page, count, fetch_page
+from app.domain.pagination import Page, Window, count, fetch_page
 from app.domain.tenant import rows_by_ids, scoped
 from app.models import Role, RolePermission
 
 ROLE_ORDER = (Role.id,)
 
 
-async def roles_page(
-    session: AsyncSession, workspace_id: int, *, first: int, after: tuple[int, ...] | None
-) -> Page[Role]:
-    return await fetch_page(
-        session, scoped(Role, workspace_id), ROLE_ORDER, first=first, after=after
-    )
+async def roles_page(session: AsyncSession, workspace_id: int, window: Window) -> Page[Role]:
+    return await fetch_page(session, scoped(Role, workspace_id), ROLE_ORDER, window)
 
 
 async def roles_count(session: AsyncSession, workspace_id: int) -> int:

@@ -9,19 +9,15 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.prepared import Prepared, any_of
-from app.domain.pagination import Page, count, fetch_page
+from app.domain.pagination import Page, Window, count, fetch_page
 from app.domain.tenant import lean, rows_by_ids, scoped
 from app.models import Team, TeamMember
 
 TEAM_ORDER = (Team.id,)
 
 
-async def teams_page(
-    session: AsyncSession, workspace_id: int, *, first: int, after: tuple[int, ...] | None
-) -> Page[Team]:
-    return await fetch_page(
-        session, scoped(Team, workspace_id), TEAM_ORDER, first=first, after=after
-    )
+async def teams_page(session: AsyncSession, workspace_id: int, window: Window) -> Page[Team]:
+    return await fetch_page(session, scoped(Team, workspace_id), TEAM_ORDER, window)
 
 
 async def teams_count(session: AsyncSession, workspace_id: int) -> int:

@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from app.db.prepared import Prepared
+from app.db.types import utcnow
+from app.domain.pagination import Page, Window, count, fetch_page
 from app.domain.tenant import among as among_workspaces
 from app.domain.tenant import scoped
 from app.models import (
@@ -134,9 +136,25 @@ async def api_keys_of(session: AsyncSession, workspace_id: int) -> list[ApiKey]:
     return list((await session.execute(stmt)).scalars())
 
 
+async def api_keys_page(session: AsyncSession, workspace_id: int, window: Window) -> Page[ApiKey]:
+    """The workspace's API keys, newest first."""
+    return await fetch_page(
+        session, scoped(ApiKey, workspace_id), (ApiKey.id,), window, descending=True
+    )
+
+
+async def api_keys_count(session: AsyncSession, workspace_id: int) -> int:
+    return await count(session, scoped(ApiKey, workspace_id))
+
+
 async def share_link_by_token(
     session: AsyncSession, token: str, among: Sequence[int]
 ) -> ShareLink | None:
-    """A share link, only among the given workspaces (the viewer's)."""
-    stmt = among_workspaces(ShareLink, among).where(ShareLink.token == token)
+    """A share link, only among the given workspaces (the viewer's), unless it has
+    expired: an expired link answers like one that does not exist (a revoked one is
+    deleted)."""
+    expires: Any = ShareLink.expires_at
+    stmt = among_workspaces(ShareLink, among).where(
+        ShareLink.token == token, sa.or_(expires.is_(None), expires > utcnow())
+    )
     return (await session.execute(stmt)).scalars().first()
