@@ -6,6 +6,8 @@ a list parameter is one parameter."""
 from __future__ import annotations
 
 import enum
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -136,12 +138,11 @@ async def test_a_read_only_requests_reads_run_outside_a_transaction_under_its_co
     )
 
 
-@pytest.mark.postgres_only
-async def test_a_read_outside_a_transaction_with_a_forged_context_reads_nothing(
-    engine: AsyncEngine, settings: Settings, session: AsyncSession
-) -> None:
-    """The context a read sets for itself is verified like any other: altered, it
-    admits no row (the statement fails closed, it does not fall back to anything)."""
+@asynccontextmanager
+async def _read_only_request(
+    engine: AsyncEngine, session: AsyncSession, *, commit: bool = False
+) -> AsyncIterator[tuple[RequestDB, AsyncSession]]:
+    """A read-only request's database (reads outside a transaction), dee of globex entered."""
     globex = await factories.workspace_id(session, "globex")
     dee = await factories.user_id(session, "dee@globex.test")
     db = RequestDB(create_sessionmaker(engine))
@@ -149,17 +150,27 @@ async def test_a_read_outside_a_transaction_with_a_forged_context_reads_nothing(
     try:
         async with db.session() as s:
             await enter(s, user_id=dee, workspace_ids=[globex])
-            genuine = db.tenant.signed(key_of(engine))
-            body, mac = genuine.rsplit(":", 1)
-            user, workspaces, expires = body.split(":")[1:]
-            forged = f"v1:{user}:{workspaces},{globex + 1}:{expires}:{mac}"
-            outside = s.info[OUTSIDE_KEY]
-            outside.context = lambda: forged
-            assert await EVERY_TEAM.all(s) == []
-            outside.context = lambda: genuine
-            assert await EVERY_TEAM.all(s) != []
+            yield db, s
     finally:
-        await db.finish(commit=False)
+        await db.finish(commit=commit)
+
+
+@pytest.mark.postgres_only
+async def test_a_read_outside_a_transaction_with_a_forged_context_reads_nothing(
+    engine: AsyncEngine, session: AsyncSession
+) -> None:
+    """The context a read sets for itself is verified like any other: altered, it
+    admits no row (the statement fails closed, it does not fall back to anything)."""
+    async with _read_only_request(engine, session) as (db, s):
+        genuine = db.tenant.signed(key_of(engine))
+        body, mac = genuine.rsplit(":", 1)
+        user, workspaces, expires = body.split(":")[1:]
+        forged = f"v1:{user}:{workspaces},{db.tenant.workspace_ids[0] + 1}:{expires}:{mac}"
+        outside = s.info[OUTSIDE_KEY]
+        outside.context = lambda: forged
+        assert await EVERY_TEAM.all(s) == []
+        outside.context = lambda: genuine
+        assert await EVERY_TEAM.all(s) != []
 
 
 @pytest.mark.postgres_only
@@ -168,16 +179,10 @@ async def test_a_read_outside_a_transaction_leaves_no_context_on_its_connection(
 ) -> None:
     """The context a read sets lasts for its own statement: the one pooled connection
     goes back without it, so the next checkout reads no tenant row."""
-    globex = await factories.workspace_id(session, "globex")
-    dee = await factories.user_id(session, "dee@globex.test")
     one = create_engine(settings.model_copy(update={"db_pool_size": 1, "db_max_overflow": 0}))
     try:
-        db = RequestDB(create_sessionmaker(one))
-        db.read_only = True
-        async with db.session() as s:
-            await enter(s, user_id=dee, workspace_ids=[globex])
+        async with _read_only_request(one, session, commit=True) as (_db, s):
             assert await EVERY_TEAM.all(s) != []
-        await db.finish(commit=True)
         async with one.connect() as conn:
             left = await conn.scalar(sa.text("SELECT current_setting('app.context', true)"))
             teams = (await conn.execute(sa.text("SELECT count(*) FROM teams"))).scalar_one()
@@ -191,18 +196,10 @@ async def test_a_read_outside_a_transaction_leaves_no_context_on_its_connection(
 async def test_a_read_only_request_reads_inside_its_transaction_once_one_began(
     engine: AsyncEngine, session: AsyncSession
 ) -> None:
-    globex = await factories.workspace_id(session, "globex")
-    dee = await factories.user_id(session, "dee@globex.test")
-    db = RequestDB(create_sessionmaker(engine))
-    db.read_only = True
-    try:
-        async with db.session() as s:
-            await enter(s, user_id=dee, workspace_ids=[globex])
-            via_orm = (await s.execute(sa.select(sa.func.txid_current()))).scalar_one()
-            assert (await TRANSACTION_ID.first(s)).txid == via_orm
-            assert await EVERY_TEAM.all(s) != []
-    finally:
-        await db.finish(commit=False)
+    async with _read_only_request(engine, session) as (_db, s):
+        via_orm = (await s.execute(sa.select(sa.func.txid_current()))).scalar_one()
+        assert (await TRANSACTION_ID.first(s)).txid == via_orm
+        assert await EVERY_TEAM.all(s) != []
 
 
 async def test_prepared_account_row_has_attribute_access(session: AsyncSession) -> None:
