@@ -333,3 +333,32 @@ async def test_new_team_ids_reveal_nothing_about_other_workspaces(
     assert refused_cursor(cursor, (int,), "Member")
     with pytest.raises((binascii.Error, ValueError)):
         orjson.loads(unb64(cursor))
+
+
+async def test_audit_events_have_stable_unique_ids_that_name_no_node(
+    client: GraphQLClient, owner_engine: AsyncEngine
+) -> None:
+    """A poller of the audit log tells events apart by their ``id``: the same event has
+    the same ID in every read, two events never share one, and it names no Node (an
+    argument expecting one refuses it)."""
+    acme = await workspace_id(owner_engine, "acme")
+    create = (
+        "mutation($input: CreateTeamInput!) { createTeam(input: $input) { userErrors { code } } }"
+    )
+    for name in ("Alpha", "Beta"):
+        created = await client.query(
+            create, {"input": {"workspaceId": acme, "name": name}}, as_="ada@acme.test"
+        )
+        assert created == {"data": {"createTeam": {"userErrors": []}}}
+    query = '{ workspace(slug: "acme") { auditEvents(first: 10) { nodes { id action } } } }'
+    first, again = [
+        (await client.query(query, as_="ada@acme.test"))["data"]["workspace"]["auditEvents"][
+            "nodes"
+        ]
+        for _ in range(2)
+    ]
+    assert first == again and [e["action"] for e in first][:2] == ["team.created"] * 2
+    ids = [e["id"] for e in first]
+    assert len(set(ids)) == len(ids) and all(refused_id(i) for i in ids)
+    node = await client.query(f'{{ node(id: "{ids[0]}") {{ id }} }}', as_="ada@acme.test")
+    assert [e["extensions"]["code"] for e in node["errors"]] == ["BAD_USER_INPUT"]

@@ -90,6 +90,13 @@ class AuditEventType:
     def workspace_id(self) -> int:
         return self.row.workspace_id
 
+    @scoped_field(
+        "The event's own ID: stable, unique, opaque (not a Node: `node(id:)` does not "
+        "resolve it). A poller drops the events it has seen by it."
+    )
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("AuditEvent", pk(self.row)))
+
     @scoped_field("What happened, e.g. member.role_changed or account.deleted.")
     def action(self) -> str:
         return self.row.action

@@ -37,7 +37,7 @@ _NODE_TAGS = {
 }
 # Types that have IDs (AuditEvent.target names them) but are not Nodes: decoding refuses
 # them like any unknown type.
-_OTHER_TAGS = {"Integration": 64}
+_OTHER_TAGS = {"Integration": 64, "AuditEvent": 65}
 _TAGS = {**_NODE_TAGS, **_OTHER_TAGS}
 _NODE_BY_TAG = {tag: name for name, tag in _NODE_TAGS.items()}
 
