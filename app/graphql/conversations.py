@@ -4,7 +4,7 @@ at ``own`` (hosted or joined), ``team`` (plus the viewer's teams') or ``all``.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -146,16 +146,8 @@ class ConversationType(Node):
         loaders, ws = info.context.workspace(self.workspace_id), self.workspace_id
 
         def people(page: Page[Any]) -> list[Participant]:
-            account_of: dict[int, UserType] = {}
-            return [
-                Participant(
-                    workspace_id=ws,
-                    name=p.name,
-                    email=p.email,
-                    user=None if u is None else account_of.setdefault(u.id, UserType.of(u)),
-                )
-                for p, u in conversations.participants_with_accounts(page.items)
-            ]
+            pairs = conversations.participants_with_accounts(page.items)
+            return _participants(ws, pairs, _accounts())
 
         return await loaded_connection(
             loaders.participants_page,
@@ -302,6 +294,34 @@ async def _skip() -> None:
     return None
 
 
+def _accounts() -> Callable[[Any], UserType | None]:
+    """Account rows to UserType objects, one object per account however often it
+    appears in the rows at hand (None for a guest's missing account)."""
+    made: dict[int, UserType] = {}
+
+    def account(user: Any) -> UserType | None:
+        if user is None:
+            return None
+        found = made.get(user.id)
+        if found is None:
+            found = made[user.id] = UserType.of(user)
+        return found
+
+    return account
+
+
+def _participants(
+    workspace_id: int,
+    pairs: Sequence[tuple[Any, Any]],
+    account: Callable[[Any], UserType | None],
+) -> list[Participant]:
+    """(participant, account row or None) pairs as Participant objects."""
+    return [
+        Participant(workspace_id=workspace_id, name=p.name, email=p.email, user=account(u))
+        for p, u in pairs
+    ]
+
+
 async def conversations_of(
     info: Info,
     workspace_id: int,
@@ -334,16 +354,7 @@ async def conversations_of(
         if t is not None and t.id not in team_of:
             team_of[t.id] = TeamType.of(t)
     host_rows = joined.get("host")
-    account_of: dict[int, UserType] = {}  # one object per account, however often it appears
-
-    def account(user: Any) -> UserType | None:
-        if user is None:
-            return None
-        found = account_of.get(user.id)
-        if found is None:
-            found = account_of[user.id] = UserType.of(user)
-        return found
-
+    account = _accounts()
     out = []
     for i, row in enumerate(rows):
         if host_rows is not None:
@@ -360,15 +371,7 @@ async def conversations_of(
                 duration_seconds=row.duration_seconds,
                 host=host,  # type: ignore[arg-type]
                 team=team_of.get(row.team_id) if row.team_id is not None else None,
-                participants=[
-                    Participant(
-                        workspace_id=workspace_id,
-                        name=p.name,
-                        email=p.email,
-                        user=account(user),
-                    )
-                    for p, user in (people[i] if people else ())
-                ],
+                participants=_participants(workspace_id, people[i] if people else (), account),
             )
         )
     return out
