@@ -31,6 +31,7 @@ all of this is a no-op.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import time
@@ -77,7 +78,14 @@ def key_pads(key: bytes) -> tuple[bytes, bytes]:
 
 
 def _sign(key: bytes, user_id: int, workspaces: str) -> str:
-    body = f"{_VERSION}:{user_id}:{workspaces}:{int(time.time()) + CONTEXT_TTL_SECONDS}"
+    return _signed(key, user_id, workspaces, int(time.time()) + CONTEXT_TTL_SECONDS)
+
+
+@functools.lru_cache(maxsize=4096)
+def _signed(key: bytes, user_id: int, workspaces: str, expires: int) -> str:
+    """The same context asked again within the second is signed once (a busy user's
+    requests each sign it: an HMAC per read outside a transaction)."""
+    body = f"{_VERSION}:{user_id}:{workspaces}:{expires}"
     return f"{body}:{hmac.new(key, body.encode(), hashlib.sha256).hexdigest()}"
 
 

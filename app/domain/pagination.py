@@ -218,14 +218,16 @@ async def prepared_page(
     the lists of each ``nested`` relation (a column of the same statement). A backward
     page is the same statement read the other way."""
     window.check(order)
-    bounds = (_bound("after", order), _bound("before", order))
+
+    def bounds() -> tuple[Any, Any]:  # built only when a statement is compiled
+        return _bound("after", order), _bound("before", order)
 
     def paged(dialect: str) -> sa.Select[Any]:
         stmt = build(dialect)
         for table in related:
             stmt = table.joined(stmt)
         stmt = stmt.add_columns(*(n.column(dialect) for n in nested))
-        return windowed(stmt, order, window, descending, bounds).limit(  # type: ignore[no-any-return]
+        return windowed(stmt, order, window, descending, bounds()).limit(  # type: ignore[no-any-return]
             sa.bindparam("page_limit", type_=sa.Integer)
         )
 
@@ -238,9 +240,8 @@ async def prepared_page(
     rows = await statement.all(session, page_limit=window.size + 1, **params)
 
     async def beyond(s: AsyncSession, side: Side) -> bool:
-        bound = bounds[0] if side == "earlier" else bounds[1]
-
         def found(dialect: str) -> sa.Select[Any]:
+            bound = _bound("after" if side == "earlier" else "before", order)
             condition = _side(order, bound, descending, side)
             return sa.select(build(dialect).where(condition).exists().label("found"))
 

@@ -14,6 +14,19 @@ clock with Redis's own ``TIME``, so all processes agree on elapsed time whatever
 clocks say. The key expires when its bucket would be full again (a missing key is a full
 bucket), so idle principals cost nothing.
 
+Cheap operations of a busy principal take points in advance (a *lease*): when an
+operation costs at most 1/160 of the bucket, the script also takes up to 64 more such
+operations' worth (never more than 1/20 of the bucket, and only while the bucket keeps
+at least half its size after it), and the worker spends them on its own for up to
+``LEASE_SECONDS``; what is left is given back to the shared bucket with the worker's
+next charge of that principal. A lease is taken from the shared bucket before it is
+spent, so no principal ever spends more than its budget across workers; what it costs
+is precision far from the limit: another worker sees the leased points as spent (at
+most 1/20 of the bucket per worker, for at most a second), and ``currentlyAvailable``
+does not count what was restored during the lease. Near the limit (under half the
+bucket) every charge is decided by Redis alone. A busy client's cheap queries then
+cost one round trip to Redis in many instead of one each.
+
 Without Redis, buckets live in this process (an LRU bounded in principals). They are
 also the fallback: a Redis call that fails or exceeds ``REDIS_TIMEOUT_SECONDS`` is
 answered from them (each worker then enforces the budget on its own, starting from the
@@ -38,9 +51,11 @@ log = logging.getLogger("app.edge")
 
 MAX_LOCAL_PRINCIPALS = 100_000
 
-# KEYS: the buckets charged together; ARGV: maximum, restore rate (points/s), then one
-# cost per key. Each bucket is charged in order (a key may come twice). Returns, per key,
-# allowed (0|1), floor(points left), retry after (s, 0 when allowed).
+# KEYS: the buckets charged together; ARGV: maximum, restore rate (points/s), then per
+# key: its cost, the points of an unspent lease given back, the lease wanted. Each bucket
+# is charged in order (a key may come twice). Returns, per key, allowed (0|1),
+# floor(points left), retry after (s, 0 when allowed), the lease granted (points taken
+# besides the cost; granted only while at least half the bucket stays).
 # Numbers are written with %.17g: Redis would otherwise format them with 14 digits.
 CHARGE_LUA = """
 local maximum = tonumber(ARGV[1])
@@ -48,29 +63,59 @@ local rate = tonumber(ARGV[2])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local out = {}
+local function store(key, points)
+  redis.call('HSET', key, 'p', string.format('%.17g', points), 't', string.format('%.17g', now))
+  redis.call('PEXPIRE', key, math.max(1, math.ceil((maximum - points) / rate * 1000)))
+end
 for i, key in ipairs(KEYS) do
-  local cost = tonumber(ARGV[i + 2])
+  local cost = tonumber(ARGV[3 * i])
+  local given_back = tonumber(ARGV[3 * i + 1])
+  local wanted = tonumber(ARGV[3 * i + 2])
   local state = redis.call('HMGET', key, 'p', 't')
   local points = maximum
   if state[1] and state[2] then
     local elapsed = math.max(0, now - tonumber(state[2]))
-    points = math.min(maximum, tonumber(state[1]) + elapsed * rate)
+    points = math.min(maximum, tonumber(state[1]) + elapsed * rate + given_back)
   end
   if cost > points then
+    if given_back > 0 and points < maximum then
+      store(key, points)
+    end
     out[#out + 1] = 0
     out[#out + 1] = math.floor(points)
     out[#out + 1] = math.max(1, math.ceil((cost - points) / rate))
+    out[#out + 1] = 0
   else
     points = points - cost
-    redis.call('HSET', key, 'p', string.format('%.17g', points), 't', string.format('%.17g', now))
-    redis.call('PEXPIRE', key, math.max(1, math.ceil((maximum - points) / rate * 1000)))
+    local lease = 0
+    if wanted > 0 and points - wanted >= maximum / 2 then
+      lease = wanted
+      points = points - lease
+    end
+    store(key, points)
     out[#out + 1] = 1
     out[#out + 1] = math.floor(points)
     out[#out + 1] = 0
+    out[#out + 1] = lease
   end
 end
 return out
 """
+
+# A lease: at most LEASE_SHARE-th of the bucket, at most LEASE_MAX_OPERATIONS operations of
+# the cost that asked for it, and only for operations cheap enough to lease at least
+# LEASE_MIN_OPERATIONS of them; spent within LEASE_SECONDS (then given back).
+LEASE_SHARE = 20
+LEASE_MIN_OPERATIONS = 8
+LEASE_MAX_OPERATIONS = 64
+LEASE_SECONDS = 1.0
+
+
+@dataclass(slots=True)
+class _Lease:
+    points: int  # taken from the shared bucket in advance, not spent yet
+    shared: int  # the shared bucket's points (leases taken) when last heard of
+    until: float  # monotonic time after which it is given back
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +192,10 @@ class RateLimiter:
             backoff_seconds,
         )
         self._args = (b"%d" % points, repr(restore_per_second).encode())
-        self._batch: list[tuple[str, int, asyncio.Future[tuple[int, int, int]]]] = []
+        self._batch: list[tuple[str, int, int, int, asyncio.Future[tuple[int, int, int, int]]]]
+        self._batch = []
+        self._leases: dict[str, _Lease] = {}
+        self._lease_points = points // LEASE_SHARE
 
     async def charge(self, principal: str, cost: int) -> Charge:
         """Take ``cost`` points from the principal's bucket if it holds them, else nothing.
@@ -161,24 +209,62 @@ class RateLimiter:
         if not 0 <= cost <= self._maximum:
             raise ValueError(f"cost must be within 0..{self._maximum}, not {cost}")
         if self._channel is not None and self._guard.available():
-            shared = await self._charge_in_redis(principal, cost)
+            now = time.monotonic()
+            given_back = 0
+            lease = self._leases.pop(principal, None)
+            if lease is not None:
+                if cost <= lease.points and now < lease.until:
+                    lease.points -= cost
+                    self._leases[principal] = lease
+                    return self._result(True, lease.shared + lease.points, 0)
+                given_back = lease.points
+            shared = await self._charge_in_redis(principal, cost, given_back, self._wanted(cost))
             if shared is not None:
-                allowed, available, retry_after = shared
+                allowed, available, retry_after, granted = shared
+                if granted:
+                    self._lease(principal, granted, now)
+                held = self._leases.get(principal)
+                if held is not None:  # leased points are this principal's, not spent yet
+                    held.shared = available
+                    available += held.points
                 # The fallback then starts from the shared value, not from a full bucket.
-                self._local.set(principal, float(available), time.monotonic())
+                self._local.set(principal, float(available), now)
                 return self._result(bool(allowed), available, retry_after)
         allowed_here, points = self._local.charge(principal, cost)
         retry = 0 if allowed_here else max(1, math.ceil((cost - points) / self._rate))
         return self._result(allowed_here, math.floor(points), retry)
 
-    async def _charge_in_redis(self, principal: str, cost: int) -> tuple[int, int, int] | None:
+    def _wanted(self, cost: int) -> int:
+        """The lease an operation of ``cost`` asks for with its charge (0: none)."""
+        if cost == 0:
+            return 0
+        operations = min(self._lease_points // cost, LEASE_MAX_OPERATIONS)
+        return operations * cost if operations >= LEASE_MIN_OPERATIONS else 0
+
+    def _lease(self, principal: str, granted: int, now: float) -> None:
+        """Keep ``granted`` points for this worker (with a lease already here: add them)."""
+        held = self._leases.get(principal)
+        if held is None:
+            self._leases[principal] = _Lease(granted, 0, now + LEASE_SECONDS)
+        else:
+            held.points += granted
+        if len(self._leases) > MAX_LOCAL_PRINCIPALS:  # the oldest lease is forgotten
+            del self._leases[next(iter(self._leases))]
+
+    async def _charge_in_redis(
+        self, principal: str, cost: int, given_back: int, wanted: int
+    ) -> tuple[int, int, int, int] | None:
         """The shared bucket's answer, or None (Redis failed: the caller falls back).
 
         The first charge of a loop turn leads: it yields once, so that the charges that
-        reach this point meanwhile join it, and sends them all in one call."""
+        reach this point meanwhile join it, and sends them all in one call. Of the
+        charges of one principal in a call, only the first asks for a lease."""
         assert self._channel is not None
-        future: asyncio.Future[tuple[int, int, int]] = asyncio.get_running_loop().create_future()
-        self._batch.append((principal, cost, future))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[int, int, int, int]] = loop.create_future()
+        if wanted and any(p == principal and w for p, _, _, w, _ in self._batch):
+            wanted = 0
+        self._batch.append((principal, cost, given_back, wanted, future))
         if len(self._batch) > 1:  # a follower: the leader answers
             try:
                 return await future
@@ -188,14 +274,14 @@ class RateLimiter:
             await asyncio.sleep(0)
         finally:
             batch, self._batch = self._batch, []  # even if the leader is cancelled
-        followers = [waiting for _, _, waiting in batch if waiting is not future]
+        followers = [waiting for *_, waiting in batch if waiting is not future]
+        arguments = [b"%d" % n for _, cost, back, want, _ in batch for n in (cost, back, want)]
         try:
             reply = await self._channel.call(
-                [f"{self._key_prefix}rl:{p}" for p, _, _ in batch],
-                [*self._args, *(b"%d" % c for _, c, _ in batch)],
+                [f"{self._key_prefix}rl:{p}" for p, *_ in batch], [*self._args, *arguments]
             )
             values = [int(x) for x in reply]
-            if len(values) != 3 * len(batch):
+            if len(values) != 4 * len(batch):
                 raise ValueError(f"unexpected reply of {len(values)} values")
         except BaseException as exc:
             for waiting in followers:  # they fall back on their own
@@ -206,9 +292,11 @@ class RateLimiter:
             self._guard.failed("charge", exc)  # any failure or timeout: the fallback
             return None
         self._guard.answered()
-        for i, (_, _, waiting) in enumerate(batch):
+        for i, (*_, waiting) in enumerate(batch):
             if not waiting.done():
-                waiting.set_result((values[3 * i], values[3 * i + 1], values[3 * i + 2]))
+                waiting.set_result(
+                    (values[4 * i], values[4 * i + 1], values[4 * i + 2], values[4 * i + 3])
+                )
         return future.result()
 
     async def close(self) -> None:

@@ -662,18 +662,19 @@ def measure_cell(
     return {name: median(found) for name, found in runs.items()}
 
 
-def profile(gateway: Server, plans: list[Plan], out: Path, seconds: float) -> None:
-    """py-spy on one gateway worker while the members page is under load (c=16)."""
+def profile(gateway: Server, plans: list[Plan], out: Path, seconds: float, workload: str) -> None:
+    """py-spy on one gateway worker while one workload (the members page unless
+    ``--profile-workload`` says otherwise) is under load (c=16)."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(spy).exists():
         log("    py-spy is not installed (scripts/bench --profile installs it); skipped")
         return
-    plan = next((p for p in plans if p.name == "members"), None)
+    plan = next((p for p in plans if p.name == workload), None)
     workers = gateway.workers()
     if plan is None or not workers:
-        log("    no members workload or no worker to profile; skipped")
+        log(f"    no {workload} workload or no worker to profile; skipped")
         return
-    raw = out / "profile-members.pyspy.txt"
+    raw = out / f"profile-{workload}.pyspy.txt"
     load = threading_wrk(gateway, plan, 16, seconds + 6, out)
     time.sleep(2)
     done = subprocess.run(  # noqa: S603 (fixed argv)
@@ -702,7 +703,7 @@ def profile(gateway: Server, plans: list[Plan], out: Path, seconds: float) -> No
     from benchmark.profile_summary import summarize
 
     summary = summarize(raw.read_text())
-    (out / "profile-members.summary.txt").write_text(summary)
+    (out / f"profile-{workload}.summary.txt").write_text(summary)
     log(f"    profile of worker {workers[0]}: {raw}")
     for line in summary.splitlines()[:24]:
         log(f"      {line}")
@@ -799,6 +800,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="c=16 only, 5 s runs (< 3 min)")
     p.add_argument("--scale", type=int, default=1, help="data size multiplier (default 1)")
     p.add_argument("--profile", action="store_true", help="py-spy a worker on the members page")
+    p.add_argument(
+        "--profile-workload", default="members", help="the workload --profile loads (default members)"
+    )
     p.add_argument("--only", default="", help="comma-separated workloads (default: all)")
     p.add_argument("--duration", type=float, default=None, help="seconds per measurement")
     p.add_argument("--warmup", type=float, default=None, help="seconds of warm-up per run")
@@ -950,8 +954,8 @@ def main(argv: list[str] | None = None) -> None:
                             f"gateway/{name} {ratio_to_peer} | errors {r['errors']}"
                         )
             if args.profile:
-                log("==> profiling one gateway worker on the members page")
-                profile(gateway, plans, out, args.profile_seconds)
+                log(f"==> profiling one gateway worker on the {args.profile_workload} workload")
+                profile(gateway, plans, out, args.profile_seconds, args.profile_workload)
             edge_after(edge_meta, procstat.descendants(gateway.pid))
     finally:
         db.close()

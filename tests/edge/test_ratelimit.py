@@ -19,6 +19,7 @@ from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from app.config import Settings
+from app.edge import ratelimit
 from app.edge.pipelined import ScriptChannel
 from app.edge.ratelimit import (
     CHARGE_LUA,
@@ -253,6 +254,90 @@ async def test_the_script_is_loaded_again_after_redis_forgets_it(
     refused = await limiter.charge("key:8", 50)
     assert (refused.allowed, refused.status.currently_available) == (False, 40)
     assert backend_errors() == errors
+
+
+# ---- Redis: leases (cheap operations of a busy principal)
+
+
+async def test_a_cheap_charge_takes_a_lease_that_later_charges_spend_without_redis(
+    make_redis_limiter: MakeLimiter, raw_redis: Redis, prefix: str
+) -> None:
+    limiter = make_redis_limiter(points=1000, rate=SLOW)
+    key = f"{prefix}rl:key:20"
+    first = await limiter.charge("key:20", 1)
+    # 1 point charged, 50 more (1/20 of the bucket) leased to this worker.
+    assert first == Charge(True, ThrottleStatus(1000, 999, SLOW), 0)
+    assert await stored_points(raw_redis, key) == pytest.approx(949, abs=0.01)
+    rest = [await limiter.charge("key:20", 1) for _ in range(50)]
+    assert [c.status.currently_available for c in rest] == list(range(998, 948, -1))
+    assert all(c.allowed for c in rest)
+    assert await stored_points(raw_redis, key) == pytest.approx(949, abs=0.01)  # not asked
+    spent = await limiter.charge("key:20", 1)  # the lease is spent: Redis again, a new lease
+    assert spent == Charge(True, ThrottleStatus(1000, 948, SLOW), 0)
+    assert await stored_points(raw_redis, key) == pytest.approx(898, abs=0.01)
+
+
+async def test_an_unspent_lease_is_given_back_with_the_next_charge_after_it_ends(
+    make_redis_limiter: MakeLimiter,
+    raw_redis: Redis,
+    prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ratelimit, "LEASE_SECONDS", 0.05)
+    limiter = make_redis_limiter(points=1000, rate=SLOW)
+    assert (await limiter.charge("key:21", 2)).status.currently_available == 998
+    await asyncio.sleep(0.1)
+    # The 50 leased points come back; 2 are charged and 50 leased again.
+    again = await limiter.charge("key:21", 2)
+    assert again == Charge(True, ThrottleStatus(1000, 996, SLOW), 0)
+    assert await stored_points(raw_redis, f"{prefix}rl:key:21") == pytest.approx(946, abs=0.01)
+
+
+async def test_an_expensive_charge_gives_the_lease_back_and_is_decided_by_redis(
+    make_redis_limiter: MakeLimiter, raw_redis: Redis, prefix: str
+) -> None:
+    limiter = make_redis_limiter(points=1000, rate=SLOW)
+    assert (await limiter.charge("key:22", 1)).allowed  # 1 charged, 50 leased
+    big = await limiter.charge("key:22", 100)  # too dear to lease: 949 + 50 - 100
+    assert big == Charge(True, ThrottleStatus(1000, 899, SLOW), 0)
+    assert await stored_points(raw_redis, f"{prefix}rl:key:22") == pytest.approx(899, abs=0.01)
+
+
+async def test_under_half_the_bucket_no_lease_is_taken(
+    make_redis_limiter: MakeLimiter, raw_redis: Redis, prefix: str
+) -> None:
+    limiter = make_redis_limiter(points=1000, rate=SLOW)
+    assert (await limiter.charge("key:23", 520)).allowed
+    charges = [await limiter.charge("key:23", 1) for _ in range(40)]
+    # 479 left after the first; a lease of 50 would leave less than half: each charge
+    # is Redis's alone, and the last one leaves 440 in Redis itself.
+    assert [c.status.currently_available for c in charges] == list(range(479, 439, -1))
+    assert await stored_points(raw_redis, f"{prefix}rl:key:23") == pytest.approx(440, abs=0.01)
+
+
+async def test_two_workers_leasing_never_spend_more_than_the_budget(
+    make_redis_limiter: MakeLimiter,
+) -> None:
+    workers = [make_redis_limiter(points=1000, rate=SLOW) for _ in range(2)]
+    charges = await asyncio.gather(*(workers[i % 2].charge("key:24", 5) for i in range(300)))
+    spent = 5 * sum(c.allowed for c in charges)
+    # Leases are taken from the shared bucket before they are spent: never more than the
+    # budget; leases end above half the bucket, so nearly all of it is spent.
+    assert 1000 - 2 * 50 <= spent <= 1000
+    # One at a time, alternating: the same bound.
+    one_by_one = [await workers[i % 2].charge("key:26", 5) for i in range(300)]
+    assert 1000 - 2 * 50 <= 5 * sum(c.allowed for c in one_by_one) <= 1000
+
+
+async def test_a_principals_charges_in_one_call_take_one_lease(
+    make_redis_limiter: MakeLimiter, raw_redis: Redis, prefix: str
+) -> None:
+    limiter = make_redis_limiter(points=1000, rate=SLOW)
+    charges = await asyncio.gather(*(limiter.charge("key:25", 1) for _ in range(8)))
+    assert all(c.allowed for c in charges)
+    # 8 charged and one lease of 50 taken, not eight.
+    assert await stored_points(raw_redis, f"{prefix}rl:key:25") == pytest.approx(942, abs=0.01)
+    assert (await limiter.charge("key:25", 0)).status.currently_available == 992
 
 
 # ---- Redis failing: the in-process fallback answers
