@@ -48,11 +48,17 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.sql.base import ReadOnlyColumnCollection
+from sqlalchemy.sql.elements import KeyedColumnElement
+from sqlmodel import SQLModel
 
 from app.db.driver import begin_driver_transaction
 from app.db.failures import DatabaseUnavailable
+from app.db.types import table_of
 
 Builder = Callable[[str], sa.Select[Any]]  # dialect name -> statement
+# A table's columns by key (``table.c``).
+Columns = ReadOnlyColumnCollection[str, KeyedColumnElement[Any]]
 
 # The setting row-level security reads the tenant context from (app.db.tenant).
 CONTEXT_SETTING = "app.context"
@@ -360,14 +366,14 @@ def prepared(key: Hashable, build: Builder) -> Prepared:
     return found
 
 
-def any_of(dialect: str, column: Any, name: str) -> sa.ColumnElement[bool]:
+def any_of(dialect: str, column: sa.ColumnElement[Any], name: str) -> sa.ColumnElement[bool]:
     """``column`` is one of the list bound as ``name``: one parameter whatever the
     list's length, so the statement's text never changes with it (PostgreSQL: an array
     and ``= ANY``; SQLite: a JSON array read by ``json_each``)."""
     if dialect == "postgresql":
-        return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(column.type)))  # type: ignore[no-any-return]
+        return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(column.type)))
     values = sa.func.json_each(sa.bindparam(name, type_=sa.JSON)).table_valued("value")
-    return column.in_(sa.select(values.c.value))  # type: ignore[no-any-return]
+    return column.in_(sa.select(values.c.value))
 
 
 class Related:
@@ -380,15 +386,15 @@ class Related:
     def __init__(
         self,
         name: str,
-        model: Any,
-        on: Callable[[Any], sa.ColumnElement[bool]],
+        model: type[SQLModel],
+        on: Callable[[Columns], sa.ColumnElement[bool]],
         *,
         outer: bool = False,
     ) -> None:
         """``on(columns)``: the join condition, given the joined table's columns;
         ``outer``: keep rows that have no such related row (a LEFT OUTER JOIN)."""
         self.name = name
-        self.table = sa.alias(model.__table__, name)
+        self.table = sa.alias(table_of(model), name)
         self.on = on(self.table.c)
         self.outer = outer
         self.keys = [c.key for c in self.table.columns]
@@ -430,7 +436,7 @@ class Nested:
     def __init__(
         self,
         name: str,
-        columns: Sequence[Any],  # a model's columns (SQLModel types them as their values)
+        columns: Sequence[sa.ColumnElement[Any]],
         narrow: Callable[[sa.Select[Any]], sa.Select[Any]],
     ) -> None:
         self.name = name

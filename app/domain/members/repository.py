@@ -3,18 +3,20 @@ memberships, which are read by user id to learn which workspaces they may see.""
 
 from __future__ import annotations
 
-from collections import namedtuple
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
-from app.db.prepared import Nested, Prepared, Related
-from app.db.tenant import CONTEXT_SETTING, key_of, signed_credential
+from app.db.prepared import CONTEXT_SETTING, Nested, Prepared, Related
+from app.db.tenant import key_of, signed_credential
+from app.db.types import column_of, table_of
 from app.domain.pagination import Page, Window, grouped_pages, prepared_count, prepared_page
 from app.domain.tenant import lean, scoped
 from app.models import (
@@ -29,7 +31,7 @@ from app.models import (
     Workspace,
 )
 
-MEMBER_ORDER = (Member.id,)
+MEMBER_ORDER = (column_of(Member.id),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +42,7 @@ class MemberFilter:
     search: str | None = None  # case-insensitive substring of the user's name or email
 
 
-def _list_of(dialect: str, column: Any) -> Any:
+def _list_of(dialect: str, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
     """An aggregate of ``column`` as a list: an array on PostgreSQL (no JSON to
     decode), a JSON array on SQLite. NULL over no rows."""
     if dialect == "postgresql":
@@ -50,8 +52,19 @@ def _list_of(dialect: str, column: Any) -> Any:
 
 # The workspace row a membership carries (without the handbook, which can be long).
 # scope: the workspace's columns, selected per membership (joined on Member.workspace_id)
-WORKSPACE_COLUMNS = tuple(c for c in Workspace.__table__.columns if c.key != "handbook")
-WorkspaceRow = namedtuple("WorkspaceRow", [c.key for c in WORKSPACE_COLUMNS])
+WORKSPACE_COLUMNS = tuple(c for c in table_of(Workspace).columns if c.key != "handbook")
+
+
+class WorkspaceRow(NamedTuple):
+    """A workspace as a membership carries it: WORKSPACE_COLUMNS, in their order."""
+
+    id: int
+    slug: str
+    name: str
+    logo_url: str | None
+    brand_primary_color: str | None
+    brand_accent_color: str | None
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,42 +75,53 @@ class MembershipRow:
     builtin: BuiltinRole | None
     team_ids: frozenset[int]
     permissions: list[str]  # the role's stored permission strings, sorted
-    workspace: Any  # WorkspaceRow
+    workspace: WorkspaceRow
 
 
 # scope: the viewer's own memberships, by user id, before the workspace is known (authentication;
 #   under RLS only the viewer's workspaces); joins match workspace_id
-def _memberships_of_user(dialect: str, user_id: Any = None) -> sa.Select[Any]:
+def _memberships_of_user(
+    dialect: str, user_id: sa.ColumnElement[int] | None = None
+) -> sa.Select[Any]:
     """The memberships of ``user_id`` (an expression; by default the bound ``:user_id``)."""
     if user_id is None:
         user_id = sa.bindparam("user_id", type_=sa.Integer)
     team_ids = (
-        sa.select(_list_of(dialect, TeamMember.team_id))
-        .where(TeamMember.workspace_id == Member.workspace_id, TeamMember.member_id == Member.id)
+        sa.select(_list_of(dialect, column_of(TeamMember.team_id)))
+        .where(
+            col(TeamMember.workspace_id) == Member.workspace_id,
+            col(TeamMember.member_id) == Member.id,
+        )
         .scalar_subquery()
     )
     permissions = (
-        sa.select(_list_of(dialect, RolePermission.permission))
-        .where(RolePermission.workspace_id == Role.workspace_id, RolePermission.role_id == Role.id)
+        sa.select(_list_of(dialect, column_of(RolePermission.permission)))
+        .where(
+            col(RolePermission.workspace_id) == Role.workspace_id,
+            col(RolePermission.role_id) == Role.id,
+        )
         .scalar_subquery()
     )
     stmt: sa.Select[Any] = (
         sa.select(
-            Member.workspace_id,
-            Member.id.label("member_id"),
-            Role.id.label("role_id"),
-            Role.builtin,
+            col(Member.workspace_id),
+            col(Member.id).label("member_id"),
+            col(Role.id).label("role_id"),
+            col(Role.builtin),
             team_ids.label("team_ids"),
             permissions.label("permissions"),
             *(c.label(f"ws_{c.key}") for c in WORKSPACE_COLUMNS),
         )
-        .join(Role, sa.and_(Role.workspace_id == Member.workspace_id, Role.id == Member.role_id))
-        .join(Workspace, Workspace.id == Member.workspace_id)
-        .where(
-            Member.user_id == user_id,
-            Member.status == MemberStatus.ACTIVE,
+        .join(
+            Role,
+            sa.and_(col(Role.workspace_id) == Member.workspace_id, col(Role.id) == Member.role_id),
         )
-        .order_by(Member.workspace_id)
+        .join(Workspace, col(Workspace.id) == Member.workspace_id)
+        .where(
+            col(Member.user_id) == user_id,
+            col(Member.status) == MemberStatus.ACTIVE,
+        )
+        .order_by(col(Member.workspace_id))
     )
     return stmt
 
@@ -131,16 +155,16 @@ def _sign_in(dialect: str) -> sa.Select[Any]:
     if dialect != "postgresql":
         user_id = sa.bindparam("user_id", type_=sa.Integer)
         ids = (
-            sa.select(_list_of(dialect, Member.workspace_id))
-            .where(Member.user_id == User.id, Member.status == MemberStatus.ACTIVE)
+            sa.select(_list_of(dialect, column_of(Member.workspace_id)))
+            .where(col(Member.user_id) == User.id, col(Member.status) == MemberStatus.ACTIVE)
             .scalar_subquery()
         )
-        account = lean(select(User), User).where(User.id == user_id)
-        return account.add_columns(ids.label("workspace_ids"))  # type: ignore[no-any-return]
+        account = lean(select(User), User).where(col(User.id) == user_id)
+        return account.add_columns(ids.label("workspace_ids"))
     # harmony_sign_in (migration 0003) verifies the gateway's signed credential, sets the
     # transaction's tenant context (the user's ACTIVE memberships, signed by the database)
     # and returns the account; the context is read back for its workspace ids.
-    columns = list(User.__table__.columns)
+    columns = list(table_of(User).columns)
     signed_in = sa.func.harmony_sign_in(sa.bindparam("credential", type_=sa.String)).table_valued(
         *(sa.column(c.name, c.type) for c in columns), name="account"
     )
@@ -199,8 +223,8 @@ async def sign_in(
 def _account(dialect: str) -> sa.Select[Any]:
     if dialect != "postgresql":
         user_id = sa.bindparam("user_id", type_=sa.Integer)
-        return lean(select(User), User).where(User.id == user_id)  # type: ignore[no-any-return]
-    columns = list(User.__table__.columns)
+        return lean(select(User), User).where(col(User.id) == user_id)
+    columns = list(table_of(User).columns)
     account = sa.func.harmony_account(sa.bindparam("credential", type_=sa.String)).table_valued(
         *(sa.column(c.name, c.type) for c in columns), name="account"
     )
@@ -240,31 +264,30 @@ def _filter_params(workspace_id: int, f: MemberFilter) -> tuple[tuple[bool, ...]
     return shape, values
 
 
-def _filtered(shape: tuple[bool, ...]) -> sa.Select[tuple[Member]]:
+def _filtered(shape: tuple[bool, ...]) -> SelectOfScalar[Member]:
     """Members of ``:workspace_id`` meeting the conditions ``shape`` switches on, as
     bound parameters (``:status``, ``:role_id``, ``:team_id``, ``:pattern``)."""
     status, role_id, team_id, pattern = shape
-    workspace_id: Any = sa.bindparam("workspace_id", type_=sa.Integer)
+    workspace_id = sa.bindparam("workspace_id", type_=sa.Integer)
     stmt = scoped(Member, workspace_id)
     if status:
-        # scope: __table__ only for a column's type (a bind parameter's), no SQL
         stmt = stmt.where(
-            Member.status == sa.bindparam("status", type_=Member.__table__.c.status.type)
+            col(Member.status) == sa.bindparam("status", type_=column_of(Member.status).type)
         )
     if role_id:
-        stmt = stmt.where(Member.role_id == sa.bindparam("role_id", type_=sa.Integer))
+        stmt = stmt.where(col(Member.role_id) == sa.bindparam("role_id", type_=sa.Integer))
     if team_id:
         # scope: correlated to the member row, within the team's workspace_id
         stmt = stmt.where(
             sa.exists().where(
-                TeamMember.workspace_id == workspace_id,
-                TeamMember.team_id == sa.bindparam("team_id", type_=sa.Integer),
-                TeamMember.member_id == Member.id,
+                col(TeamMember.workspace_id) == workspace_id,
+                col(TeamMember.team_id) == sa.bindparam("team_id", type_=sa.Integer),
+                col(TeamMember.member_id) == Member.id,
             )
         )
     if pattern:
-        like: Any = sa.bindparam("pattern", type_=sa.String)
-        stmt = stmt.join(User, User.id == Member.user_id).where(
+        like = sa.bindparam("pattern", type_=sa.String)
+        stmt = stmt.join(User, col(User.id) == Member.user_id).where(
             sa.or_(
                 sa.func.lower(User.name).like(like, escape="\\"),
                 sa.func.lower(User.email).like(like, escape="\\"),
@@ -284,14 +307,25 @@ MEMBER_ROLE = Related(
 # scope: the teams of the member's own row, on its workspace_id (a scoped statement's)
 MEMBER_TEAMS = Nested(
     "teams",
-    [col(Team.id), col(Team.workspace_id), col(Team.name), col(Team.description)],
+    [
+        column_of(Team.id),
+        column_of(Team.workspace_id),
+        column_of(Team.name),
+        column_of(Team.description),
+    ],
     lambda stmt: (
         stmt.select_from(TeamMember)
         .join(
             Team,
-            sa.and_(Team.workspace_id == TeamMember.workspace_id, Team.id == TeamMember.team_id),
+            sa.and_(
+                col(Team.workspace_id) == TeamMember.workspace_id,
+                col(Team.id) == TeamMember.team_id,
+            ),
         )
-        .where(TeamMember.workspace_id == Member.workspace_id, TeamMember.member_id == Member.id)
+        .where(
+            col(TeamMember.workspace_id) == Member.workspace_id,
+            col(TeamMember.member_id) == Member.id,
+        )
     ),
 )
 
@@ -330,7 +364,7 @@ async def members_count(session: AsyncSession, workspace_id: int, f: MemberFilte
 async def members_by_ids(
     session: AsyncSession, workspace_id: int, ids: Sequence[int]
 ) -> list[Member]:
-    stmt = scoped(Member, workspace_id).where(Member.id.in_(ids))
+    stmt = scoped(Member, workspace_id).where(col(Member.id).in_(ids))
     return list((await session.execute(stmt)).scalars())
 
 
@@ -340,21 +374,22 @@ async def member_counts_by_role(
     """Members holding each role (any status)."""
     stmt = (
         scoped(Member, workspace_id)
-        .with_only_columns(Member.role_id, sa.func.count())
-        .where(Member.role_id.in_(role_ids))
-        .group_by(Member.role_id)
+        .with_only_columns(col(Member.role_id), sa.func.count())
+        .where(col(Member.role_id).in_(role_ids))
+        .group_by(col(Member.role_id))
     )
     return {role_id: n for role_id, n in (await session.execute(stmt)).all()}
 
 
-def _members_in_teams(workspace_id: int) -> Any:
+def _members_in_teams(workspace_id: int) -> sa.Select[Any]:
     """Lean members rows of the workspace joined with their team memberships (whose
     ``team_id`` groups them)."""
     return lean(
         scoped(Member, workspace_id).join(
             TeamMember,
             sa.and_(
-                TeamMember.workspace_id == Member.workspace_id, TeamMember.member_id == Member.id
+                col(TeamMember.workspace_id) == Member.workspace_id,
+                col(TeamMember.member_id) == Member.id,
             ),
         ),
         Member,
@@ -367,7 +402,12 @@ async def members_pages_of_teams(
     """One page of members (in MEMBER_ORDER, lean rows) for each team, all in one
     statement (``grouped_pages``)."""
     return await grouped_pages(
-        session, _members_in_teams(workspace_id), TeamMember.team_id, MEMBER_ORDER, window, team_ids
+        session,
+        _members_in_teams(workspace_id),
+        column_of(TeamMember.team_id),
+        MEMBER_ORDER,
+        window,
+        team_ids,
     )
 
 
@@ -377,8 +417,8 @@ async def member_counts_of_teams(
     """How many members each team has (any status), in one statement."""
     stmt = (
         scoped(TeamMember, workspace_id)
-        .with_only_columns(TeamMember.team_id, sa.func.count())
-        .where(TeamMember.team_id.in_(team_ids))
-        .group_by(TeamMember.team_id)
+        .with_only_columns(col(TeamMember.team_id), sa.func.count())
+        .where(col(TeamMember.team_id).in_(team_ids))
+        .group_by(col(TeamMember.team_id))
     )
     return {team_id: n for team_id, n in (await session.execute(stmt)).all()}

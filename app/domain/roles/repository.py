@@ -7,12 +7,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
+from app.db.types import column_of
 from app.domain.pagination import Page, Window, count, fetch_page
 from app.domain.tenant import rows_by_ids, scoped
 from app.models import Role, RolePermission
 
-ROLE_ORDER = (Role.id,)
+ROLE_ORDER = (column_of(Role.id),)
 
 
 async def roles_page(session: AsyncSession, workspace_id: int, window: Window) -> Page[Role]:
@@ -24,7 +26,7 @@ async def roles_count(session: AsyncSession, workspace_id: int) -> int:
 
 
 async def roles_by_ids(session: AsyncSession, workspace_id: int, ids: Sequence[int]) -> list[Role]:
-    stmt = scoped(Role, workspace_id).where(Role.id.in_(ids))
+    stmt = scoped(Role, workspace_id).where(col(Role.id).in_(ids))
     return list((await session.execute(stmt)).scalars())
 
 
@@ -50,9 +52,9 @@ async def granted_permissions(
     if not pairs:
         return {}
     stmt = (
-        sa.select(RolePermission.role_id, RolePermission.permission)
+        sa.select(col(RolePermission.role_id), col(RolePermission.permission))
         .where(sa.tuple_(RolePermission.workspace_id, RolePermission.role_id).in_(pairs))
-        .order_by(RolePermission.role_id, RolePermission.permission)
+        .order_by(col(RolePermission.role_id), col(RolePermission.permission))
     )
     out: dict[int, list[str]] = {}
     for role_id, permission in (await session.execute(stmt)).all():

@@ -7,13 +7,15 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.db.prepared import Prepared, any_of
+from app.db.types import column_of
 from app.domain.pagination import Page, Window, count, fetch_page
 from app.domain.tenant import lean, rows_by_ids, scoped
 from app.models import Team, TeamMember
 
-TEAM_ORDER = (Team.id,)
+TEAM_ORDER = (column_of(Team.id),)
 
 
 async def teams_page(session: AsyncSession, workspace_id: int, window: Window) -> Page[Team]:
@@ -25,7 +27,7 @@ async def teams_count(session: AsyncSession, workspace_id: int) -> int:
 
 
 async def teams_by_ids(session: AsyncSession, workspace_id: int, ids: Sequence[int]) -> list[Team]:
-    stmt = scoped(Team, workspace_id).where(Team.id.in_(ids))
+    stmt = scoped(Team, workspace_id).where(col(Team.id).in_(ids))
     return list((await session.execute(stmt)).scalars())
 
 
@@ -46,13 +48,16 @@ def _teams_of_members(dialect: str) -> sa.Select[Any]:
         scoped(Team, sa.bindparam("workspace_id", type_=sa.Integer))
         .join(
             TeamMember,
-            sa.and_(TeamMember.workspace_id == Team.workspace_id, TeamMember.team_id == Team.id),
+            sa.and_(
+                col(TeamMember.workspace_id) == Team.workspace_id,
+                col(TeamMember.team_id) == Team.id,
+            ),
         )
-        .where(any_of(dialect, TeamMember.member_id, "ids"))
-        .order_by(Team.id)
+        .where(any_of(dialect, column_of(TeamMember.member_id), "ids"))
+        .order_by(col(Team.id))
     )
     # Lean rows: the team's columns plus member_id.
-    return lean(stmt, Team).add_columns(TeamMember.member_id)  # type: ignore[no-any-return]
+    return lean(stmt, Team).add_columns(col(TeamMember.member_id))
 
 
 _TEAMS_OF_MEMBERS = Prepared("teams_of_members", _teams_of_members)

@@ -8,14 +8,16 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.db.prepared import Prepared, any_of
+from app.db.types import id_column
 from app.domain.tenant import lean
 from app.models import User
 
 _USERS_BY_IDS = Prepared(
-    "users_by_ids", lambda dialect: lean(select(User).where(any_of(dialect, User.id, "ids")), User)
+    "users_by_ids",
+    lambda dialect: lean(select(User).where(any_of(dialect, id_column(User), "ids")), User),
 )
 
 
@@ -27,7 +29,7 @@ async def users_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[Any]:
 _USER_BY_ID = Prepared(
     "user_row_by_id",
     lambda _dialect: lean(select(User), User).where(
-        User.id == sa.bindparam("user_id", type_=sa.Integer)
+        col(User.id) == sa.bindparam("user_id", type_=sa.Integer)
     ),
 )
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.db.prepared import Prepared
-from app.db.types import utcnow
+from app.db.types import column_of, table_of, utcnow
 from app.domain.pagination import Page, Window, count, fetch_page
 from app.domain.tenant import among as among_workspaces
 from app.domain.tenant import scoped
@@ -28,7 +28,7 @@ from app.models import (
 
 # scope: `workspaces` is keyed by its own id: callers pass the workspace of the request
 async def workspaces_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[Workspace]:
-    stmt = select(Workspace).where(Workspace.id.in_(ids)).order_by(Workspace.id)
+    stmt = select(Workspace).where(col(Workspace.id).in_(ids)).order_by(col(Workspace.id))
     return list((await session.execute(stmt)).scalars())
 
 
@@ -44,7 +44,7 @@ _WORKSPACE_ID = sa.bindparam("workspace_id", type_=sa.Integer)
 # scope: `workspaces` is keyed by its own id: the row whose id is :workspace_id
 _HANDBOOK = Prepared(
     "handbook_of",
-    lambda _: sa.select(Workspace.handbook).where(Workspace.id == _WORKSPACE_ID),
+    lambda _: sa.select(col(Workspace.handbook)).where(col(Workspace.id) == _WORKSPACE_ID),
 )
 
 
@@ -56,17 +56,18 @@ def _settings(handbook: bool) -> Callable[[str], sa.Select[Any]]:
         # the default model (and the handbook): the pages' parts in one statement.
         workspace = sa.select(_WORKSPACE_ID.label("workspace_id")).subquery("w")
         stmt: sa.Select[Any] = (
-            sa.select(IntelligenceSettings.default_model, *AIProvider.__table__.columns)
+            sa.select(col(IntelligenceSettings.default_model), *table_of(AIProvider).columns)
             .select_from(workspace)
             .outerjoin(
-                IntelligenceSettings, IntelligenceSettings.workspace_id == workspace.c.workspace_id
+                IntelligenceSettings,
+                col(IntelligenceSettings.workspace_id) == workspace.c.workspace_id,
             )
-            .outerjoin(AIProvider, AIProvider.workspace_id == workspace.c.workspace_id)
-            .order_by(AIProvider.provider)
+            .outerjoin(AIProvider, col(AIProvider.workspace_id) == workspace.c.workspace_id)
+            .order_by(col(AIProvider.provider))
         )
         if handbook:
-            stmt = stmt.add_columns(Workspace.handbook).outerjoin(
-                Workspace, Workspace.id == workspace.c.workspace_id
+            stmt = stmt.add_columns(col(Workspace.handbook)).outerjoin(
+                Workspace, col(Workspace.id) == workspace.c.workspace_id
             )
         return stmt
 
@@ -132,14 +133,14 @@ async def integrations(session: AsyncSession, workspace_id: int) -> list[Integra
 
 
 async def api_keys_of(session: AsyncSession, workspace_id: int) -> list[ApiKey]:
-    stmt = scoped(ApiKey, workspace_id).order_by(ApiKey.id.desc())
+    stmt = scoped(ApiKey, workspace_id).order_by(col(ApiKey.id).desc())
     return list((await session.execute(stmt)).scalars())
 
 
 async def api_keys_page(session: AsyncSession, workspace_id: int, window: Window) -> Page[ApiKey]:
     """The workspace's API keys, newest first."""
     return await fetch_page(
-        session, scoped(ApiKey, workspace_id), (ApiKey.id,), window, descending=True
+        session, scoped(ApiKey, workspace_id), (column_of(ApiKey.id),), window, descending=True
     )
 
 
@@ -153,8 +154,8 @@ async def share_link_by_token(
     """A share link, only among the given workspaces (the viewer's), unless it has
     expired: an expired link answers like one that does not exist (a revoked one is
     deleted)."""
-    expires: Any = ShareLink.expires_at
     stmt = among_workspaces(ShareLink, among).where(
-        ShareLink.token == token, sa.or_(expires.is_(None), expires > utcnow())
+        ShareLink.token == token,
+        sa.or_(col(ShareLink.expires_at).is_(None), col(ShareLink.expires_at) > utcnow()),
     )
     return (await session.execute(stmt)).scalars().first()
