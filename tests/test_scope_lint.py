@@ -408,6 +408,13 @@ def test_the_lint_catches_the_table_s_columns() -> None:
     ]
 
 
+def test_the_lint_catches_a_table_read_through_table_of() -> None:
+    assert _leak("return await session.execute(select(*table_of(Member).columns))") == [
+        "app/domain/leaky.py:4 leak: raw select(Member)",
+        "app/domain/leaky.py:4 leak: table_of(Member) (its __table__)",
+    ]
+
+
 def test_the_lint_catches_sql_text() -> None:
     assert _leak('return await session.execute(text("SELECT * FROM members"))') == [
         "app/domain/leaky.py:4 leak: SQL text 'FROM members'",

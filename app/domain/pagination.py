@@ -18,15 +18,17 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any, Generic, Literal, TypeVar, overload
+from typing import Any, Generic, Literal, TypeVar, cast, overload
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.db.prepared import Nested, Related, prepared
+from app.models.rows import FOUND, TOTAL, RowShape
 
 T = TypeVar("T")
+R = TypeVar("R")
 S = TypeVar("S", bound=sa.Select[Any])
 Key = tuple[Any, ...]
 # "earlier": rows at or before the ``after`` key; "later": at or after the ``before`` key.
@@ -147,12 +149,12 @@ def _flags(window: Window, more: bool) -> tuple[bool | None, bool | None]:
 
 
 def page_of(
-    rows: list[Any],
+    rows: list[T],
     window: Window,
     order: Order,
     related: Sequence[Related | Nested] = (),
     beyond: Beyond = _never,
-) -> Page[Any]:
+) -> Page[T]:
     """``window.size + 1`` rows read (or fewer) in the window's direction: the page in
     the list's order, what lies beyond it, the cursor keys."""
     more = len(rows) > window.size
@@ -244,10 +246,11 @@ async def prepared_page(
     window: Window,
     *,
     descending: bool = False,
+    row: RowShape[R],
     related: Sequence[Related] = (),
     nested: Sequence[Nested] = (),
     **params: Any,
-) -> Page[Any]:
+) -> Page[R]:
     """``fetch_page`` for the hot lists, as a prepared statement (app.db.prepared):
     ``build(dialect)`` gives the filtered select with ``bindparam``s for ``params``;
     ``key`` names that shape (it must change whenever the statement's text would).
@@ -278,7 +281,7 @@ async def prepared_page(
     parts: tuple[Related | Nested, ...] = (*related, *nested)
     joined = tuple(r.name for r in parts)
     shape = (window.after is not None, window.before is not None, window.backward)
-    statement = prepared((key, joined, shape, descending), paged)
+    statement = prepared((key, joined, shape, descending), paged, row)
     rows = await statement.all(session, page_limit=window.size + 1, **params)
 
     async def beyond(s: AsyncSession, side: Side) -> bool:
@@ -287,8 +290,9 @@ async def prepared_page(
             condition = _side(order, bound, descending, side)
             return sa.select(build(dialect).where(condition).exists().label("found"))
 
-        row = await prepared(("beyond", key, side, descending), found).first(s, **params)
-        return bool(row and row.found)
+        read = prepared(("beyond", key, side, descending), found, FOUND)
+        answer = await read.first(s, **params)
+        return bool(answer and answer.found)
 
     return page_of(rows, window, order, parts, beyond)
 
@@ -300,12 +304,13 @@ async def grouped_pages(
     order: Order,
     window: Window,
     parents: Sequence[int],
-) -> dict[int, Page[Any]]:
+    row: RowShape[R],
+) -> dict[int, Page[R]]:
     """One page of the rows of ``stmt`` (a lean select) for each of ``parents`` (values of
     its column ``parent``), all in one statement: a window function numbers each parent's
     rows in the page's direction and keeps ``size + 1`` of each, so a list of parents
     with their pages costs the same whatever the number of parents. Rows come back as
-    rows of the selected columns. What lies beyond a cursor (``Page.beyond``) is read
+    rows of the selected columns, which must be ``row``'s. What lies beyond a cursor (``Page.beyond``) is read
     per parent, when asked: a nested list is rarely paged from a cursor for many
     parents at once."""
     window.check(order)
@@ -325,9 +330,10 @@ async def grouped_pages(
         .where(ranked.c.rank_in_parent <= window.size + 1)
         .order_by(ranked.c.parent_key, ranked.c.rank_in_parent)
     )
-    found: dict[int, list[Any]] = {p: [] for p in parents}
-    for row in (await session.execute(outer)).all():
-        found[row.parent_key].append(row)
+    row.check(ranked.c.keys(), "grouped_pages")
+    found: dict[int, list[sa.Row[Any]]] = {p: [] for p in parents}
+    for r in (await session.execute(outer)).all():
+        found[r.parent_key].append(r)
 
     def beyond_of(parent_id: int) -> Beyond:
         async def beyond(s: AsyncSession, side: Side) -> bool:
@@ -340,7 +346,11 @@ async def grouped_pages(
 
         return beyond
 
-    return {p: page_of(rows, window, order, beyond=beyond_of(p)) for p, rows in found.items()}
+    # SQLAlchemy rows (attribute access) of the columns checked above: ``row``'s.
+    return {
+        p: page_of(cast("list[R]", rows), window, order, beyond=beyond_of(p))
+        for p, rows in found.items()
+    }
 
 
 async def grouped_counts(
@@ -362,7 +372,7 @@ async def prepared_count(
 ) -> int:
     """How many rows ``build(dialect)`` selects, as a prepared statement (see
     ``prepared_page`` for ``key`` and ``params``)."""
-    statement = prepared(("count", key), lambda dialect: counted(build(dialect)))
+    statement = prepared(("count", key), lambda dialect: counted(build(dialect)), TOTAL)
     return int((await statement.all(session, **params))[0].total)
 
 

@@ -16,8 +16,10 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from app.db.prepared import Prepared, any_of
 from app.db.types import id_column, table_of
+from app.models.rows import RowShape
 
 M = TypeVar("M", bound=SQLModel)
+R = TypeVar("R")
 # A workspace id: a value, or a bound parameter of a prepared read.
 WorkspaceId = int | sa.ColumnElement[int]
 
@@ -57,7 +59,7 @@ def scoped_delete(model: type[M], workspace_id: int) -> sa.Delete:
     return sa.delete(model).where(_workspace_column(model) == workspace_id)
 
 
-def rows_by_ids(model: type[M]) -> Prepared:
+def rows_by_ids(model: type[M], row: RowShape[R]) -> Prepared[R]:
     """A prepared read of ``model``'s lean rows in ``:workspace_id`` whose id is one of
     ``:ids`` (the read path's loaders; a service that changes a row loads the entity)."""
     column = id_column(model)
@@ -69,4 +71,5 @@ def rows_by_ids(model: type[M]) -> Prepared:
             ),
             model,
         ),
+        row,
     )

@@ -32,6 +32,7 @@ from app.graphql.pagination import (
 )
 from app.graphql.users import UserType, user_or_none
 from app.models import pk
+from app.models.rows import WorkspaceRow
 
 
 @strawberry.type(description="Colours used to brand the workspace.")
@@ -73,7 +74,7 @@ class IntelligenceSettings:
 @strawberry.type(description="The workspace's settings pages.")
 class WorkspaceSettings:
     workspace_id: strawberry.Private[int]
-    row: strawberry.Private[tables.Workspace]
+    row: strawberry.Private[WorkspaceRow | tables.Workspace]
 
     @scoped_field("General settings.", "organization:read:all")
     async def general(self, info: Info) -> GeneralSettings | None:
@@ -173,14 +174,14 @@ class IntegrationType:
     description="A sealed container of members, teams, roles, settings and conversations.",
 )
 class WorkspaceType(Node, AccessFields, ConversationFields, AdministrationFields):
-    row: strawberry.Private[tables.Workspace]
+    row: strawberry.Private[WorkspaceRow | tables.Workspace]
     id: strawberry.ID = node_id("Workspace")
     slug: str = scoped_field("URL handle, unique across Harmony.")
     name: str = scoped_field("Organization name (the switcher shows it).")
     logo_url: str | None = scoped_field("Logo URL, if set.")
 
     @classmethod
-    def of(cls, row: tables.Workspace) -> WorkspaceType:
+    def of(cls, row: WorkspaceRow | tables.Workspace) -> WorkspaceType:
         return cls(
             row=row,
             id=strawberry.ID(encode_id("Workspace", pk(row))),

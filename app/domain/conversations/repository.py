@@ -34,6 +34,19 @@ from app.models import (
     Team,
     User,
 )
+from app.models.rows import (
+    ACTION_ITEM_ROW,
+    CONVERSATION_ROW,
+    INSIGHT_ROW,
+    PARTICIPANT_ROW,
+    SHARE_LINK_ROW,
+    ActionItemRow,
+    ConversationRow,
+    InsightRow,
+    ParticipantRow,
+    ShareLinkRow,
+    UserRow,
+)
 
 # Newest first; id breaks ties so the order is total.
 CONVERSATION_ORDER = (column_of(Conversation.occurred_at), column_of(Conversation.id))
@@ -167,7 +180,7 @@ async def conversations_page(
     window: Window,
     *,
     include: frozenset[str] = frozenset(),
-) -> Page[Any]:
+) -> Page[ConversationRow]:
     """A page of conversations as lean rows (the columns of Conversation); with
     ``include`` ("host", "team", "participants") the same statement reads each one's host
     account, team (None for a conversation without one) and participants (in id order,
@@ -180,6 +193,7 @@ async def conversations_page(
         CONVERSATION_ORDER,
         window,
         descending=True,
+        row=CONVERSATION_ROW,
         related=[r for r in (CONVERSATION_HOST, CONVERSATION_TEAM) if r.name in include],
         nested=[CONVERSATION_PARTICIPANTS] if CONVERSATION_PARTICIPANTS.name in include else [],
         **values,
@@ -229,7 +243,9 @@ CONVERSATION_PARTICIPANTS = Nested(
 )
 
 
-def participants_with_accounts(participants: Sequence[Any]) -> list[tuple[Any, Any]]:
+def participants_with_accounts(
+    participants: Sequence[ParticipantRow],
+) -> list[tuple[ParticipantRow, UserRow | None]]:
     """(participant, account or None for a guest) pairs of participant rows that carry
     their account's columns (``participants_of``, ``CONVERSATION_PARTICIPANTS``)."""
     return list(zip(participants, PARTICIPANT_USER.of(participants), strict=True))
@@ -244,12 +260,12 @@ def _participants_of(dialect: str) -> sa.Select[Any]:
     return PARTICIPANT_USER.joined(lean(stmt, ConversationParticipant))
 
 
-_PARTICIPANTS_OF = Prepared("participants_of", _participants_of)
+_PARTICIPANTS_OF = Prepared("participants_of", _participants_of, PARTICIPANT_ROW)
 
 
 async def participants_of(
     session: AsyncSession, workspace_id: int, conversation_ids: Sequence[int]
-) -> list[tuple[Any, Any]]:
+) -> list[tuple[ParticipantRow, UserRow | None]]:
     """(participant, account or None for a guest) pairs as lean rows, participants in
     id order: one statement."""
     rows = await _PARTICIPANTS_OF.all(
@@ -325,7 +341,7 @@ def _share_links(workspace_id: int) -> sa.Select[Any]:
 
 async def participant_pages(
     session: AsyncSession, workspace_id: int, conversation_ids: Sequence[int], window: Window
-) -> dict[int, Page[Any]]:
+) -> dict[int, Page[ParticipantRow]]:
     """A page of participants (id order, each with its account's columns) per conversation."""
     return await grouped_pages(
         session,
@@ -334,6 +350,7 @@ async def participant_pages(
         (column_of(ConversationParticipant.id),),
         window,
         conversation_ids,
+        PARTICIPANT_ROW,
     )
 
 
@@ -354,7 +371,7 @@ async def insight_pages(
     conversation_ids: Sequence[int],
     window: Window,
     within: Visibility | None = None,
-) -> dict[int, Page[Any]]:
+) -> dict[int, Page[InsightRow]]:
     """A page of insights (id order) per conversation; ``within`` as for ``insights_of``."""
     return await grouped_pages(
         session,
@@ -363,6 +380,7 @@ async def insight_pages(
         (column_of(ConversationInsight.id),),
         window,
         conversation_ids,
+        INSIGHT_ROW,
     )
 
 
@@ -382,7 +400,7 @@ async def insight_counts(
 
 async def action_item_pages(
     session: AsyncSession, workspace_id: int, conversation_ids: Sequence[int], window: Window
-) -> dict[int, Page[Any]]:
+) -> dict[int, Page[ActionItemRow]]:
     """A page of action items (id order) per conversation."""
     return await grouped_pages(
         session,
@@ -391,6 +409,7 @@ async def action_item_pages(
         (column_of(ActionItem.id),),
         window,
         conversation_ids,
+        ACTION_ITEM_ROW,
     )
 
 
@@ -413,7 +432,7 @@ async def share_link_in(session: AsyncSession, workspace_id: int, link_id: int) 
 
 async def share_link_pages(
     session: AsyncSession, workspace_id: int, conversation_ids: Sequence[int], window: Window
-) -> dict[int, Page[Any]]:
+) -> dict[int, Page[ShareLinkRow]]:
     """A page of share links (oldest first) per conversation."""
     return await grouped_pages(
         session,
@@ -422,6 +441,7 @@ async def share_link_pages(
         (column_of(ShareLink.id),),
         window,
         conversation_ids,
+        SHARE_LINK_ROW,
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -30,6 +30,7 @@ from app.models import (
     User,
     Workspace,
 )
+from app.models.rows import MEMBER_ROW, USER_ROW, MemberRow, RowShape, UserRow, WorkspaceRow
 
 MEMBER_ORDER = (column_of(Member.id),)
 
@@ -55,8 +56,9 @@ def _list_of(dialect: str, column: sa.ColumnElement[Any]) -> sa.ColumnElement[An
 WORKSPACE_COLUMNS = tuple(c for c in table_of(Workspace).columns if c.key != "handbook")
 
 
-class WorkspaceRow(NamedTuple):
-    """A workspace as a membership carries it: WORKSPACE_COLUMNS, in their order."""
+class MembershipWorkspace(NamedTuple):
+    """A workspace as a membership carries it: WORKSPACE_COLUMNS, in their order
+    (a ``WorkspaceRow``)."""
 
     id: int
     slug: str
@@ -126,11 +128,49 @@ def _memberships_of_user(
     return stmt
 
 
-_MEMBERSHIPS_OF_USER = Prepared("memberships_of_user", _memberships_of_user)
+class MembershipColumns(Protocol):
+    """A row of ``_memberships_of_user`` (and its ``ws_<column>`` of the workspace)."""
+
+    @property
+    def workspace_id(self) -> int: ...
+
+    @property
+    def member_id(self) -> int: ...
+
+    @property
+    def role_id(self) -> int: ...
+
+    @property
+    def builtin(self) -> BuiltinRole | None: ...
+
+    @property
+    def team_ids(self) -> list[int] | None: ...
+
+    @property
+    def permissions(self) -> list[str] | None: ...
+
+
+class SignedIn(UserRow, Protocol):
+    """The account signing in, with the workspaces of its ACTIVE memberships."""
+
+    @property
+    def workspace_ids(self) -> list[int] | None: ...
+
+
+class SignedInWithMemberships(SignedIn, MembershipColumns, Protocol):
+    """PostgreSQL's sign-in rows: the account on each row of its memberships (their
+    columns None when it has none)."""
+
+
+_MEMBERSHIPS_OF_USER = Prepared(
+    "memberships_of_user",
+    _memberships_of_user,
+    RowShape[MembershipColumns](MembershipColumns),
+)
 _MEMBERSHIP_KEYS = [str(c.key) for c in _memberships_of_user("postgresql").selected_columns]
 
 
-def _membership(r: Any) -> MembershipRow:
+def _membership(r: MembershipColumns) -> MembershipRow:
     return MembershipRow(
         workspace_id=r.workspace_id,
         member_id=r.member_id,
@@ -138,7 +178,7 @@ def _membership(r: Any) -> MembershipRow:
         builtin=r.builtin,
         team_ids=frozenset(r.team_ids or ()),
         permissions=sorted(r.permissions or ()),
-        workspace=WorkspaceRow._make(getattr(r, f"ws_{c.key}") for c in WORKSPACE_COLUMNS),
+        workspace=MembershipWorkspace._make(getattr(r, f"ws_{c.key}") for c in WORKSPACE_COLUMNS),
     )
 
 
@@ -187,7 +227,11 @@ def _sign_in(dialect: str) -> sa.Select[Any]:
     )
 
 
-_SIGN_IN = Prepared("sign_in", _sign_in)
+# One statement per dialect (``_sign_in``), whose rows differ.
+_SIGN_IN = Prepared("sign_in", _sign_in, RowShape[SignedIn](SignedIn))
+_SIGN_IN_WITH_MEMBERSHIPS = Prepared(
+    "sign_in", _sign_in, RowShape[SignedInWithMemberships](SignedInWithMemberships)
+)
 
 
 def _sign_in_params(bind: Any, user_id: int) -> dict[str, Any]:
@@ -198,7 +242,7 @@ def _sign_in_params(bind: Any, user_id: int) -> dict[str, Any]:
 
 async def sign_in(
     session: AsyncSession, user_id: int
-) -> tuple[Any, list[int], list[MembershipRow] | None]:
+) -> tuple[SignedIn | None, list[int], list[MembershipRow] | None]:
     """The account (a lean row), the workspaces where it holds an ACTIVE membership
     (ascending) and, on PostgreSQL, those memberships (None on SQLite: read them with
     ``memberships_of_user``), in one statement; on PostgreSQL the same statement enters
@@ -210,14 +254,18 @@ async def sign_in(
     ``harmony_sign_in``, a SECURITY DEFINER function of migration 0003 that acts only on
     a credential the gateway signed (app.db.tenant.signed_credential).
     """
-    rows = await _SIGN_IN.all(session, **_sign_in_params(session.get_bind(), user_id))
+    bind = session.get_bind()
+    params = _sign_in_params(bind, user_id)
+    if bind.dialect.name != "postgresql":  # SQLite: the memberships are the next statement
+        account = await _SIGN_IN.first(session, **params)
+        if account is None or account.id is None:
+            return None, [], None
+        return account, sorted(account.workspace_ids or ()), None
+    rows = await _SIGN_IN_WITH_MEMBERSHIPS.all(session, **params)
     if not rows or rows[0].id is None:  # (harmony_sign_in answers NULLs for no account)
         return None, [], None
-    row = rows[0]
-    if "member_id" not in row._fields:  # SQLite: the memberships are the next statement
-        return row, sorted(row.workspace_ids or ()), None
     memberships = [_membership(r) for r in rows if r.member_id is not None]
-    return row, sorted(row.workspace_ids or ()), memberships
+    return rows[0], sorted(rows[0].workspace_ids or ()), memberships
 
 
 def _account(dialect: str) -> sa.Select[Any]:
@@ -231,10 +279,10 @@ def _account(dialect: str) -> sa.Select[Any]:
     return sa.select(*(account.c[c.name].label(c.key) for c in columns))
 
 
-_ACCOUNT = Prepared("account", _account)
+_ACCOUNT = Prepared("account", _account, USER_ROW)
 
 
-async def account_outside_transaction(engine: AsyncEngine, user_id: int) -> Any | None:
+async def account_outside_transaction(engine: AsyncEngine, user_id: int) -> UserRow | None:
     """The account alone, on a pooled connection of its own outside any transaction: for
     a request that reads nothing else. On PostgreSQL ``harmony_account`` (migration
     0003) reads it for a credential the gateway signed, and sets no context."""
@@ -337,7 +385,7 @@ async def members_page(
     window: Window,
     *,
     include: frozenset[str] = frozenset(),
-) -> Page[Any]:
+) -> Page[MemberRow]:
     """A page of members as lean rows (the columns of Member); with ``include``
     ("user", "role", "teams") the same statement reads each member's account, role and
     teams (in id order), found in ``page.related["user"]`` / ``["role"]`` / ``["teams"]``."""
@@ -348,6 +396,7 @@ async def members_page(
         lambda _dialect: lean(_filtered(shape), Member),
         MEMBER_ORDER,
         window,
+        row=MEMBER_ROW,
         related=[r for r in (MEMBER_USER, MEMBER_ROLE) if r.name in include],
         nested=[MEMBER_TEAMS] if MEMBER_TEAMS.name in include else [],
         **values,
@@ -398,7 +447,7 @@ def _members_in_teams(workspace_id: int) -> sa.Select[Any]:
 
 async def members_pages_of_teams(
     session: AsyncSession, workspace_id: int, team_ids: Sequence[int], window: Window
-) -> dict[int, Page[Any]]:
+) -> dict[int, Page[MemberRow]]:
     """One page of members (in MEMBER_ORDER, lean rows) for each team, all in one
     statement (``grouped_pages``)."""
     return await grouped_pages(
@@ -408,6 +457,7 @@ async def members_pages_of_teams(
         MEMBER_ORDER,
         window,
         team_ids,
+        MEMBER_ROW,
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +12,7 @@ from app.db.types import column_of
 from app.domain.pagination import Page, Window, count, fetch_page
 from app.domain.tenant import rows_by_ids, scoped
 from app.models import Role, RolePermission
+from app.models.rows import ROLE_ROW, RoleRow
 
 ROLE_ORDER = (column_of(Role.id),)
 
@@ -30,12 +30,12 @@ async def roles_by_ids(session: AsyncSession, workspace_id: int, ids: Sequence[i
     return list((await session.execute(stmt)).scalars())
 
 
-_ROLE_ROWS = rows_by_ids(Role)
+_ROLE_ROWS = rows_by_ids(Role, ROLE_ROW)
 
 
 async def role_rows_by_ids(
     session: AsyncSession, workspace_id: int, ids: Sequence[int]
-) -> list[Any]:
+) -> list[RoleRow]:
     """Roles as lean rows (attribute access only): the read path's loader."""
     return await _ROLE_ROWS.all(session, workspace_id=workspace_id, ids=list(ids))
 

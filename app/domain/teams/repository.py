@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +14,17 @@ from app.db.types import column_of
 from app.domain.pagination import Page, Window, count, fetch_page
 from app.domain.tenant import lean, rows_by_ids, scoped
 from app.models import Team, TeamMember
+from app.models.rows import TEAM_ROW, RowShape, TeamRow
+
+
+class TeamOfMember(TeamRow, Protocol):
+    """A team's columns with the member it was read for."""
+
+    @property
+    def member_id(self) -> int: ...
+
+
+TEAM_OF_MEMBER = RowShape[TeamOfMember](TeamOfMember)
 
 TEAM_ORDER = (column_of(Team.id),)
 
@@ -31,12 +42,12 @@ async def teams_by_ids(session: AsyncSession, workspace_id: int, ids: Sequence[i
     return list((await session.execute(stmt)).scalars())
 
 
-_TEAM_ROWS = rows_by_ids(Team)
+_TEAM_ROWS = rows_by_ids(Team, TEAM_ROW)
 
 
 async def team_rows_by_ids(
     session: AsyncSession, workspace_id: int, ids: Sequence[int]
-) -> list[Any]:
+) -> list[TeamRow]:
     """Teams as lean rows (attribute access only): the read path's loader."""
     return await _TEAM_ROWS.all(session, workspace_id=workspace_id, ids=list(ids))
 
@@ -60,12 +71,12 @@ def _teams_of_members(dialect: str) -> sa.Select[Any]:
     return lean(stmt, Team).add_columns(col(TeamMember.member_id))
 
 
-_TEAMS_OF_MEMBERS = Prepared("teams_of_members", _teams_of_members)
+_TEAMS_OF_MEMBERS = Prepared("teams_of_members", _teams_of_members, TEAM_OF_MEMBER)
 
 
 async def teams_of_members(
     session: AsyncSession, workspace_id: int, member_ids: Sequence[int]
-) -> list[tuple[int, Any]]:
+) -> list[tuple[int, TeamRow]]:
     """(member_id, team) pairs, teams in id order; teams as lean rows (read path only)."""
     rows = await _TEAMS_OF_MEMBERS.all(session, workspace_id=workspace_id, ids=list(member_ids))
     return [(row.member_id, row) for row in rows]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +24,29 @@ from app.models import (
     Subscription,
     Workspace,
 )
+from app.models.rows import AIProviderRow, RowShape
+
+
+class Handbook(Protocol):
+    @property
+    def handbook(self) -> str: ...
+
+
+class ProviderSetting(AIProviderRow, Protocol):
+    """A provider's columns (all None where the workspace has none: the workspace's
+    own row) with the workspace's default model."""
+
+    @property
+    def default_model(self) -> str | None: ...
+
+
+class ProviderSettingWithHandbook(ProviderSetting, Handbook, Protocol):
+    pass
+
+
+HANDBOOK = RowShape[Handbook](Handbook)
+PROVIDER_SETTING = RowShape[ProviderSetting](ProviderSetting)
+PROVIDER_SETTING_WITH_HANDBOOK = RowShape[ProviderSettingWithHandbook](ProviderSettingWithHandbook)
 
 
 # scope: `workspaces` is keyed by its own id: callers pass the workspace of the request
@@ -45,6 +68,7 @@ _WORKSPACE_ID = sa.bindparam("workspace_id", type_=sa.Integer)
 _HANDBOOK = Prepared(
     "handbook_of",
     lambda _: sa.select(col(Workspace.handbook)).where(col(Workspace.id) == _WORKSPACE_ID),
+    HANDBOOK,
 )
 
 
@@ -74,8 +98,8 @@ def _settings(handbook: bool) -> Callable[[str], sa.Select[Any]]:
     return build
 
 
-_INTELLIGENCE = Prepared("intelligence_settings_page", _settings(handbook=False))
-_SETTINGS = Prepared("settings_pages", _settings(handbook=True))
+_INTELLIGENCE = Prepared("intelligence_settings_page", _settings(handbook=False), PROVIDER_SETTING)
+_SETTINGS = Prepared("settings_pages", _settings(handbook=True), PROVIDER_SETTING_WITH_HANDBOOK)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +108,7 @@ class SettingsPages:
 
     handbook: str | None = None
     default_model: str | None = None
-    providers: list[Any] | None = None  # lean rows, by provider key
+    providers: list[AIProviderRow] | None = None  # lean rows, by provider key
 
 
 async def settings_pages(
@@ -96,10 +120,17 @@ async def settings_pages(
         row = await _HANDBOOK.first(session, workspace_id=workspace_id)
         assert row is not None, "the viewer's workspace exists"
         return SettingsPages(handbook=str(row.handbook))
-    rows = await (_SETTINGS if handbook else _INTELLIGENCE).all(session, workspace_id=workspace_id)
-    assert rows, "one row at least: the workspace itself"
+    text = None
+    rows: Sequence[ProviderSetting]
+    if handbook:
+        rows = with_handbook = await _SETTINGS.all(session, workspace_id=workspace_id)
+        assert rows, "one row at least: the workspace itself"
+        text = str(with_handbook[0].handbook)
+    else:
+        rows = await _INTELLIGENCE.all(session, workspace_id=workspace_id)
+        assert rows, "one row at least: the workspace itself"
     return SettingsPages(
-        handbook=str(rows[0].handbook) if handbook else None,
+        handbook=text,
         default_model=rows[0].default_model,
         providers=[r for r in rows if r.id is not None],
     )
