@@ -54,8 +54,8 @@ from sqlmodel import SQLModel
 
 from app.db.driver import begin_driver_transaction
 from app.db.failures import DatabaseUnavailable
+from app.db.rows import RowShape
 from app.db.types import table_of
-from app.models.rows import RowShape
 
 Builder = Callable[[str], sa.Select[Any]]  # dialect name -> statement
 R = TypeVar("R")

@@ -45,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
 from app.db.prepared import CONTEXT_SETTING, Prepared
-from app.models.rows import ANY_ROW
+from app.db.rows import ANY_ROW
 
 CONTEXT_KEY_OPTION = "harmony_context_key"
 # A context outlives its transaction by little: a request ends within its deadline, and a

@@ -25,7 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.db.prepared import Nested, Related, prepared
-from app.models.rows import FOUND, TOTAL, RowShape
+from app.db.rows import RowShape
+from app.models.rows import FOUND, TOTAL
 
 T = TypeVar("T")
 R = TypeVar("R")

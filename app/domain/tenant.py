@@ -15,8 +15,8 @@ from sqlmodel import SQLModel, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.db.prepared import Prepared, any_of
+from app.db.rows import RowShape
 from app.db.types import id_column, table_of
-from app.models.rows import RowShape
 
 M = TypeVar("M", bound=SQLModel)
 R = TypeVar("R")

@@ -13,35 +13,11 @@ checks, when it first compiles, that its statement selects every column named
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Protocol
 
+from app.db.rows import RowShape
 from app.models.enums import BuiltinRole, InsightKind, MemberStatus, UserStatus
-
-R = TypeVar("R")
-
-
-class RowShape(Generic[R]):
-    """A read's row type ``R`` (a protocol of read-only attributes) and the names it
-    declares, which the read's statement must select: ``RowShape[UserRow](UserRow)``."""
-
-    __slots__ = ("names", "protocol")
-
-    def __init__(self, protocol: type) -> None:
-        self.protocol = protocol
-        self.names = frozenset(
-            name
-            for cls in protocol.__mro__
-            for name, value in vars(cls).items()
-            if isinstance(value, property)
-        )
-
-    def check(self, keys: Iterable[str], read: str) -> None:
-        """Refuses a statement whose columns (``keys``) lack a name of the row type."""
-        missing = self.names - set(keys)
-        if missing:
-            raise TypeError(f"{read} selects no {sorted(missing)} of {self.protocol.__name__}")
 
 
 class Total(Protocol):
@@ -312,8 +288,6 @@ class AIProviderRow(Protocol):
     def models(self) -> list[str]: ...
 
 
-# Rows whose columns nothing reads (a statement run for its effect).
-ANY_ROW: RowShape[Any] = RowShape(object)
 TOTAL = RowShape[Total](Total)
 FOUND = RowShape[Found](Found)
 USER_ROW = RowShape[UserRow](UserRow)

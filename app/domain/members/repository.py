@@ -15,6 +15,7 @@ from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.db.prepared import CONTEXT_SETTING, Nested, Prepared, Related
+from app.db.rows import RowShape
 from app.db.tenant import key_of, signed_credential
 from app.db.types import column_of, table_of
 from app.domain.pagination import Page, Window, grouped_pages, prepared_count, prepared_page
@@ -30,7 +31,7 @@ from app.models import (
     User,
     Workspace,
 )
-from app.models.rows import MEMBER_ROW, USER_ROW, MemberRow, RowShape, UserRow, WorkspaceRow
+from app.models.rows import MEMBER_ROW, USER_ROW, MemberRow, UserRow, WorkspaceRow
 
 MEMBER_ORDER = (column_of(Member.id),)
 

@@ -10,11 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.db.prepared import Prepared, any_of
+from app.db.rows import RowShape
 from app.db.types import column_of
 from app.domain.pagination import Page, Window, count, fetch_page
 from app.domain.tenant import lean, rows_by_ids, scoped
 from app.models import Team, TeamMember
-from app.models.rows import TEAM_ROW, RowShape, TeamRow
+from app.models.rows import TEAM_ROW, TeamRow
 
 
 class TeamOfMember(TeamRow, Protocol):

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.db.prepared import Prepared
+from app.db.rows import RowShape
 from app.db.types import column_of, table_of, utcnow
 from app.domain.pagination import Page, Window, count, fetch_page
 from app.domain.tenant import among as among_workspaces
@@ -24,7 +25,7 @@ from app.models import (
     Subscription,
     Workspace,
 )
-from app.models.rows import AIProviderRow, RowShape
+from app.models.rows import AIProviderRow
 
 
 class Handbook(Protocol):
