@@ -45,7 +45,7 @@ from app.auth.viewer import Viewer
 from app.db.failures import classify
 from app.db.session import RequestDB
 from app.edge.analysis import actual_cost, check_variables
-from app.edge.errors import Refused
+from app.edge.errors import Refused, database_refusal
 from app.edge.http import (
     APPLICATION_JSON,
     GraphQLParams,
@@ -199,7 +199,7 @@ async def _answer(request: Request, gateway: Any, request_id: str) -> Response:
         if failure is not None:
             log.warning("request %s: %s (%s)", request_id, failure.reason, type(error).__name__)
             await state.db.finish(commit=False)
-            return refused_response(failure.refused(), media_type)
+            return refused_response(database_refusal(failure), media_type)
         log.exception("request %s failed", request_id)
         await state.db.finish(commit=False)
         return GraphQLResponse(
