@@ -3,7 +3,7 @@
 The GraphQL endpoint and the order of its checks are app.edge.pipeline's: method,
 content type and body size → credentials → admission (bounded queue) → under the
 request deadline: authentication (app.auth), which also enters the tenant context on
-PostgreSQL → parse and static limits (app.graphql.operation, app.edge.analysis) → cost
+PostgreSQL → parse and static limits (app.edge.operation, app.edge.analysis) → cost
 and the rate-limit charge (app.edge.ratelimit) → validation → execution → one commit.
 """
 
@@ -28,12 +28,12 @@ from app.config import Settings, get_settings
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.failures import classify
 from app.edge.admission import Admission
+from app.edge.operation import Documents
 from app.edge.persisted import PersistedStore, create_persisted_store
 from app.edge.pipeline import JSONResponse, graphql_endpoint
 from app.edge.ratelimit import PenaltyBox, RateLimiter, create_rate_limiter
 from app.edge.request_ids import RequestIds
 from app.graphiql.page import static_mount
-from app.graphql.operation import Documents
 from app.observability import access, metrics, tracing
 from app.observability.logs import configure_logging
 

@@ -9,7 +9,7 @@
     ── from here on under the request deadline ─────────────── 504 TIMEOUT
     persisted query: the text by its hash (app.edge.persisted)
     authentication against the database (app.auth)             401 UNAUTHENTICATED
-    parse, static limits, cost model (app.graphql.operation)   TOO_MANY_… / TOO_DEEP
+    parse, static limits, cost model (app.edge.operation)      TOO_MANY_… / TOO_DEEP
     cost estimate                                              QUERY_TOO_COMPLEX
     rate-limit charge (app.edge.ratelimit)                     429 RATE_LIMITED
     validation                                                 BAD_USER_INPUT
@@ -44,6 +44,7 @@ from app.auth.authenticate import (
 from app.auth.viewer import Viewer
 from app.db.failures import classify
 from app.db.session import RequestDB
+from app.edge import operation
 from app.edge.analysis import actual_cost, check_variables
 from app.edge.errors import Refused, database_refusal
 from app.edge.http import (
@@ -64,7 +65,6 @@ from app.edge.persisted import (
 )
 from app.edge.ratelimit import Charge, ThrottleStatus
 from app.graphiql.page import graphiql_page
-from app.graphql import operation
 from app.graphql.context import Context
 from app.graphql.schema import format_error
 from app.observability import access, metrics
