@@ -2,8 +2,8 @@
 
 The GraphQL endpoint and the order of its checks are app.edge.pipeline's: method,
 content type and body size → credentials → admission (bounded queue) → under the
-request deadline: authentication (app.auth), which also enters the tenant context on
-PostgreSQL → parse and static limits (app.edge.operation, app.edge.analysis) → cost
+request deadline: authentication (app.edge.authenticate), which also enters the tenant
+context on PostgreSQL → parse and static limits (app.edge.operation, app.edge.analysis) → cost
 and the rate-limit charge (app.edge.ratelimit) → validation → execution → one commit.
 """
 

@@ -8,7 +8,7 @@
     admission: a slot, or a place in the bounded queue         503 SERVICE_UNAVAILABLE
     ── from here on under the request deadline ─────────────── 504 TIMEOUT
     persisted query: the text by its hash (app.edge.persisted)
-    authentication against the database (app.auth)             401 UNAUTHENTICATED
+    authentication (app.edge.authenticate)                     401 UNAUTHENTICATED
     parse, static limits, cost model (app.edge.operation)      TOO_MANY_… / TOO_DEEP
     cost estimate                                              QUERY_TOO_COMPLEX
     rate-limit charge (app.edge.ratelimit)                     429 RATE_LIMITED
@@ -35,17 +35,13 @@ from graphql import ExecutionResult
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.auth.authenticate import (
-    AuthenticationError,
-    Credential,
-    authenticate,
-    read_credential,
-)
+from app.auth.credentials import AuthenticationError, Credential, read_credential
 from app.auth.viewer import Viewer
 from app.db.failures import classify
 from app.db.session import RequestDB
 from app.edge import operation
 from app.edge.analysis import actual_cost, check_variables
+from app.edge.authenticate import authenticate
 from app.edge.errors import Refused, database_refusal
 from app.edge.http import (
     APPLICATION_JSON,
