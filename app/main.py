@@ -29,7 +29,7 @@ from app.db.engine import create_engine, create_sessionmaker
 from app.db.failures import classify
 from app.edge.admission import Admission
 from app.edge.operation import Documents
-from app.edge.persisted import PersistedStore, create_persisted_store
+from app.edge.persisted import PersistedStore, create_persisted_store, trusted_operation_names
 from app.edge.pipeline import JSONResponse, graphql_endpoint
 from app.edge.ratelimit import PenaltyBox, RateLimiter, create_rate_limiter
 from app.edge.request_ids import RequestIds
@@ -56,6 +56,7 @@ class Gateway:
         self.penalty_box = PenaltyBox()
         self.persisted: PersistedStore = create_persisted_store(settings)
         access.instrument(engine)  # statement counts (and spans, when tracing)
+        access.label_operations(trusted_operation_names())
 
     async def close(self) -> None:
         await self.rate_limiter.close()
