@@ -30,7 +30,7 @@ from app.graphql.pagination import (
     page_window,
     read_connection,
 )
-from app.graphql.users import UserType, user_or_none
+from app.graphql.users import UserType, provide_viewer_workspaces, user_or_none
 from app.models import pk
 
 
@@ -238,6 +238,9 @@ async def viewer_workspaces(info: Info) -> list[WorkspaceType]:
     """From the memberships authentication loaded: no statement."""
     viewer = info.context.viewer
     return [WorkspaceType.of(viewer.memberships[w].workspace) for w in viewer.workspace_ids]
+
+
+provide_viewer_workspaces(viewer_workspaces)  # User.workspaces (app.graphql.users)
 
 
 @strawberry.type
