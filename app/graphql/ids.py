@@ -34,6 +34,8 @@ _NODE_TAGS = {
     "ApiKey": 7,
     "Invitation": 8,
     "ShareLink": 9,
+    "WebhookEndpoint": 10,
+    "WebhookDelivery": 11,
 }
 # Types that have IDs (AuditEvent.target names them) but are not Nodes: decoding refuses
 # them like any unknown type.
