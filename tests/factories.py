@@ -30,9 +30,13 @@ from app.models import (
     Team,
     TeamMember,
     User,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookEndpoint,
     Workspace,
     pk,
 )
+from app.webhooks.secrets import seal
 
 _serial = itertools.count(1)
 
@@ -317,3 +321,31 @@ async def create_share_link(
     session.add(link)
     await session.flush()
     return link
+
+
+async def create_webhook_endpoint(
+    session: AsyncSession, workspace: int, creator: int, url: str = "http://127.0.0.1:9/hook"
+) -> tuple[int, int]:
+    """A webhook endpoint (secret ``whsec_`` + zeros) with one FAILED delivery; their
+    primary keys."""
+    endpoint = WebhookEndpoint(
+        workspace_id=workspace,
+        url=url,
+        secret_sealed=seal("whsec_" + "A" * 32, workspace),
+        created_by_user_id=creator,
+    )
+    session.add(endpoint)
+    await session.flush()
+    delivery = WebhookDelivery(
+        workspace_id=workspace,
+        endpoint_id=pk(endpoint),
+        event_id=f"msg_{next(_serial):026d}",
+        event_type="team.created",
+        payload="{}",
+        status=WebhookDeliveryStatus.FAILED,
+        attempts=8,
+        next_attempt_at=None,
+    )
+    session.add(delivery)
+    await session.flush()
+    return pk(endpoint), pk(delivery)

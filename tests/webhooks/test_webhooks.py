@@ -107,7 +107,9 @@ async def test_a_change_is_delivered_signed_to_the_endpoint(
         assert got.headers["webhook-id"].startswith("msg_")
         assert got.headers["content-type"] == "application/json"
         ws = await workspace_id(client.engine, "acme")
-        ada = encode_id("User", await one(client.engine, "SELECT id FROM users WHERE email = :e", e=ADA))
+        ada = encode_id(
+            "User", await one(client.engine, "SELECT id FROM users WHERE email = :e", e=ADA)
+        )
         assert payload["type"] == "team.created"
         assert payload["data"] == {
             "workspaceId": ws,
@@ -330,7 +332,9 @@ async def test_workspaces_never_see_or_receive_each_others_webhooks(
         '{ workspace(slug: "globex") { webhookEndpoints { nodes { url } } } }', as_=CY
     )
     assert seen["data"]["workspace"]["webhookEndpoints"]["nodes"] == [{"url": globex.url}]
-    by_id = await client.query("query($id: ID!) { node(id: $id) { id } }", {"id": endpoint}, as_=DEE)
+    by_id = await client.query(
+        "query($id: ID!) { node(id: $id) { id } }", {"id": endpoint}, as_=DEE
+    )
     assert by_id == {"data": {"node": None}}
     update = await client.query(
         "mutation($id: ID!) { deleteWebhookEndpoint(input: {webhookEndpointId: $id}) "
