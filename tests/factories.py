@@ -82,7 +82,8 @@ async def gid(session: AsyncSession, type_name: str, *natural_key: str) -> str:
     """The global ID of an object by natural key: ("User", email), ("Workspace", slug),
     ("Member", slug, email), ("Team", slug, name), ("Role", slug, name),
     ("Conversation", slug, title), ("ApiKey", slug, name), ("Invitation", slug, email),
-    ("ShareLink", slug, token)."""
+    ("ShareLink", slug, token), ("WebhookEndpoint", slug, url), ("WebhookDelivery", slug,
+    event id)."""
     if type_name == "User":
         return encode_id("User", await user_id(session, natural_key[0]))
     ws = await workspace_id(session, natural_key[0])
@@ -106,6 +107,16 @@ async def gid(session: AsyncSession, type_name: str, *natural_key: str) -> str:
     if type_name == "ShareLink":
         stmt = select(ShareLink).where(ShareLink.workspace_id == ws, ShareLink.token == rest)
         return encode_id("ShareLink", pk((await session.execute(stmt)).scalars().one()))
+    if type_name == "WebhookEndpoint":
+        found = select(WebhookEndpoint).where(
+            WebhookEndpoint.workspace_id == ws, WebhookEndpoint.url == rest
+        )
+        return encode_id("WebhookEndpoint", pk((await session.execute(found)).scalars().one()))
+    if type_name == "WebhookDelivery":
+        found = select(WebhookDelivery).where(  # type: ignore[assignment]
+            WebhookDelivery.workspace_id == ws, WebhookDelivery.event_id == rest
+        )
+        return encode_id("WebhookDelivery", pk((await session.execute(found)).scalars().one()))
     raise ValueError(type_name)
 
 
@@ -339,7 +350,7 @@ async def create_webhook_endpoint(
     delivery = WebhookDelivery(
         workspace_id=workspace,
         endpoint_id=pk(endpoint),
-        event_id=f"msg_{next(_serial):026d}",
+        event_id=f"msg_{workspace}_{pk(endpoint)}",
         event_type="team.created",
         payload="{}",
         status=WebhookDeliveryStatus.FAILED,
