@@ -36,6 +36,7 @@ from app.edge.request_ids import RequestIds
 from app.graphiql.page import static_mount
 from app.observability import access, metrics, tracing
 from app.observability.logs import configure_logging
+from app.webhooks.worker import DeliveryWorker
 
 log = logging.getLogger("app.http")
 
@@ -159,11 +160,23 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         sampler = asyncio.get_running_loop().create_task(
             metrics.sample_forever(gateway.engine.pool, gateway.admission)
         )
+        # Webhook deliveries from this process (WEBHOOKS_IN_PROCESS; docs/scaling.md).
+        stop = asyncio.Event()
+        webhooks = (
+            DeliveryWorker(gateway.engine, settings) if settings.webhooks_in_process else None
+        )
+        delivering = (
+            asyncio.get_running_loop().create_task(webhooks.run(stop)) if webhooks else None
+        )
         if owned:  # a server process of its own (tests pass their engine and skip this)
             freeze_startup_objects()
         try:
             yield
         finally:
+            stop.set()  # the attempts under way finish (each bounded by its timeout)
+            if delivering is not None and webhooks is not None:
+                await delivering
+                await webhooks.close()
             sampler.cancel()
             access.flush()
             await gateway.close()

@@ -262,6 +262,7 @@ async def test_the_definer_functions_are_locked_down(session: AsyncSession) -> N
             "harmony_sign_in",
             "harmony_viewer_invitations",  # 0004
             "harmony_viewer_membership_workspace_ids",  # 0004
+            "harmony_webhook_due_workspaces",  # 0006
         )
     ]
 

@@ -42,6 +42,8 @@ from app.models import (
     ShareLink,
     Team,
     User,
+    WebhookDelivery,
+    WebhookEndpoint,
     pk,
 )
 
@@ -372,6 +374,8 @@ TENANT_NODE_TABLES: dict[str, type[SQLModel]] = {
     "ApiKey": ApiKey,
     "Invitation": Invitation,
     "ShareLink": ShareLink,
+    "WebhookEndpoint": WebhookEndpoint,
+    "WebhookDelivery": WebhookDelivery,
 }
 
 

@@ -31,6 +31,7 @@ from app.graphql.pagination import (
     read_connection,
 )
 from app.graphql.users import UserType, provide_viewer_workspaces, user_or_none
+from app.graphql.webhooks import WebhookFields
 from app.models import pk
 
 
@@ -172,7 +173,7 @@ class IntegrationType:
     name="Workspace",
     description="A sealed container of members, teams, roles, settings and conversations.",
 )
-class WorkspaceType(Node, AccessFields, ConversationFields, AdministrationFields):
+class WorkspaceType(Node, AccessFields, ConversationFields, AdministrationFields, WebhookFields):
     row: strawberry.Private[tables.Workspace]
     id: strawberry.ID = node_id("Workspace")
     slug: str = scoped_field("URL handle, unique across Harmony.")

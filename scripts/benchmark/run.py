@@ -431,7 +431,7 @@ def add_cursors(plans: list[Plan], gateway: Server, db: Database) -> None:
 def verify(plans: list[Plan], gateway: Server, floor: Server, out: Path) -> dict[str, Any]:
     """Every request once on both servers: no errors, and the same data (the same objects
     under their IDs, which the gateway encrypts and the floor does not)."""
-    # The gateway's ID key derives from the secret it runs with (app/graphql/keys.py).
+    # The gateway's ID key derives from the secret it runs with (app/auth/keys.py).
     os.environ["JWT_SECRET"] = JWT_SECRET
     from app.graphql.ids import decode_id
 

@@ -1,0 +1,77 @@
+"""One signed delivery attempt (Standard Webhooks): POST the body with ``webhook-id``,
+``webhook-timestamp`` and ``webhook-signature: v1,<base64 HMAC-SHA256 of
+"id.timestamp.body">``, signed by the ``standardwebhooks`` package. Redirects are not
+followed; only a 2xx answer within the timeout is a success. The response body is
+never read."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from math import floor
+
+import httpx
+from standardwebhooks import Webhook
+
+from app.domain.webhooks.urls import UnsafeURLError, check_url
+
+USER_AGENT = "Harmony-Webhooks/1"
+MAX_ERROR = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status_code: int | None
+    duration_ms: int
+    error: str | None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def headers(secret: str, event_id: str, body: str, at: datetime) -> dict[str, str]:
+    at = at.astimezone(UTC)
+    return {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": event_id,
+        "webhook-timestamp": str(floor(at.timestamp())),
+        "webhook-signature": Webhook(secret).sign(event_id, at, body),
+    }
+
+
+async def send(
+    client: httpx.AsyncClient,
+    url: str,
+    secret: str,
+    event_id: str,
+    body: str,
+    *,
+    production: bool,
+) -> Outcome:
+    started = time.monotonic()
+
+    def elapsed() -> int:
+        return round((time.monotonic() - started) * 1000)
+
+    try:
+        await check_url(url, production=production)  # DNS may have changed since
+    except UnsafeURLError as exc:
+        return Outcome(None, elapsed(), f"refused: {exc}"[:MAX_ERROR])
+    request = client.build_request(
+        "POST",
+        url,
+        content=body.encode(),
+        headers=headers(secret, event_id, body, datetime.now(UTC)),
+    )
+    try:
+        response = await client.send(request, stream=True, follow_redirects=False)
+        await response.aclose()
+    except httpx.TimeoutException:
+        return Outcome(None, elapsed(), "timeout")
+    except httpx.HTTPError as exc:
+        return Outcome(None, elapsed(), f"{type(exc).__name__}: {exc}"[:MAX_ERROR])
+    error = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
+    return Outcome(response.status_code, elapsed(), error)
