@@ -4,11 +4,16 @@ loopback over http too."""
 
 from __future__ import annotations
 
+import ipaddress
+
 import httpx
 import pytest
 
 from app.domain.webhooks.urls import UnsafeURLError, check_url
-from app.webhooks.sender import send
+from app.webhooks.sender import pinned, send
+from tests.webhooks.receiver import receiver
+
+SECRET = "whsec_" + "A" * 32
 
 REFUSED_IN_PRODUCTION = [
     "http://93.184.215.14/hook",  # not https
@@ -79,3 +84,24 @@ async def test_the_service_refuses_a_private_endpoint_in_production_as_a_user_er
     with pytest.raises(Refusal) as refused:
         await _url("https://192.168.0.10/hook", production=True)
     assert (refused.value.code, refused.value.field) == ("INVALID_URL", ["input", "url"])
+
+
+def test_a_delivery_connects_to_the_checked_address_and_names_the_host() -> None:
+    v4 = ipaddress.ip_address("93.184.216.34")
+    v6 = ipaddress.ip_address("2606:2800:220:1::1")
+    assert pinned("https://hooks.example.com/in?a=1", v4) == (
+        "https://93.184.216.34/in?a=1",
+        "hooks.example.com",
+    )
+    assert pinned("https://Hooks.Example.com:8443/in", v6) == (
+        "https://[2606:2800:220:1::1]:8443/in",
+        "hooks.example.com:8443",
+    )
+
+
+async def test_a_delivery_by_name_reaches_the_resolved_address_with_the_names_host() -> None:
+    async with receiver() as r, httpx.AsyncClient() as client:
+        url = f"http://localhost:{r.port}/hooks"
+        outcome = await send(client, url, SECRET, "msg_1", "{}", production=False)
+    assert outcome.succeeded
+    assert [(x.path, x.headers["host"]) for x in r.received] == [("/hooks", f"localhost:{r.port}")]

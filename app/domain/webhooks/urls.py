@@ -71,12 +71,26 @@ async def resolve(host: str) -> list[IPAddress]:
 
 async def check_url(url: str, *, production: bool) -> None:
     """Raise UnsafeURLError unless webhooks may be sent to ``url`` now."""
+    await destination(url, production=production, resolve_always=False)
+
+
+async def destination(
+    url: str, *, production: bool, resolve_always: bool = True
+) -> IPAddress | None:
+    """The address a delivery to ``url`` connects to: one of those its host resolves to
+    now, all of them public in production (else UnsafeURLError). The sender connects to
+    that very address, so that a name that resolves again differently between the
+    check and the connection (DNS rebinding) cannot lead it elsewhere. None when not
+    resolved (``resolve_always`` false outside production: the create-time check)."""
     host = check_form(url, production=production)
-    if not production:
-        return
+    if not production and not resolve_always:
+        return None
     addresses = await resolve(host)
-    if not addresses or not all(is_public(a) for a in addresses):
+    if not addresses:
+        raise UnsafeURLError(f"The host {host} does not resolve.")
+    if production and not all(is_public(a) for a in addresses):
         raise UnsafeURLError(
             f"The host {host} resolves to a private, loopback or reserved address: "
             "webhooks go to public addresses only."
         )
+    return addresses[0]
