@@ -101,6 +101,11 @@ def _parser() -> argparse.ArgumentParser:
         "--reason", help="why: a support ticket reference (required unless --dry-run)"
     )
 
+    sub.add_parser(
+        "webhooks",
+        help="run the webhook delivery worker until SIGINT/SIGTERM (with WEBHOOKS_IN_PROCESS=false)",
+    )
+
     sub.add_parser("export-schema", help="print the GraphQL SDL")
 
     manifest = sub.add_parser(
@@ -417,6 +422,34 @@ def cmd_serve(settings: Settings, host: str, port: int, workers: int | None) -> 
     return 0
 
 
+def cmd_webhooks(settings: Settings) -> int:
+    """Deliver webhooks until SIGINT or SIGTERM; attempts under way finish first."""
+    import signal
+
+    from app.db.engine import create_engine
+    from app.db.migrations import ensure_current
+    from app.webhooks.worker import DeliveryWorker
+
+    async def run() -> None:
+        engine = create_engine(settings)
+        worker = DeliveryWorker(engine, settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            await ensure_current(engine)
+            logging.getLogger("app.webhooks").info("webhook delivery worker started")
+            await worker.run(stop)
+        finally:
+            await worker.close()
+            await engine.dispose()
+        logging.getLogger("app.webhooks").info("webhook delivery worker stopped")
+
+    asyncio.run(run())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "export-schema":
@@ -443,6 +476,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_migrate(settings)
         if args.command == "seed":
             return cmd_seed(settings)
+        if args.command == "webhooks":
+            return cmd_webhooks(settings)
         if args.command == "token":
             return cmd_token(settings, args.email)  # a list: nargs="+"
         if args.command == "account":

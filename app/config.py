@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     db_app_role: str = Field(default="harmony_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
 
     jwt_secret: str | None = None
-    # Key material of global IDs and cursors (app/graphql/keys.py). Unset (or blank): they
+    # Key material of global IDs and cursors (app/auth/keys.py). Unset (or blank): they
     # derive from JWT_SECRET, so rotating it changes every ID clients may have stored; set
     # it to keep IDs stable across token-secret rotations. Changing it changes every ID.
     id_secret: str | None = None
@@ -92,6 +92,17 @@ class Settings(BaseSettings):
     document_cache_bytes: int = Field(default=32 * 2**20, ge=0)
     persisted_cache_bytes: int = Field(default=8 * 2**20, ge=0)
 
+    # ---- Webhooks (docs/partners.md#webhooks, docs/scaling.md#webhook-deliveries)
+    # Deliver from inside each gateway process; false when `python -m app webhooks` runs
+    # as its own process (any number of either may run: claims never overlap).
+    webhooks_in_process: bool = True
+    # How often an idle worker looks for due deliveries.
+    webhooks_poll_seconds: float = Field(default=2.0, gt=0, le=60)
+    # An attempt without a complete answer within this is a failure (retried).
+    webhooks_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    # Attempts per delivery before it is FAILED (about 10 hours with the default).
+    webhooks_max_attempts: int = Field(default=8, ge=1, le=20)
+
     @model_validator(mode="before")
     @classmethod
     def _split_origins(cls, data: object) -> object:
@@ -138,6 +149,10 @@ class Settings(BaseSettings):
         return (
             self.app_env == "production" if self.log_format is None else self.log_format == "json"
         )
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "production"
 
     @property
     def is_sqlite(self) -> bool:

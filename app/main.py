@@ -2,8 +2,8 @@
 
 The GraphQL endpoint and the order of its checks are app.edge.pipeline's: method,
 content type and body size → credentials → admission (bounded queue) → under the
-request deadline: authentication (app.auth), which also enters the tenant context on
-PostgreSQL → parse and static limits (app.graphql.operation, app.edge.analysis) → cost
+request deadline: authentication (app.edge.authenticate), which also enters the tenant
+context on PostgreSQL → parse and static limits (app.edge.operation, app.edge.analysis) → cost
 and the rate-limit charge (app.edge.ratelimit) → validation → execution → one commit.
 """
 
@@ -28,14 +28,15 @@ from app.config import Settings, get_settings
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.failures import classify
 from app.edge.admission import Admission
-from app.edge.persisted import PersistedStore, create_persisted_store
+from app.edge.operation import Documents
+from app.edge.persisted import PersistedStore, create_persisted_store, trusted_operation_names
 from app.edge.pipeline import JSONResponse, graphql_endpoint
 from app.edge.ratelimit import PenaltyBox, RateLimiter, create_rate_limiter
 from app.edge.request_ids import RequestIds
 from app.graphiql.page import static_mount
-from app.graphql.operation import Documents
 from app.observability import access, metrics, tracing
 from app.observability.logs import configure_logging
+from app.webhooks.worker import DeliveryWorker
 
 log = logging.getLogger("app.http")
 
@@ -56,6 +57,7 @@ class Gateway:
         self.penalty_box = PenaltyBox()
         self.persisted: PersistedStore = create_persisted_store(settings)
         access.instrument(engine)  # statement counts (and spans, when tracing)
+        access.label_operations(trusted_operation_names())
 
     async def close(self) -> None:
         await self.rate_limiter.close()
@@ -158,11 +160,23 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         sampler = asyncio.get_running_loop().create_task(
             metrics.sample_forever(gateway.engine.pool, gateway.admission)
         )
+        # Webhook deliveries from this process (WEBHOOKS_IN_PROCESS; docs/scaling.md).
+        stop = asyncio.Event()
+        webhooks = (
+            DeliveryWorker(gateway.engine, settings) if settings.webhooks_in_process else None
+        )
+        delivering = (
+            asyncio.get_running_loop().create_task(webhooks.run(stop)) if webhooks else None
+        )
         if owned:  # a server process of its own (tests pass their engine and skip this)
             freeze_startup_objects()
         try:
             yield
         finally:
+            stop.set()  # the attempts under way finish (each bounded by its timeout)
+            if delivering is not None and webhooks is not None:
+                await delivering
+                await webhooks.close()
             sampler.cancel()
             access.flush()
             await gateway.close()

@@ -68,6 +68,8 @@ def test_settings(url: str, **overrides: Any) -> Settings:
             "database_url": url,
             "app_env": "development",
             "jwt_secret": TEST_SECRET,
+            # Tests deliver webhooks by running the worker themselves (tests/webhooks/).
+            "webhooks_in_process": False,
             **ROOMY_BUDGET,
             **overrides,
         }

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from app.auth.api_keys import generate_api_key
+from app.domain.webhooks.secrets import seal
 from app.graphql.ids import encode_id
 from app.models import (
     ApiKey,
@@ -30,6 +31,9 @@ from app.models import (
     Team,
     TeamMember,
     User,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookEndpoint,
     Workspace,
     pk,
 )
@@ -78,7 +82,8 @@ async def gid(session: AsyncSession, type_name: str, *natural_key: str) -> str:
     """The global ID of an object by natural key: ("User", email), ("Workspace", slug),
     ("Member", slug, email), ("Team", slug, name), ("Role", slug, name),
     ("Conversation", slug, title), ("ApiKey", slug, name), ("Invitation", slug, email),
-    ("ShareLink", slug, token)."""
+    ("ShareLink", slug, token), ("WebhookEndpoint", slug, url), ("WebhookDelivery", slug,
+    event id)."""
     if type_name == "User":
         return encode_id("User", await user_id(session, natural_key[0]))
     ws = await workspace_id(session, natural_key[0])
@@ -102,6 +107,16 @@ async def gid(session: AsyncSession, type_name: str, *natural_key: str) -> str:
     if type_name == "ShareLink":
         stmt = select(ShareLink).where(ShareLink.workspace_id == ws, ShareLink.token == rest)
         return encode_id("ShareLink", pk((await session.execute(stmt)).scalars().one()))
+    if type_name == "WebhookEndpoint":
+        found = select(WebhookEndpoint).where(
+            WebhookEndpoint.workspace_id == ws, WebhookEndpoint.url == rest
+        )
+        return encode_id("WebhookEndpoint", pk((await session.execute(found)).scalars().one()))
+    if type_name == "WebhookDelivery":
+        found = select(WebhookDelivery).where(  # type: ignore[assignment]
+            WebhookDelivery.workspace_id == ws, WebhookDelivery.event_id == rest
+        )
+        return encode_id("WebhookDelivery", pk((await session.execute(found)).scalars().one()))
     raise ValueError(type_name)
 
 
@@ -317,3 +332,31 @@ async def create_share_link(
     session.add(link)
     await session.flush()
     return link
+
+
+async def create_webhook_endpoint(
+    session: AsyncSession, workspace: int, creator: int, url: str = "http://127.0.0.1:9/hook"
+) -> tuple[int, int]:
+    """A webhook endpoint (secret ``whsec_`` + zeros) with one FAILED delivery; their
+    primary keys."""
+    endpoint = WebhookEndpoint(
+        workspace_id=workspace,
+        url=url,
+        secret_sealed=seal("whsec_" + "A" * 32, workspace),
+        created_by_user_id=creator,
+    )
+    session.add(endpoint)
+    await session.flush()
+    delivery = WebhookDelivery(
+        workspace_id=workspace,
+        endpoint_id=pk(endpoint),
+        event_id=f"msg_{workspace}_{pk(endpoint)}",
+        event_type="team.created",
+        payload="{}",
+        status=WebhookDeliveryStatus.FAILED,
+        attempts=8,
+        next_attempt_at=None,
+    )
+    session.add(delivery)
+    await session.flush()
+    return pk(endpoint), pk(delivery)

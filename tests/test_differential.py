@@ -277,6 +277,10 @@ def test_the_generated_documents_reach_every_object_type() -> None:
         "InsightEdge",
         "ActionItemEdge",
         "ShareLinkEdge",
+        # Under a workspace's webhook endpoints, four levels down (tests/webhooks/ and the
+        # SPA's WebhooksPage read them).
+        "WebhookDelivery",
+        "WebhookDeliveryEdge",
     }
     assert objects - elsewhere - reached == set()
 

@@ -190,6 +190,13 @@ async def arrange(session: AsyncSession) -> tuple[dict[str, str], str]:
         (initech, ian, "Initech key"),
     ):
         await f.create_api_key(session, ws, creator, ["members:read:all"], name=name)
+    hooks: dict[str, tuple[int, int]] = {}
+    for slug, ws, creator in (
+        ("acme", acme, ada),
+        ("globex", globex, cy),
+        ("initech", initech, ian),
+    ):
+        hooks[slug] = await f.create_webhook_endpoint(session, ws, creator)
     lacking_key = await f.create_api_key(
         session, acme, ada, ["members:read:all"], name="Lacking key"
     )
@@ -253,6 +260,9 @@ async def arrange(session: AsyncSession) -> tuple[dict[str, str], str]:
         # Addressed to dee (not a member of acme).
         "invite:acme:dee": await invitation("acme", "dee@globex.test"),
     }
+    for slug, (endpoint, delivery) in hooks.items():
+        world[f"hook:{slug}"] = encode_id("WebhookEndpoint", endpoint)
+        world[f"delivery:{slug}"] = encode_id("WebhookDelivery", delivery)
     # A share link to each conversation, named after it ("link:acme:cy" points to
     # "conv:acme:cy").
     for key in [k for k in world if k.startswith("conv:")]:
@@ -290,8 +300,8 @@ def _per_ws(kind: str) -> dict[str, str]:
     return {slug: f"{kind}:{slug}" for slug in ("acme", "globex", "initech")}
 
 
-TEAM, ROLE, KEY, MEMBER, INACTIVE, INVITE = (
-    _per_ws(k) for k in ("team", "role", "key", "member", "inactive", "invite")
+TEAM, ROLE, KEY, MEMBER, INACTIVE, INVITE, HOOK, DELIVERY = (
+    _per_ws(k) for k in ("team", "role", "key", "member", "inactive", "invite", "hook", "delivery")
 )
 WS = _per_ws("ws")
 # An existing object of another type than the argument's, per workspace.
@@ -302,6 +312,8 @@ WRONG = {
     "Member": TEAM,
     "ApiKey": TEAM,
     "Invitation": TEAM,
+    "WebhookEndpoint": TEAM,
+    "WebhookDelivery": HOOK,
 }
 
 
@@ -506,6 +518,24 @@ RECIPES: dict[str, list[Case]] = {
     "revokeApiKey": object_target("apiKeyId", "ApiKey", KEY, lambda w, x, h: {"apiKeyId": x}),
     "createConversationShareLink": share_cases(lambda w, x, h: {"conversationId": x}),
     "revokeConversationShareLink": revoke_link_cases(lambda w, x, h: {"shareLinkId": x}),
+    "createWebhookEndpoint": workspace_target(
+        lambda w, x, h: {"workspaceId": x, "url": "http://127.0.0.1:9/new"}
+    ),
+    "updateWebhookEndpoint": object_target(
+        "webhookEndpointId",
+        "WebhookEndpoint",
+        HOOK,
+        lambda w, x, h: {"webhookEndpointId": x, "description": "New"},
+    ),
+    "deleteWebhookEndpoint": object_target(
+        "webhookEndpointId", "WebhookEndpoint", HOOK, lambda w, x, h: {"webhookEndpointId": x}
+    ),
+    "rotateWebhookSecret": object_target(
+        "webhookEndpointId", "WebhookEndpoint", HOOK, lambda w, x, h: {"webhookEndpointId": x}
+    ),
+    "redeliverWebhook": object_target(
+        "deliveryId", "WebhookDelivery", DELIVERY, lambda w, x, h: {"deliveryId": x}
+    ),
 }
 
 # Oracles in code this test's author does not own, with the differing answers in the

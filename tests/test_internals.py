@@ -292,7 +292,7 @@ def test_canary_graphql_core_parser_takes_our_lexer_and_token_limit() -> None:
         assert token.prev is None and token.next is None  # unlinked: no cycles left
         with pytest.raises(GraphQLSyntaxError) as refused:
             parse_document("{ a b c d e f }", 3)
-        # app.graphql.operation answers TOO_MANY_TOKENS by this message.
+        # app.edge.operation answers TOO_MANY_TOKENS by this message.
         assert "more than" in refused.value.message and "tokens" in refused.value.message
 
 

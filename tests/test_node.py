@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import base64
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.graphql.ids import NODE_TYPES, decode_id, encode_id
-from app.models import Member, Role, Team, Workspace, pk
+from app.models import Member, Role, Team, WebhookDelivery, Workspace, pk
 from tests import factories as f
 from tests.client import GraphQLClient, without_cost
 
@@ -25,6 +26,8 @@ NODE = """query($id: ID!) { node(id: $id) {
   ... on ApiKey { name }
   ... on Invitation { email }
   ... on ShareLink { token }
+  ... on WebhookEndpoint { url }
+  ... on WebhookDelivery { eventType }
 } }"""
 
 NODES = """query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }"""
@@ -35,6 +38,7 @@ def raw_id(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
+HOOK = "https://hooks.example.test/harmony"
 EVERY_NODE_TYPE: list[tuple[str, tuple[str, ...], dict[str, object]]] = [
     ("User", (ADA,), {"email": ADA}),
     ("User", ("eve@acme.test",), {"email": "eve@acme.test"}),
@@ -46,6 +50,8 @@ EVERY_NODE_TYPE: list[tuple[str, tuple[str, ...], dict[str, object]]] = [
     ("ApiKey", ("acme", "CRM sync"), {"name": "CRM sync"}),
     ("Invitation", ("acme", "fay@initech.test"), {"email": "fay@initech.test"}),  # the demo's
     ("ShareLink", ("acme", "a-shared-call"), {"token": "a-shared-call"}),
+    ("WebhookEndpoint", ("acme", HOOK), {"url": HOOK}),
+    ("WebhookDelivery", ("acme", "msg_node"), {"eventType": "team.created"}),
 ]
 
 
@@ -55,6 +61,10 @@ async def test_node_fetches_every_node_type(client: GraphQLClient, session: Asyn
     await f.create_api_key(session, acme, ada, ["members:read:all"], name="CRM sync")
     call = await f.conversation_id(session, acme, "Q4 pipeline review")
     await f.create_share_link(session, acme, call, created_by=ada, token="a-shared-call")
+    _, delivery = await f.create_webhook_endpoint(session, acme, ada, HOOK)
+    await session.execute(
+        sa.update(WebhookDelivery).where(WebhookDelivery.id == delivery).values(event_id="msg_node")
+    )
     await session.commit()
     token = await client.token(ADA)
     for type_name, key, fields in EVERY_NODE_TYPE:

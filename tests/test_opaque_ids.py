@@ -20,10 +20,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.auth.keys import CURSOR_KEY, GLOBAL_ID_KEY, derived_key, identifier_secret
 from app.config import Settings, get_settings
 from app.graphql.errors import BadUserInput
 from app.graphql.ids import MAX_PK, NODE_TYPES, decode_id, decode_id_of, encode_id
-from app.graphql.keys import CURSOR_KEY, GLOBAL_ID_KEY, derived_key, identifier_secret
 from app.graphql.pagination import MAX_CURSOR_LENGTH, decode_cursor, encode_cursor
 from tests.client import GraphQLClient
 from tests.mutations.helpers import workspace_id

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.graphql.keys import CURSOR_KEY, derived_key
+from app.auth.keys import CURSOR_KEY, derived_key
 from app.graphql.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from app.models import pk
 from tests import factories as f

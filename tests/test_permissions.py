@@ -19,6 +19,7 @@ from app.auth.permissions import (
 
 # The contract's resources (DESIGN.md, "Permissions").
 RESOURCES = {
+    "webhooks",
     "organization",
     "members",
     "teams",

@@ -23,9 +23,9 @@ from app.db.prepared import OUTSIDE_KEY, Prepared, any_of
 from app.db.rows import ANY_ROW
 from app.db.session import RequestDB
 from app.db.tenant import enter, key_of
+from app.domain.rows import MEMBER_ROW, TEAM_ROW, USER_ROW
 from app.domain.tenant import lean, scoped
 from app.models import Member, MemberStatus, Team, User
-from app.models.rows import MEMBER_ROW, TEAM_ROW, USER_ROW
 from tests import factories
 from tests.client import GraphQLClient
 

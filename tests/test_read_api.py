@@ -409,7 +409,7 @@ async def test_roles_with_expanded_permissions_and_member_count(
         }
     }
     assert "organization:update:all" in ADMIN
-    assert len(ADMIN) == 35
+    assert len(ADMIN) == 39  # webhooks:read|create|update|delete:all included
 
 
 # --- settings, billing, integrations ------------------------------------------------------

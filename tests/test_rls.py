@@ -15,12 +15,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import select
 
-from app.auth.authenticate import authenticate, read_credential
+from app.auth.credentials import read_credential
 from app.auth.tokens import issue_user_token
 from app.config import Settings
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.session import RequestDB
 from app.db.tenant import role_posture
+from app.edge.authenticate import authenticate
 from app.main import create_app
 from app.models import TENANT_TABLES, ApiKey, Member, Team
 from tests import factories
@@ -261,6 +262,7 @@ async def test_the_definer_functions_are_locked_down(session: AsyncSession) -> N
             "harmony_sign_in",
             "harmony_viewer_invitations",  # 0004
             "harmony_viewer_membership_workspace_ids",  # 0004
+            "harmony_webhook_due_workspaces",  # 0006
         )
     ]
 

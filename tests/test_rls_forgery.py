@@ -17,12 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.auth.authenticate import authenticate, read_credential
+from app.auth.credentials import read_credential
 from app.auth.tokens import issue_user_token
 from app.config import Settings
 from app.db.engine import create_sessionmaker
 from app.db.session import RequestDB
 from app.db.tenant import context_key, key_pads, signed_credential
+from app.edge.authenticate import authenticate
 from app.models import TENANT_TABLES
 from tests import factories
 from tests.test_rls import WRITE_ONLY

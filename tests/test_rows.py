@@ -16,9 +16,9 @@ from app import models
 from app.db.prepared import Prepared
 from app.db.rows import RowShape
 from app.db.types import table_of
+from app.domain.rows import USER_ROW
 from app.domain.tenant import lean
 from app.models import rows
-from app.models.rows import USER_ROW
 
 # Each table's row type, and the columns a read path leaves out of it.
 TABLE_ROWS: list[tuple[type[SQLModel], type, frozenset[str]]] = [

@@ -95,7 +95,7 @@ async def test_viewer_with_a_workspace_field_still_loads_memberships(client: Gra
 
 def test_account_only_detection_is_conservative() -> None:
     from app.config import Settings
-    from app.graphql.operation import Documents
+    from app.edge.operation import Documents
 
     documents = Documents(Settings())
 

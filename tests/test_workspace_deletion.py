@@ -116,10 +116,11 @@ async def _delete(settings: Settings, slug: str = "acme", **kw: Any) -> int:
 
 async def _fill_every_table(client: GraphQLClient, session: AsyncSession) -> str:
     """Give acme rows in the tables the demo leaves empty for it (a key, a share link,
-    audit events); returns the key's secret."""
+    a webhook endpoint and delivery, audit events); returns the key's secret."""
     acme = await f.workspace_id(session, "acme")
     ada = await f.user_id(session, "ada@acme.test")
     secret = await f.create_api_key(session, acme, ada, ["members:read:all"])
+    await f.create_webhook_endpoint(session, acme, ada)  # and one delivery
     await session.commit()
     ws = await workspace_gid(client.engine, "acme")
     created = await client.query(

@@ -44,6 +44,7 @@ CATALOGUE: dict[str, tuple[tuple[str, ...], tuple[Scope, ...]]] = {
     "intelligence": (("read", "update"), _ALL_ONLY),
     "api_keys": (("read", "create", "delete"), _ALL_ONLY),
     "audit": (("read",), _ALL_ONLY),
+    "webhooks": (_CRUD, _ALL_ONLY),
 }
 
 # (resource, action) -> what holding it lets one do, for ``Query.permissionCatalogue``
@@ -87,6 +88,12 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("api_keys", "create"): "Create API keys holding a subset of one's own permissions.",
     ("api_keys", "delete"): "Revoke API keys.",
     ("audit", "read"): "Read the audit log.",
+    ("webhooks", "read"): "See the webhook endpoints and their deliveries (never their secrets).",
+    ("webhooks", "create"): "Register webhook endpoints.",
+    ("webhooks", "update"): (
+        "Change webhook endpoints (URL, events, enabled), rotate their secrets, redeliver."
+    ),
+    ("webhooks", "delete"): "Delete webhook endpoints (their pending deliveries go with them).",
 }
 
 MEMBER_PERMISSIONS: tuple[str, ...] = (

@@ -56,7 +56,7 @@ def verify_user_token(settings: Settings, token: str) -> TokenClaims:
     checked once and the outcome kept (``_verified``, bounded); expiry is checked on
     every use. Only valid tokens are kept, keyed by the whole token and the secret,
     issuer and audience that verified it. Whether the account signed out everywhere
-    since ``issued_at`` is the database's to say (app.auth.authenticate)."""
+    since ``issued_at`` is the database's to say (app.edge.authenticate)."""
     if len(token) > MAX_TOKEN_LENGTH:
         raise InvalidTokenError("the token is too long")
     claims, expires_at = _verified(

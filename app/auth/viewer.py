@@ -1,5 +1,5 @@
 """Who is asking: the authenticated principal and what they hold in each workspace.
-Built once per request by app.auth.authenticate; read-only afterwards."""
+Built once per request by app.edge.authenticate; read-only afterwards."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from app.auth.permissions import PermissionSet
-from app.models import BuiltinRole
+from app.models.enums import BuiltinRole
 from app.models.rows import UserRow, WorkspaceRow
 
 

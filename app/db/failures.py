@@ -25,8 +25,6 @@ from dataclasses import dataclass
 import asyncpg
 from sqlalchemy import exc as sa_exc
 
-from app.edge.errors import Refused
-
 RETRY_AFTER_SECONDS = 2
 
 
@@ -37,23 +35,11 @@ class DatabaseUnavailable(Exception):
 
 @dataclass(frozen=True, slots=True)
 class DatabaseFailure:
+    """What an exception from the database means for the client (answered by
+    app.edge.errors.database_refusal)."""
+
     code: str  # SERVICE_UNAVAILABLE or TIMEOUT
     reason: str  # for logs and /readyz; the client gets a message without details
-
-    def refused(self) -> Refused:
-        if self.code == "TIMEOUT":
-            return Refused(
-                "TIMEOUT",
-                "The database cancelled a statement that ran too long: the request's "
-                "unfinished work was rolled back.",
-                status=504,
-            )
-        return Refused(
-            "SERVICE_UNAVAILABLE",
-            f"The database is not available: retry in {RETRY_AFTER_SECONDS} s.",
-            status=503,
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
 
 
 # What the server says when it cannot serve us now (SQLSTATE classes and codes).

@@ -156,7 +156,7 @@ class Prepared(Generic[R]):
         """Run on a pooled connection of its own, outside any transaction (PostgreSQL: no
         BEGIN/COMMIT round trips). Only for a read that needs no tenant context and no
         consistency with other statements: a request that reads nothing but the
-        viewer's account (app.auth.authenticate)."""
+        viewer's account (app.edge.authenticate)."""
         if not _on_asyncpg(engine.dialect):
             async with engine.connect() as conn:
                 sync = conn.sync_connection

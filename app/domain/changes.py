@@ -5,9 +5,9 @@ the caller's unit of work, after its writes. Today that adds the audit event (th
 workspace's log, read by ``Workspace.auditEvents``): it is flushed with the change, or
 rolled back with it, never one without the other.
 
-This is also where outgoing webhooks will hook in (issue 14): an outbox row per change,
-added here in the same transaction as the change and its audit event, so that a webhook
-is delivered if and only if the change committed. Services need not change for that.
+It also adds the change's webhook deliveries (app/domain/webhooks/outbox.py): one outbox
+row per subscribed endpoint, in the same transaction as the change and its audit event,
+so that a webhook is delivered if and only if the change committed.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
 from app.domain.actor import Actor
+from app.domain.webhooks import outbox
 from app.models import AuditEvent, pk
 
 # What a change is about: a row of the workspace (its type's name and id are recorded),
@@ -58,4 +59,13 @@ async def record_change(
             summary=dict(summary),
             request_id=actor.request_id,
         )
+    )
+    await outbox.enqueue(
+        session,
+        workspace_id,
+        action,
+        (target_type, target_id),
+        summary,
+        actor_user_id=None if anonymous else actor.user_id,
+        actor_api_key_id=None if anonymous else actor.api_key_id,
     )

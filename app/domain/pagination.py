@@ -26,7 +26,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from app.db.prepared import Nested, Related, prepared
 from app.db.rows import RowShape
-from app.models.rows import FOUND, TOTAL
+from app.domain.rows import FOUND, TOTAL
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.db.failures import RETRY_AFTER_SECONDS, DatabaseFailure
+
 
 class Refused(Exception):
     def __init__(
@@ -50,3 +52,20 @@ class Refused(Exception):
         if self._errors is not None:
             return self._errors
         return [{"message": self.message, "extensions": {**self.extensions, "code": self.code}}]
+
+
+def database_refusal(failure: DatabaseFailure) -> Refused:
+    """The answer to a request the database failed (app.db.failures says which way)."""
+    if failure.code == "TIMEOUT":
+        return Refused(
+            "TIMEOUT",
+            "The database cancelled a statement that ran too long: the request's "
+            "unfinished work was rolled back.",
+            status=504,
+        )
+    return Refused(
+        "SERVICE_UNAVAILABLE",
+        f"The database is not available: retry in {RETRY_AFTER_SECONDS} s.",
+        status=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )

@@ -125,7 +125,7 @@ def trusted_operations(source_dir: Path = SOURCE_DIR) -> list[TrustedOperation]:
     from app.config import Settings
     from app.edge.analysis import check_limits
     from app.edge.errors import Refused
-    from app.graphql.operation import limits_of
+    from app.edge.operation import limits_of
     from app.graphql.schema import core_schema
 
     limits = limits_of(Settings())

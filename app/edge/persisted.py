@@ -32,6 +32,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
+from graphql import OperationDefinitionNode, parse
 from redis.asyncio import Redis
 
 from app.config import Settings
@@ -166,6 +167,18 @@ def parse_manifest(text: str) -> Mapping[str, str]:
 def trusted_documents() -> Mapping[str, str]:
     """The committed manifest (the SPA's operations), read once per process."""
     return parse_manifest(MANIFEST_PATH.read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def trusted_operation_names() -> frozenset[str]:
+    """The operation names of the trusted documents (they label the request metrics as
+    they are: app.observability.access.label_operations)."""
+    names = set()
+    for text in trusted_documents().values():
+        for definition in parse(text, no_location=True).definitions:
+            if isinstance(definition, OperationDefinitionNode) and definition.name:
+                names.add(definition.name.value)
+    return frozenset(names)
 
 
 # ---- the store ------------------------------------------------------------------------

@@ -8,8 +8,8 @@
     admission: a slot, or a place in the bounded queue         503 SERVICE_UNAVAILABLE
     ── from here on under the request deadline ─────────────── 504 TIMEOUT
     persisted query: the text by its hash (app.edge.persisted)
-    authentication against the database (app.auth)             401 UNAUTHENTICATED
-    parse, static limits, cost model (app.graphql.operation)   TOO_MANY_… / TOO_DEEP
+    authentication (app.edge.authenticate)                     401 UNAUTHENTICATED
+    parse, static limits, cost model (app.edge.operation)      TOO_MANY_… / TOO_DEEP
     cost estimate                                              QUERY_TOO_COMPLEX
     rate-limit charge (app.edge.ratelimit)                     429 RATE_LIMITED
     validation                                                 BAD_USER_INPUT
@@ -35,17 +35,14 @@ from graphql import ExecutionResult
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.auth.authenticate import (
-    AuthenticationError,
-    Credential,
-    authenticate,
-    read_credential,
-)
+from app.auth.credentials import AuthenticationError, Credential, read_credential
 from app.auth.viewer import Viewer
 from app.db.failures import classify
 from app.db.session import RequestDB
+from app.edge import operation
 from app.edge.analysis import actual_cost, check_variables
-from app.edge.errors import Refused
+from app.edge.authenticate import authenticate
+from app.edge.errors import Refused, database_refusal
 from app.edge.http import (
     APPLICATION_JSON,
     GraphQLParams,
@@ -64,7 +61,6 @@ from app.edge.persisted import (
 )
 from app.edge.ratelimit import Charge, ThrottleStatus
 from app.graphiql.page import graphiql_page
-from app.graphql import operation
 from app.graphql.context import Context
 from app.graphql.schema import format_error
 from app.observability import access, metrics
@@ -199,7 +195,7 @@ async def _answer(request: Request, gateway: Any, request_id: str) -> Response:
         if failure is not None:
             log.warning("request %s: %s (%s)", request_id, failure.reason, type(error).__name__)
             await state.db.finish(commit=False)
-            return refused_response(failure.refused(), media_type)
+            return refused_response(database_refusal(failure), media_type)
         log.exception("request %s failed", request_id)
         await state.db.finish(commit=False)
         return GraphQLResponse(

@@ -11,6 +11,7 @@ from typing import TypeVar
 import strawberry
 
 from app.domain.errors import UserErrorCode
+from app.models import WebhookDeliveryStatus
 from app.models.enums import (
     InsightKind,
     IntegrationStatus,
@@ -153,7 +154,10 @@ register(
         UserErrorCode.NAME_TAKEN: (
             "A role or team of this workspace already has this name (case-insensitive)."
         ),
-        UserErrorCode.INVALID_URL: "Not an `https://` URL.",
+        UserErrorCode.INVALID_URL: (
+            "Not an `https://` URL; for a webhook endpoint in production also one whose host "
+            "resolves to a private, loopback, link-local or reserved address."
+        ),
         UserErrorCode.INVALID_VALUE: (
             "A value the field does not accept: a blank name, a malformed e-mail, a colour "
             "not `#RRGGBB`, an unknown provider, control characters, …; `message` says which."
@@ -169,6 +173,18 @@ register(
     },
 )
 
+register(
+    WebhookDeliveryStatus,
+    "Where a webhook delivery stands.",
+    {
+        WebhookDeliveryStatus.PENDING: "Waiting for its next attempt (see `nextAttemptAt`), or being sent.",
+        WebhookDeliveryStatus.SUCCEEDED: "The endpoint answered with a 2xx status.",
+        WebhookDeliveryStatus.FAILED: (
+            "Every attempt failed; `redeliverWebhook` queues the event again."
+        ),
+    },
+)
+
 __all__ = [
     "InsightKind",
     "IntegrationStatus",
@@ -177,4 +193,5 @@ __all__ = [
     "SubscriptionStatus",
     "UserErrorCode",
     "UserStatus",
+    "WebhookDeliveryStatus",
 ]

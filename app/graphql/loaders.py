@@ -40,6 +40,8 @@ from app.models import (
     Role,
     ShareLink,
     Team,
+    WebhookDelivery,
+    WebhookEndpoint,
     pk,
 )
 from app.models.rows import (
@@ -379,6 +381,8 @@ TENANT_NODE_TABLES: dict[str, type[SQLModel]] = {
     "ApiKey": ApiKey,
     "Invitation": Invitation,
     "ShareLink": ShareLink,
+    "WebhookEndpoint": WebhookEndpoint,
+    "WebhookDelivery": WebhookDelivery,
 }
 
 

@@ -71,7 +71,7 @@ _ACCOUNT_ROOT_FIELDS = frozenset({"__typename", "rateLimit"})
 def needs_workspaces(operation: OperationDefinitionNode) -> bool:
     """Does the operation read anything but the viewer's own account? Conservative:
     anything but plain account fields under ``viewer`` does. When it does not,
-    authentication skips the memberships (app.auth.authenticate)."""
+    authentication skips the memberships (app.edge.authenticate)."""
     if operation.operation != OperationType.QUERY:
         return True
     for selection in operation.selection_set.selections:

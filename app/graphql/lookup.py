@@ -25,6 +25,7 @@ from app.graphql.ids import decode_id
 from app.graphql.invitations import invitation_of
 from app.graphql.node import Node
 from app.graphql.users import UserType
+from app.graphql.webhooks import WEBHOOKS_READ, WebhookDeliveryType, WebhookEndpointType
 from app.graphql.workspaces import WorkspaceType
 
 MAX_NODES = 100
@@ -47,6 +48,8 @@ TENANT_NODES: dict[str, tuple[str, Callable[[Info, Any], Awaitable[Node | None]]
     "ApiKey": ("api_keys:read:all", _sync(lambda r: ApiKeyType.of(r))),
     "Invitation": (MEMBERS_READ, invitation_of),
     "ShareLink": (SHARE, share_link_of),
+    "WebhookEndpoint": (WEBHOOKS_READ, _sync(WebhookEndpointType.of)),
+    "WebhookDelivery": (WEBHOOKS_READ, _sync(WebhookDeliveryType.of)),
 }
 
 

@@ -17,10 +17,10 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.keys import CURSOR_KEY, derived_key
 from app.db.session import RequestDB
 from app.domain.pagination import Page, Side, Window
 from app.graphql.errors import BadUserInput
-from app.graphql.keys import CURSOR_KEY, derived_key
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -112,7 +112,7 @@ def page_size(size: int | None, argument: str = "first") -> int:
 _INT_RANGE = range(-(2**31), 2**31)
 
 # A cursor is the JSON of [kind, *key], sealed with AES-SIV (deterministic authenticated
-# encryption, under the process's cursor key: app/graphql/keys.py): opaque, since a key
+# encryption, under the process's cursor key: app/auth/keys.py): opaque, since a key
 # holds primary keys from a sequence all workspaces share, and unforgeable, so a client
 # can neither edit one nor make one up. Our payloads are far shorter than this bound; a
 # longer cursor is refused before it is decoded.

@@ -1,5 +1,5 @@
 """The schema: Query and Mutation assembled from the areas, the declarations enforced,
-the error format. Requests run through app.graphql.operation (parse/validation cache,
+the error format. Requests run through app.edge.operation (parse/validation cache,
 execution, masking), not through Strawberry's ``Schema.execute``."""
 
 from __future__ import annotations

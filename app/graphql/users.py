@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -24,6 +24,20 @@ from app.models.rows import UserRow
 
 if TYPE_CHECKING:
     from app.graphql.workspaces import WorkspaceType
+
+ViewerWorkspaces = Callable[[Info], Awaitable[list["WorkspaceType"]]]
+
+# The Workspace type sits above this module (it lists members, and a member has an
+# account): ``User.workspaces`` names it lazily, and app.graphql.workspaces hands in how
+# the viewer's workspaces are built when it defines the type (the import above is for
+# the type checker only).
+_viewer_workspaces: ViewerWorkspaces | None = None
+
+
+def provide_viewer_workspaces(build: ViewerWorkspaces) -> None:
+    """Set how ``User.workspaces`` builds the viewer's workspaces (app.graphql.workspaces)."""
+    global _viewer_workspaces
+    _viewer_workspaces = build
 
 
 @strawberry.type(
@@ -62,11 +76,10 @@ class UserType(Node):
     async def workspaces(
         self, info: Info
     ) -> list[Annotated[WorkspaceType, strawberry.lazy("app.graphql.workspaces")]]:
-        from app.graphql.workspaces import viewer_workspaces
-
         if self.pk != info.context.viewer.user_id:
             return []
-        return await viewer_workspaces(info)
+        assert _viewer_workspaces is not None  # the schema's Workspace type provided it
+        return await _viewer_workspaces(info)
 
     @strawberry.field(
         description=(

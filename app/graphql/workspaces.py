@@ -30,7 +30,8 @@ from app.graphql.pagination import (
     page_window,
     read_connection,
 )
-from app.graphql.users import UserType, user_or_none
+from app.graphql.users import UserType, provide_viewer_workspaces, user_or_none
+from app.graphql.webhooks import WebhookFields
 from app.models import pk
 from app.models.rows import WorkspaceRow
 
@@ -173,7 +174,7 @@ class IntegrationType:
     name="Workspace",
     description="A sealed container of members, teams, roles, settings and conversations.",
 )
-class WorkspaceType(Node, AccessFields, ConversationFields, AdministrationFields):
+class WorkspaceType(Node, AccessFields, ConversationFields, AdministrationFields, WebhookFields):
     row: strawberry.Private[WorkspaceRow | tables.Workspace]
     id: strawberry.ID = node_id("Workspace")
     slug: str = scoped_field("URL handle, unique across Harmony.")
@@ -239,6 +240,9 @@ async def viewer_workspaces(info: Info) -> list[WorkspaceType]:
     """From the memberships authentication loaded: no statement."""
     viewer = info.context.viewer
     return [WorkspaceType.of(viewer.memberships[w].workspace) for w in viewer.workspace_ids]
+
+
+provide_viewer_workspaces(viewer_workspaces)  # User.workspaces (app.graphql.users)
 
 
 @strawberry.type

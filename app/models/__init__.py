@@ -38,6 +38,7 @@ from app.models.enums import (
 from app.models.invitations import Invitation
 from app.models.operator import OperatorAuditRecord
 from app.models.users import User
+from app.models.webhooks import WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint
 from app.models.workspaces import (
     AIProvider,
     Integration,
@@ -78,6 +79,8 @@ TENANT_TABLES: tuple[str, ...] = (
     "api_key_secrets",
     "audit_events",
     "invitations",
+    "webhook_endpoints",
+    "webhook_deliveries",
 )
 
 __all__ = [
@@ -110,6 +113,9 @@ __all__ = [
     "TeamMember",
     "User",
     "UserStatus",
+    "WebhookDelivery",
+    "WebhookDeliveryStatus",
+    "WebhookEndpoint",
     "Workspace",
     "pk",
 ]

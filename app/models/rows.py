@@ -7,8 +7,9 @@ so code that reads a row's columns (the GraphQL types' ``of``) is checked agains
 the row really has. A stored row's ``id`` is an ``int`` (the model's ``int | None`` is
 for an entity not yet inserted): code that takes a row or an entity says so
 (``RoleRow | Role``) and reads the id with ``app.models.pk``. A prepared read declared with one of these
-checks, when it first compiles, that its statement selects every column named
-(``Prepared(..., row=UserRow)``); tests/test_rows.py holds each to its table.
+checks, when it first compiles, that its statement selects every column named (its
+``RowShape``: app.domain.rows); tests/test_rows.py holds each to its table. Nothing
+here imports more than the enums: app.auth's Viewer holds these rows.
 """
 
 from __future__ import annotations
@@ -16,22 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from app.db.rows import RowShape
 from app.models.enums import BuiltinRole, InsightKind, MemberStatus, UserStatus
-
-
-class Total(Protocol):
-    """A count's row."""
-
-    @property
-    def total(self) -> int: ...
-
-
-class Found(Protocol):
-    """An existence test's row."""
-
-    @property
-    def found(self) -> bool: ...
 
 
 class UserRow(Protocol):
@@ -286,17 +272,3 @@ class AIProviderRow(Protocol):
 
     @property
     def models(self) -> list[str]: ...
-
-
-TOTAL = RowShape[Total](Total)
-FOUND = RowShape[Found](Found)
-USER_ROW = RowShape[UserRow](UserRow)
-MEMBER_ROW = RowShape[MemberRow](MemberRow)
-ROLE_ROW = RowShape[RoleRow](RoleRow)
-TEAM_ROW = RowShape[TeamRow](TeamRow)
-CONVERSATION_ROW = RowShape[ConversationRow](ConversationRow)
-PARTICIPANT_ROW = RowShape[ParticipantRow](ParticipantRow)
-INSIGHT_ROW = RowShape[InsightRow](InsightRow)
-ACTION_ITEM_ROW = RowShape[ActionItemRow](ActionItemRow)
-SHARE_LINK_ROW = RowShape[ShareLinkRow](ShareLinkRow)
-AI_PROVIDER_ROW = RowShape[AIProviderRow](AIProviderRow)

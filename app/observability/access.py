@@ -10,7 +10,7 @@ its outcome is kept: ``flush`` writes the access lines and observes the metrics 
 requests that ended, in batches, at most ``FLUSH_SECONDS`` later.
 
 Operation names label the metrics: the names of the trusted documents
-(app/edge/trusted_documents.json) as they are, any other name as itself until
+(app/edge/trusted_documents.json, handed in by the gateway: ``label_operations``) as they are, any other name as itself until
 ``OTHER_NAMES_CAP`` distinct ones were seen by this process, then ``other``;
 ``anonymous`` for an operation without a name.
 """
@@ -24,7 +24,6 @@ from contextvars import Context, ContextVar
 from typing import Any, NamedTuple
 
 import structlog
-from graphql import OperationDefinitionNode, parse
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -253,26 +252,22 @@ class OperationLabels:
         return "other"
 
 
-def trusted_operation_names() -> frozenset[str]:
-    """The operation names of the trusted documents."""
-    from app.edge.persisted import trusted_documents
-
-    names = set()
-    for text in trusted_documents().values():
-        for definition in parse(text, no_location=True).definitions:
-            if isinstance(definition, OperationDefinitionNode) and definition.name:
-                names.add(definition.name.value)
-    return frozenset(names)
-
-
 _labels: OperationLabels | None = None
 _children_cache: dict[tuple[str, str], tuple[Any, Any]] = {}
 
 
-def _label(name: str | None) -> str:
+def label_operations(trusted: frozenset[str]) -> None:
+    """Label the metrics of the trusted documents' operations by their names (the
+    gateway passes them when it starts: app.edge.persisted.trusted_operation_names)."""
     global _labels
-    if _labels is None:  # on first use: the manifest is read once per process
-        _labels = OperationLabels(trusted_operation_names())
+    if _labels is None or _labels.trusted != trusted:
+        _labels = OperationLabels(trusted)
+
+
+def _label(name: str | None) -> str:
+    if _labels is None:
+        label_operations(frozenset())
+    assert _labels is not None
     return _labels(name)
 
 

@@ -176,7 +176,7 @@ class TracedStockExecutionContext(RootFieldSpans):
 
 
 def execution_context(fast: bool = True) -> type[ExecutionContextBase]:
-    """The executor ``app.graphql.operation.run`` uses: the gateway's, or with
+    """The executor ``app.edge.operation.run`` uses: the gateway's, or with
     ``FAST_PATHS=false`` the one Strawberry's ``Schema.execute`` uses."""
     if TRACER is None:
         return GatewayExecutionContext if fast else ExecutionContextBase

@@ -24,6 +24,8 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS = ROOT / "app" / "migrations" / "versions"
 RESULTS = ROOT / "bench-results"
+# Runs kept in the repository (scripts/bench --record): the ones docs cite.
+RECORDED = ROOT / "docs" / "benchmarks"
 
 # HS256 secret of the gateway under test and of the floor (production needs >= 32 chars).
 JWT_SECRET = "harmony-bench-secret-" + "b" * 32

@@ -38,6 +38,7 @@ from benchmark import edge, procstat
 from benchmark.compare import data_difference
 from benchmark.config import (
     JWT_SECRET,
+    RECORDED,
     REDIS_KEY_PREFIX,
     RESULTS,
     ROOT,
@@ -430,7 +431,7 @@ def add_cursors(plans: list[Plan], gateway: Server, db: Database) -> None:
 def verify(plans: list[Plan], gateway: Server, floor: Server, out: Path) -> dict[str, Any]:
     """Every request once on both servers: no errors, and the same data (the same objects
     under their IDs, which the gateway encrypts and the floor does not)."""
-    # The gateway's ID key derives from the secret it runs with (app/graphql/keys.py).
+    # The gateway's ID key derives from the secret it runs with (app/auth/keys.py).
     os.environ["JWT_SECRET"] = JWT_SECRET
     from app.graphql.ids import decode_id
 
@@ -801,7 +802,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--scale", type=int, default=1, help="data size multiplier (default 1)")
     p.add_argument("--profile", action="store_true", help="py-spy a worker on the members page")
     p.add_argument(
-        "--profile-workload", default="members", help="the workload --profile loads (default members)"
+        "--profile-workload",
+        default="members",
+        help="the workload --profile loads (default members)",
     )
     p.add_argument("--only", default="", help="comma-separated workloads (default: all)")
     p.add_argument("--duration", type=float, default=None, help="seconds per measurement")
@@ -820,6 +823,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--profile-seconds", type=float, default=10.0)
     p.add_argument(
+        "--record",
+        action="store_true",
+        help="also copy the run's table and figures to docs/benchmarks/<run>/ (committed)",
+    )
+    p.add_argument(
         "--adversarial",
         action="store_true",
         help="legitimate load under hostile inputs, production rate limits "
@@ -836,6 +844,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.concurrency = "16" if args.quick else "16,64"
     args.levels = [int(c) for c in args.concurrency.split(",") if c]
     return args
+
+
+def record(out: Path) -> Path:
+    """Copy a run's table and figures to docs/benchmarks/<run>/: bench-results/ is
+    ignored by git, and the figures docs/performance.md cites must stay checkable."""
+    kept = RECORDED / out.name
+    kept.mkdir(parents=True, exist_ok=True)
+    for name in ("results.md", "results.json", "sql-statements.json"):
+        if (out / name).exists():
+            shutil.copyfile(out / name, kept / name)
+    for summary in sorted(out.glob("profile-*.summary.txt")):
+        shutil.copyfile(summary, kept / summary.name)
+    return kept
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -1014,6 +1035,9 @@ def main(argv: list[str] | None = None) -> None:
     log(table)
     for line in compare_with_previous(run, out):
         log(line)
+    if args.record:
+        kept = record(out)
+        log(f"==> recorded in {kept} (commit it with the docs that cite it)")
     log(f"==> done in {time.monotonic() - started:.0f} s")
     print(json_path, flush=True)
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.auth.keys import identifier_secret
 from app.config import Settings, get_settings
-from app.graphql.keys import identifier_secret
 from tests.conftest import TEST_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]

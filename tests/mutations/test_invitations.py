@@ -14,11 +14,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.auth.authenticate import authenticate, read_credential
+from app.auth.credentials import read_credential
 from app.auth.tokens import issue_user_token
 from app.config import Settings
 from app.db.engine import create_sessionmaker
 from app.db.session import RequestDB
+from app.edge.authenticate import authenticate
 from app.graphql.ids import encode_id
 from app.models import MemberStatus, UserStatus, pk
 from tests import factories as f

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.tokens import issue_user_token
 from app.config import Settings
-from app.observability.access import OperationLabels, trusted_operation_names
+from app.edge.persisted import trusted_operation_names
+from app.observability.access import OperationLabels
 from tests import factories as f
 from tests.client import GraphQLClient
 from tests.edge.live import gateway_process

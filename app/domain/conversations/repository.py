@@ -23,6 +23,13 @@ from app.domain.pagination import (
     prepared_count,
     prepared_page,
 )
+from app.domain.rows import (
+    ACTION_ITEM_ROW,
+    CONVERSATION_ROW,
+    INSIGHT_ROW,
+    PARTICIPANT_ROW,
+    SHARE_LINK_ROW,
+)
 from app.domain.tenant import WorkspaceId, lean, scoped
 from app.models import (
     ActionItem,
@@ -35,11 +42,6 @@ from app.models import (
     User,
 )
 from app.models.rows import (
-    ACTION_ITEM_ROW,
-    CONVERSATION_ROW,
-    INSIGHT_ROW,
-    PARTICIPANT_ROW,
-    SHARE_LINK_ROW,
     ActionItemRow,
     ConversationRow,
     InsightRow,

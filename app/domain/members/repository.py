@@ -19,6 +19,7 @@ from app.db.rows import RowShape
 from app.db.tenant import key_of, signed_credential
 from app.db.types import column_of, table_of
 from app.domain.pagination import Page, Window, grouped_pages, prepared_count, prepared_page
+from app.domain.rows import MEMBER_ROW, USER_ROW
 from app.domain.tenant import lean, scoped
 from app.models import (
     BuiltinRole,
@@ -31,7 +32,7 @@ from app.models import (
     User,
     Workspace,
 )
-from app.models.rows import MEMBER_ROW, USER_ROW, MemberRow, UserRow, WorkspaceRow
+from app.models.rows import MemberRow, UserRow, WorkspaceRow
 
 MEMBER_ORDER = (column_of(Member.id),)
 

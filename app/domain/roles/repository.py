@@ -10,9 +10,10 @@ from sqlmodel import col
 
 from app.db.types import column_of
 from app.domain.pagination import Page, Window, count, fetch_page
+from app.domain.rows import ROLE_ROW
 from app.domain.tenant import rows_by_ids, scoped
 from app.models import Role, RolePermission
-from app.models.rows import ROLE_ROW, RoleRow
+from app.models.rows import RoleRow
 
 ROLE_ORDER = (column_of(Role.id),)
 

@@ -13,9 +13,10 @@ from app.db.prepared import Prepared, any_of
 from app.db.rows import RowShape
 from app.db.types import column_of
 from app.domain.pagination import Page, Window, count, fetch_page
+from app.domain.rows import TEAM_ROW
 from app.domain.tenant import lean, rows_by_ids, scoped
 from app.models import Team, TeamMember
-from app.models.rows import TEAM_ROW, TeamRow
+from app.models.rows import TeamRow
 
 
 class TeamOfMember(TeamRow, Protocol):

@@ -11,9 +11,10 @@ from sqlmodel import col, select
 
 from app.db.prepared import Prepared, any_of
 from app.db.types import id_column
+from app.domain.rows import USER_ROW
 from app.domain.tenant import lean
 from app.models import User
-from app.models.rows import USER_ROW, UserRow
+from app.models.rows import UserRow
 
 _USERS_BY_IDS = Prepared(
     "users_by_ids",

@@ -41,7 +41,7 @@ async def get_or_create_user(session: AsyncSession, email: str, name: str | None
 
 async def sign_out_everywhere(session: AsyncSession, user_id: int) -> datetime:
     """From now on, every user token of the account issued until now is refused
-    (app.auth.authenticate compares a token's ``iat``). API keys are not sessions: they
+    (app.edge.authenticate compares a token's ``iat``). API keys are not sessions: they
     stay valid until revoked. On PostgreSQL only the account itself may do this (the
     ``users`` UPDATE policy admits the context's own row)."""
     now = datetime.now(UTC)

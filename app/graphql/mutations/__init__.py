@@ -15,6 +15,7 @@ from app.graphql.mutations.roles import RoleMutations
 from app.graphql.mutations.sessions import SessionMutations
 from app.graphql.mutations.settings import SettingsMutations
 from app.graphql.mutations.teams import TeamMutations
+from app.graphql.mutations.webhooks import WebhookMutations
 
 
 @strawberry.type(
@@ -30,6 +31,7 @@ class Mutation(
     ConversationMutations,
     AccountMutations,
     SessionMutations,
+    WebhookMutations,
 ):
     pass
 

@@ -19,12 +19,12 @@ from typing import Any, TypeVar
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.authenticate import membership_of
 from app.auth.viewer import Viewer
 from app.db import tenant
 from app.domain.errors import Refusal
 from app.domain.invitations import repository, service
 from app.domain.locks import lock_workspaces
+from app.domain.members.memberships import membership_of
 from app.domain.members.repository import memberships_of_user
 from app.graphql.context import Info
 from app.graphql.ids import encode_id

@@ -73,7 +73,7 @@ class IgnoredExtensionError(RuntimeError):
 
 
 def refuse_ignored_extensions(schema: strawberry.Schema) -> None:
-    """Requests run through app.graphql.operation, not ``Schema.execute``: Strawberry's
+    """Requests run through app.edge.operation, not ``Schema.execute``: Strawberry's
     schema extensions (their parse/validate/execute hooks and their ``resolve``, which is
     Strawberry's field middleware) and operation directives (run by Strawberry's
     directives extension) never run there. Refuse them when the schema is built rather
@@ -83,8 +83,8 @@ def refuse_ignored_extensions(schema: strawberry.Schema) -> None:
     if ignored:
         raise IgnoredExtensionError(
             "schema extensions are not run by the own execution path "
-            f"(app.graphql.operation): {', '.join(ignored)}; write the behaviour into "
-            "app.graphql.operation or a field extension instead"
+            f"(app.edge.operation): {', '.join(ignored)}; write the behaviour into "
+            "app.edge.operation or a field extension instead"
         )
     if schema.directives:
         names = ", ".join(d.graphql_name or d.python_name for d in schema.directives)

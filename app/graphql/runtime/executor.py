@@ -190,7 +190,7 @@ class GatewayExecutionContext(ExecutionContextBase):
             (self.schema.extensions or {}).get(PLANS_KEY, {}) if no_middleware else {}
         )
         # (type name, ids of the field nodes) -> compiled plan, or None when not plain. The
-        # caller may pass the document's own cache (app.graphql.operation): plans then
+        # caller may pass the document's own cache (app.edge.operation): plans then
         # serve every request of that document, whose nodes it keeps alive.
         self._object_plans: dict[tuple[str, tuple[int, ...]], ObjectPlan | None] = (
             {} if plans is None else plans

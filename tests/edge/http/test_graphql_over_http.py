@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.edge import pipeline
-from app.graphql.operation import MASKED_MESSAGE
+from app.edge.operation import MASKED_MESSAGE
 from tests import factories as f
 from tests.edge.asgi_edge import ADA, Edge, Serve, apq, error, sha256
 from tests.edge.http.test_limits import create_team, team_names

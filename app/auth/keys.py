@@ -1,4 +1,4 @@
-"""Keys of the opaque identifiers (global IDs in app/graphql/ids.py, cursors in
+"""Keys of the opaque identifiers (global IDs in app/domain/ids.py, cursors in
 app/graphql/pagination.py), derived from the gateway's secret.
 
 One key per use and per process: ``derived_key(label)`` is HMAC-SHA256(secret, label),

@@ -1,26 +1,25 @@
-"""Authentication: from the Authorization header to a Viewer, once per request."""
+"""Authentication against the database: from a request's credential (app.auth.credentials)
+to a Viewer, once per request."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import api_keys
+from app.auth.credentials import INVALID_API_KEY, AuthenticationError, Credential
 from app.auth.permissions import (
     InvalidPermissionError,
     Permission,
-    admin_permissions,
     parse_permission,
     permission_set,
 )
-from app.auth.tokens import InvalidTokenError, verify_user_token
 from app.auth.viewer import Membership, Viewer
-from app.config import Settings
 from app.db import tenant
 from app.db.session import RequestDB
 from app.domain.api_keys.repository import api_key_by_secret
+from app.domain.members.memberships import membership_of
 from app.domain.members.repository import (
     MembershipRow,
     account_outside_transaction,
@@ -28,61 +27,11 @@ from app.domain.members.repository import (
     sign_in,
 )
 from app.domain.users.repository import user_row_by_id
-from app.models import BuiltinRole, UserStatus
+from app.models import UserStatus
 from app.models.rows import UserRow
-
-ADMIN_GRANTED = tuple(sorted(admin_permissions()))
 
 # lastUsedAt is a hint, not a log: write it at most once a minute per key.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-
-
-INVALID_API_KEY = "Invalid API key: unknown, revoked or expired."
-
-
-class AuthenticationError(Exception):
-    """No valid credentials; the message is safe to show."""
-
-
-def bearer_token(authorization: str | None) -> str:
-    if not authorization:
-        raise AuthenticationError("Authentication required: send Authorization: Bearer <token>.")
-    scheme, _, token = authorization.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        raise AuthenticationError("Use the Authorization header as: Bearer <token>.")
-    return token
-
-
-@dataclass(frozen=True, slots=True)
-class Credential:
-    """What the Authorization header proves before any I/O: a user token whose signature
-    and expiry were verified (``user_id``), or something shaped like an API key
-    (``api_key``: checked against the database by ``authenticate``)."""
-
-    user_id: int | None = None
-    api_key: str | None = None
-    issued_at: float = 0.0  # a user token's `iat` (app.auth.tokens.TokenClaims)
-
-    @property
-    def key(self) -> str:
-        """Identifies the credential within this process (app.edge.ratelimit.PenaltyBox)."""
-        return f"user:{self.user_id}" if self.api_key is None else self.api_key
-
-
-def read_credential(settings: Settings, authorization: str | None) -> Credential:
-    """The header's credential, checked as far as it can be without I/O; raises
-    AuthenticationError for anything else (so nothing of the request is read further)."""
-    token = bearer_token(authorization)
-    if api_keys.looks_like_api_key(token):
-        if not api_keys.prefix_of(token):
-            raise AuthenticationError(INVALID_API_KEY)
-        return Credential(api_key=token)
-    try:
-        claims = verify_user_token(settings, token)
-        return Credential(user_id=claims.user_id, issued_at=claims.issued_at)
-    except InvalidTokenError as exc:
-        raise AuthenticationError(f"Invalid token: {exc}.") from exc
 
 
 async def authenticate(
@@ -162,21 +111,6 @@ async def _viewer_for_user(
     if only_workspace is not None:
         rows = [r for r in rows if r.workspace_id == only_workspace]
     return _viewer_of(user, rows)
-
-
-def membership_of(row: MembershipRow) -> Membership:
-    """The viewer's membership as one of their membership rows grants it."""
-    granted = ADMIN_GRANTED if row.builtin == BuiltinRole.ADMIN else tuple(row.permissions)
-    return Membership(
-        workspace_id=row.workspace_id,
-        member_id=row.member_id,
-        role_id=row.role_id,
-        builtin=row.builtin,
-        granted=granted,
-        permissions=permission_set(granted),
-        team_ids=row.team_ids,
-        workspace=row.workspace,
-    )
 
 
 def _viewer_of(user: UserRow, rows: list[MembershipRow]) -> Viewer:

@@ -1,0 +1,51 @@
+"""Reads of webhook endpoints and deliveries (one workspace at a time)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.types import column_of
+from app.domain.pagination import Page, Window, count, fetch_page
+from app.domain.tenant import scoped
+from app.models import WebhookDelivery, WebhookEndpoint
+
+
+async def endpoints_page(
+    session: AsyncSession, workspace_id: int, window: Window
+) -> Page[WebhookEndpoint]:
+    """The workspace's endpoints, oldest first."""
+    stmt = scoped(WebhookEndpoint, workspace_id)
+    return await fetch_page(session, stmt, (column_of(WebhookEndpoint.id),), window)
+
+
+async def endpoints_count(session: AsyncSession, workspace_id: int) -> int:
+    return await count(session, scoped(WebhookEndpoint, workspace_id))
+
+
+async def deliveries_page(
+    session: AsyncSession, workspace_id: int, endpoint_id: int, window: Window
+) -> Page[WebhookDelivery]:
+    """An endpoint's deliveries, newest first."""
+    stmt = scoped(WebhookDelivery, workspace_id).where(WebhookDelivery.endpoint_id == endpoint_id)
+    return await fetch_page(
+        session, stmt, (column_of(WebhookDelivery.id),), window, descending=True
+    )
+
+
+async def deliveries_count(session: AsyncSession, workspace_id: int, endpoint_id: int) -> int:
+    stmt = scoped(WebhookDelivery, workspace_id).where(WebhookDelivery.endpoint_id == endpoint_id)
+    return await count(session, stmt)
+
+
+async def endpoint(
+    session: AsyncSession, workspace_id: int, endpoint_id: int
+) -> WebhookEndpoint | None:
+    stmt = scoped(WebhookEndpoint, workspace_id).where(WebhookEndpoint.id == endpoint_id)
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def delivery(
+    session: AsyncSession, workspace_id: int, delivery_id: int
+) -> WebhookDelivery | None:
+    stmt = scoped(WebhookDelivery, workspace_id).where(WebhookDelivery.id == delivery_id)
+    return (await session.execute(stmt)).scalars().first()
