@@ -59,3 +59,12 @@ async def record_change(
             request_id=actor.request_id,
         )
     )
+
+
+def note_change(summary: dict[str, object], row: object, attribute: str, value: object) -> None:
+    """Set ``row.attribute`` to ``value`` (None: not given, left as it is) and note the
+    before and after in ``summary`` when it differs."""
+    before = getattr(row, attribute)
+    if value is not None and value != before:
+        summary[attribute] = {"before": before, "after": value}
+        setattr(row, attribute, value)

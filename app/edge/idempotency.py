@@ -45,7 +45,7 @@ from starlette.responses import Response
 from app.config import Settings
 from app.edge.errors import Refused
 from app.edge.lru import ByteLRU
-from app.edge.shared import RedisGuard, create_redis_client
+from app.edge.shared import RedisBacked, RedisGuard, redis_client_for
 from app.graphql.schema import error_code
 
 HEADER = "idempotency-key"
@@ -149,7 +149,7 @@ def _in_use() -> Refused:
     )
 
 
-class IdempotencyStore:
+class IdempotencyStore(RedisBacked):
     """Claims and kept answers. One per worker process."""
 
     def __init__(
@@ -166,12 +166,10 @@ class IdempotencyStore:
         # A claim outlives the longest request, so that a worker dying mid-request frees
         # its key soon after rather than in 24 h.
         self._claim_seconds = max(1, int(claim_seconds) + 1)
-        self._redis = redis
-        self._key_prefix = key_prefix
-        self._timeout = timeout_seconds
         self._claimed: dict[str, tuple[str, float]] = {}  # record -> (fingerprint, until)
         self._answers = ByteLRU[str, tuple[str, float, Answer]](capacity_bytes)
-        self._guard = RedisGuard("idempotency keys", "keeping keys in this process")
+        guard = RedisGuard("idempotency keys", "keeping keys in this process")
+        super().__init__(redis, key_prefix, timeout_seconds, guard)
         self._claim_script = redis.register_script(_CLAIM) if redis is not None else None
         self._release_script = redis.register_script(_RELEASE) if redis is not None else None
 
@@ -260,23 +258,13 @@ class IdempotencyStore:
         else:
             self._guard.answered()
 
-    async def close(self) -> None:
-        if self._redis is not None:
-            await self._redis.aclose()
-
-    def _redis_available(self) -> bool:
-        return self._redis is not None and self._guard.available()
-
 
 def create_idempotency_store(settings: Settings) -> IdempotencyStore:
     """The store of one worker process: Redis-backed when ``REDIS_URL`` is set."""
-    redis = None
-    if settings.redis_url:
-        redis = create_redis_client(settings.redis_url, settings.redis_timeout_seconds)
     return IdempotencyStore(
         ttl_seconds=settings.idempotency_ttl_seconds,
         claim_seconds=settings.request_timeout_seconds * 2,
-        redis=redis,
+        redis=redis_client_for(settings),
         key_prefix=settings.redis_key_prefix,
         timeout_seconds=settings.redis_timeout_seconds,
     )

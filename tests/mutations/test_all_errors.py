@@ -44,6 +44,18 @@ def error(code: str, message: str, *field: str) -> dict[str, Any]:
     return {"code": code, "message": message, "field": ["input", *field]}
 
 
+async def grant_billing_manager(engine: AsyncEngine, permission: str) -> None:
+    """Eve's custom role (Billing Manager) gains ``permission``."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO role_permissions (workspace_id, role_id, permission) "
+                "SELECT workspace_id, id, :p FROM roles WHERE name = 'Billing Manager'"
+            ),
+            {"p": permission},
+        )
+
+
 NO_MEMBER = "No such member in this workspace."
 NO_TEAM = "No such team in this workspace."
 NO_ROLE = "No such role in this workspace."
@@ -82,13 +94,7 @@ async def test_add_member_reports_a_malformed_address_and_an_escalation(
     client: GraphQLClient, owner_engine: AsyncEngine
 ) -> None:
     # Eve may invite (a role given that) but not hand out the Admin role.
-    async with owner_engine.begin() as conn:
-        await conn.execute(
-            text(
-                "INSERT INTO role_permissions (workspace_id, role_id, permission) "
-                "SELECT workspace_id, id, 'members:create:all' FROM roles WHERE name = 'Billing Manager'"
-            )
-        )
+    await grant_billing_manager(owner_engine, "members:create:all")
     payload = await refused_entirely(
         client,
         owner_engine,
@@ -238,13 +244,7 @@ async def test_update_role_reports_escalation_per_permission_and_a_taken_name(
     client: GraphQLClient, owner_engine: AsyncEngine
 ) -> None:
     # Eve may edit roles but holds neither audit:read:all nor whatever is uncatalogued.
-    async with owner_engine.begin() as conn:
-        await conn.execute(
-            text(
-                "INSERT INTO role_permissions (workspace_id, role_id, permission) "
-                "SELECT workspace_id, id, 'roles:update:all' FROM roles WHERE name = 'Billing Manager'"
-            )
-        )
+    await grant_billing_manager(owner_engine, "roles:update:all")
     payload = await refused_entirely(
         client,
         owner_engine,

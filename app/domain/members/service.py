@@ -23,6 +23,7 @@ from app.domain.members.repository import members_by_ids
 from app.domain.roles.repository import granted_permissions, roles_by_ids
 from app.domain.teams.repository import teams_by_ids
 from app.domain.users.repository import user_by_id
+from app.domain.validation import report_missing
 from app.models import BuiltinRole, Member, MemberStatus, Role, UserStatus, pk
 
 
@@ -62,18 +63,8 @@ async def check_teams(
     session: AsyncSession, workspace_id: int, team_ids: Sequence[int], checks: Checks
 ) -> list[int]:
     """The teams' ids, sorted; NOT_FOUND at each one not in the workspace."""
-    wanted = sorted(set(team_ids))
-    found = {pk(t) for t in await teams_by_ids(session, workspace_id, wanted)}
-    for i, team_id in enumerate(team_ids):
-        if team_id not in found:
-            checks.add(
-                Refusal(
-                    UserErrorCode.NOT_FOUND,
-                    "No such team in this workspace.",
-                    ["input", "teamIds", i],
-                )
-            )
-    return sorted(found)
+    found = {pk(t) for t in await teams_by_ids(session, workspace_id, sorted(set(team_ids)))}
+    return report_missing(checks, team_ids, found, "teamIds", "team")
 
 
 def escalates(held: PermissionSet, role_permissions: Iterable[str]) -> bool:

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.permissions import InvalidPermissionError, expand_for_display, parse_permission
 from app.domain.actor import Actor
-from app.domain.changes import record_change
+from app.domain.changes import note_change, record_change
 from app.domain.errors import Checks, Refusal, UserErrorCode
 from app.domain.members.repository import member_counts_by_role
 from app.domain.members.service import escalates, role_permissions
@@ -165,12 +165,8 @@ async def update_role(
             )
     checks.done()
     summary: dict[str, object] = {}
-    if name is not None and name != role.name:
-        summary["name"] = {"before": role.name, "after": name}
-        role.name = name
-    if description is not None and description != role.description:
-        summary["description"] = {"before": role.description, "after": description}
-        role.description = description
+    note_change(summary, role, "name", name)
+    note_change(summary, role, "description", description)
     if permissions is not None and sorted(before) != granted:
         await writes.set_permissions(session, workspace_id, pk(role), granted)
         summary["permissions"] = {

@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.actor import Actor
-from app.domain.changes import record_change
+from app.domain.changes import note_change, record_change
 from app.domain.errors import Checks, Refusal, UserErrorCode
 from app.domain.members import writes as member_writes
 from app.domain.members.repository import members_by_ids
 from app.domain.teams import writes
 from app.domain.teams.repository import teams_by_ids
-from app.domain.validation import check_text, require_free_name
+from app.domain.validation import check_text, report_missing, require_free_name
 from app.models import Team, pk
 
 NAME_MAX = 100
@@ -37,18 +37,8 @@ async def _check_members(
     session: AsyncSession, workspace_id: int, member_ids: Sequence[int], checks: Checks
 ) -> list[int]:
     """The members' ids, sorted; NOT_FOUND at each one not in the workspace."""
-    wanted = sorted(set(member_ids))
-    found = {pk(m) for m in await members_by_ids(session, workspace_id, wanted)}
-    for i, member_id in enumerate(member_ids):
-        if member_id not in found:
-            checks.add(
-                Refusal(
-                    UserErrorCode.NOT_FOUND,
-                    "No such member in this workspace.",
-                    ["input", "memberIds", i],
-                )
-            )
-    return sorted(found)
+    found = {pk(m) for m in await members_by_ids(session, workspace_id, sorted(set(member_ids)))}
+    return report_missing(checks, member_ids, found, "memberIds", "member")
 
 
 async def _check_name(
@@ -112,12 +102,8 @@ async def update_team(
         members = await _check_members(session, workspace_id, member_ids, checks)
     checks.done()
     summary: dict[str, object] = {}
-    if name is not None and name != team.name:
-        summary["name"] = {"before": team.name, "after": name}
-        team.name = name
-    if description is not None and description != team.description:
-        summary["description"] = {"before": team.description, "after": description}
-        team.description = description
+    note_change(summary, team, "name", name)
+    note_change(summary, team, "description", description)
     if member_ids is not None:
         await member_writes.set_team_members(session, workspace_id, pk(team), members)
         summary["memberIds"] = {"after": members}
