@@ -56,6 +56,13 @@ async def grant_billing_manager(engine: AsyncEngine, permission: str) -> None:
         )
 
 
+def control_characters(field: str) -> dict[str, Any]:
+    """The error of multi-line text holding a control character it may not."""
+    message = f"`{field}` cannot hold control characters other than tabs and line breaks."
+    return error("INVALID_VALUE", message, field)
+
+
+BLANK_NAME = error("INVALID_VALUE", "`name` cannot be blank.", "name")
 NO_MEMBER = "No such member in this workspace."
 NO_TEAM = "No such team in this workspace."
 NO_ROLE = "No such role in this workspace."
@@ -182,12 +189,8 @@ async def test_create_team_reports_name_description_and_each_member(
         "ada@acme.test",
     )
     assert payload["userErrors"] == [
-        error("INVALID_VALUE", "`name` cannot be blank.", "name"),
-        error(
-            "INVALID_VALUE",
-            "`description` cannot hold control characters other than tabs and line breaks.",
-            "description",
-        ),
+        BLANK_NAME,
+        control_characters("description"),
         error("NOT_FOUND", NO_MEMBER, "memberIds", "0"),
         error("NOT_FOUND", NO_MEMBER, "memberIds", "2"),
     ]
@@ -281,13 +284,9 @@ async def test_update_general_settings_reports_every_field(
     )
     colours = "Colours are #RRGGBB hex values."
     assert payload["userErrors"] == [
-        error("INVALID_VALUE", "`name` cannot be blank.", "name"),
+        BLANK_NAME,
         error("INVALID_URL", "`logoUrl` must be an https:// URL.", "logoUrl"),
-        error(
-            "INVALID_VALUE",
-            "`handbook` cannot hold control characters other than tabs and line breaks.",
-            "handbook",
-        ),
+        control_characters("handbook"),
         error("INVALID_VALUE", colours, "branding", "primaryColor"),
         error("INVALID_VALUE", colours, "branding", "accentColor"),
     ]
