@@ -66,7 +66,8 @@ class Settings(BaseSettings):
     fast_paths: bool = True
 
     # ---- The edge (docs/limits.md): every limit has a production default.
-    # Shared state (rate-limit buckets, persisted queries); absent = in process.
+    # Shared state (rate-limit buckets, persisted queries, idempotency keys); absent = in
+    # process.
     redis_url: str | None = None
     redis_key_prefix: str = "harmony:"
     # A Redis call slower than this counts as a failure (the documented fallback applies).
@@ -88,6 +89,8 @@ class Settings(BaseSettings):
     request_timeout_seconds: float = Field(default=10.0, gt=0)
     introspection: Literal["off", "authenticated", "on"] = "authenticated"
     persisted_only_for_users: bool = False
+    # How long a mutation's answer is replayed to a retry with the same Idempotency-Key.
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=1)
     # Parsed documents and in-process persisted queries, each bounded in (estimated) bytes.
     document_cache_bytes: int = Field(default=32 * 2**20, ge=0)
     persisted_cache_bytes: int = Field(default=8 * 2**20, ge=0)

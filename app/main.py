@@ -28,6 +28,7 @@ from app.config import Settings, get_settings
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.failures import classify
 from app.edge.admission import Admission
+from app.edge.idempotency import IdempotencyStore, create_idempotency_store
 from app.edge.operation import Documents
 from app.edge.persisted import PersistedStore, create_persisted_store, trusted_operation_names
 from app.edge.pipeline import JSONResponse, graphql_endpoint
@@ -56,12 +57,14 @@ class Gateway:
         self.rate_limiter: RateLimiter = create_rate_limiter(settings)
         self.penalty_box = PenaltyBox()
         self.persisted: PersistedStore = create_persisted_store(settings)
+        self.idempotency: IdempotencyStore = create_idempotency_store(settings)
         access.instrument(engine)  # statement counts (and spans, when tracing)
         access.label_operations(trusted_operation_names())
 
     async def close(self) -> None:
         await self.rate_limiter.close()
         await self.persisted.close()
+        await self.idempotency.close()
 
 
 def _gateway(request: Request) -> Gateway:

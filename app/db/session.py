@@ -42,7 +42,15 @@ log = logging.getLogger("app.db")
 
 
 class RequestDB:
-    __slots__ = ("_cut_off", "_lock", "_session", "_sessionmaker", "read_only", "tenant")
+    __slots__ = (
+        "_cut_off",
+        "_lock",
+        "_session",
+        "_sessionmaker",
+        "committed",
+        "read_only",
+        "tenant",
+    )
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
@@ -54,6 +62,9 @@ class RequestDB:
         # A query, known before its first statement: on PostgreSQL its prepared reads run
         # outside a transaction until the session begins one (app.db.prepared.OutsideReads).
         self.read_only = False
+        # A transaction of this request committed (a mutation's unit of work): what the
+        # request changed stays, whatever happens to it afterwards.
+        self.committed = False
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -64,6 +75,7 @@ class RequestDB:
                 # Only a TenantSession sets the context at BEGIN (app.db.engine).
                 assert isinstance(session.sync_session, TenantSession), "use create_sessionmaker"
                 attach(session, self.tenant)
+                session.info[_REQUEST_KEY] = self
                 if self.read_only and self.engine.dialect.driver == "asyncpg":
                     session.info[OUTSIDE_KEY] = OutsideReads(self.engine, self._signed_context)
                 self._session = session
@@ -118,11 +130,35 @@ class RequestDB:
 
 
 _ORM_KEY = "harmony.read_through_orm"
+_REQUEST_KEY = "harmony.request_db"
+
+
+_WROTE_KEY = "harmony.wrote"
+
+
+@event.listens_for(TenantSession, "after_flush")
+def _note_flush(session: TenantSession, _context: object) -> None:
+    session.info[_WROTE_KEY] = True
+
+
+@event.listens_for(TenantSession, "after_commit")
+def _note_commit(session: TenantSession) -> None:
+    """A transaction that wrote (a flush, or an INSERT/UPDATE/DELETE statement) committed."""
+    request = session.info.get(_REQUEST_KEY)
+    if session.info.pop(_WROTE_KEY, False) and isinstance(request, RequestDB):
+        request.committed = True
+
+
+@event.listens_for(TenantSession, "after_rollback")
+def _forget_writes(session: TenantSession) -> None:
+    session.info.pop(_WROTE_KEY, None)
 
 
 @event.listens_for(TenantSession, "do_orm_execute")
 def _note_orm_execution(state: ORMExecuteState) -> None:
     state.session.info[_ORM_KEY] = True
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[_WROTE_KEY] = True
 
 
 async def _roll_back(session: AsyncSession) -> None:

@@ -69,3 +69,12 @@ async def record_change(
         actor_user_id=None if anonymous else actor.user_id,
         actor_api_key_id=None if anonymous else actor.api_key_id,
     )
+
+
+def note_change(summary: dict[str, object], row: object, attribute: str, value: object) -> None:
+    """Set ``row.attribute`` to ``value`` (None: not given, left as it is) and note the
+    before and after in ``summary`` when it differs."""
+    before = getattr(row, attribute)
+    if value is not None and value != before:
+        summary[attribute] = {"before": before, "after": value}
+        setattr(row, attribute, value)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from app.domain.errors import Refusal, UserErrorCode
+from app.domain.errors import Checks, Refusal, UserErrorCode
 from app.models import pk
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -53,3 +53,20 @@ def require_free_name(other: Any | None, own_id: int | None, what: str, name: st
         raise Refusal(
             UserErrorCode.NAME_TAKEN, f"A {what} named {name} already exists.", ["input", "name"]
         )
+
+
+def report_missing(
+    checks: Checks, ids: Sequence[int], found: set[int], field: str, what: str
+) -> list[int]:
+    """NOT_FOUND at each item of the input list ``field`` not ``found`` in the
+    workspace; returns the found ids, sorted."""
+    for i, one in enumerate(ids):
+        if one not in found:
+            checks.add(
+                Refusal(
+                    UserErrorCode.NOT_FOUND,
+                    f"No such {what} in this workspace.",
+                    ["input", field, i],
+                )
+            )
+    return sorted(found)

@@ -37,7 +37,7 @@ from redis.asyncio import Redis
 
 from app.config import Settings
 from app.edge.lru import ByteLRU
-from app.edge.shared import RedisGuard, create_redis_client
+from app.edge.shared import RedisBacked, RedisGuard, redis_client_for
 
 log = logging.getLogger("app.edge")
 
@@ -184,7 +184,7 @@ def trusted_operation_names() -> frozenset[str]:
 # ---- the store ------------------------------------------------------------------------
 
 
-class PersistedStore:
+class PersistedStore(RedisBacked):
     """Registered queries and the trusted documents. One per worker process."""
 
     def __init__(
@@ -198,13 +198,11 @@ class PersistedStore:
     ) -> None:
         self._manifest = manifest
         self._local = ByteLRU[str, str](capacity_bytes)
-        self._redis = redis
-        self._key_prefix = key_prefix
-        self._timeout = timeout_seconds
-        self._guard = RedisGuard(
+        guard = RedisGuard(
             "persisted queries",
             "answering from this process (unknown hashes: clients re-send the text)",
         )
+        super().__init__(redis, key_prefix, timeout_seconds, guard)
 
     @property
     def local(self) -> ByteLRU[str, str]:
@@ -270,23 +268,13 @@ class PersistedStore:
         else:
             self._guard.answered()
 
-    async def close(self) -> None:
-        if self._redis is not None:
-            await self._redis.aclose()
-
-    def _redis_available(self) -> bool:
-        return self._redis is not None and self._guard.available()
-
 
 def create_persisted_store(settings: Settings) -> PersistedStore:
     """The store of one worker process: Redis-backed when ``REDIS_URL`` is set."""
-    redis = None
-    if settings.redis_url:
-        redis = create_redis_client(settings.redis_url, settings.redis_timeout_seconds)
     return PersistedStore(
         capacity_bytes=settings.persisted_cache_bytes,
         manifest=trusted_documents(),
-        redis=redis,
+        redis=redis_client_for(settings),
         key_prefix=settings.redis_key_prefix,
         timeout_seconds=settings.redis_timeout_seconds,
     )

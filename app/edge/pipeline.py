@@ -13,6 +13,8 @@
     cost estimate                                              QUERY_TOO_COMPLEX
     rate-limit charge (app.edge.ratelimit)                     429 RATE_LIMITED
     validation                                                 BAD_USER_INPUT
+    a mutation's Idempotency-Key (app.edge.idempotency)        400 / 409 / 422, or the
+                                                               first answer replayed
     execution, one commit                                      data + extensions.cost
 
 A document is parsed only for a request whose credentials held (a cached document of an
@@ -39,7 +41,7 @@ from app.auth.credentials import AuthenticationError, Credential, read_credentia
 from app.auth.viewer import Viewer
 from app.db.failures import classify
 from app.db.session import RequestDB
-from app.edge import operation
+from app.edge import idempotency, operation
 from app.edge.analysis import actual_cost, check_variables
 from app.edge.authenticate import authenticate
 from app.edge.errors import Refused, database_refusal
@@ -115,6 +117,9 @@ class _Request:
     request_id: str
     db: RequestDB
     media_type: str  # of the response
+    # A mutation's Idempotency-Key taken for this run, and the answer to keep under it.
+    claim: idempotency.Claim | None = None
+    answer: idempotency.Answer | None = None
 
 
 async def graphql_endpoint(request: Request) -> Response:
@@ -171,45 +176,54 @@ async def _answer(request: Request, gateway: Any, request_id: str) -> Response:
                     return await _introspect_anonymously(gateway, state, anonymous)
                 response = await _execute(gateway, state)
                 await state.db.finish(commit=True)
+        await _settle_claim(gateway, state)
         return response
     except Refused as refusal:
         await state.db.finish(commit=False)
-        return refused_response(refusal, media_type)
+        return await _failed(gateway, state, refused_response(refusal, media_type))
     except TimeoutError:
         metrics.TIMEOUTS.inc()
         log.warning("request %s passed its deadline", request_id)
         # The statement that was cut off may hold the connection a while longer (SQLite
         # runs it in a thread until its busy timeout): answer now, roll back meanwhile.
         _in_background(state.db.finish(commit=False), request_id)
-        return refused_response(
-            Refused(
-                "TIMEOUT",
-                f"The request did not finish within {settings.request_timeout_seconds:g} "
-                "seconds: its unfinished work was rolled back.",
-                status=504,
-            ),
-            media_type,
+        deadline = f"The request did not finish within {settings.request_timeout_seconds:g} seconds"
+        message = (
+            f"{deadline}, after a change it made was committed: read the objects it changes "
+            "to learn their state. Its unfinished work was rolled back."
+            if state.db.committed
+            else f"{deadline}: its unfinished work was rolled back."
         )
+        timeout = Refused("TIMEOUT", message, status=504)
+        return await _failed(gateway, state, refused_response(timeout, media_type))
     except Exception as error:
         failure = classify(error)  # the database unavailable: a typed answer, not a 500
         if failure is not None:
             log.warning("request %s: %s (%s)", request_id, failure.reason, type(error).__name__)
             await state.db.finish(commit=False)
-            return refused_response(database_refusal(failure), media_type)
+            unavailable = database_refusal(failure)
+            return await _failed(gateway, state, refused_response(unavailable, media_type))
         log.exception("request %s failed", request_id)
         await state.db.finish(commit=False)
-        return GraphQLResponse(
-            {
-                "errors": [
-                    {
-                        "message": operation.MASKED_MESSAGE,
-                        "extensions": {"code": "INTERNAL_SERVER_ERROR"},
-                    }
-                ]
-            },
-            media_type,
-            500,
+        masked = {
+            "message": operation.MASKED_MESSAGE,
+            "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+        }
+        return await _failed(gateway, state, GraphQLResponse({"errors": [masked]}, media_type, 500))
+
+
+async def _failed(gateway: Any, state: _Request, response: Response) -> Response:
+    """A request that did not run to the end: its Idempotency-Key is freed for a retry,
+    unless a change of it was already committed. Then this answer is kept as the key's
+    (a retry gets it again rather than applying the change twice)."""
+    if state.claim is not None and state.db.committed:
+        state.answer = idempotency.Answer(
+            response.status_code, response.headers["content-type"], bytes(response.body)
         )
+        await _settle_claim(gateway, state)
+    else:
+        await _settle_claim(gateway, state, failed=True)
+    return response
 
 
 async def _introspect_anonymously(
@@ -341,6 +355,10 @@ async def _execute(gateway: Any, state: _Request) -> Response:
         raise _request_errors(errors, (requested, charge))
     if register is not None:
         await gateway.persisted.put(register.sha256_hash, text)
+    if prepared.is_mutation:
+        replayed = await _claim_key(gateway, state, principal, text)
+        if replayed is not None:
+            return replayed
 
     context = Context.create(state.db, viewer, settings, state.request_id)
     context.cost = (requested, charge.status)
@@ -350,7 +368,41 @@ async def _execute(gateway: Any, state: _Request) -> Response:
         # (An API key's authentication itself reads and writes through the ORM: only a
         # user token's run says what the document's own reads need.)
         prepared.reads_through_orm = True
-    return _result_response(result, prepared, requested, charge, state.media_type)
+    response = _result_response(result, prepared, requested, charge, state.media_type)
+    if state.claim is not None and idempotency.ran_to_the_end(response.status_code, result):
+        state.answer = idempotency.Answer(
+            response.status_code, response.headers["content-type"], bytes(response.body)
+        )
+    return response
+
+
+async def _claim_key(gateway: Any, state: _Request, principal: str, text: str) -> Response | None:
+    """A mutation's Idempotency-Key: the first answer to replay, or None once the key is
+    claimed for this run (or none was sent); ``Refused`` for a malformed key, one used
+    with another request, or one whose first request is still running."""
+    key = idempotency.read_key(state.http.headers.get(idempotency.HEADER))
+    if key is None:
+        return None
+    params = state.params
+    request = idempotency.fingerprint(text, params.operation_name, params.variables)
+    outcome = await gateway.idempotency.begin(principal, key, request)
+    if isinstance(outcome, idempotency.Answer):
+        metrics.IDEMPOTENT_REPLAYS.inc()
+        return outcome.response()
+    state.claim = outcome
+    return None
+
+
+async def _settle_claim(gateway: Any, state: _Request, *, failed: bool = False) -> None:
+    """Keep the answer under the request's Idempotency-Key, or free the key for a retry
+    when the request did not run to the end (``failed``, or an answer not to keep)."""
+    claim, state.claim = state.claim, None
+    if claim is None:
+        return
+    if failed or state.answer is None:
+        await gateway.idempotency.release(claim)
+    else:
+        await gateway.idempotency.keep(claim, state.answer)
 
 
 def _estimate(

@@ -20,6 +20,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from app.config import Settings
 from app.observability.metrics import RATE_LIMIT_BACKEND_ERRORS
 
 log = logging.getLogger("app.edge")
@@ -41,6 +42,13 @@ def create_redis_client(url: str, timeout_seconds: float) -> Redis:
         retry=Retry(NoBackoff(), 0),
     )
     return Redis.from_pool(pool)
+
+
+def redis_client_for(settings: Settings) -> Redis | None:
+    """A worker's client of ``REDIS_URL``; None without it (state kept in process)."""
+    if not settings.redis_url:
+        return None
+    return create_redis_client(settings.redis_url, settings.redis_timeout_seconds)
 
 
 class RedisGuard:
@@ -79,3 +87,24 @@ class RedisGuard:
         if self._outage_logged:
             self._outage_logged = False
             log.info("%s: Redis answers again", self._what)
+
+
+class RedisBacked:
+    """A worker's store that keeps its state in Redis when there is one (keys under
+    ``key_prefix``, calls bounded by ``timeout_seconds``) and in the process otherwise,
+    or meanwhile when Redis fails (``guard``: the policy above)."""
+
+    def __init__(
+        self, redis: Redis | None, key_prefix: str, timeout_seconds: float, guard: RedisGuard
+    ) -> None:
+        self._redis = redis
+        self._key_prefix = key_prefix
+        self._timeout = timeout_seconds
+        self._guard = guard
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+
+    def _redis_available(self) -> bool:
+        return self._redis is not None and self._guard.available()

@@ -47,6 +47,10 @@ RATE_LIMIT_BACKEND_ERRORS = Counter(
 LOAD_SHED = Counter(
     "harmony_load_shed_total", "Requests answered 503 at once because the queue was full."
 )
+IDEMPOTENT_REPLAYS = Counter(
+    "harmony_idempotent_replays_total",
+    "Mutations answered from their Idempotency-Key's first answer instead of running again.",
+)
 TIMEOUTS = Counter("harmony_request_timeouts_total", "Requests cancelled at their deadline.")
 
 REQUESTS = Counter(

@@ -21,6 +21,7 @@ class Receiver:
     port: int = 0
     answers: list[int] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)  # set at each request
 
     @property
     def url(self) -> str:
@@ -38,6 +39,7 @@ class Receiver:
                     headers[name.strip().lower()] = value.strip()
             body = await reader.readexactly(int(headers.get("content-length", "0")))
             self.received.append(Received(path, headers, body.decode()))
+            self.arrived.set()
             status = self.answers.pop(0) if self.answers else 200
             writer.write(
                 f"HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok".encode()

@@ -11,7 +11,7 @@ from app.db.types import utcnow
 from app.domain.accounts import writes
 from app.domain.actor import Actor
 from app.domain.changes import record_change
-from app.domain.errors import Refusal, UserErrorCode
+from app.domain.errors import Checks, Refusal, UserErrorCode
 from app.domain.locks import lock_workspaces
 from app.domain.members import writes as member_writes
 from app.domain.users.repository import user_by_id
@@ -70,20 +70,26 @@ async def delete_account(
     ``removedFrom`` (the plan's ``membership_workspaces``) lists the ACTIVE memberships
     only: the workspaces the viewer can still name in this request.
     """
+    checks = Checks()
     if confirmation != CONFIRMATION and not dry_run:
-        raise Refusal(
-            UserErrorCode.CONFIRMATION_MISMATCH,
-            "Type DELETE (in capitals) to confirm.",
-            ["input", "confirmation"],
+        checks.add(
+            Refusal(
+                UserErrorCode.CONFIRMATION_MISMATCH,
+                "Type DELETE (in capitals) to confirm.",
+                ["input", "confirmation"],
+            )
         )
     plan = await plan_deletion(session, actor.user_id, active_ids, every_id)
     if plan.blocking and not dry_run:
         slugs = ", ".join(w.slug for w in plan.blocking)
-        raise Refusal(
-            UserErrorCode.SOLE_ADMIN,
-            f"You are the only active Admin of: {slugs}. Assign another Admin there first.",
-            ["input"],
+        checks.add(
+            Refusal(
+                UserErrorCode.SOLE_ADMIN,
+                f"You are the only active Admin of: {slugs}. Assign another Admin there first.",
+                ["input"],
+            )
         )
+    checks.done()
     if dry_run:
         return plan
     memberships = await member_writes.memberships_of_user_everywhere(session, actor.user_id)

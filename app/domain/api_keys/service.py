@@ -12,7 +12,7 @@ from app.db.types import utcnow
 from app.domain.actor import Actor
 from app.domain.api_keys import writes
 from app.domain.changes import record_change
-from app.domain.errors import Refusal, UserErrorCode
+from app.domain.errors import Checks, Refusal, UserErrorCode
 from app.domain.nodes.repository import rows_among
 from app.domain.roles.service import check_permissions
 from app.domain.validation import check_text
@@ -29,20 +29,26 @@ async def create_api_key(
     expires_at: datetime | None,
 ) -> tuple[ApiKey, str]:
     """The key and its secret (returned once; only its hash is stored)."""
-    name = check_text(name, "name", 100, required=True)
+    checks = Checks()
+    name = checks.value(check_text, name, "name", 100, required=True)
     if not permissions:
-        raise Refusal(
-            UserErrorCode.INVALID_PERMISSION,
-            "Give the key at least one permission.",
-            ["input", "permissions"],
+        checks.add(
+            Refusal(
+                UserErrorCode.INVALID_PERMISSION,
+                "Give the key at least one permission.",
+                ["input", "permissions"],
+            )
         )
-    granted = check_permissions(actor, permissions)
+    granted = check_permissions(actor, permissions, checks)
     if expires_at is not None and expires_at <= utcnow():  # (it has an offset: the scalar's rule)
-        raise Refusal(
-            UserErrorCode.INVALID_VALUE,
-            "`expiresAt` must be a future instant.",
-            ["input", "expiresAt"],
+        checks.add(
+            Refusal(
+                UserErrorCode.INVALID_VALUE,
+                "`expiresAt` must be a future instant.",
+                ["input", "expiresAt"],
+            )
         )
+    checks.done()
     new = generate_api_key()
     key = ApiKey(
         workspace_id=workspace_id,

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.actor import Actor
 from app.domain.changes import record_change
-from app.domain.errors import Refusal, UserErrorCode
+from app.domain.errors import Checks, Refusal, UserErrorCode
 from app.domain.invitations import repository
 from app.domain.members import writes as member_writes
 from app.domain.members.service import check_teams, find_role, require_grantable
@@ -42,27 +42,15 @@ def not_found() -> Refusal:
     return Refusal(UserErrorCode.NOT_FOUND, NOT_FOUND_MESSAGE, ["input", "invitationId"])
 
 
-async def invite(
-    session: AsyncSession,
-    workspace_id: int,
-    actor: Actor,
-    *,
-    email: str,
-    role_id: int | None,
-    team_ids: Sequence[int],
-) -> Invitation:
-    """A pending invitation of ``email`` with the role (the built-in Member by default)
-    and teams to give on acceptance. Nobody grants a role holding more than they hold."""
+def _valid_email(email: str) -> str:
     try:
-        email = normalize_email(email)
+        return normalize_email(email)
     except InvalidEmailError as exc:
         raise Refusal(UserErrorCode.INVALID_VALUE, str(exc), ["input", "email"]) from exc
-    if role_id is None:
-        role = await role_writes.builtin_role(session, workspace_id, BuiltinRole.MEMBER)
-    else:
-        role = await find_role(session, workspace_id, role_id)
-    await require_grantable(session, actor, role, ["input", "roleId"])
-    teams = await check_teams(session, workspace_id, team_ids)
+
+
+async def _not_yet_here(session: AsyncSession, workspace_id: int, email: str) -> None:
+    """ALREADY_MEMBER or ALREADY_INVITED: the workspace's own facts about the address."""
     member = await repository.member_with_email(session, workspace_id, email)
     if member is not None:
         message = (
@@ -77,6 +65,33 @@ async def invite(
             f"{email} already has a pending invitation to this workspace.",
             ["input", "email"],
         )
+
+
+async def invite(
+    session: AsyncSession,
+    workspace_id: int,
+    actor: Actor,
+    *,
+    email: str,
+    role_id: int | None,
+    team_ids: Sequence[int],
+) -> Invitation:
+    """A pending invitation of ``email`` with the role (the built-in Member by default)
+    and teams to give on acceptance. Nobody grants a role holding more than they hold."""
+    checks = Checks()
+    email = checks.value(_valid_email, email)
+    if not checks.refused("email"):
+        await checks.run_async(_not_yet_here, session, workspace_id, email)
+    role: Role | None
+    if role_id is None:
+        role = await role_writes.builtin_role(session, workspace_id, BuiltinRole.MEMBER)
+    else:
+        role = await checks.run_async(find_role, session, workspace_id, role_id)
+    if role is not None:
+        await checks.run_async(require_grantable, session, actor, role, ["input", "roleId"])
+    teams = await check_teams(session, workspace_id, team_ids, checks)
+    checks.done()
+    assert role is not None
     invitation = Invitation(
         workspace_id=workspace_id,
         email=email,

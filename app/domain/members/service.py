@@ -17,12 +17,13 @@ from app.db.types import utcnow
 from app.domain.actor import Actor
 from app.domain.api_keys.writes import revoke_keys_of_member
 from app.domain.changes import record_change
-from app.domain.errors import Refusal, UserErrorCode
+from app.domain.errors import Checks, Refusal, UserErrorCode
 from app.domain.members import writes
 from app.domain.members.repository import members_by_ids
 from app.domain.roles.repository import granted_permissions, roles_by_ids
 from app.domain.teams.repository import teams_by_ids
 from app.domain.users.repository import user_by_id
+from app.domain.validation import report_missing
 from app.models import BuiltinRole, Member, MemberStatus, Role, UserStatus, pk
 
 
@@ -59,16 +60,11 @@ async def find_role(
 
 
 async def check_teams(
-    session: AsyncSession, workspace_id: int, team_ids: Sequence[int]
+    session: AsyncSession, workspace_id: int, team_ids: Sequence[int], checks: Checks
 ) -> list[int]:
-    wanted = sorted(set(team_ids))
-    found = {pk(t) for t in await teams_by_ids(session, workspace_id, wanted)}
-    for i, team_id in enumerate(team_ids):
-        if team_id not in found:
-            raise Refusal(
-                UserErrorCode.NOT_FOUND, "No such team in this workspace.", ["input", "teamIds", i]
-            )
-    return wanted
+    """The teams' ids, sorted; NOT_FOUND at each one not in the workspace."""
+    found = {pk(t) for t in await teams_by_ids(session, workspace_id, sorted(set(team_ids)))}
+    return report_missing(checks, team_ids, found, "teamIds", "team")
 
 
 def escalates(held: PermissionSet, role_permissions: Iterable[str]) -> bool:
@@ -121,16 +117,26 @@ async def update_member(
 ) -> Member:
     member = await find_member(session, workspace_id, member_id)
     current_role = await find_role(session, workspace_id, member.role_id)
-    summary: dict[str, object] = {}
+    checks = Checks()
+    new_role = None
     if change.role_id is not None and change.role_id != member.role_id:
-        new_role = await find_role(session, workspace_id, change.role_id)
-        await require_grantable(session, actor, current_role, ["input", "memberId"])
-        await require_grantable(session, actor, new_role, ["input", "roleId"])
-        await require_other_admin(session, workspace_id, member, current_role, ["input", "roleId"])
+        new_role = await checks.run_async(find_role, session, workspace_id, change.role_id)
+        await checks.run_async(
+            require_grantable, session, actor, current_role, ["input", "memberId"]
+        )
+        if new_role is not None:
+            await checks.run_async(require_grantable, session, actor, new_role, ["input", "roleId"])
+        await checks.run_async(
+            require_other_admin, session, workspace_id, member, current_role, ["input", "roleId"]
+        )
+    if change.team_ids is not None:
+        teams = await check_teams(session, workspace_id, change.team_ids, checks)
+    checks.done()
+    summary: dict[str, object] = {}
+    if new_role is not None:
         summary["role"] = {"before": current_role.name, "after": new_role.name}
         member.role_id = pk(new_role)
     if change.team_ids is not None:
-        teams = await check_teams(session, workspace_id, change.team_ids)
         await writes.set_teams(session, workspace_id, pk(member), teams)
         summary["teamIds"] = {"after": teams}
     if summary:

@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.permissions import InvalidPermissionError, expand_for_display, parse_permission
 from app.domain.actor import Actor
-from app.domain.changes import record_change
-from app.domain.errors import Refusal, UserErrorCode
+from app.domain.changes import note_change, record_change
+from app.domain.errors import Checks, Refusal, UserErrorCode
 from app.domain.members.repository import member_counts_by_role
 from app.domain.members.service import escalates, role_permissions
 from app.domain.roles import writes
@@ -36,28 +36,49 @@ async def find_role(session: AsyncSession, workspace_id: int, role_id: int) -> R
 
 
 def check_permissions(
-    actor: Actor, permissions: Sequence[str], field: str = "permissions"
+    actor: Actor, permissions: Sequence[str], checks: Checks, field: str = "permissions"
 ) -> list[str]:
-    """Catalogued strings only, none beyond what the actor holds; returns them deduplicated."""
+    """The permissions deduplicated; at each item, INVALID_PERMISSION for one not
+    catalogued, else ESCALATION for one beyond what the actor holds."""
     for i, text in enumerate(permissions):
         try:
             parse_permission(text)
         except InvalidPermissionError as exc:
-            raise Refusal(UserErrorCode.INVALID_PERMISSION, str(exc), ["input", field, i]) from exc
-    for i, text in enumerate(permissions):
+            checks.add(Refusal(UserErrorCode.INVALID_PERMISSION, str(exc), ["input", field, i]))
+            continue
         if not actor.permissions.covers([text]):
-            raise Refusal(
-                UserErrorCode.ESCALATION,
-                f"You cannot grant {text}: you do not hold it.",
-                ["input", field, i],
+            checks.add(
+                Refusal(
+                    UserErrorCode.ESCALATION,
+                    f"You cannot grant {text}: you do not hold it.",
+                    ["input", field, i],
+                )
             )
     return sorted(set(permissions))
 
 
+async def _check_name(
+    session: AsyncSession, workspace_id: int, name: str, checks: Checks, role_id: int | None = None
+) -> str:
+    """The name trimmed, checked (text rules, then free in the workspace)."""
+    name = checks.value(check_text, name, "name", NAME_MAX, required=True)
+    await _check_name_free(session, workspace_id, name, checks, role_id)
+    return name
+
+
 async def _check_name_free(
-    session: AsyncSession, workspace_id: int, name: str, role_id: int | None = None
+    session: AsyncSession, workspace_id: int, name: str, checks: Checks, role_id: int | None
 ) -> None:
-    require_free_name(await writes.role_named(session, workspace_id, name), role_id, "role", name)
+    """NAME_TAKEN unless the name already failed its own rules."""
+    if not checks.refused("name"):
+        other = await writes.role_named(session, workspace_id, name)
+        checks.run(require_free_name, other, role_id, "role", name)
+
+
+def _check_description(description: str, checks: Checks) -> str:
+    return checks.value(
+        check_text, description, "description", DESCRIPTION_MAX, required=False, multiline=True
+    )
 
 
 async def create_role(
@@ -69,12 +90,11 @@ async def create_role(
     description: str,
     permissions: Sequence[str],
 ) -> Role:
-    name = check_text(name, "name", NAME_MAX, required=True)
-    description = check_text(
-        description, "description", DESCRIPTION_MAX, required=False, multiline=True
-    )
-    granted = check_permissions(actor, permissions)
-    await _check_name_free(session, workspace_id, name)
+    checks = Checks()
+    name = await _check_name(session, workspace_id, name, checks)
+    description = _check_description(description, checks)
+    granted = check_permissions(actor, permissions, checks)
+    checks.done()
     role = Role(workspace_id=workspace_id, name=name, description=description)
     session.add(role)
     await session.flush()
@@ -116,42 +136,43 @@ async def update_role(
             "The built-in Admin role cannot be edited.",
             ["input", "roleId"],
         )
-    summary: dict[str, object] = {}
+    checks = Checks()
     if name is not None:
-        name = check_text(name, "name", NAME_MAX, required=True)
-        if name != role.name:
+        name = checks.value(check_text, name, "name", NAME_MAX, required=True)
+        if name != role.name and not checks.refused("name"):
             if role.builtin is not None:
-                raise Refusal(
-                    UserErrorCode.BUILTIN_ROLE_IMMUTABLE,
-                    "Built-in roles cannot be renamed.",
-                    ["input", "name"],
+                checks.add(
+                    Refusal(
+                        UserErrorCode.BUILTIN_ROLE_IMMUTABLE,
+                        "Built-in roles cannot be renamed.",
+                        ["input", "name"],
+                    )
                 )
-            await _check_name_free(session, workspace_id, name, pk(role))
-            summary["name"] = {"before": role.name, "after": name}
-            role.name = name
+            await _check_name_free(session, workspace_id, name, checks, pk(role))
     if description is not None:
-        description = check_text(
-            description, "description", DESCRIPTION_MAX, required=False, multiline=True
-        )
-        if description != role.description:
-            summary["description"] = {"before": role.description, "after": description}
-            role.description = description
+        description = _check_description(description, checks)
     if permissions is not None:
-        granted = check_permissions(actor, permissions)
+        granted = check_permissions(actor, permissions, checks)
         before = await role_permissions(session, role)
         # Editing a role that holds more than you would let you strip or reshape it.
         if escalates(actor.permissions, before):
-            raise Refusal(
-                UserErrorCode.ESCALATION,
-                "This role holds permissions you do not hold.",
-                ["input", "roleId"],
+            checks.add(
+                Refusal(
+                    UserErrorCode.ESCALATION,
+                    "This role holds permissions you do not hold.",
+                    ["input", "roleId"],
+                )
             )
-        if sorted(before) != granted:
-            await writes.set_permissions(session, workspace_id, pk(role), granted)
-            summary["permissions"] = {
-                "before": expand_for_display(before),
-                "after": expand_for_display(granted),
-            }
+    checks.done()
+    summary: dict[str, object] = {}
+    note_change(summary, role, "name", name)
+    note_change(summary, role, "description", description)
+    if permissions is not None and sorted(before) != granted:
+        await writes.set_permissions(session, workspace_id, pk(role), granted)
+        summary["permissions"] = {
+            "before": expand_for_display(before),
+            "after": expand_for_display(granted),
+        }
     if summary:
         session.add(role)
         await record_change(session, actor, workspace_id, "role.updated", role, summary)

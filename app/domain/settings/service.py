@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.types import utcnow
 from app.domain.actor import Actor
 from app.domain.changes import record_change
-from app.domain.errors import Refusal, UserErrorCode
+from app.domain.errors import Checks, Refusal, UserErrorCode
 from app.domain.validation import check_characters, check_text
 from app.domain.workspaces import repository as workspaces
 from app.models import (
@@ -72,6 +72,16 @@ def _check_url(value: str, field: str) -> str:
     return value
 
 
+def _check_handbook(value: str) -> str:
+    if len(value) > HANDBOOK_MAX:
+        raise Refusal(
+            UserErrorCode.TOO_LONG,
+            f"The handbook is limited to {HANDBOOK_MAX} characters.",
+            ["input", "handbook"],
+        )
+    return check_characters(value, ["input", "handbook"], multiline=True)
+
+
 def _check_color(value: object, field: str) -> str | None:
     if value is None:
         return None
@@ -89,27 +99,25 @@ async def update_general(
 ) -> Workspace:
     ws = workspace.id
     assert ws is not None
+    checks = Checks()
     updates: dict[str, object] = {}
     if change.name is not None:
-        updates["name"] = check_text(change.name, "name", NAME_MAX, required=True)
+        updates["name"] = checks.value(check_text, change.name, "name", NAME_MAX, required=True)
     if change.logo_url is not UNCHANGED:
         updates["logo_url"] = (
-            _check_url(change.logo_url, "logoUrl") if isinstance(change.logo_url, str) else None
+            checks.value(_check_url, change.logo_url, "logoUrl")
+            if isinstance(change.logo_url, str)
+            else None
         )
     if change.handbook is not None:
-        if len(change.handbook) > HANDBOOK_MAX:
-            raise Refusal(
-                UserErrorCode.TOO_LONG,
-                f"The handbook is limited to {HANDBOOK_MAX} characters.",
-                ["input", "handbook"],
-            )
-        updates["handbook"] = check_characters(
-            change.handbook, ["input", "handbook"], multiline=True
-        )
+        updates["handbook"] = checks.value(_check_handbook, change.handbook)
     if change.primary_color is not UNCHANGED:
-        updates["brand_primary_color"] = _check_color(change.primary_color, "primaryColor")
+        updates["brand_primary_color"] = checks.run(
+            _check_color, change.primary_color, "primaryColor"
+        )
     if change.accent_color is not UNCHANGED:
-        updates["brand_accent_color"] = _check_color(change.accent_color, "accentColor")
+        updates["brand_accent_color"] = checks.run(_check_color, change.accent_color, "accentColor")
+    checks.done()
     summary = {
         k: {"before": getattr(workspace, k), "after": v}
         for k, v in updates.items()
@@ -137,63 +145,84 @@ async def update_intelligence(
     providers: Sequence[ProviderSetting] | None = None,
 ) -> None:
     current = {p.provider: p for p in await workspaces.ai_providers(session, workspace_id)}
+    checks = Checks()
     summary: dict[str, object] = {}
+    offered = {p.provider: (p.enabled, list(p.models)) for p in current.values()}
+    changed: list[tuple[str, bool, list[str]]] = []
     if providers is not None:
         seen: set[str] = set()
         for i, p in enumerate(providers):
+            at: list[str | int] = ["input", "providers", i]
             if p.provider not in AI_PROVIDERS:
-                raise Refusal(
-                    UserErrorCode.INVALID_VALUE,
-                    f"Unknown AI provider {p.provider}.",
-                    ["input", "providers", i, "provider"],
+                checks.add(
+                    Refusal(
+                        UserErrorCode.INVALID_VALUE,
+                        f"Unknown AI provider {p.provider}.",
+                        [*at, "provider"],
+                    )
                 )
-            if p.provider in seen:
-                raise Refusal(
-                    UserErrorCode.INVALID_VALUE,
-                    f"{p.provider} is listed twice.",
-                    ["input", "providers", i, "provider"],
+            elif p.provider in seen:
+                checks.add(
+                    Refusal(
+                        UserErrorCode.INVALID_VALUE,
+                        f"{p.provider} is listed twice.",
+                        [*at, "provider"],
+                    )
                 )
             seen.add(p.provider)
             models = [m.strip() for m in p.models]
             if any(not m or len(m) > MODEL_MAX for m in models) or len(models) > 50:
-                raise Refusal(
-                    UserErrorCode.INVALID_VALUE,
-                    "Model names are 1-100 characters, at most 50.",
-                    ["input", "providers", i, "models"],
+                checks.add(
+                    Refusal(
+                        UserErrorCode.INVALID_VALUE,
+                        "Model names are 1-100 characters, at most 50.",
+                        [*at, "models"],
+                    )
                 )
             for model in models:
-                check_characters(model, ["input", "providers", i, "models"])
-            row = current.get(p.provider) or AIProvider(
-                workspace_id=workspace_id, provider=p.provider
-            )
-            row.enabled, row.models = p.enabled, sorted(set(models))
-            session.add(row)
-            current[p.provider] = row
+                checks.run(check_characters, model, [*at, "models"])
+            if not checks.refused("providers", i):
+                changed.append((p.provider, p.enabled, sorted(set(models))))
+                offered[p.provider] = (p.enabled, models)
         summary["providers"] = {
             p.provider: {"enabled": p.enabled, "models": sorted(set(p.models))} for p in providers
         }
+    # What the providers would offer once changed (the valid ones among those sent).
+    available = {m for enabled, models in offered.values() if enabled for m in models}
     settings = await workspaces.intelligence_settings(
         session, workspace_id
     ) or IntelligenceSettings(workspace_id=workspace_id)
     if default_model is not UNCHANGED:
-        available = {m for p in current.values() if p.enabled for m in p.models}
         if default_model is not None and default_model not in available:
-            raise Refusal(
-                UserErrorCode.INVALID_VALUE,
-                "The default model must be offered by an enabled provider.",
-                ["input", "defaultModel"],
+            checks.add(
+                Refusal(
+                    UserErrorCode.INVALID_VALUE,
+                    "The default model must be offered by an enabled provider.",
+                    ["input", "defaultModel"],
+                )
             )
         if default_model != settings.default_model:
             summary["defaultModel"] = {"before": settings.default_model, "after": default_model}
-            settings.default_model = default_model
-    elif settings.default_model is not None and providers is not None:
-        available = {m for p in current.values() if p.enabled for m in p.models}
-        if settings.default_model not in available:
-            raise Refusal(
+            new_default = default_model if isinstance(default_model, str) else None
+    elif (
+        settings.default_model is not None
+        and providers is not None
+        and settings.default_model not in available
+    ):
+        checks.add(
+            Refusal(
                 UserErrorCode.INVALID_VALUE,
                 "This would disable the default model: choose another first.",
                 ["input", "providers"],
             )
+        )
+    checks.done()
+    for provider, enabled, models in changed:
+        row = current.get(provider) or AIProvider(workspace_id=workspace_id, provider=provider)
+        row.enabled, row.models = enabled, models
+        session.add(row)
+    if "defaultModel" in summary:
+        settings.default_model = new_default
     if summary:
         settings.updated_at = utcnow()
         session.add(settings)

@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.actor import Actor
-from app.domain.changes import record_change
-from app.domain.errors import Refusal, UserErrorCode
+from app.domain.changes import note_change, record_change
+from app.domain.errors import Checks, Refusal, UserErrorCode
 from app.domain.members import writes as member_writes
 from app.domain.members.repository import members_by_ids
 from app.domain.teams import writes
 from app.domain.teams.repository import teams_by_ids
-from app.domain.validation import check_text, require_free_name
+from app.domain.validation import check_text, report_missing, require_free_name
 from app.models import Team, pk
 
 NAME_MAX = 100
@@ -34,26 +34,28 @@ async def find_team(session: AsyncSession, workspace_id: int, team_id: int) -> T
 
 
 async def _check_members(
-    session: AsyncSession, workspace_id: int, member_ids: Sequence[int | None]
+    session: AsyncSession, workspace_id: int, member_ids: Sequence[int], checks: Checks
 ) -> list[int]:
-    """The members' ids, sorted; NOT_FOUND at the first one not in the workspace (None
-    stands for an ID of another type: it names no member either)."""
-    wanted = sorted({m for m in member_ids if m is not None})
-    found = {pk(m) for m in await members_by_ids(session, workspace_id, wanted)}
-    for i, member_id in enumerate(member_ids):
-        if member_id not in found:
-            raise Refusal(
-                UserErrorCode.NOT_FOUND,
-                "No such member in this workspace.",
-                ["input", "memberIds", i],
-            )
-    return sorted(found)
+    """The members' ids, sorted; NOT_FOUND at each one not in the workspace."""
+    found = {pk(m) for m in await members_by_ids(session, workspace_id, sorted(set(member_ids)))}
+    return report_missing(checks, member_ids, found, "memberIds", "member")
 
 
-async def _check_name_free(
-    session: AsyncSession, workspace_id: int, name: str, team_id: int | None = None
-) -> None:
-    require_free_name(await writes.team_named(session, workspace_id, name), team_id, "team", name)
+async def _check_name(
+    session: AsyncSession, workspace_id: int, name: str, checks: Checks, team_id: int | None = None
+) -> str:
+    """The name trimmed, checked (text rules, then free in the workspace)."""
+    name = checks.value(check_text, name, "name", NAME_MAX, required=True)
+    if not checks.refused("name"):
+        other = await writes.team_named(session, workspace_id, name)
+        checks.run(require_free_name, other, team_id, "team", name)
+    return name
+
+
+def _check_description(description: str, checks: Checks) -> str:
+    return checks.value(
+        check_text, description, "description", DESCRIPTION_MAX, required=False, multiline=True
+    )
 
 
 async def create_team(
@@ -63,14 +65,13 @@ async def create_team(
     *,
     name: str,
     description: str,
-    member_ids: Sequence[int | None],
+    member_ids: Sequence[int],
 ) -> Team:
-    name = check_text(name, "name", NAME_MAX, required=True)
-    description = check_text(
-        description, "description", DESCRIPTION_MAX, required=False, multiline=True
-    )
-    members = await _check_members(session, workspace_id, member_ids)
-    await _check_name_free(session, workspace_id, name)
+    checks = Checks()
+    name = await _check_name(session, workspace_id, name, checks)
+    description = _check_description(description, checks)
+    members = await _check_members(session, workspace_id, member_ids, checks)
+    checks.done()
     team = Team(workspace_id=workspace_id, name=name, description=description)
     session.add(team)
     await session.flush()
@@ -89,25 +90,21 @@ async def update_team(
     *,
     name: str | None,
     description: str | None,
-    member_ids: Sequence[int | None] | None,
+    member_ids: Sequence[int] | None,
 ) -> Team:
     team = await find_team(session, workspace_id, team_id)
-    summary: dict[str, object] = {}
+    checks = Checks()
     if name is not None:
-        name = check_text(name, "name", NAME_MAX, required=True)
-        if name != team.name:
-            await _check_name_free(session, workspace_id, name, pk(team))
-            summary["name"] = {"before": team.name, "after": name}
-            team.name = name
+        name = await _check_name(session, workspace_id, name, checks, pk(team))
     if description is not None:
-        description = check_text(
-            description, "description", DESCRIPTION_MAX, required=False, multiline=True
-        )
-        if description != team.description:
-            summary["description"] = {"before": team.description, "after": description}
-            team.description = description
+        description = _check_description(description, checks)
     if member_ids is not None:
-        members = await _check_members(session, workspace_id, member_ids)
+        members = await _check_members(session, workspace_id, member_ids, checks)
+    checks.done()
+    summary: dict[str, object] = {}
+    note_change(summary, team, "name", name)
+    note_change(summary, team, "description", description)
+    if member_ids is not None:
         await member_writes.set_team_members(session, workspace_id, pk(team), members)
         summary["memberIds"] = {"after": members}
     if summary:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.types import utcnow
 from app.domain.actor import Actor
 from app.domain.changes import record_change
-from app.domain.errors import Refusal, UserErrorCode
+from app.domain.errors import Checks, Refusal, Refusals, UserErrorCode
 from app.domain.validation import check_text
 from app.domain.webhooks import repository, secrets
 from app.domain.webhooks.events import EVENT_TYPES
@@ -47,17 +47,19 @@ async def _url(url: str, production: bool) -> str:
 
 
 def _events(events: Sequence[str]) -> list[str]:
-    chosen: list[str] = []
-    for i, event in enumerate(events):
-        if event not in EVENT_TYPES:
-            raise Refusal(
-                UserErrorCode.INVALID_VALUE,
-                f"Unknown event type {event[:64]!r}: see docs/partners.md#events.",
-                ["input", "events", i],
-            )
-        if event not in chosen:
-            chosen.append(event)
-    return sorted(chosen)
+    """The event types, each once, in order; every unknown one refused at its index."""
+    unknown = [
+        Refusal(
+            UserErrorCode.INVALID_VALUE,
+            f"Unknown event type {event[:64]!r}: see docs/partners.md#events.",
+            ["input", "events", i],
+        )
+        for i, event in enumerate(events)
+        if event not in EVENT_TYPES
+    ]
+    if unknown:
+        raise Refusals(unknown)
+    return sorted(set(events))
 
 
 def _summary(endpoint: WebhookEndpoint) -> dict[str, object]:
@@ -75,9 +77,13 @@ async def create_endpoint(
     production: bool,
 ) -> tuple[WebhookEndpoint, str]:
     """The endpoint and its signing secret (returned once)."""
-    chosen = _events(events)
-    description = check_text(description, "description", DESCRIPTION_MAX, required=False)
-    url = await _url(url, production)
+    checks = Checks()
+    chosen = checks.run(_events, events) or []
+    description = checks.value(
+        check_text, description, "description", DESCRIPTION_MAX, required=False
+    )
+    url = await checks.run_async(_url, url, production) or url
+    checks.done()
     secret = secrets.new_secret()
     endpoint = WebhookEndpoint(
         workspace_id=workspace_id,
@@ -117,14 +123,20 @@ async def update_endpoint(
 ) -> WebhookEndpoint:
     endpoint = await find_endpoint(session, workspace_id, endpoint_id)
     before = _summary(endpoint)
-    if events is not None:
-        endpoint.events = _events(events)
+    checks = Checks()
+    chosen = None if events is None else checks.run(_events, events)
     if description is not None:
-        endpoint.description = check_text(
-            description, "description", DESCRIPTION_MAX, required=False
+        description = checks.value(
+            check_text, description, "description", DESCRIPTION_MAX, required=False
         )
-    if url is not None:
-        endpoint.url = await _url(url, production)
+    checked_url = None if url is None else await checks.run_async(_url, url, production)
+    checks.done()
+    if chosen is not None:
+        endpoint.events = chosen
+    if description is not None:
+        endpoint.description = description
+    if checked_url is not None:
+        endpoint.url = checked_url
     if enabled is not None:
         endpoint.enabled = enabled
     after = _summary(endpoint)

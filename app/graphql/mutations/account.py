@@ -11,7 +11,7 @@ from app.db import tenant
 from app.domain.accounts import repository as accounts
 from app.domain.accounts import service
 from app.domain.accounts.service import DeletionPlan
-from app.domain.errors import Refusal
+from app.domain.errors import Refusal, UserErrorCode, every_refusal
 from app.graphql.context import Info
 from app.graphql.mutations.base import (
     Payload,
@@ -83,9 +83,9 @@ class AccountMutations:
                     confirmation=input.confirmation,
                     dry_run=input.dry_run,
                 )
-            except Refusal:
-                if input.confirmation == service.CONFIRMATION:  # SOLE_ADMIN: name the workspaces
-                    plan = await service.plan_deletion(s, viewer.user_id, ids, every)
+            except Refusal as refusal:
+                if any(r.code == UserErrorCode.SOLE_ADMIN for r in every_refusal(refusal)):
+                    plan = await service.plan_deletion(s, viewer.user_id, ids, every)  # name them
                     blocking.extend(plan.blocking)
                 raise
 
@@ -98,7 +98,7 @@ class AccountMutations:
                 dry_run=input.dry_run,
                 account=UserType.of(viewer.user),
                 blocking_workspaces=[WorkspaceType.of(w) for w in blocking],
-                user_errors=[UserError.of(refusal)],
+                user_errors=UserError.all_of(refusal, input),
             )
         await _forget_and_leave(info, every, ids if input.dry_run else None)
         return DeleteAccountPayload(

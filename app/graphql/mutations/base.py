@@ -17,7 +17,9 @@ Data flow: guard → resolver (decode input) → ``change(info, work)`` → serv
 app.domain (rules and writes; records the change through app.domain.changes; raises
 Refusal) → commit → the workspace's loaders are dropped so the payload reads the new
 state. A Refusal from anywhere in the resolver becomes the field's payload with
-``userErrors`` (``MutationField``), after the unit of work rolled back.
+``userErrors`` (``MutationField``), after the unit of work rolled back: a service runs
+all its checks (app.domain.errors.Checks) and raises them together, so the payload
+lists every problem, ordered by the input's fields (``UserError.all_of``).
 """
 
 from __future__ import annotations
@@ -31,10 +33,11 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.extensions import FieldExtension
 from strawberry.types.field import StrawberryField
+from strawberry.utils.str_converters import to_camel_case
 
 from app.auth.permissions import PermissionSet, parse_permission
 from app.domain.actor import Actor
-from app.domain.errors import Refusal
+from app.domain.errors import Refusal, every_refusal
 from app.domain.locks import lock_workspaces
 from app.domain.members.service import current_permissions
 from app.graphql.context import Context, Info
@@ -58,6 +61,31 @@ class UserError:
     @classmethod
     def of(cls, refusal: Refusal) -> UserError:
         return cls(code=refusal.code, message=refusal.message, field=refusal.field)
+
+    @classmethod
+    def all_of(cls, refusal: Refusal, input: Any) -> list[UserError]:
+        """Every problem ``refusal`` stands for, in the documented order: one about the
+        whole input first, then by the input's fields as the schema lists them (a list's
+        items by index), problems at the same place in the order their checks ran."""
+        fields = _input_fields(type(input))
+
+        def place(one: Refusal) -> tuple[int, int]:
+            path = one.field or []
+            if len(path) < 2:
+                return (-1, -1)
+            position = fields.index(path[1]) if path[1] in fields else len(fields)
+            item = int(path[2]) if len(path) > 2 and path[2].isdigit() else -1
+            return (position, item)
+
+        return [cls.of(one) for one in sorted(every_refusal(refusal), key=place)]
+
+
+def _input_fields(input_type: type) -> list[str]:
+    """The GraphQL names of an input type's fields, in the schema's order."""
+    definition = getattr(input_type, "__strawberry_definition__", None)
+    if definition is None:
+        return []
+    return [f.graphql_name or to_camel_case(f.python_name) for f in definition.fields]
 
 
 @strawberry.type(description="What every mutation payload carries.")
@@ -177,7 +205,7 @@ class MutationField(FieldExtension):
         try:
             return await next_(source, info, **kwargs)
         except Refusal as refusal:
-            return self.payload(user_errors=[UserError.of(refusal)])
+            return self.payload(user_errors=UserError.all_of(refusal, input))
         finally:
             _in_force.reset(token)
 
@@ -295,13 +323,16 @@ async def in_unit_of_work(
     return result
 
 
-def input_pk(global_id: str, type_name: str, field: Sequence[str | int]) -> int:
-    """The pk of an input ID that must name ``type_name``; NOT_FOUND otherwise."""
+# No row has this pk (they start at 1): what an ID of another type decodes to, so that the
+# service answers it exactly like an ID naming no row, among the rest of its checks.
+NO_ROW = 0
+
+
+def input_pk(global_id: str, type_name: str) -> int:
+    """The pk of an input ID that must name ``type_name``; ``NO_ROW`` for another type's."""
     kind, pk = decode_id(global_id)
-    if kind != type_name:
-        raise Refusal(UserErrorCode.NOT_FOUND, f"Not a {type_name} ID.", ["input", *field])
-    return pk
+    return pk if kind == type_name else NO_ROW
 
 
-def input_pks(global_ids: Sequence[str], type_name: str, field: str) -> list[int]:
-    return [input_pk(g, type_name, [field, i]) for i, g in enumerate(global_ids)]
+def input_pks(global_ids: Sequence[str], type_name: str) -> list[int]:
+    return [input_pk(g, type_name) for g in global_ids]

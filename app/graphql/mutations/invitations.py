@@ -95,12 +95,9 @@ async def _as_invitee(
     in the tenant context the viewer's memberships allow)."""
     ctx = info.context
     viewer = ctx.viewer
-    try:
-        invitation_id = input_pk(global_id, "Invitation", ["invitationId"])
-        async with ctx.db.session() as s:
-            found = await repository.invitation_addressed_to(s, invitation_id, viewer.user.email)
-    except Refusal:  # another type's ID: not an invitation of the viewer's
-        found = None
+    invitation_id = input_pk(global_id, "Invitation")  # another type's ID: found nothing
+    async with ctx.db.session() as s:
+        found = await repository.invitation_addressed_to(s, invitation_id, viewer.user.email)
     if found is None:
         await _leave(info)
         raise service.not_found()

@@ -154,8 +154,8 @@ class MemberMutations:
                 ws,
                 actor,
                 email=input.email,
-                role_id=input_pk(input.role_id, "Role", ["roleId"]) if input.role_id else None,
-                team_ids=input_pks(input.team_ids, "Team", "teamIds"),
+                role_id=input_pk(input.role_id, "Role") if input.role_id else None,
+                team_ids=input_pks(input.team_ids, "Team"),
             ),
         )
         return AddMemberPayload(invitation=await _invitation(info, invitation))
@@ -174,8 +174,8 @@ class MemberMutations:
                 actor,
                 member,
                 MemberChange(
-                    role_id=input_pk(input.role_id, "Role", ["roleId"]) if input.role_id else None,
-                    team_ids=input_pks(input.team_ids, "Team", "teamIds")
+                    role_id=input_pk(input.role_id, "Role") if input.role_id else None,
+                    team_ids=input_pks(input.team_ids, "Team")
                     if input.team_ids is not None
                     else None,
                 ),

@@ -7,16 +7,10 @@ import strawberry
 from app.domain.teams import service
 from app.graphql.access import TeamType
 from app.graphql.context import Info
-from app.graphql.ids import decode_id_of, encode_id
-from app.graphql.mutations.base import WORKSPACE, Payload, Target, change, mutation
+from app.graphql.ids import encode_id
+from app.graphql.mutations.base import WORKSPACE, Payload, Target, change, input_pks, mutation
 
 TEAM = Target("Team", "team_id", missing=service.team_not_found)
-
-
-def member_pks(global_ids: list[strawberry.ID]) -> list[int | None]:
-    """Member pks; None for an ID of another type, which the service answers like a
-    member that does not exist (no lookup tells the two apart)."""
-    return [decode_id_of(g, "Member") for g in global_ids]
 
 
 @strawberry.input(description="A new team.")
@@ -73,7 +67,7 @@ class TeamMutations:
                 actor,
                 name=input.name,
                 description=input.description,
-                member_ids=member_pks(input.member_ids),
+                member_ids=input_pks(input.member_ids, "Member"),
             ),
         )
         return CreateTeamPayload(team=TeamType.of(team))
@@ -93,7 +87,9 @@ class TeamMutations:
                 team,
                 name=input.name,
                 description=input.description,
-                member_ids=member_pks(input.member_ids) if input.member_ids is not None else None,
+                member_ids=input_pks(input.member_ids, "Member")
+                if input.member_ids is not None
+                else None,
             ),
         )
         return UpdateTeamPayload(team=TeamType.of(team))
