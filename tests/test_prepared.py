@@ -20,8 +20,10 @@ from sqlmodel import SQLModel, select
 from app.config import Settings
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.prepared import OUTSIDE_KEY, Prepared, any_of
+from app.db.rows import ANY_ROW
 from app.db.session import RequestDB
 from app.db.tenant import enter, key_of
+from app.domain.rows import MEMBER_ROW, TEAM_ROW, USER_ROW
 from app.domain.tenant import lean, scoped
 from app.models import Member, MemberStatus, Team, User
 from tests import factories
@@ -35,9 +37,14 @@ MEMBERS_OF = Prepared(
         ),
         Member,
     ).order_by(Member.id),
+    MEMBER_ROW,
 )
-EVERY_TEAM = Prepared("test_every_team", lambda _: lean(select(Team), Team).order_by(Team.id))
-TRANSACTION_ID = Prepared("test_txid", lambda _: sa.select(sa.func.txid_current().label("txid")))
+EVERY_TEAM = Prepared(
+    "test_every_team", lambda _: lean(select(Team), Team).order_by(Team.id), TEAM_ROW
+)
+TRANSACTION_ID = Prepared(
+    "test_txid", lambda _: sa.select(sa.func.txid_current().label("txid")), ANY_ROW
+)
 
 
 async def test_prepared_rows_have_the_orm_types(session: AsyncSession) -> None:
@@ -207,6 +214,7 @@ async def test_prepared_account_row_has_attribute_access(session: AsyncSession) 
     account = Prepared(
         "test_account",
         lambda _: lean(select(User), User).where(User.id == sa.bindparam("id", type_=sa.Integer)),
+        USER_ROW,
     )
     row = await account.first(session, id=ada)
     assert row is not None and (row.id, row.email, row.name) == (ada, "ada@acme.test", "Ada Admin")
@@ -290,7 +298,9 @@ async def test_prepared_reads_return_every_model_column_type_as_the_orm_does(
     await session.execute(table.insert(), [values, dict.fromkeys(values)])
     for i, name in enumerate(types):
         column = table.c[f"c{i}"]
-        read = Prepared(f"test_type_{i}", lambda _, c=column: sa.select(c).order_by(c.is_(None)))
+        read = Prepared(
+            f"test_type_{i}", lambda _, c=column: sa.select(c).order_by(c.is_(None)), ANY_ROW
+        )
         via_core = (await session.execute(sa.select(column).order_by(column.is_(None)))).all()
         rows = await read.all(session)
         assert [tuple(r) for r in rows] == [tuple(r) for r in via_core], name

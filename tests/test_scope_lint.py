@@ -17,7 +17,7 @@ does so
 - in ``join``/``outerjoin``/``select_from``/``add_columns``/``with_only_columns`` of a
   statement not started from a scoped helper;
 - as ``session.get(Model, …)``, a prepared read's ``Related(name, Model, on)`` join,
-  ``Model.__table__``, or SQL text anywhere.
+  ``Model.__table__`` (or ``table_of(Model)``, app/db/types.py), or SQL text anywhere.
 A column in ``where``/``order_by``/``join`` of a scoped statement is fine: it already
 starts from the workspace. "Started from" follows method chains, local variables
 (``stmt = scoped(…)``; ``stmt = stmt.where(…)``) and the module's functions that
@@ -263,6 +263,8 @@ class _Module:
                     yield node, f"join of {self._model(node.args[1])} (Related)"
                 elif name == "get" and node.args and self._model(node.args[0]):
                     yield node, f"session.get({self._model(node.args[0])})"
+                elif name == "table_of" and node.args and self._model(node.args[0]):
+                    yield node, f"table_of({self._model(node.args[0])}) (its __table__)"
                 elif name in WIDENING and not self._started_scoped(node):
                     hit = next((t for a in args if (t := self.touches(a))), None)
                     if hit:
@@ -403,6 +405,13 @@ def test_the_lint_catches_the_table_s_columns() -> None:
     assert _leak("return await session.execute(select(*Member.__table__.columns))") == [
         "app/domain/leaky.py:4 leak: Member.__table__",
         "app/domain/leaky.py:4 leak: raw select(Member.__table__)",
+    ]
+
+
+def test_the_lint_catches_a_table_read_through_table_of() -> None:
+    assert _leak("return await session.execute(select(*table_of(Member).columns))") == [
+        "app/domain/leaky.py:4 leak: raw select(Member)",
+        "app/domain/leaky.py:4 leak: table_of(Member) (its __table__)",
     ]
 
 

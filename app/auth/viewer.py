@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from app.auth.permissions import PermissionSet
 from app.models.enums import BuiltinRole
+from app.models.rows import UserRow, WorkspaceRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,14 +22,13 @@ class Membership:
     granted: tuple[str, ...]  # as stored (may contain wildcards)
     permissions: PermissionSet
     team_ids: frozenset[int]
-    # The workspace row as authentication read it, without the handbook
-    # (app.domain.members.repository.WorkspaceRow: the columns of Workspace).
-    workspace: Any
+    # The workspace row as authentication read it, without the handbook.
+    workspace: WorkspaceRow
 
 
 @dataclass(frozen=True, slots=True)
 class Viewer:
-    user: Any  # the account as a lean row: the columns of app.models.User
+    user: UserRow  # the account as a lean row
     memberships: Mapping[int, Membership]
     api_key_id: int | None = None  # set when authenticated by an API key
 

@@ -40,7 +40,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import itemgetter
-from typing import Any, NoReturn
+from typing import Any, Generic, NoReturn, TypeVar
 
 import asyncpg
 import orjson
@@ -48,11 +48,19 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.sql.base import ReadOnlyColumnCollection
+from sqlalchemy.sql.elements import KeyedColumnElement
+from sqlmodel import SQLModel
 
 from app.db.driver import begin_driver_transaction
 from app.db.failures import DatabaseUnavailable
+from app.db.rows import RowShape
+from app.db.types import table_of
 
 Builder = Callable[[str], sa.Select[Any]]  # dialect name -> statement
+R = TypeVar("R")
+# A table's columns by key (``table.c``).
+Columns = ReadOnlyColumnCollection[str, KeyedColumnElement[Any]]
 
 # The setting row-level security reads the tenant context from (app.db.tenant).
 CONTEXT_SETTING = "app.context"
@@ -96,12 +104,16 @@ def _result_processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | No
     return type_.dialect_impl(dialect).result_processor(dialect, code)  # type: ignore[no-any-return]
 
 
-class Prepared:
-    __slots__ = ("_build", "_compiled", "name")
+class Prepared(Generic[R]):
+    """A read whose rows are ``R``: ``row`` names the columns its statement must
+    select, checked when it first compiles (app.models.rows)."""
 
-    def __init__(self, name: str, build: Builder) -> None:
+    __slots__ = ("_build", "_compiled", "name", "row")
+
+    def __init__(self, name: str, build: Builder, row: RowShape[R]) -> None:
         self.name = name
         self._build = build
+        self.row = row
         self._compiled: dict[str, _Compiled] = {}
 
     def _compile(self, dialect: Dialect) -> _Compiled:
@@ -111,7 +123,8 @@ class Prepared:
         binds = [compiled.binds[n] for n in names]
         processors = [_result_processor(c.type, dialect) for c in stmt.selected_columns]
         result = tuple((i, p) for i, p in enumerate(processors) if p is not None)
-        keys = [c.key for c in stmt.selected_columns]
+        keys = [str(c.key) for c in stmt.selected_columns]
+        self.row.check(keys, self.name)
         in_context = None
         if _on_asyncpg(dialect):
             in_context = _IN_CONTEXT.format(sql=compiled.string, context=f"${len(names) + 1}")
@@ -122,7 +135,7 @@ class Prepared:
             defaults={n: b.effective_value for n, b in zip(names, binds, strict=True)},
             bind=tuple(b.type.dialect_impl(dialect).bind_processor(dialect) for b in binds),
             result=result or None,
-            row=namedtuple("Row", [str(k) for k in keys], rename=True),
+            row=namedtuple("Row", keys, rename=True),
         )
 
     def compiled(self, dialect: Dialect) -> _Compiled:
@@ -132,14 +145,14 @@ class Prepared:
             found = self._compiled[key] = self._compile(dialect)
         return found
 
-    async def all(self, session: AsyncSession, **params: Any) -> list[Any]:
+    async def all(self, session: AsyncSession, **params: Any) -> list[R]:
         if session.sync_session.get_transaction() is None:
             outside = session.info.get(OUTSIDE_KEY)
             if isinstance(outside, OutsideReads):
                 return await outside.run(self, params)
         return await self._run(await _link(session), params)
 
-    async def outside_transaction(self, engine: AsyncEngine, **params: Any) -> list[Any]:
+    async def outside_transaction(self, engine: AsyncEngine, **params: Any) -> list[R]:
         """Run on a pooled connection of its own, outside any transaction (PostgreSQL: no
         BEGIN/COMMIT round trips). Only for a read that needs no tenant context and no
         consistency with other statements: a request that reads nothing but the
@@ -155,7 +168,7 @@ class Prepared:
 
     async def _run(
         self, link: _Link, params: dict[str, Any], context: str | None = None
-    ) -> list[Any]:
+    ) -> list[R]:
         c = self.compiled(link.dialect)
         args = []
         for name, process in zip(c.params, c.bind, strict=True):
@@ -194,7 +207,7 @@ class Prepared:
             out.append(make(values))
         return out
 
-    async def first(self, session: AsyncSession, **params: Any) -> Any | None:
+    async def first(self, session: AsyncSession, **params: Any) -> R | None:
         rows = await self.all(session, **params)
         return rows[0] if rows else None
 
@@ -307,13 +320,13 @@ class OutsideReads:
         self.engine = engine
         self.context = context
 
-    async def run(self, statement: Prepared, params: dict[str, Any]) -> list[Any]:
+    async def run(self, statement: Prepared[R], params: dict[str, Any]) -> list[R]:
         return await _on_pooled_connection(self.engine, statement, params, self.context())
 
 
 async def _on_pooled_connection(
-    engine: AsyncEngine, statement: Prepared, params: dict[str, Any], context: str | None
-) -> list[Any]:
+    engine: AsyncEngine, statement: Prepared[R], params: dict[str, Any], context: str | None
+) -> list[R]:
     """``statement`` on a pooled connection of its own, outside any transaction."""
     if not _on_asyncpg(engine.dialect):
         assert context is None, "no tenant context outside a transaction but on asyncpg"
@@ -348,26 +361,26 @@ async def _on_pooled_connection(
     raise AssertionError("unreachable")
 
 
-_MEMO: dict[Hashable, Prepared] = {}
+_MEMO: dict[Hashable, Prepared[Any]] = {}
 
 
-def prepared(key: Hashable, build: Builder) -> Prepared:
+def prepared(key: Hashable, build: Builder, row: RowShape[R]) -> Prepared[R]:
     """The ``Prepared`` for ``key`` (a statement name plus whatever changes its text),
-    built by ``build`` on first use."""
-    found = _MEMO.get(key)
+    built by ``build`` on first use; its rows are ``row``'s (the same for one ``key``)."""
+    found: Prepared[R] | None = _MEMO.get(key)
     if found is None:
-        found = _MEMO[key] = Prepared(repr(key), build)
+        found = _MEMO[key] = Prepared(repr(key), build, row)
     return found
 
 
-def any_of(dialect: str, column: Any, name: str) -> sa.ColumnElement[bool]:
+def any_of(dialect: str, column: sa.ColumnElement[Any], name: str) -> sa.ColumnElement[bool]:
     """``column`` is one of the list bound as ``name``: one parameter whatever the
     list's length, so the statement's text never changes with it (PostgreSQL: an array
     and ``= ANY``; SQLite: a JSON array read by ``json_each``)."""
     if dialect == "postgresql":
-        return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(column.type)))  # type: ignore[no-any-return]
+        return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(column.type)))
     values = sa.func.json_each(sa.bindparam(name, type_=sa.JSON)).table_valued("value")
-    return column.in_(sa.select(values.c.value))  # type: ignore[no-any-return]
+    return column.in_(sa.select(values.c.value))
 
 
 class Related:
@@ -380,15 +393,15 @@ class Related:
     def __init__(
         self,
         name: str,
-        model: Any,
-        on: Callable[[Any], sa.ColumnElement[bool]],
+        model: type[SQLModel],
+        on: Callable[[Columns], sa.ColumnElement[bool]],
         *,
         outer: bool = False,
     ) -> None:
         """``on(columns)``: the join condition, given the joined table's columns;
         ``outer``: keep rows that have no such related row (a LEFT OUTER JOIN)."""
         self.name = name
-        self.table = sa.alias(model.__table__, name)
+        self.table = sa.alias(table_of(model), name)
         self.on = on(self.table.c)
         self.outer = outer
         self.keys = [c.key for c in self.table.columns]
@@ -430,7 +443,7 @@ class Nested:
     def __init__(
         self,
         name: str,
-        columns: Sequence[Any],  # a model's columns (SQLModel types them as their values)
+        columns: Sequence[sa.ColumnElement[Any]],
         narrow: Callable[[sa.Select[Any]], sa.Select[Any]],
     ) -> None:
         self.name = name

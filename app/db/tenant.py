@@ -45,6 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
 from app.db.prepared import CONTEXT_SETTING, Prepared
+from app.db.rows import ANY_ROW
 
 CONTEXT_KEY_OPTION = "harmony_context_key"
 # A context outlives its transaction by little: a request ends within its deadline, and a
@@ -62,6 +63,7 @@ _SET_CONTEXT_NOW = Prepared(
     lambda _dialect: sa.select(
         sa.func.set_config(CONTEXT_SETTING, sa.bindparam("context", type_=sa.String), True)
     ),
+    ANY_ROW,
 )
 
 

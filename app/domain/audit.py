@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
+from app.db.types import column_of
 from app.domain.pagination import Page, Window, count, fetch_page
 from app.domain.tenant import scoped
 from app.models import AuditEvent
@@ -21,7 +22,7 @@ class AuditFilter:
     since: datetime | None = None
 
 
-def _filtered(workspace_id: int, f: AuditFilter) -> Any:
+def _filtered(workspace_id: int, f: AuditFilter) -> SelectOfScalar[AuditEvent]:
     stmt = scoped(AuditEvent, workspace_id)
     if f.action is not None:
         stmt = stmt.where(AuditEvent.action == f.action)
@@ -40,7 +41,7 @@ async def events_page(
 ) -> Page[AuditEvent]:
     """Newest first."""
     return await fetch_page(
-        session, _filtered(workspace_id, f), (AuditEvent.id,), window, descending=True
+        session, _filtered(workspace_id, f), (column_of(AuditEvent.id),), window, descending=True
     )
 
 

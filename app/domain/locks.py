@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.models import Workspace
 
@@ -25,7 +26,7 @@ async def lock_workspaces(session: AsyncSession, workspace_ids: Iterable[int]) -
     ids = sorted(set(workspace_ids))
     if not ids:
         return
-    in_ids = Workspace.id.in_(ids)
+    in_ids = col(Workspace.id).in_(ids)
     if session.get_bind().dialect.name == "sqlite":
         await session.execute(
             sa.update(Workspace)
@@ -35,5 +36,5 @@ async def lock_workspaces(session: AsyncSession, workspace_ids: Iterable[int]) -
         )
         return
     await session.execute(
-        sa.select(Workspace.id).where(in_ids).order_by(Workspace.id).with_for_update()
+        sa.select(col(Workspace.id)).where(in_ids).order_by(col(Workspace.id)).with_for_update()
     )

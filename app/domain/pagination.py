@@ -18,15 +18,19 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar, cast, overload
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.db.prepared import Nested, Related, prepared
+from app.db.rows import RowShape
+from app.domain.rows import FOUND, TOTAL
 
 T = TypeVar("T")
+R = TypeVar("R")
+S = TypeVar("S", bound=sa.Select[Any])
 Key = tuple[Any, ...]
 # "earlier": rows at or before the ``after`` key; "later": at or after the ``before`` key.
 Side = Literal["earlier", "later"]
@@ -43,7 +47,7 @@ class Window:
     before: Key | None = None
     backward: bool = False
 
-    def check(self, order: Sequence[Any]) -> None:
+    def check(self, order: Sequence[object]) -> None:
         for key in (self.after, self.before):
             if key is not None and len(key) != len(order):
                 raise ValueError("cursor does not fit this list")
@@ -70,21 +74,25 @@ class Page(Generic[T]):
         return Page(items, self.keys, self.has_next, self.has_previous, self.related, self.beyond)
 
 
-def _row(order: Sequence[sa.ColumnElement[Any]]) -> Any:
+Order = Sequence[sa.ColumnElement[Any]]  # a list's order: columns, the last one unique
+Bounds = tuple[sa.Tuple | None, sa.Tuple | None]  # the SQL of the after and before keys
+
+
+def _row(order: Order) -> sa.Tuple:
     return sa.tuple_(*order)
 
 
-def _follows(order: Sequence[Any], bound: Any, descending: bool) -> sa.ColumnElement[bool]:
+def _follows(order: Order, bound: sa.Tuple, descending: bool) -> sa.ColumnElement[bool]:
     """Rows after ``bound`` in the list's order."""
-    return _row(order) < bound if descending else _row(order) > bound  # type: ignore[no-any-return]
+    return _row(order) < bound if descending else _row(order) > bound
 
 
-def _precedes(order: Sequence[Any], bound: Any, descending: bool) -> sa.ColumnElement[bool]:
+def _precedes(order: Order, bound: sa.Tuple, descending: bool) -> sa.ColumnElement[bool]:
     """Rows before ``bound`` in the list's order."""
-    return _row(order) > bound if descending else _row(order) < bound  # type: ignore[no-any-return]
+    return _row(order) > bound if descending else _row(order) < bound
 
 
-def _side(order: Sequence[Any], bound: Any, descending: bool, side: Side) -> Any:
+def _side(order: Order, bound: sa.Tuple, descending: bool, side: Side) -> sa.ColumnElement[bool]:
     """Rows at or before (``earlier``) / at or after (``later``) ``bound``."""
     row = _row(order)
     if (side == "earlier") != descending:
@@ -92,27 +100,38 @@ def _side(order: Sequence[Any], bound: Any, descending: bool, side: Side) -> Any
     return row >= bound
 
 
-def _literal(key: Key, order: Sequence[sa.ColumnElement[Any]]) -> Any:
+def _literal(key: Key, order: Order) -> sa.Tuple:
     return sa.tuple_(*(sa.literal(v, type_=c.type) for v, c in zip(key, order, strict=True)))
 
 
-def _bound(name: str, order: Sequence[sa.ColumnElement[Any]]) -> Any:
+def _literals(window: Window, order: Order) -> Bounds:
+    """The window's cursors as SQL literals (None: no such cursor)."""
+    after, before = window.after, window.before
+    return (
+        None if after is None else _literal(after, order),
+        None if before is None else _literal(before, order),
+    )
+
+
+def _bound(name: str, order: Order) -> sa.Tuple:
     return sa.tuple_(*(sa.bindparam(f"{name}_{i}", type_=c.type) for i, c in enumerate(order)))
 
 
-def windowed(
-    stmt: Any,
-    order: Sequence[sa.ColumnElement[Any]],
-    window: Window,
-    descending: bool,
-    bounds: tuple[Any, Any],
-) -> Any:
+def _key_name(column: sa.ColumnElement[Any]) -> str:
+    """The name a row of the select carries the column's value under."""
+    key = column.key
+    assert key is not None, f"an order column without a name: {column!r}"
+    return key
+
+
+def windowed(stmt: S, order: Order, window: Window, descending: bool, bounds: Bounds) -> S:
     """``stmt`` narrowed to the rows between the window's cursors (``bounds``: the SQL
-    of the after and before keys) and ordered the way the page reads them."""
+    of the after and before keys, None where the window has no such cursor) and ordered
+    the way the page reads them."""
     after, before = bounds
-    if window.after is not None:
+    if after is not None:
         stmt = stmt.where(_follows(order, after, descending))
-    if window.before is not None:
+    if before is not None:
         stmt = stmt.where(_precedes(order, before, descending))
     reverse = descending != window.backward
     return stmt.order_by(*(c.desc() if reverse else c.asc() for c in order))
@@ -131,19 +150,19 @@ def _flags(window: Window, more: bool) -> tuple[bool | None, bool | None]:
 
 
 def page_of(
-    rows: list[Any],
+    rows: list[T],
     window: Window,
-    order: Sequence[sa.ColumnElement[Any]],
+    order: Order,
     related: Sequence[Related | Nested] = (),
     beyond: Beyond = _never,
-) -> Page[Any]:
+) -> Page[T]:
     """``window.size + 1`` rows read (or fewer) in the window's direction: the page in
     the list's order, what lies beyond it, the cursor keys."""
     more = len(rows) > window.size
     rows = rows[: window.size]
     if window.backward:
         rows.reverse()
-    key_of = attrgetter(*(c.key for c in order))
+    key_of = attrgetter(*(_key_name(c) for c in order))
     keys = [key_of(r) for r in rows] if len(order) > 1 else [(key_of(r),) for r in rows]
     joined = {r.name: r.of(rows) for r in related}
     has_next, has_previous = _flags(window, more)
@@ -167,22 +186,44 @@ def page_of_whole(rows: Sequence[Any], key: Callable[[Any], Key], window: Window
     return Page([rows[i] for i in chosen], [keys[i] for i in chosen], has_next, has_previous)
 
 
+@overload
 async def fetch_page(
     session: AsyncSession,
     stmt: SelectOfScalar[T],
-    order: Sequence[sa.ColumnElement[Any]],
+    order: Order,
     window: Window,
     *,
     descending: bool = False,
-) -> Page[T]:
+) -> Page[T]: ...
+
+
+@overload
+async def fetch_page(
+    session: AsyncSession,
+    stmt: sa.Select[Any],
+    order: Order,
+    window: Window,
+    *,
+    descending: bool = False,
+) -> Page[Any]: ...  # a lean select's rows (app.domain.tenant.lean)
+
+
+async def fetch_page(
+    session: AsyncSession,
+    stmt: sa.Select[Any],
+    order: Order,
+    window: Window,
+    *,
+    descending: bool = False,
+) -> Page[Any]:
     """The rows of ``stmt`` in ``window`` of ``order``; one statement.
 
     ``order`` must end with a unique column so the order is total. Reads one row
     more than asked to learn whether more lie that way.
     """
     window.check(order)
-    bounds = tuple(None if k is None else _literal(k, order) for k in (window.after, window.before))
-    paged = windowed(stmt, order, window, descending, bounds).limit(window.size + 1)
+    paged = windowed(stmt, order, window, descending, _literals(window, order))
+    paged = paged.limit(window.size + 1)
     result = await session.execute(paged)
     # An ORM entity select yields entities; a lean one (app.domain.tenant.lean) yields rows.
     descriptions = paged.column_descriptions
@@ -202,14 +243,15 @@ async def prepared_page(
     session: AsyncSession,
     key: Hashable,
     build: Callable[[str], sa.Select[Any]],
-    order: Sequence[sa.ColumnElement[Any]],
+    order: Order,
     window: Window,
     *,
     descending: bool = False,
+    row: RowShape[R],
     related: Sequence[Related] = (),
     nested: Sequence[Nested] = (),
     **params: Any,
-) -> Page[Any]:
+) -> Page[R]:
     """``fetch_page`` for the hot lists, as a prepared statement (app.db.prepared):
     ``build(dialect)`` gives the filtered select with ``bindparam``s for ``params``;
     ``key`` names that shape (it must change whenever the statement's text would).
@@ -219,24 +261,28 @@ async def prepared_page(
     page is the same statement read the other way."""
     window.check(order)
 
-    def bounds() -> tuple[Any, Any]:  # built only when a statement is compiled
-        return _bound("after", order), _bound("before", order)
+    def bounds() -> Bounds:  # built only when a statement is compiled
+        return (
+            None if window.after is None else _bound("after", order),
+            None if window.before is None else _bound("before", order),
+        )
 
     def paged(dialect: str) -> sa.Select[Any]:
         stmt = build(dialect)
         for table in related:
             stmt = table.joined(stmt)
         stmt = stmt.add_columns(*(n.column(dialect) for n in nested))
-        return windowed(stmt, order, window, descending, bounds()).limit(  # type: ignore[no-any-return]
+        return windowed(stmt, order, window, descending, bounds()).limit(
             sa.bindparam("page_limit", type_=sa.Integer)
         )
 
     for name, cursor in (("after", window.after), ("before", window.before)):
         if cursor is not None:
             params.update({f"{name}_{i}": v for i, v in enumerate(cursor)})
-    joined = tuple(r.name for r in (*related, *nested))
+    parts: tuple[Related | Nested, ...] = (*related, *nested)
+    joined = tuple(r.name for r in parts)
     shape = (window.after is not None, window.before is not None, window.backward)
-    statement = prepared((key, joined, shape, descending), paged)
+    statement = prepared((key, joined, shape, descending), paged, row)
     rows = await statement.all(session, page_limit=window.size + 1, **params)
 
     async def beyond(s: AsyncSession, side: Side) -> bool:
@@ -245,29 +291,31 @@ async def prepared_page(
             condition = _side(order, bound, descending, side)
             return sa.select(build(dialect).where(condition).exists().label("found"))
 
-        row = await prepared(("beyond", key, side, descending), found).first(s, **params)
-        return bool(row and row.found)
+        read = prepared(("beyond", key, side, descending), found, FOUND)
+        answer = await read.first(s, **params)
+        return bool(answer and answer.found)
 
-    return page_of(rows, window, order, (*related, *nested), beyond)
+    return page_of(rows, window, order, parts, beyond)
 
 
 async def grouped_pages(
     session: AsyncSession,
-    stmt: Any,
-    parent: Any,
-    order: Sequence[sa.ColumnElement[Any]],
+    stmt: sa.Select[Any],
+    parent: sa.ColumnElement[int],
+    order: Order,
     window: Window,
     parents: Sequence[int],
-) -> dict[int, Page[Any]]:
+    row: RowShape[R],
+) -> dict[int, Page[R]]:
     """One page of the rows of ``stmt`` (a lean select) for each of ``parents`` (values of
     its column ``parent``), all in one statement: a window function numbers each parent's
     rows in the page's direction and keeps ``size + 1`` of each, so a list of parents
     with their pages costs the same whatever the number of parents. Rows come back as
-    rows of the selected columns. What lies beyond a cursor (``Page.beyond``) is read
+    rows of the selected columns, which must be ``row``'s. What lies beyond a cursor (``Page.beyond``) is read
     per parent, when asked: a nested list is rarely paged from a cursor for many
     parents at once."""
     window.check(order)
-    bounds = tuple(None if k is None else _literal(k, order) for k in (window.after, window.before))
+    bounds = _literals(window, order)
     reverse = window.backward  # the children lists are in ascending order
     rank = (
         sa.func.row_number()
@@ -283,9 +331,10 @@ async def grouped_pages(
         .where(ranked.c.rank_in_parent <= window.size + 1)
         .order_by(ranked.c.parent_key, ranked.c.rank_in_parent)
     )
-    found: dict[int, list[Any]] = {p: [] for p in parents}
-    for row in (await session.execute(outer)).all():
-        found[row.parent_key].append(row)
+    row.check(ranked.c.keys(), "grouped_pages")
+    found: dict[int, list[sa.Row[Any]]] = {p: [] for p in parents}
+    for r in (await session.execute(outer)).all():
+        found[r.parent_key].append(r)
 
     def beyond_of(parent_id: int) -> Beyond:
         async def beyond(s: AsyncSession, side: Side) -> bool:
@@ -298,11 +347,18 @@ async def grouped_pages(
 
         return beyond
 
-    return {p: page_of(rows, window, order, beyond=beyond_of(p)) for p, rows in found.items()}
+    # SQLAlchemy rows (attribute access) of the columns checked above: ``row``'s.
+    return {
+        p: page_of(cast("list[R]", rows), window, order, beyond=beyond_of(p))
+        for p, rows in found.items()
+    }
 
 
 async def grouped_counts(
-    session: AsyncSession, stmt: Any, parent: Any, parents: Sequence[int]
+    session: AsyncSession,
+    stmt: sa.Select[Any],
+    parent: sa.ColumnElement[int],
+    parents: Sequence[int],
 ) -> dict[int, int]:
     """How many rows of ``stmt`` each of ``parents`` has (its column ``parent``), in one
     statement."""
@@ -317,7 +373,7 @@ async def prepared_count(
 ) -> int:
     """How many rows ``build(dialect)`` selects, as a prepared statement (see
     ``prepared_page`` for ``key`` and ``params``)."""
-    statement = prepared(("count", key), lambda dialect: counted(build(dialect)))
+    statement = prepared(("count", key), lambda dialect: counted(build(dialect)), TOTAL)
     return int((await statement.all(session, **params))[0].total)
 
 
@@ -326,6 +382,6 @@ def counted(stmt: sa.Select[Any]) -> sa.Select[Any]:
     return sa.select(sa.func.count().label("total")).select_from(stmt.order_by(None).subquery())
 
 
-async def count(session: AsyncSession, stmt: SelectOfScalar[Any]) -> int:
+async def count(session: AsyncSession, stmt: sa.Select[Any]) -> int:
     total = await session.scalar(counted(stmt))
     return int(total or 0)

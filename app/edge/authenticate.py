@@ -4,7 +4,6 @@ to a Viewer, once per request."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +28,7 @@ from app.domain.members.repository import (
 )
 from app.domain.users.repository import user_row_by_id
 from app.models import UserStatus
+from app.models.rows import UserRow
 
 # lastUsedAt is a hint, not a log: write it at most once a minute per key.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -58,6 +58,7 @@ async def authenticate(
         # anything opens it, can then read no tenant row at all).
         user = await account_outside_transaction(db.engine, user_id)
         _require_signed_in(user, credential.issued_at)
+        assert user is not None
         return Viewer(user=user, memberships={})
     async with db.session() as session:
         return await _sign_in(session, user_id, credential.issued_at)
@@ -79,14 +80,15 @@ async def _sign_in(session: AsyncSession, user_id: int, issued_at: float) -> Vie
     return viewer
 
 
-def _require_active(user: Any) -> None:
+def _require_active(user: UserRow | None) -> None:
     if user is None or user.status != UserStatus.ACTIVE:
         raise AuthenticationError("Invalid token: the account is deactivated or does not exist.")
 
 
-def _require_signed_in(user: Any, issued_at: float) -> None:
+def _require_signed_in(user: UserRow | None, issued_at: float) -> None:
     """An ACTIVE account whose token was issued after its last signOutEverywhere."""
     _require_active(user)
+    assert user is not None
     ended = user.sessions_valid_after
     if ended is not None and issued_at <= ended.timestamp():
         raise AuthenticationError(
@@ -94,7 +96,7 @@ def _require_signed_in(user: Any, issued_at: float) -> None:
         )
 
 
-async def _active_user(session: AsyncSession, user_id: int) -> Any:
+async def _active_user(session: AsyncSession, user_id: int) -> UserRow:
     user = await user_row_by_id(session, user_id)
     _require_active(user)
     assert user is not None
@@ -102,17 +104,16 @@ async def _active_user(session: AsyncSession, user_id: int) -> Any:
 
 
 async def _viewer_for_user(
-    session: AsyncSession, user: Any, only_workspace: int | None = None
+    session: AsyncSession, user: UserRow, only_workspace: int | None = None
 ) -> Viewer:
     """The user's memberships as the session's tenant context lets it read them."""
-    assert user.id is not None
     rows = await memberships_of_user(session, user.id)
     if only_workspace is not None:
         rows = [r for r in rows if r.workspace_id == only_workspace]
     return _viewer_of(user, rows)
 
 
-def _viewer_of(user: Any, rows: list[MembershipRow]) -> Viewer:
+def _viewer_of(user: UserRow, rows: list[MembershipRow]) -> Viewer:
     return Viewer(user=user, memberships={row.workspace_id: membership_of(row) for row in rows})
 
 

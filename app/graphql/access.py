@@ -39,6 +39,7 @@ from app.graphql.pagination import (
 )
 from app.graphql.users import UserType, users_by_id
 from app.models import BuiltinRole, pk
+from app.models.rows import MemberRow, RoleRow, TeamRow
 
 # Where a connection's items sit below it, for look-ahead.
 ITEMS = (("nodes",), ("edges", "node"))
@@ -74,7 +75,7 @@ class RoleType(Node):
     builtin: bool = scoped_field("True for the built-in Admin and Member roles.")
 
     @classmethod
-    def of(cls, row: tables.Role) -> RoleType:
+    def of(cls, row: RoleRow | tables.Role) -> RoleType:
         key = pk(row)
         return cls(
             workspace_id=row.workspace_id,
@@ -139,7 +140,7 @@ class TeamType(Node):
     description: str = scoped_field("What the team does.")
 
     @classmethod
-    def of(cls, row: tables.Team) -> TeamType:
+    def of(cls, row: TeamRow | tables.Team) -> TeamType:
         key = pk(row)
         return cls(
             workspace_id=row.workspace_id,
@@ -297,7 +298,7 @@ async def _skip() -> None:
 async def members_of(
     info: Info,
     workspace_id: int,
-    rows: Sequence[tables.Member],
+    rows: Sequence[MemberRow | tables.Member],
     wanted: frozenset[str],
     related: Mapping[str, list[Any]] | None = None,
 ) -> list[MemberType]:

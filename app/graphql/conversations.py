@@ -34,6 +34,7 @@ from app.graphql.pagination import (
 )
 from app.graphql.users import UserType, user_or_none, users_by_id
 from app.models import pk
+from app.models.rows import ConversationRow
 
 CONVERSATIONS_READ = "conversations:read:own"  # the least scope; rows are filtered to the held one
 INSIGHTS_READ = "insights:read:own"
@@ -325,7 +326,7 @@ def _participants(
 async def conversations_of(
     info: Info,
     workspace_id: int,
-    rows: Sequence[tables.Conversation],
+    rows: Sequence[ConversationRow | tables.Conversation],
     wanted: frozenset[str],
     related: Mapping[str, list[Any]] | None = None,
 ) -> list[ConversationType]:

@@ -35,16 +35,24 @@ from app.models import (
     BuiltinRole,
     Conversation,
     ConversationInsight,
-    ConversationParticipant,
     Invitation,
     Member,
     Role,
     ShareLink,
     Team,
-    User,
     WebhookDelivery,
     WebhookEndpoint,
     pk,
+)
+from app.models.rows import (
+    ActionItemRow,
+    InsightRow,
+    MemberRow,
+    ParticipantRow,
+    RoleRow,
+    ShareLinkRow,
+    TeamRow,
+    UserRow,
 )
 
 K = TypeVar("K", bound=Hashable)
@@ -52,7 +60,7 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 # (parent id, window): one page of a parent's list (e.g. a team's members).
 PageKey = tuple[int, Window]
-GroupedPages = Callable[[AsyncSession, list[int], Window], Awaitable[dict[int, Page[Any]]]]
+GroupedPages = Callable[[AsyncSession, list[int], Window], Awaitable[dict[int, Page[V]]]]
 
 
 def in_key_order(keys: Sequence[K], rows: Iterable[V], key: Callable[[V], K]) -> list[V | None]:
@@ -68,17 +76,17 @@ def grouped(keys: Sequence[K], pairs: Iterable[tuple[K, V]]) -> list[list[V]]:
 
 
 def pages_by_window(
-    fetch: GroupedPages,
-) -> Callable[[AsyncSession, list[PageKey]], Awaitable[list[Page[Any]]]]:
+    fetch: GroupedPages[V],
+) -> Callable[[AsyncSession, list[PageKey]], Awaitable[list[Page[V]]]]:
     """A batch function of ``PageKey``s over ``fetch`` (the pages of several parents in
     one window, one statement): one statement per distinct window, in practice one per
     batch (every parent of a list asks with the same arguments)."""
 
-    async def load(s: AsyncSession, keys: list[PageKey]) -> list[Page[Any]]:
+    async def load(s: AsyncSession, keys: list[PageKey]) -> list[Page[V]]:
         by_window: dict[Window, list[int]] = defaultdict(list)
         for parent, window in keys:
             by_window[window].append(parent)
-        pages: dict[PageKey, Page[Any]] = {}
+        pages: dict[PageKey, Page[V]] = {}
         for window, parents in by_window.items():
             found = await fetch(s, parents, window)
             pages.update(((p, window), found[p]) for p in parents)
@@ -152,10 +160,9 @@ class Loader(DataLoader[K, V]):
                 future.set_result([values[k] for k in keys])
 
 
-class UserLoader(Loader[int, User | None]):
+class UserLoader(Loader[int, UserRow | None]):
     def __init__(self, db: RequestDB) -> None:
-        async def fetch(s: AsyncSession, ids: list[int]) -> list[User | None]:
-            # Lean rows with the columns of User (attribute access only).
+        async def fetch(s: AsyncSession, ids: list[int]) -> list[UserRow | None]:
             return in_key_order(ids, await users.users_by_ids(s, ids), lambda u: u.id)
 
         super().__init__(db, fetch)
@@ -168,29 +175,29 @@ class WorkspaceLoaders:
 
     active_admins: Loader[int, list[int]]  # the ACTIVE Admins' member ids
     member: Loader[int, Member | None]
-    role: Loader[int, Role | None]
-    team: Loader[int, Team | None]
-    teams_of_member: Loader[int, list[Team]]
+    role: Loader[int, RoleRow | None]
+    team: Loader[int, TeamRow | None]
+    teams_of_member: Loader[int, list[TeamRow]]
     role_member_count: Loader[int, int]
-    team_members: Loader[PageKey, Page[Any]]
+    team_members: Loader[PageKey, Page[MemberRow]]
     team_member_count: Loader[int, int]
     role_permissions: Loader[tuple[int, BuiltinRole | None], list[str]]
     conversation: Loader[int, Conversation | None]
     # conversation ids the viewer may share (within a share scope narrower than the read one)
     shareable: Loader[int, bool]
-    participants: Loader[int, list[tuple[ConversationParticipant, User | None]]]
+    participants: Loader[int, list[tuple[ParticipantRow, UserRow | None]]]
     insights: Loader[int, list[ConversationInsight]]
     action_items: Loader[int, list[ActionItem]]
     transcript: Loader[int, str | None]
     # The lists under each conversation, a page per conversation (PageKey), and their
     # lengths (by conversation id).
-    participants_page: Loader[PageKey, Page[Any]]
+    participants_page: Loader[PageKey, Page[ParticipantRow]]
     participant_count: Loader[int, int]
-    insights_page: Loader[PageKey, Page[Any]]
+    insights_page: Loader[PageKey, Page[InsightRow]]
     insight_count: Loader[int, int]
-    action_items_page: Loader[PageKey, Page[Any]]
+    action_items_page: Loader[PageKey, Page[ActionItemRow]]
     action_item_count: Loader[int, int]
-    share_links_page: Loader[PageKey, Page[Any]]
+    share_links_page: Loader[PageKey, Page[ShareLinkRow]]
     share_link_count: Loader[int, int]
     # "handbook" / "intelligence": the settings pages' parts asked for together, one read
     settings_pages: Loader[str, workspaces.SettingsPages]
@@ -224,18 +231,18 @@ class WorkspaceLoaders:
         async def member(s: AsyncSession, ids: list[int]) -> list[Member | None]:
             return in_key_order(ids, await members.members_by_ids(s, ws, ids), lambda m: m.id)  # type: ignore[arg-type,return-value]
 
-        async def role(s: AsyncSession, ids: list[int]) -> list[Role | None]:
+        async def role(s: AsyncSession, ids: list[int]) -> list[RoleRow | None]:
             return in_key_order(ids, await roles.role_rows_by_ids(s, ws, ids), lambda r: r.id)
 
-        async def team(s: AsyncSession, ids: list[int]) -> list[Team | None]:
+        async def team(s: AsyncSession, ids: list[int]) -> list[TeamRow | None]:
             return in_key_order(ids, await teams.team_rows_by_ids(s, ws, ids), lambda t: t.id)
 
-        async def teams_of_member(s: AsyncSession, ids: list[int]) -> list[list[Team]]:
+        async def teams_of_member(s: AsyncSession, ids: list[int]) -> list[list[TeamRow]]:
             return grouped(ids, await teams.teams_of_members(s, ws, ids))
 
         async def team_members(
             s: AsyncSession, team_ids: list[int], window: Window
-        ) -> dict[int, Page[Any]]:
+        ) -> dict[int, Page[MemberRow]]:
             return await members.members_pages_of_teams(s, ws, team_ids, window)
 
         async def settings_pages(
@@ -280,7 +287,7 @@ class WorkspaceLoaders:
 
         async def participants(
             s: AsyncSession, ids: list[int]
-        ) -> list[list[tuple[ConversationParticipant, User | None]]]:
+        ) -> list[list[tuple[ParticipantRow, UserRow | None]]]:
             rows = await conversations.participants_of(s, ws, ids)
             return grouped(ids, ((p.conversation_id, (p, u)) for p, u in rows))
 
@@ -304,7 +311,7 @@ class WorkspaceLoaders:
 
         async def insights_page(
             s: AsyncSession, ids: list[int], window: Window
-        ) -> dict[int, Page[Any]]:
+        ) -> dict[int, Page[InsightRow]]:
             if insight_visibility is None:
                 return {i: Page([], [], False) for i in ids}
             return await conversations.insight_pages(s, ws, ids, window, within=insights_within)

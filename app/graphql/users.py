@@ -20,6 +20,7 @@ from app.graphql.invitations import (
 from app.graphql.node import Node, node_id
 from app.graphql.pagination import After, Before, Connection, First, Last, page_window
 from app.models import pk
+from app.models.rows import UserRow
 
 if TYPE_CHECKING:
     from app.graphql.workspaces import WorkspaceType
@@ -54,7 +55,7 @@ class UserType(Node):
     created_at: datetime = strawberry.field(description="When the account was created.")
 
     @classmethod
-    def of(cls, row: tables.User) -> UserType:
+    def of(cls, row: UserRow | tables.User) -> UserType:
         key = pk(row)
         return cls(
             pk=key,
@@ -116,7 +117,7 @@ class UserType(Node):
         return await viewer_invitations_connection(info, window if own else None)
 
 
-def user_or_none(row: tables.User | None) -> UserType | None:
+def user_or_none(row: UserRow | tables.User | None) -> UserType | None:
     return UserType.of(row) if row is not None else None
 
 

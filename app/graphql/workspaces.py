@@ -33,6 +33,7 @@ from app.graphql.pagination import (
 from app.graphql.users import UserType, provide_viewer_workspaces, user_or_none
 from app.graphql.webhooks import WebhookFields
 from app.models import pk
+from app.models.rows import WorkspaceRow
 
 
 @strawberry.type(description="Colours used to brand the workspace.")
@@ -74,7 +75,7 @@ class IntelligenceSettings:
 @strawberry.type(description="The workspace's settings pages.")
 class WorkspaceSettings:
     workspace_id: strawberry.Private[int]
-    row: strawberry.Private[tables.Workspace]
+    row: strawberry.Private[WorkspaceRow | tables.Workspace]
 
     @scoped_field("General settings.", "organization:read:all")
     async def general(self, info: Info) -> GeneralSettings | None:
@@ -174,14 +175,14 @@ class IntegrationType:
     description="A sealed container of members, teams, roles, settings and conversations.",
 )
 class WorkspaceType(Node, AccessFields, ConversationFields, AdministrationFields, WebhookFields):
-    row: strawberry.Private[tables.Workspace]
+    row: strawberry.Private[WorkspaceRow | tables.Workspace]
     id: strawberry.ID = node_id("Workspace")
     slug: str = scoped_field("URL handle, unique across Harmony.")
     name: str = scoped_field("Organization name (the switcher shows it).")
     logo_url: str | None = scoped_field("Logo URL, if set.")
 
     @classmethod
-    def of(cls, row: tables.Workspace) -> WorkspaceType:
+    def of(cls, row: WorkspaceRow | tables.Workspace) -> WorkspaceType:
         return cls(
             row=row,
             id=strawberry.ID(encode_id("Workspace", pk(row))),

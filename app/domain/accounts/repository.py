@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.models import Member
 
@@ -25,5 +26,5 @@ async def membership_workspace_ids(session: AsyncSession, user_id: int) -> list[
             sa.func.harmony_viewer_membership_workspace_ids(type_=postgresql.ARRAY(sa.Integer))
         )
         return sorted((await session.execute(stmt)).scalar_one() or ())
-    found = sa.select(Member.workspace_id).where(Member.user_id == user_id).distinct()
+    found = sa.select(col(Member.workspace_id)).where(col(Member.user_id) == user_id).distinct()
     return sorted((await session.execute(found)).scalars())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.db.types import utcnow
 from app.models import ApiKey
@@ -13,6 +14,6 @@ from app.models import ApiKey
 async def revoke_keys_created_by(session: AsyncSession, user_id: int) -> None:
     await session.execute(
         sa.update(ApiKey)
-        .where(ApiKey.created_by_user_id == user_id, ApiKey.revoked_at.is_(None))
+        .where(col(ApiKey.created_by_user_id) == user_id, col(ApiKey.revoked_at).is_(None))
         .values(revoked_at=utcnow())
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.models import ApiKey, ApiKeySecret
 
@@ -31,8 +31,8 @@ async def api_key_by_secret(session: AsyncSession, prefix: str, secret_hash: str
         .join(
             ApiKeySecret,
             sa.and_(
-                ApiKeySecret.workspace_id == ApiKey.workspace_id,
-                ApiKeySecret.api_key_id == ApiKey.id,
+                col(ApiKeySecret.workspace_id) == ApiKey.workspace_id,
+                col(ApiKeySecret.api_key_id) == ApiKey.id,
             ),
         )
         .where(ApiKey.prefix == prefix, ApiKeySecret.secret_hash == secret_hash)

@@ -9,9 +9,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.auth.permissions import Scope
 from app.db.prepared import Nested, Prepared, Related, any_of
+from app.db.types import column_of, table_of
 from app.domain.pagination import (
     Page,
     Window,
@@ -20,7 +23,14 @@ from app.domain.pagination import (
     prepared_count,
     prepared_page,
 )
-from app.domain.tenant import lean, scoped
+from app.domain.rows import (
+    ACTION_ITEM_ROW,
+    CONVERSATION_ROW,
+    INSIGHT_ROW,
+    PARTICIPANT_ROW,
+    SHARE_LINK_ROW,
+)
+from app.domain.tenant import WorkspaceId, lean, scoped
 from app.models import (
     ActionItem,
     Conversation,
@@ -31,9 +41,17 @@ from app.models import (
     Team,
     User,
 )
+from app.models.rows import (
+    ActionItemRow,
+    ConversationRow,
+    InsightRow,
+    ParticipantRow,
+    ShareLinkRow,
+    UserRow,
+)
 
 # Newest first; id breaks ties so the order is total.
-CONVERSATION_ORDER = (Conversation.occurred_at, Conversation.id)
+CONVERSATION_ORDER = (column_of(Conversation.occurred_at), column_of(Conversation.id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +71,7 @@ class ConversationFilter:
     occurred_to: datetime | None = None
 
 
-def _visible(workspace_id: int, v: Visibility) -> sa.Select[tuple[Conversation]]:
+def _visible(workspace_id: int, v: Visibility) -> SelectOfScalar[Conversation]:
     stmt = scoped(Conversation, workspace_id)
     if v.scope >= Scope.ALL:
         return stmt
@@ -61,24 +79,27 @@ def _visible(workspace_id: int, v: Visibility) -> sa.Select[tuple[Conversation]]
 
 
 def _own_or_team(
-    workspace_id: Any, user_id: Any, team_ids: Any, scope: Scope
+    workspace_id: WorkspaceId,
+    user_id: int | sa.ColumnElement[int],
+    team_ids: Sequence[int] | sa.ColumnElement[bool] | None,
+    scope: Scope,
 ) -> sa.ColumnElement[bool]:
     """Hosted or attended by ``user_id`` (with ``Scope.TEAM`` and team ids: or held by
-    one of these teams). Values or bound parameters."""
+    one of these teams). Values or bound parameters (``team_ids``: the condition itself)."""
     own = sa.or_(
-        Conversation.host_user_id == user_id,
+        col(Conversation.host_user_id) == user_id,
         # scope: correlated to the conversation row, within its workspace_id
         sa.exists().where(
-            ConversationParticipant.workspace_id == workspace_id,
-            ConversationParticipant.conversation_id == Conversation.id,
-            ConversationParticipant.user_id == user_id,
+            col(ConversationParticipant.workspace_id) == workspace_id,
+            col(ConversationParticipant.conversation_id) == Conversation.id,
+            col(ConversationParticipant.user_id) == user_id,
         ),
     )
     if scope >= Scope.TEAM and team_ids is not None:
         teams = (
             team_ids
             if isinstance(team_ids, sa.ColumnElement)
-            else Conversation.team_id.in_(team_ids)
+            else col(Conversation.team_id).in_(team_ids)
         )
         return sa.or_(teams, own)
     return own
@@ -112,28 +133,31 @@ def _filter_params(
     return shape, values
 
 
-def _filtered(dialect: str, shape: tuple[Any, ...]) -> sa.Select[tuple[Conversation]]:
+def _filtered(dialect: str, shape: tuple[Any, ...]) -> SelectOfScalar[Conversation]:
     """Conversations of ``:workspace_id`` the shape's visibility reaches, with the
     filters it switches on, as bound parameters."""
     scope, team_ids, team_id, host, occurred_from, occurred_to = shape
-    workspace_id: Any = sa.bindparam("workspace_id", type_=sa.Integer)
+    workspace_id = sa.bindparam("workspace_id", type_=sa.Integer)
     stmt = scoped(Conversation, workspace_id)
-    # scope: __table__ only for a column's type (a bind parameter's), no SQL
-    occurred = Conversation.__table__.c.occurred_at.type
+    occurred = column_of(Conversation.occurred_at).type
     if scope < Scope.ALL:
-        teams = any_of(dialect, Conversation.team_id, "team_ids") if team_ids else None
+        teams = any_of(dialect, column_of(Conversation.team_id), "team_ids") if team_ids else None
         user_id = sa.bindparam("user_id", type_=sa.Integer)
         stmt = stmt.where(_own_or_team(workspace_id, user_id, teams, scope))
     if team_id:
-        stmt = stmt.where(Conversation.team_id == sa.bindparam("team_id", type_=sa.Integer))
+        stmt = stmt.where(col(Conversation.team_id) == sa.bindparam("team_id", type_=sa.Integer))
     if host:
         stmt = stmt.where(
-            Conversation.host_user_id == sa.bindparam("host_user_id", type_=sa.Integer)
+            col(Conversation.host_user_id) == sa.bindparam("host_user_id", type_=sa.Integer)
         )
     if occurred_from:
-        stmt = stmt.where(Conversation.occurred_at >= sa.bindparam("occurred_from", type_=occurred))
+        stmt = stmt.where(
+            col(Conversation.occurred_at) >= sa.bindparam("occurred_from", type_=occurred)
+        )
     if occurred_to:
-        stmt = stmt.where(Conversation.occurred_at < sa.bindparam("occurred_to", type_=occurred))
+        stmt = stmt.where(
+            col(Conversation.occurred_at) < sa.bindparam("occurred_to", type_=occurred)
+        )
     return stmt
 
 
@@ -158,7 +182,7 @@ async def conversations_page(
     window: Window,
     *,
     include: frozenset[str] = frozenset(),
-) -> Page[Any]:
+) -> Page[ConversationRow]:
     """A page of conversations as lean rows (the columns of Conversation); with
     ``include`` ("host", "team", "participants") the same statement reads each one's host
     account, team (None for a conversation without one) and participants (in id order,
@@ -171,6 +195,7 @@ async def conversations_page(
         CONVERSATION_ORDER,
         window,
         descending=True,
+        row=CONVERSATION_ROW,
         related=[r for r in (CONVERSATION_HOST, CONVERSATION_TEAM) if r.name in include],
         nested=[CONVERSATION_PARTICIPANTS] if CONVERSATION_PARTICIPANTS.name in include else [],
         **values,
@@ -189,7 +214,7 @@ async def conversations_count(
 async def conversations_by_ids(
     session: AsyncSession, workspace_id: int, v: Visibility, ids: Sequence[int]
 ) -> list[Conversation]:
-    stmt = _visible(workspace_id, v).where(Conversation.id.in_(ids))
+    stmt = _visible(workspace_id, v).where(col(Conversation.id).in_(ids))
     return list((await session.execute(stmt)).scalars())
 
 
@@ -206,21 +231,23 @@ PARTICIPANT_USER = Related(
 CONVERSATION_PARTICIPANTS = Nested(
     "participants",
     [
-        *ConversationParticipant.__table__.columns,
-        *(c.label(f"{PARTICIPANT_USER.name}__{c.key}") for c in User.__table__.columns),
+        *table_of(ConversationParticipant).columns,
+        *(c.label(f"{PARTICIPANT_USER.name}__{c.key}") for c in table_of(User).columns),
     ],
     lambda stmt: (
         stmt.select_from(ConversationParticipant)
-        .outerjoin(User, User.id == ConversationParticipant.user_id)
+        .outerjoin(User, col(User.id) == ConversationParticipant.user_id)
         .where(
-            ConversationParticipant.workspace_id == Conversation.workspace_id,
-            ConversationParticipant.conversation_id == Conversation.id,
+            col(ConversationParticipant.workspace_id) == Conversation.workspace_id,
+            col(ConversationParticipant.conversation_id) == Conversation.id,
         )
     ),
 )
 
 
-def participants_with_accounts(participants: Sequence[Any]) -> list[tuple[Any, Any]]:
+def participants_with_accounts(
+    participants: Sequence[ParticipantRow],
+) -> list[tuple[ParticipantRow, UserRow | None]]:
     """(participant, account or None for a guest) pairs of participant rows that carry
     their account's columns (``participants_of``, ``CONVERSATION_PARTICIPANTS``)."""
     return list(zip(participants, PARTICIPANT_USER.of(participants), strict=True))
@@ -229,18 +256,18 @@ def participants_with_accounts(participants: Sequence[Any]) -> list[tuple[Any, A
 def _participants_of(dialect: str) -> sa.Select[Any]:
     stmt = (
         scoped(ConversationParticipant, sa.bindparam("workspace_id", type_=sa.Integer))
-        .where(any_of(dialect, ConversationParticipant.conversation_id, "ids"))
-        .order_by(ConversationParticipant.id)
+        .where(any_of(dialect, column_of(ConversationParticipant.conversation_id), "ids"))
+        .order_by(col(ConversationParticipant.id))
     )
     return PARTICIPANT_USER.joined(lean(stmt, ConversationParticipant))
 
 
-_PARTICIPANTS_OF = Prepared("participants_of", _participants_of)
+_PARTICIPANTS_OF = Prepared("participants_of", _participants_of, PARTICIPANT_ROW)
 
 
 async def participants_of(
     session: AsyncSession, workspace_id: int, conversation_ids: Sequence[int]
-) -> list[tuple[Any, Any]]:
+) -> list[tuple[ParticipantRow, UserRow | None]]:
     """(participant, account or None for a guest) pairs as lean rows, participants in
     id order: one statement."""
     rows = await _PARTICIPANTS_OF.all(
@@ -259,12 +286,12 @@ async def insights_of(
     visibility reaches (insights may be readable at a narrower scope than conversations)."""
     stmt = (
         scoped(ConversationInsight, workspace_id)
-        .where(ConversationInsight.conversation_id.in_(conversation_ids))
-        .order_by(ConversationInsight.id)
+        .where(col(ConversationInsight.conversation_id).in_(conversation_ids))
+        .order_by(col(ConversationInsight.id))
     )
     if within is not None:
-        reachable = _visible(workspace_id, within).with_only_columns(Conversation.id)
-        stmt = stmt.where(ConversationInsight.conversation_id.in_(reachable))
+        reachable = _visible(workspace_id, within).with_only_columns(col(Conversation.id))
+        stmt = stmt.where(col(ConversationInsight.conversation_id).in_(reachable))
     return list((await session.execute(stmt)).scalars())
 
 
@@ -273,8 +300,8 @@ async def action_items_of(
 ) -> list[ActionItem]:
     stmt = (
         scoped(ActionItem, workspace_id)
-        .where(ActionItem.conversation_id.in_(conversation_ids))
-        .order_by(ActionItem.id)
+        .where(col(ActionItem.conversation_id).in_(conversation_ids))
+        .order_by(col(ActionItem.id))
     )
     return list((await session.execute(stmt)).scalars())
 
@@ -283,7 +310,7 @@ async def transcripts_of(
     session: AsyncSession, workspace_id: int, conversation_ids: Sequence[int]
 ) -> list[ConversationTranscript]:
     stmt = scoped(ConversationTranscript, workspace_id).where(
-        ConversationTranscript.conversation_id.in_(conversation_ids)
+        col(ConversationTranscript.conversation_id).in_(conversation_ids)
     )
     return list((await session.execute(stmt)).scalars())
 
@@ -291,40 +318,41 @@ async def transcripts_of(
 # --- the lists under each conversation, paged per conversation (grouped_pages) ---------
 
 
-def _participants(workspace_id: int) -> Any:
+def _participants(workspace_id: int) -> sa.Select[Any]:
     """Participants as lean rows with their accounts' columns (``participants_with_accounts``)."""
     return PARTICIPANT_USER.joined(
         lean(scoped(ConversationParticipant, workspace_id), ConversationParticipant)
     )
 
 
-def _insights(workspace_id: int, within: Visibility | None) -> Any:
+def _insights(workspace_id: int, within: Visibility | None) -> sa.Select[Any]:
     stmt = lean(scoped(ConversationInsight, workspace_id), ConversationInsight)
     if within is not None:
-        reachable = _visible(workspace_id, within).with_only_columns(Conversation.id)
-        stmt = stmt.where(ConversationInsight.conversation_id.in_(reachable))
+        reachable = _visible(workspace_id, within).with_only_columns(col(Conversation.id))
+        stmt = stmt.where(col(ConversationInsight.conversation_id).in_(reachable))
     return stmt
 
 
-def _action_items(workspace_id: int) -> Any:
+def _action_items(workspace_id: int) -> sa.Select[Any]:
     return lean(scoped(ActionItem, workspace_id), ActionItem)
 
 
-def _share_links(workspace_id: int) -> Any:
+def _share_links(workspace_id: int) -> sa.Select[Any]:
     return lean(scoped(ShareLink, workspace_id), ShareLink)
 
 
 async def participant_pages(
     session: AsyncSession, workspace_id: int, conversation_ids: Sequence[int], window: Window
-) -> dict[int, Page[Any]]:
+) -> dict[int, Page[ParticipantRow]]:
     """A page of participants (id order, each with its account's columns) per conversation."""
     return await grouped_pages(
         session,
         _participants(workspace_id),
-        ConversationParticipant.conversation_id,
-        (ConversationParticipant.id,),
+        column_of(ConversationParticipant.conversation_id),
+        (column_of(ConversationParticipant.id),),
         window,
         conversation_ids,
+        PARTICIPANT_ROW,
     )
 
 
@@ -334,7 +362,7 @@ async def participant_counts(
     return await grouped_counts(
         session,
         lean(scoped(ConversationParticipant, workspace_id), ConversationParticipant),
-        ConversationParticipant.conversation_id,
+        column_of(ConversationParticipant.conversation_id),
         conversation_ids,
     )
 
@@ -345,15 +373,16 @@ async def insight_pages(
     conversation_ids: Sequence[int],
     window: Window,
     within: Visibility | None = None,
-) -> dict[int, Page[Any]]:
+) -> dict[int, Page[InsightRow]]:
     """A page of insights (id order) per conversation; ``within`` as for ``insights_of``."""
     return await grouped_pages(
         session,
         _insights(workspace_id, within),
-        ConversationInsight.conversation_id,
-        (ConversationInsight.id,),
+        column_of(ConversationInsight.conversation_id),
+        (column_of(ConversationInsight.id),),
         window,
         conversation_ids,
+        INSIGHT_ROW,
     )
 
 
@@ -366,22 +395,23 @@ async def insight_counts(
     return await grouped_counts(
         session,
         _insights(workspace_id, within),
-        ConversationInsight.conversation_id,
+        column_of(ConversationInsight.conversation_id),
         conversation_ids,
     )
 
 
 async def action_item_pages(
     session: AsyncSession, workspace_id: int, conversation_ids: Sequence[int], window: Window
-) -> dict[int, Page[Any]]:
+) -> dict[int, Page[ActionItemRow]]:
     """A page of action items (id order) per conversation."""
     return await grouped_pages(
         session,
         _action_items(workspace_id),
-        ActionItem.conversation_id,
-        (ActionItem.id,),
+        column_of(ActionItem.conversation_id),
+        (column_of(ActionItem.id),),
         window,
         conversation_ids,
+        ACTION_ITEM_ROW,
     )
 
 
@@ -389,27 +419,31 @@ async def action_item_counts(
     session: AsyncSession, workspace_id: int, conversation_ids: Sequence[int]
 ) -> dict[int, int]:
     return await grouped_counts(
-        session, _action_items(workspace_id), ActionItem.conversation_id, conversation_ids
+        session,
+        _action_items(workspace_id),
+        column_of(ActionItem.conversation_id),
+        conversation_ids,
     )
 
 
 async def share_link_in(session: AsyncSession, workspace_id: int, link_id: int) -> ShareLink | None:
     """The share link with this id in the workspace (the entity, to delete it)."""
-    stmt = scoped(ShareLink, workspace_id).where(ShareLink.id == link_id)
+    stmt = scoped(ShareLink, workspace_id).where(col(ShareLink.id) == link_id)
     return (await session.execute(stmt)).scalars().first()
 
 
 async def share_link_pages(
     session: AsyncSession, workspace_id: int, conversation_ids: Sequence[int], window: Window
-) -> dict[int, Page[Any]]:
+) -> dict[int, Page[ShareLinkRow]]:
     """A page of share links (oldest first) per conversation."""
     return await grouped_pages(
         session,
         _share_links(workspace_id),
-        ShareLink.conversation_id,
-        (ShareLink.id,),
+        column_of(ShareLink.conversation_id),
+        (column_of(ShareLink.id),),
         window,
         conversation_ids,
+        SHARE_LINK_ROW,
     )
 
 
@@ -417,5 +451,5 @@ async def share_link_counts(
     session: AsyncSession, workspace_id: int, conversation_ids: Sequence[int]
 ) -> dict[int, int]:
     return await grouped_counts(
-        session, _share_links(workspace_id), ShareLink.conversation_id, conversation_ids
+        session, _share_links(workspace_id), column_of(ShareLink.conversation_id), conversation_ids
     )

@@ -22,14 +22,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
-from sqlmodel import select
+from sqlmodel import col, select
 
-from app.db.types import UTCDateTime
+from app.db.types import UTCDateTime, column_of, id_column
 from app.domain.pagination import Page, Window, count, fetch_page
 from app.domain.tenant import lean, scoped
 from app.models import BuiltinRole, Invitation, Member, Role, User, Workspace
 
-INVITATION_ORDER = (Invitation.id,)
+INVITATION_ORDER = (column_of(Invitation.id),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +50,7 @@ class InvitationView:
     invited_by_name: str
 
     @classmethod
-    def of(cls, row: Any) -> InvitationView:
+    def of(cls, row: sa.Row[Any]) -> InvitationView:
         return cls(
             id=row.id,
             workspace_id=row.workspace_id,
@@ -66,34 +66,37 @@ class InvitationView:
 
 
 # scope: correlated subqueries, each matching the invitation row's own workspace_id
-def _labels() -> list[Any]:
+def _labels() -> list[sa.Label[Any]]:
     """The names shown with an invitation, as subqueries correlated to its row (all
     within the invitation's own workspace, but for the inviter's account)."""
     member_role = aliased(Role)
     return [
-        sa.select(Workspace.name)
-        .where(Workspace.id == Invitation.workspace_id)
+        sa.select(col(Workspace.name))
+        .where(col(Workspace.id) == Invitation.workspace_id)
         .scalar_subquery()
         .label("workspace_name"),
         sa.func.coalesce(
-            sa.select(Role.name)
-            .where(Role.workspace_id == Invitation.workspace_id, Role.id == Invitation.role_id)
-            .scalar_subquery(),
-            sa.select(member_role.name)
+            sa.select(col(Role.name))
             .where(
-                member_role.workspace_id == Invitation.workspace_id,
-                member_role.builtin == BuiltinRole.MEMBER,
+                col(Role.workspace_id) == Invitation.workspace_id,
+                col(Role.id) == Invitation.role_id,
+            )
+            .scalar_subquery(),
+            sa.select(col(member_role.name))
+            .where(
+                col(member_role.workspace_id) == Invitation.workspace_id,
+                col(member_role.builtin) == BuiltinRole.MEMBER,
             )
             .scalar_subquery(),
         ).label("role_name"),
-        sa.select(User.name)
-        .where(User.id == Invitation.invited_by_user_id)
+        sa.select(col(User.name))
+        .where(col(User.id) == Invitation.invited_by_user_id)
         .scalar_subquery()
         .label("invited_by_name"),
     ]
 
 
-def _views(workspace_id: int) -> Any:
+def _views(workspace_id: int) -> sa.Select[Any]:
     return lean(scoped(Invitation, workspace_id), Invitation).add_columns(*_labels())
 
 
@@ -112,7 +115,9 @@ async def invitations_count(session: AsyncSession, workspace_id: int) -> int:
 async def invitation_views_by_ids(
     session: AsyncSession, workspace_id: int, ids: Sequence[int]
 ) -> list[InvitationView]:
-    stmt = _views(workspace_id).where(Invitation.id.in_(list(ids))).order_by(Invitation.id)
+    stmt = (
+        _views(workspace_id).where(col(Invitation.id).in_(list(ids))).order_by(col(Invitation.id))
+    )
     return [InvitationView.of(r) for r in (await session.execute(stmt)).all()]
 
 
@@ -137,7 +142,7 @@ async def member_with_email(session: AsyncSession, workspace_id: int, email: str
     the workspace sees anyway (it lists its members), unlike any account outside it."""
     stmt = (
         scoped(Member, workspace_id)
-        .join(User, User.id == Member.user_id)
+        .join(User, col(User.id) == Member.user_id)
         .where(sa.func.lower(User.email) == email.strip().lower())
     )
     return (await session.execute(stmt)).scalars().first()
@@ -178,7 +183,9 @@ _VIEWER_INVITATIONS = sa.text("SELECT * FROM harmony_viewer_invitations()").colu
 
 # scope: the invitee's own invitations across workspaces, by their account's e-mail (SQLite;
 #   PostgreSQL asks harmony_viewer_invitations)
-def _addressed_to(session: AsyncSession, email: str) -> tuple[Any, Any]:
+def _addressed_to(
+    session: AsyncSession, email: str
+) -> tuple[sa.Select[Any], sa.ColumnElement[int]]:
     """Pending invitations addressed to ``email`` (the viewer's own account's,
     case-insensitively), across workspaces, as a select of InvitationView's columns, and
     its id column (their order). On PostgreSQL the database takes the address from the
@@ -191,7 +198,7 @@ def _addressed_to(session: AsyncSession, email: str) -> tuple[Any, Any]:
         .add_columns(*_labels())
         .where(sa.func.lower(Invitation.email) == email.strip().lower())
     )
-    return stmt, Invitation.id
+    return stmt, id_column(Invitation)
 
 
 async def invitations_addressed_to(session: AsyncSession, email: str) -> list[InvitationView]:

@@ -3,19 +3,23 @@ memberships, which are read by user id to learn which workspaces they may see.""
 
 from __future__ import annotations
 
-from collections import namedtuple
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
-from app.db.prepared import Nested, Prepared, Related
-from app.db.tenant import CONTEXT_SETTING, key_of, signed_credential
+from app.db.prepared import CONTEXT_SETTING, Nested, Prepared, Related
+from app.db.rows import RowShape
+from app.db.tenant import key_of, signed_credential
+from app.db.types import column_of, table_of
 from app.domain.pagination import Page, Window, grouped_pages, prepared_count, prepared_page
+from app.domain.rows import MEMBER_ROW, USER_ROW
 from app.domain.tenant import lean, scoped
 from app.models import (
     BuiltinRole,
@@ -28,8 +32,9 @@ from app.models import (
     User,
     Workspace,
 )
+from app.models.rows import MemberRow, UserRow, WorkspaceRow
 
-MEMBER_ORDER = (Member.id,)
+MEMBER_ORDER = (column_of(Member.id),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +45,7 @@ class MemberFilter:
     search: str | None = None  # case-insensitive substring of the user's name or email
 
 
-def _list_of(dialect: str, column: Any) -> Any:
+def _list_of(dialect: str, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
     """An aggregate of ``column`` as a list: an array on PostgreSQL (no JSON to
     decode), a JSON array on SQLite. NULL over no rows."""
     if dialect == "postgresql":
@@ -50,8 +55,20 @@ def _list_of(dialect: str, column: Any) -> Any:
 
 # The workspace row a membership carries (without the handbook, which can be long).
 # scope: the workspace's columns, selected per membership (joined on Member.workspace_id)
-WORKSPACE_COLUMNS = tuple(c for c in Workspace.__table__.columns if c.key != "handbook")
-WorkspaceRow = namedtuple("WorkspaceRow", [c.key for c in WORKSPACE_COLUMNS])
+WORKSPACE_COLUMNS = tuple(c for c in table_of(Workspace).columns if c.key != "handbook")
+
+
+class MembershipWorkspace(NamedTuple):
+    """A workspace as a membership carries it: WORKSPACE_COLUMNS, in their order
+    (a ``WorkspaceRow``)."""
+
+    id: int
+    slug: str
+    name: str
+    logo_url: str | None
+    brand_primary_color: str | None
+    brand_accent_color: str | None
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,51 +79,100 @@ class MembershipRow:
     builtin: BuiltinRole | None
     team_ids: frozenset[int]
     permissions: list[str]  # the role's stored permission strings, sorted
-    workspace: Any  # WorkspaceRow
+    workspace: WorkspaceRow
 
 
 # scope: the viewer's own memberships, by user id, before the workspace is known (authentication;
 #   under RLS only the viewer's workspaces); joins match workspace_id
-def _memberships_of_user(dialect: str, user_id: Any = None) -> sa.Select[Any]:
+def _memberships_of_user(
+    dialect: str, user_id: sa.ColumnElement[int] | None = None
+) -> sa.Select[Any]:
     """The memberships of ``user_id`` (an expression; by default the bound ``:user_id``)."""
     if user_id is None:
         user_id = sa.bindparam("user_id", type_=sa.Integer)
     team_ids = (
-        sa.select(_list_of(dialect, TeamMember.team_id))
-        .where(TeamMember.workspace_id == Member.workspace_id, TeamMember.member_id == Member.id)
+        sa.select(_list_of(dialect, column_of(TeamMember.team_id)))
+        .where(
+            col(TeamMember.workspace_id) == Member.workspace_id,
+            col(TeamMember.member_id) == Member.id,
+        )
         .scalar_subquery()
     )
     permissions = (
-        sa.select(_list_of(dialect, RolePermission.permission))
-        .where(RolePermission.workspace_id == Role.workspace_id, RolePermission.role_id == Role.id)
+        sa.select(_list_of(dialect, column_of(RolePermission.permission)))
+        .where(
+            col(RolePermission.workspace_id) == Role.workspace_id,
+            col(RolePermission.role_id) == Role.id,
+        )
         .scalar_subquery()
     )
     stmt: sa.Select[Any] = (
         sa.select(
-            Member.workspace_id,
-            Member.id.label("member_id"),
-            Role.id.label("role_id"),
-            Role.builtin,
+            col(Member.workspace_id),
+            col(Member.id).label("member_id"),
+            col(Role.id).label("role_id"),
+            col(Role.builtin),
             team_ids.label("team_ids"),
             permissions.label("permissions"),
             *(c.label(f"ws_{c.key}") for c in WORKSPACE_COLUMNS),
         )
-        .join(Role, sa.and_(Role.workspace_id == Member.workspace_id, Role.id == Member.role_id))
-        .join(Workspace, Workspace.id == Member.workspace_id)
-        .where(
-            Member.user_id == user_id,
-            Member.status == MemberStatus.ACTIVE,
+        .join(
+            Role,
+            sa.and_(col(Role.workspace_id) == Member.workspace_id, col(Role.id) == Member.role_id),
         )
-        .order_by(Member.workspace_id)
+        .join(Workspace, col(Workspace.id) == Member.workspace_id)
+        .where(
+            col(Member.user_id) == user_id,
+            col(Member.status) == MemberStatus.ACTIVE,
+        )
+        .order_by(col(Member.workspace_id))
     )
     return stmt
 
 
-_MEMBERSHIPS_OF_USER = Prepared("memberships_of_user", _memberships_of_user)
+class MembershipColumns(Protocol):
+    """A row of ``_memberships_of_user`` (and its ``ws_<column>`` of the workspace)."""
+
+    @property
+    def workspace_id(self) -> int: ...
+
+    @property
+    def member_id(self) -> int: ...
+
+    @property
+    def role_id(self) -> int: ...
+
+    @property
+    def builtin(self) -> BuiltinRole | None: ...
+
+    @property
+    def team_ids(self) -> list[int] | None: ...
+
+    @property
+    def permissions(self) -> list[str] | None: ...
+
+
+class SignedIn(UserRow, Protocol):
+    """The account signing in, with the workspaces of its ACTIVE memberships."""
+
+    @property
+    def workspace_ids(self) -> list[int] | None: ...
+
+
+class SignedInWithMemberships(SignedIn, MembershipColumns, Protocol):
+    """PostgreSQL's sign-in rows: the account on each row of its memberships (their
+    columns None when it has none)."""
+
+
+_MEMBERSHIPS_OF_USER = Prepared(
+    "memberships_of_user",
+    _memberships_of_user,
+    RowShape[MembershipColumns](MembershipColumns),
+)
 _MEMBERSHIP_KEYS = [str(c.key) for c in _memberships_of_user("postgresql").selected_columns]
 
 
-def _membership(r: Any) -> MembershipRow:
+def _membership(r: MembershipColumns) -> MembershipRow:
     return MembershipRow(
         workspace_id=r.workspace_id,
         member_id=r.member_id,
@@ -114,7 +180,7 @@ def _membership(r: Any) -> MembershipRow:
         builtin=r.builtin,
         team_ids=frozenset(r.team_ids or ()),
         permissions=sorted(r.permissions or ()),
-        workspace=WorkspaceRow._make(getattr(r, f"ws_{c.key}") for c in WORKSPACE_COLUMNS),
+        workspace=MembershipWorkspace._make(getattr(r, f"ws_{c.key}") for c in WORKSPACE_COLUMNS),
     )
 
 
@@ -131,16 +197,16 @@ def _sign_in(dialect: str) -> sa.Select[Any]:
     if dialect != "postgresql":
         user_id = sa.bindparam("user_id", type_=sa.Integer)
         ids = (
-            sa.select(_list_of(dialect, Member.workspace_id))
-            .where(Member.user_id == User.id, Member.status == MemberStatus.ACTIVE)
+            sa.select(_list_of(dialect, column_of(Member.workspace_id)))
+            .where(col(Member.user_id) == User.id, col(Member.status) == MemberStatus.ACTIVE)
             .scalar_subquery()
         )
-        account = lean(select(User), User).where(User.id == user_id)
-        return account.add_columns(ids.label("workspace_ids"))  # type: ignore[no-any-return]
+        account = lean(select(User), User).where(col(User.id) == user_id)
+        return account.add_columns(ids.label("workspace_ids"))
     # harmony_sign_in (migration 0003) verifies the gateway's signed credential, sets the
     # transaction's tenant context (the user's ACTIVE memberships, signed by the database)
     # and returns the account; the context is read back for its workspace ids.
-    columns = list(User.__table__.columns)
+    columns = list(table_of(User).columns)
     signed_in = sa.func.harmony_sign_in(sa.bindparam("credential", type_=sa.String)).table_valued(
         *(sa.column(c.name, c.type) for c in columns), name="account"
     )
@@ -163,7 +229,11 @@ def _sign_in(dialect: str) -> sa.Select[Any]:
     )
 
 
-_SIGN_IN = Prepared("sign_in", _sign_in)
+# One statement per dialect (``_sign_in``), whose rows differ.
+_SIGN_IN = Prepared("sign_in", _sign_in, RowShape[SignedIn](SignedIn))
+_SIGN_IN_WITH_MEMBERSHIPS = Prepared(
+    "sign_in", _sign_in, RowShape[SignedInWithMemberships](SignedInWithMemberships)
+)
 
 
 def _sign_in_params(bind: Any, user_id: int) -> dict[str, Any]:
@@ -174,7 +244,7 @@ def _sign_in_params(bind: Any, user_id: int) -> dict[str, Any]:
 
 async def sign_in(
     session: AsyncSession, user_id: int
-) -> tuple[Any, list[int], list[MembershipRow] | None]:
+) -> tuple[SignedIn | None, list[int], list[MembershipRow] | None]:
     """The account (a lean row), the workspaces where it holds an ACTIVE membership
     (ascending) and, on PostgreSQL, those memberships (None on SQLite: read them with
     ``memberships_of_user``), in one statement; on PostgreSQL the same statement enters
@@ -186,31 +256,35 @@ async def sign_in(
     ``harmony_sign_in``, a SECURITY DEFINER function of migration 0003 that acts only on
     a credential the gateway signed (app.db.tenant.signed_credential).
     """
-    rows = await _SIGN_IN.all(session, **_sign_in_params(session.get_bind(), user_id))
+    bind = session.get_bind()
+    params = _sign_in_params(bind, user_id)
+    if bind.dialect.name != "postgresql":  # SQLite: the memberships are the next statement
+        account = await _SIGN_IN.first(session, **params)
+        if account is None or account.id is None:
+            return None, [], None
+        return account, sorted(account.workspace_ids or ()), None
+    rows = await _SIGN_IN_WITH_MEMBERSHIPS.all(session, **params)
     if not rows or rows[0].id is None:  # (harmony_sign_in answers NULLs for no account)
         return None, [], None
-    row = rows[0]
-    if "member_id" not in row._fields:  # SQLite: the memberships are the next statement
-        return row, sorted(row.workspace_ids or ()), None
     memberships = [_membership(r) for r in rows if r.member_id is not None]
-    return row, sorted(row.workspace_ids or ()), memberships
+    return rows[0], sorted(rows[0].workspace_ids or ()), memberships
 
 
 def _account(dialect: str) -> sa.Select[Any]:
     if dialect != "postgresql":
         user_id = sa.bindparam("user_id", type_=sa.Integer)
-        return lean(select(User), User).where(User.id == user_id)  # type: ignore[no-any-return]
-    columns = list(User.__table__.columns)
+        return lean(select(User), User).where(col(User.id) == user_id)
+    columns = list(table_of(User).columns)
     account = sa.func.harmony_account(sa.bindparam("credential", type_=sa.String)).table_valued(
         *(sa.column(c.name, c.type) for c in columns), name="account"
     )
     return sa.select(*(account.c[c.name].label(c.key) for c in columns))
 
 
-_ACCOUNT = Prepared("account", _account)
+_ACCOUNT = Prepared("account", _account, USER_ROW)
 
 
-async def account_outside_transaction(engine: AsyncEngine, user_id: int) -> Any | None:
+async def account_outside_transaction(engine: AsyncEngine, user_id: int) -> UserRow | None:
     """The account alone, on a pooled connection of its own outside any transaction: for
     a request that reads nothing else. On PostgreSQL ``harmony_account`` (migration
     0003) reads it for a credential the gateway signed, and sets no context."""
@@ -240,31 +314,30 @@ def _filter_params(workspace_id: int, f: MemberFilter) -> tuple[tuple[bool, ...]
     return shape, values
 
 
-def _filtered(shape: tuple[bool, ...]) -> sa.Select[tuple[Member]]:
+def _filtered(shape: tuple[bool, ...]) -> SelectOfScalar[Member]:
     """Members of ``:workspace_id`` meeting the conditions ``shape`` switches on, as
     bound parameters (``:status``, ``:role_id``, ``:team_id``, ``:pattern``)."""
     status, role_id, team_id, pattern = shape
-    workspace_id: Any = sa.bindparam("workspace_id", type_=sa.Integer)
+    workspace_id = sa.bindparam("workspace_id", type_=sa.Integer)
     stmt = scoped(Member, workspace_id)
     if status:
-        # scope: __table__ only for a column's type (a bind parameter's), no SQL
         stmt = stmt.where(
-            Member.status == sa.bindparam("status", type_=Member.__table__.c.status.type)
+            col(Member.status) == sa.bindparam("status", type_=column_of(Member.status).type)
         )
     if role_id:
-        stmt = stmt.where(Member.role_id == sa.bindparam("role_id", type_=sa.Integer))
+        stmt = stmt.where(col(Member.role_id) == sa.bindparam("role_id", type_=sa.Integer))
     if team_id:
         # scope: correlated to the member row, within the team's workspace_id
         stmt = stmt.where(
             sa.exists().where(
-                TeamMember.workspace_id == workspace_id,
-                TeamMember.team_id == sa.bindparam("team_id", type_=sa.Integer),
-                TeamMember.member_id == Member.id,
+                col(TeamMember.workspace_id) == workspace_id,
+                col(TeamMember.team_id) == sa.bindparam("team_id", type_=sa.Integer),
+                col(TeamMember.member_id) == Member.id,
             )
         )
     if pattern:
-        like: Any = sa.bindparam("pattern", type_=sa.String)
-        stmt = stmt.join(User, User.id == Member.user_id).where(
+        like = sa.bindparam("pattern", type_=sa.String)
+        stmt = stmt.join(User, col(User.id) == Member.user_id).where(
             sa.or_(
                 sa.func.lower(User.name).like(like, escape="\\"),
                 sa.func.lower(User.email).like(like, escape="\\"),
@@ -284,14 +357,25 @@ MEMBER_ROLE = Related(
 # scope: the teams of the member's own row, on its workspace_id (a scoped statement's)
 MEMBER_TEAMS = Nested(
     "teams",
-    [col(Team.id), col(Team.workspace_id), col(Team.name), col(Team.description)],
+    [
+        column_of(Team.id),
+        column_of(Team.workspace_id),
+        column_of(Team.name),
+        column_of(Team.description),
+    ],
     lambda stmt: (
         stmt.select_from(TeamMember)
         .join(
             Team,
-            sa.and_(Team.workspace_id == TeamMember.workspace_id, Team.id == TeamMember.team_id),
+            sa.and_(
+                col(Team.workspace_id) == TeamMember.workspace_id,
+                col(Team.id) == TeamMember.team_id,
+            ),
         )
-        .where(TeamMember.workspace_id == Member.workspace_id, TeamMember.member_id == Member.id)
+        .where(
+            col(TeamMember.workspace_id) == Member.workspace_id,
+            col(TeamMember.member_id) == Member.id,
+        )
     ),
 )
 
@@ -303,7 +387,7 @@ async def members_page(
     window: Window,
     *,
     include: frozenset[str] = frozenset(),
-) -> Page[Any]:
+) -> Page[MemberRow]:
     """A page of members as lean rows (the columns of Member); with ``include``
     ("user", "role", "teams") the same statement reads each member's account, role and
     teams (in id order), found in ``page.related["user"]`` / ``["role"]`` / ``["teams"]``."""
@@ -314,6 +398,7 @@ async def members_page(
         lambda _dialect: lean(_filtered(shape), Member),
         MEMBER_ORDER,
         window,
+        row=MEMBER_ROW,
         related=[r for r in (MEMBER_USER, MEMBER_ROLE) if r.name in include],
         nested=[MEMBER_TEAMS] if MEMBER_TEAMS.name in include else [],
         **values,
@@ -330,7 +415,7 @@ async def members_count(session: AsyncSession, workspace_id: int, f: MemberFilte
 async def members_by_ids(
     session: AsyncSession, workspace_id: int, ids: Sequence[int]
 ) -> list[Member]:
-    stmt = scoped(Member, workspace_id).where(Member.id.in_(ids))
+    stmt = scoped(Member, workspace_id).where(col(Member.id).in_(ids))
     return list((await session.execute(stmt)).scalars())
 
 
@@ -340,21 +425,22 @@ async def member_counts_by_role(
     """Members holding each role (any status)."""
     stmt = (
         scoped(Member, workspace_id)
-        .with_only_columns(Member.role_id, sa.func.count())
-        .where(Member.role_id.in_(role_ids))
-        .group_by(Member.role_id)
+        .with_only_columns(col(Member.role_id), sa.func.count())
+        .where(col(Member.role_id).in_(role_ids))
+        .group_by(col(Member.role_id))
     )
     return {role_id: n for role_id, n in (await session.execute(stmt)).all()}
 
 
-def _members_in_teams(workspace_id: int) -> Any:
+def _members_in_teams(workspace_id: int) -> sa.Select[Any]:
     """Lean members rows of the workspace joined with their team memberships (whose
     ``team_id`` groups them)."""
     return lean(
         scoped(Member, workspace_id).join(
             TeamMember,
             sa.and_(
-                TeamMember.workspace_id == Member.workspace_id, TeamMember.member_id == Member.id
+                col(TeamMember.workspace_id) == Member.workspace_id,
+                col(TeamMember.member_id) == Member.id,
             ),
         ),
         Member,
@@ -363,11 +449,17 @@ def _members_in_teams(workspace_id: int) -> Any:
 
 async def members_pages_of_teams(
     session: AsyncSession, workspace_id: int, team_ids: Sequence[int], window: Window
-) -> dict[int, Page[Any]]:
+) -> dict[int, Page[MemberRow]]:
     """One page of members (in MEMBER_ORDER, lean rows) for each team, all in one
     statement (``grouped_pages``)."""
     return await grouped_pages(
-        session, _members_in_teams(workspace_id), TeamMember.team_id, MEMBER_ORDER, window, team_ids
+        session,
+        _members_in_teams(workspace_id),
+        column_of(TeamMember.team_id),
+        MEMBER_ORDER,
+        window,
+        team_ids,
+        MEMBER_ROW,
     )
 
 
@@ -377,8 +469,8 @@ async def member_counts_of_teams(
     """How many members each team has (any status), in one statement."""
     stmt = (
         scoped(TeamMember, workspace_id)
-        .with_only_columns(TeamMember.team_id, sa.func.count())
-        .where(TeamMember.team_id.in_(team_ids))
-        .group_by(TeamMember.team_id)
+        .with_only_columns(col(TeamMember.team_id), sa.func.count())
+        .where(col(TeamMember.team_id).in_(team_ids))
+        .group_by(col(TeamMember.team_id))
     )
     return {team_id: n for team_id, n in (await session.execute(stmt)).all()}

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel, select
+from sqlmodel import SQLModel, col, select
 
+from app.db.types import id_column
 from app.domain.tenant import among
 from app.models import Member, User, Workspace
 
@@ -20,8 +21,7 @@ async def rows_among(
     """Rows of a tenant table with these ids, only from the given workspaces."""
     if not ids or not workspace_ids:
         return []
-    column: Any = model.id
-    stmt = among(model, workspace_ids).where(column.in_(list(ids)))
+    stmt = among(model, workspace_ids).where(id_column(model).in_(list(ids)))
     return list((await session.execute(stmt)).scalars())
 
 
@@ -32,7 +32,7 @@ async def workspaces_among(
     wanted = sorted(set(ids) & set(workspace_ids))
     if not wanted:
         return []
-    stmt = select(Workspace).where(Workspace.id.in_(wanted))
+    stmt = select(Workspace).where(col(Workspace.id).in_(wanted))
     return list((await session.execute(stmt)).scalars())
 
 
@@ -44,8 +44,8 @@ async def users_sharing(
         return []
     members_there = (
         among(Member, workspace_ids)
-        .where(Member.user_id.in_(list(ids)))
-        .with_only_columns(Member.user_id)
+        .where(col(Member.user_id).in_(list(ids)))
+        .with_only_columns(col(Member.user_id))
     )
-    stmt = select(User).where(User.id.in_(members_there))
+    stmt = select(User).where(col(User.id).in_(members_there))
     return list((await session.execute(stmt)).scalars())

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
+from app.db.types import column_of
 from app.domain.pagination import Page, Window, count, fetch_page
+from app.domain.rows import ROLE_ROW
 from app.domain.tenant import rows_by_ids, scoped
 from app.models import Role, RolePermission
+from app.models.rows import RoleRow
 
-ROLE_ORDER = (Role.id,)
+ROLE_ORDER = (column_of(Role.id),)
 
 
 async def roles_page(session: AsyncSession, workspace_id: int, window: Window) -> Page[Role]:
@@ -24,16 +27,16 @@ async def roles_count(session: AsyncSession, workspace_id: int) -> int:
 
 
 async def roles_by_ids(session: AsyncSession, workspace_id: int, ids: Sequence[int]) -> list[Role]:
-    stmt = scoped(Role, workspace_id).where(Role.id.in_(ids))
+    stmt = scoped(Role, workspace_id).where(col(Role.id).in_(ids))
     return list((await session.execute(stmt)).scalars())
 
 
-_ROLE_ROWS = rows_by_ids(Role)
+_ROLE_ROWS = rows_by_ids(Role, ROLE_ROW)
 
 
 async def role_rows_by_ids(
     session: AsyncSession, workspace_id: int, ids: Sequence[int]
-) -> list[Any]:
+) -> list[RoleRow]:
     """Roles as lean rows (attribute access only): the read path's loader."""
     return await _ROLE_ROWS.all(session, workspace_id=workspace_id, ids=list(ids))
 
@@ -50,9 +53,9 @@ async def granted_permissions(
     if not pairs:
         return {}
     stmt = (
-        sa.select(RolePermission.role_id, RolePermission.permission)
+        sa.select(col(RolePermission.role_id), col(RolePermission.permission))
         .where(sa.tuple_(RolePermission.workspace_id, RolePermission.role_id).in_(pairs))
-        .order_by(RolePermission.role_id, RolePermission.permission)
+        .order_by(col(RolePermission.role_id), col(RolePermission.permission))
     )
     out: dict[int, list[str]] = {}
     for role_id, permission in (await session.execute(stmt)).all():

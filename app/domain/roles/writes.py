@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.domain.tenant import scoped, scoped_delete
 from app.models import BuiltinRole, Role, RolePermission
@@ -25,7 +26,7 @@ async def set_permissions(
     session: AsyncSession, workspace_id: int, role_id: int, permissions: Sequence[str]
 ) -> None:
     await session.execute(
-        scoped_delete(RolePermission, workspace_id).where(RolePermission.role_id == role_id)
+        scoped_delete(RolePermission, workspace_id).where(col(RolePermission.role_id) == role_id)
     )
     session.add_all(
         RolePermission(workspace_id=workspace_id, role_id=role_id, permission=p)

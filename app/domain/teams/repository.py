@@ -3,17 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.db.prepared import Prepared, any_of
+from app.db.rows import RowShape
+from app.db.types import column_of
 from app.domain.pagination import Page, Window, count, fetch_page
+from app.domain.rows import TEAM_ROW
 from app.domain.tenant import lean, rows_by_ids, scoped
 from app.models import Team, TeamMember
+from app.models.rows import TeamRow
 
-TEAM_ORDER = (Team.id,)
+
+class TeamOfMember(TeamRow, Protocol):
+    """A team's columns with the member it was read for."""
+
+    @property
+    def member_id(self) -> int: ...
+
+
+TEAM_OF_MEMBER = RowShape[TeamOfMember](TeamOfMember)
+
+TEAM_ORDER = (column_of(Team.id),)
 
 
 async def teams_page(session: AsyncSession, workspace_id: int, window: Window) -> Page[Team]:
@@ -25,16 +40,16 @@ async def teams_count(session: AsyncSession, workspace_id: int) -> int:
 
 
 async def teams_by_ids(session: AsyncSession, workspace_id: int, ids: Sequence[int]) -> list[Team]:
-    stmt = scoped(Team, workspace_id).where(Team.id.in_(ids))
+    stmt = scoped(Team, workspace_id).where(col(Team.id).in_(ids))
     return list((await session.execute(stmt)).scalars())
 
 
-_TEAM_ROWS = rows_by_ids(Team)
+_TEAM_ROWS = rows_by_ids(Team, TEAM_ROW)
 
 
 async def team_rows_by_ids(
     session: AsyncSession, workspace_id: int, ids: Sequence[int]
-) -> list[Any]:
+) -> list[TeamRow]:
     """Teams as lean rows (attribute access only): the read path's loader."""
     return await _TEAM_ROWS.all(session, workspace_id=workspace_id, ids=list(ids))
 
@@ -46,21 +61,24 @@ def _teams_of_members(dialect: str) -> sa.Select[Any]:
         scoped(Team, sa.bindparam("workspace_id", type_=sa.Integer))
         .join(
             TeamMember,
-            sa.and_(TeamMember.workspace_id == Team.workspace_id, TeamMember.team_id == Team.id),
+            sa.and_(
+                col(TeamMember.workspace_id) == Team.workspace_id,
+                col(TeamMember.team_id) == Team.id,
+            ),
         )
-        .where(any_of(dialect, TeamMember.member_id, "ids"))
-        .order_by(Team.id)
+        .where(any_of(dialect, column_of(TeamMember.member_id), "ids"))
+        .order_by(col(Team.id))
     )
     # Lean rows: the team's columns plus member_id.
-    return lean(stmt, Team).add_columns(TeamMember.member_id)  # type: ignore[no-any-return]
+    return lean(stmt, Team).add_columns(col(TeamMember.member_id))
 
 
-_TEAMS_OF_MEMBERS = Prepared("teams_of_members", _teams_of_members)
+_TEAMS_OF_MEMBERS = Prepared("teams_of_members", _teams_of_members, TEAM_OF_MEMBER)
 
 
 async def teams_of_members(
     session: AsyncSession, workspace_id: int, member_ids: Sequence[int]
-) -> list[tuple[int, Any]]:
+) -> list[tuple[int, TeamRow]]:
     """(member_id, team) pairs, teams in id order; teams as lean rows (read path only)."""
     rows = await _TEAMS_OF_MEMBERS.all(session, workspace_id=workspace_id, ids=list(member_ids))
     return [(row.member_id, row) for row in rows]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.domain.tenant import scoped, scoped_update
 from app.models import Conversation, Team
@@ -18,6 +19,6 @@ async def detach_conversations(session: AsyncSession, workspace_id: int, team_id
     """Conversations outlive their team: they stay in the workspace, without a team."""
     await session.execute(
         scoped_update(Conversation, workspace_id)
-        .where(Conversation.team_id == team_id)
+        .where(col(Conversation.team_id) == team_id)
         .values(team_id=None)
     )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
+from app.db.types import column_of
 from app.domain.pagination import Page, Window, count, fetch_page
 from app.domain.tenant import scoped
 from app.models import WebhookDelivery, WebhookEndpoint
@@ -15,7 +15,7 @@ async def endpoints_page(
 ) -> Page[WebhookEndpoint]:
     """The workspace's endpoints, oldest first."""
     stmt = scoped(WebhookEndpoint, workspace_id)
-    return await fetch_page(session, stmt, (col(WebhookEndpoint.id),), window)
+    return await fetch_page(session, stmt, (column_of(WebhookEndpoint.id),), window)
 
 
 async def endpoints_count(session: AsyncSession, workspace_id: int) -> int:
@@ -27,7 +27,9 @@ async def deliveries_page(
 ) -> Page[WebhookDelivery]:
     """An endpoint's deliveries, newest first."""
     stmt = scoped(WebhookDelivery, workspace_id).where(WebhookDelivery.endpoint_id == endpoint_id)
-    return await fetch_page(session, stmt, (col(WebhookDelivery.id),), window, descending=True)
+    return await fetch_page(
+        session, stmt, (column_of(WebhookDelivery.id),), window, descending=True
+    )
 
 
 async def deliveries_count(session: AsyncSession, workspace_id: int, endpoint_id: int) -> int:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.db.prepared import Prepared
-from app.db.types import utcnow
+from app.db.rows import RowShape
+from app.db.types import column_of, table_of, utcnow
 from app.domain.pagination import Page, Window, count, fetch_page
 from app.domain.tenant import among as among_workspaces
 from app.domain.tenant import scoped
@@ -24,11 +25,34 @@ from app.models import (
     Subscription,
     Workspace,
 )
+from app.models.rows import AIProviderRow
+
+
+class Handbook(Protocol):
+    @property
+    def handbook(self) -> str: ...
+
+
+class ProviderSetting(AIProviderRow, Protocol):
+    """A provider's columns (all None where the workspace has none: the workspace's
+    own row) with the workspace's default model."""
+
+    @property
+    def default_model(self) -> str | None: ...
+
+
+class ProviderSettingWithHandbook(ProviderSetting, Handbook, Protocol):
+    pass
+
+
+HANDBOOK = RowShape[Handbook](Handbook)
+PROVIDER_SETTING = RowShape[ProviderSetting](ProviderSetting)
+PROVIDER_SETTING_WITH_HANDBOOK = RowShape[ProviderSettingWithHandbook](ProviderSettingWithHandbook)
 
 
 # scope: `workspaces` is keyed by its own id: callers pass the workspace of the request
 async def workspaces_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[Workspace]:
-    stmt = select(Workspace).where(Workspace.id.in_(ids)).order_by(Workspace.id)
+    stmt = select(Workspace).where(col(Workspace.id).in_(ids)).order_by(col(Workspace.id))
     return list((await session.execute(stmt)).scalars())
 
 
@@ -44,7 +68,8 @@ _WORKSPACE_ID = sa.bindparam("workspace_id", type_=sa.Integer)
 # scope: `workspaces` is keyed by its own id: the row whose id is :workspace_id
 _HANDBOOK = Prepared(
     "handbook_of",
-    lambda _: sa.select(Workspace.handbook).where(Workspace.id == _WORKSPACE_ID),
+    lambda _: sa.select(col(Workspace.handbook)).where(col(Workspace.id) == _WORKSPACE_ID),
+    HANDBOOK,
 )
 
 
@@ -56,25 +81,26 @@ def _settings(handbook: bool) -> Callable[[str], sa.Select[Any]]:
         # the default model (and the handbook): the pages' parts in one statement.
         workspace = sa.select(_WORKSPACE_ID.label("workspace_id")).subquery("w")
         stmt: sa.Select[Any] = (
-            sa.select(IntelligenceSettings.default_model, *AIProvider.__table__.columns)
+            sa.select(col(IntelligenceSettings.default_model), *table_of(AIProvider).columns)
             .select_from(workspace)
             .outerjoin(
-                IntelligenceSettings, IntelligenceSettings.workspace_id == workspace.c.workspace_id
+                IntelligenceSettings,
+                col(IntelligenceSettings.workspace_id) == workspace.c.workspace_id,
             )
-            .outerjoin(AIProvider, AIProvider.workspace_id == workspace.c.workspace_id)
-            .order_by(AIProvider.provider)
+            .outerjoin(AIProvider, col(AIProvider.workspace_id) == workspace.c.workspace_id)
+            .order_by(col(AIProvider.provider))
         )
         if handbook:
-            stmt = stmt.add_columns(Workspace.handbook).outerjoin(
-                Workspace, Workspace.id == workspace.c.workspace_id
+            stmt = stmt.add_columns(col(Workspace.handbook)).outerjoin(
+                Workspace, col(Workspace.id) == workspace.c.workspace_id
             )
         return stmt
 
     return build
 
 
-_INTELLIGENCE = Prepared("intelligence_settings_page", _settings(handbook=False))
-_SETTINGS = Prepared("settings_pages", _settings(handbook=True))
+_INTELLIGENCE = Prepared("intelligence_settings_page", _settings(handbook=False), PROVIDER_SETTING)
+_SETTINGS = Prepared("settings_pages", _settings(handbook=True), PROVIDER_SETTING_WITH_HANDBOOK)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +109,7 @@ class SettingsPages:
 
     handbook: str | None = None
     default_model: str | None = None
-    providers: list[Any] | None = None  # lean rows, by provider key
+    providers: list[AIProviderRow] | None = None  # lean rows, by provider key
 
 
 async def settings_pages(
@@ -95,10 +121,17 @@ async def settings_pages(
         row = await _HANDBOOK.first(session, workspace_id=workspace_id)
         assert row is not None, "the viewer's workspace exists"
         return SettingsPages(handbook=str(row.handbook))
-    rows = await (_SETTINGS if handbook else _INTELLIGENCE).all(session, workspace_id=workspace_id)
-    assert rows, "one row at least: the workspace itself"
+    text = None
+    rows: Sequence[ProviderSetting]
+    if handbook:
+        rows = with_handbook = await _SETTINGS.all(session, workspace_id=workspace_id)
+        assert rows, "one row at least: the workspace itself"
+        text = str(with_handbook[0].handbook)
+    else:
+        rows = await _INTELLIGENCE.all(session, workspace_id=workspace_id)
+        assert rows, "one row at least: the workspace itself"
     return SettingsPages(
-        handbook=str(rows[0].handbook) if handbook else None,
+        handbook=text,
         default_model=rows[0].default_model,
         providers=[r for r in rows if r.id is not None],
     )
@@ -132,14 +165,14 @@ async def integrations(session: AsyncSession, workspace_id: int) -> list[Integra
 
 
 async def api_keys_of(session: AsyncSession, workspace_id: int) -> list[ApiKey]:
-    stmt = scoped(ApiKey, workspace_id).order_by(ApiKey.id.desc())
+    stmt = scoped(ApiKey, workspace_id).order_by(col(ApiKey.id).desc())
     return list((await session.execute(stmt)).scalars())
 
 
 async def api_keys_page(session: AsyncSession, workspace_id: int, window: Window) -> Page[ApiKey]:
     """The workspace's API keys, newest first."""
     return await fetch_page(
-        session, scoped(ApiKey, workspace_id), (ApiKey.id,), window, descending=True
+        session, scoped(ApiKey, workspace_id), (column_of(ApiKey.id),), window, descending=True
     )
 
 
@@ -153,8 +186,8 @@ async def share_link_by_token(
     """A share link, only among the given workspaces (the viewer's), unless it has
     expired: an expired link answers like one that does not exist (a revoked one is
     deleted)."""
-    expires: Any = ShareLink.expires_at
     stmt = among_workspaces(ShareLink, among).where(
-        ShareLink.token == token, sa.or_(expires.is_(None), expires > utcnow())
+        ShareLink.token == token,
+        sa.or_(col(ShareLink.expires_at).is_(None), col(ShareLink.expires_at) > utcnow()),
     )
     return (await session.execute(stmt)).scalars().first()

@@ -1,0 +1,36 @@
+"""A read's row type, as the prepared reads (app.db.prepared) and pages declare it: a
+protocol of read-only attributes (app.models.rows holds the tables' ones) and the
+column names its statement must select."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Generic, TypeVar
+
+R = TypeVar("R")
+
+
+class RowShape(Generic[R]):
+    """A read's row type ``R`` (a protocol of read-only attributes) and the names it
+    declares, which the read's statement must select: ``RowShape[UserRow](UserRow)``."""
+
+    __slots__ = ("names", "protocol")
+
+    def __init__(self, protocol: type) -> None:
+        self.protocol = protocol
+        self.names = frozenset(
+            name
+            for cls in protocol.__mro__
+            for name, value in vars(cls).items()
+            if isinstance(value, property)
+        )
+
+    def check(self, keys: Iterable[str], read: str) -> None:
+        """Refuses a statement whose columns (``keys``) lack a name of the row type."""
+        missing = self.names - set(keys)
+        if missing:
+            raise TypeError(f"{read} selects no {sorted(missing)} of {self.protocol.__name__}")
+
+
+# Rows whose columns nothing reads by name (a statement run for its effect).
+ANY_ROW: RowShape[Any] = RowShape(object)
