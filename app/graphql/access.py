@@ -4,9 +4,9 @@ that list them (mixed into ``Workspace`` by app.graphql.workspaces)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 
@@ -344,9 +344,7 @@ async def members_of(
                 role_id=row.role_id,
                 user=user,  # type: ignore[arg-type]
                 role=role_of.get(row.role_id),  # type: ignore[arg-type]
-                teams=[team_of.setdefault(pk(t), TeamType.of(t)) for t in teams[i]]
-                if teams
-                else [],
+                teams=[_memo(team_of, t, TeamType.of) for t in teams[i]] if teams else [],
                 teams_read=teams is not None,
             )
         )
@@ -510,3 +508,15 @@ class AccessFields:
         membership = info.context.viewer.membership(self.workspace_id)
         assert membership is not None
         return expand_for_display(membership.granted)
+
+
+T = TypeVar("T")
+
+
+def _memo(made: dict[int, T], row: Any, make: Callable[[Any], T]) -> T:
+    """The object made of ``row`` for this page: made once per row id, then shared."""
+    key = row.id
+    found = made.get(key)
+    if found is None:
+        found = made[key] = make(row)
+    return found
