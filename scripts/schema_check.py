@@ -82,7 +82,7 @@ _COORDINATE: dict[BreakingChangeType, str] = {
 }
 
 # The applied directives that say who may read or call a field (app/graphql/directives.py,
-# app/graphql/mutations/account.py). graphql-core does not compare applied directives, so
+# app/graphql/account/mutations.py). graphql-core does not compare applied directives, so
 # a field whose requirement became stricter is found here. (@requiresMembership, any
 # member, is the weakest requirement: moving to it loosens a field.)
 ACCESS_DIRECTIVES = ("requiresPermission", "requiresUserToken")

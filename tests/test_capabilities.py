@@ -24,8 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.auth.permissions import MEMBER_PERMISSIONS, catalogue
 from app.domain.errors import Refusal, UserErrorCode
+from app.graphql import mutation as base
 from app.graphql.capabilities import flag_coordinates
-from app.graphql.mutations import base
 from app.models import Member, Role, RolePermission, pk
 from tests import factories as f
 from tests.client import GraphQLClient

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.auth.permissions import MEMBER_PERMISSIONS
 from app.domain.errors import Refusal, UserErrorCode
+from app.graphql import mutation as base
 from app.graphql.ids import encode_id
-from app.graphql.mutations import base
 from app.models import Member, MemberStatus, pk
 from tests import factories as f
 from tests.client import GraphQLClient

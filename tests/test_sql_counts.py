@@ -167,7 +167,7 @@ CONVERSATION_LIST = """query($n: Int) { workspace(slug: "acme") { conversations(
   nodes { title host { name } team { name } participants { name user { name } } } } } }"""
 
 # What the conversation list adds to the baseline, whatever N: 1 statement. The page's
-# relations are read up front (app.graphql.conversations.conversations_of).
+# relations are read up front (app.graphql.conversations.types.conversations_of).
 CONVERSATION_LIST_STATEMENTS = [
     # the page, filtered to the viewer's conversations:read scope, joined with
     # Conversation.host and Conversation.team, Conversation.participants (with their

@@ -16,17 +16,29 @@ from typing import Annotated, Any
 
 import strawberry
 
-from app.graphql.access import MEMBERS_READ, ROLES_READ, TEAMS_READ, RoleType, TeamType, member_of
-from app.graphql.administration import ApiKeyType
+from app.graphql.access.types import (
+    MEMBERS_READ,
+    ROLES_READ,
+    TEAMS_READ,
+    RoleType,
+    TeamType,
+    member_of,
+)
+from app.graphql.administration.types import ApiKeyType
 from app.graphql.context import Info
-from app.graphql.conversations import CONVERSATIONS_READ, SHARE, conversation_of, share_link_of
+from app.graphql.conversations.types import (
+    CONVERSATIONS_READ,
+    SHARE,
+    conversation_of,
+    share_link_of,
+)
 from app.graphql.errors import BadUserInput
 from app.graphql.ids import decode_id
-from app.graphql.invitations import invitation_of
+from app.graphql.invitations.types import invitation_of
 from app.graphql.node import Node
-from app.graphql.users import UserType
-from app.graphql.webhooks import WEBHOOKS_READ, WebhookDeliveryType, WebhookEndpointType
-from app.graphql.workspaces import WorkspaceType
+from app.graphql.users.types import UserType
+from app.graphql.webhooks.types import WEBHOOKS_READ, WebhookDeliveryType, WebhookEndpointType
+from app.graphql.workspaces.types import WorkspaceType
 
 MAX_NODES = 100
 

@@ -10,20 +10,30 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 
-from app.graphql.access import MemberType, RoleType, TeamType
-from app.graphql.administration import ApiKeyType, ShareLinkQueries
+from app.graphql.access.mutations.members import MemberMutations
+from app.graphql.access.mutations.roles import RoleMutations
+from app.graphql.access.mutations.teams import TeamMutations
+from app.graphql.access.types import MemberType, RoleType, TeamType
+from app.graphql.account.mutations import AccountMutations
+from app.graphql.account.sessions import SessionMutations
+from app.graphql.administration.mutations import ApiKeyMutations
+from app.graphql.administration.types import ApiKeyType, ShareLinkQueries
 from app.graphql.capabilities import CapabilityQueries
-from app.graphql.conversations import ConversationType
+from app.graphql.conversations.mutations import ConversationMutations
+from app.graphql.conversations.types import ConversationType
 from app.graphql.directives import enforce_declarations
 from app.graphql.errors import GatewayError
 from app.graphql.lookup import NodeQueries
-from app.graphql.mutations import Mutation
+from app.graphql.mutation import describe_inputs
 from app.graphql.rate_limit import RateLimitQueries
 from app.graphql.runtime import graphql_schema, refuse_ignored_extensions
 from app.graphql.runtime.executor import GatewayExecutionContext, plan_plain_leaves
 from app.graphql.scalars import DateTime
-from app.graphql.users import UserQueries, UserType
-from app.graphql.workspaces import WorkspaceQueries, WorkspaceType
+from app.graphql.users.types import UserQueries, UserType
+from app.graphql.webhooks.mutations import WebhookMutations
+from app.graphql.workspaces.invitations import InvitationMutations
+from app.graphql.workspaces.mutations import SettingsMutations
+from app.graphql.workspaces.types import WorkspaceQueries, WorkspaceType
 
 
 @strawberry.type(
@@ -38,6 +48,27 @@ class Query(
     CapabilityQueries,
 ):
     pass
+
+
+@strawberry.type(
+    description="Changes. Each is one transaction: all of it, or nothing and `userErrors`."
+)
+class Mutation(
+    MemberMutations,
+    InvitationMutations,
+    TeamMutations,
+    RoleMutations,
+    SettingsMutations,
+    ApiKeyMutations,
+    ConversationMutations,
+    AccountMutations,
+    SessionMutations,
+    WebhookMutations,
+):
+    pass
+
+
+describe_inputs(Mutation)
 
 
 def is_unexpected(error: GraphQLError) -> bool:

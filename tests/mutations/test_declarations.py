@@ -1,9 +1,9 @@
-"""A mutation is declared once (app/graphql/mutations/base.py): the ``mutation(...)``
+"""A mutation is declared once (app/graphql/mutation.py): the ``mutation(...)``
 declaration on its field carries its permission and target, the SDL shows it, and the
 guard and the unit of work both read it. These tests pin that rule:
 
 - every Mutation field has exactly one declaration, and schema.graphql prints it;
-- a permission is written nowhere in app/graphql/mutations but in a declaration;
+- a permission is written nowhere in a module declaring mutations but in a declaration;
 - services record changes through one helper (app/domain/changes.py) only;
 - a field that cannot carry a refusal as its payload is refused at schema build;
 - for every declared mutation, a custom role lacking the declared permission is refused
@@ -26,8 +26,8 @@ from graphql import ObjectTypeDefinitionNode, StringValueNode, parse
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.auth.permissions import InvalidPermissionError, PermissionSet, catalogue, parse_permission
-from app.graphql.mutations import base
-from app.graphql.mutations.base import WORKSPACE, Declaration, MutationField, mutation
+from app.graphql import mutation as base
+from app.graphql.mutation import WORKSPACE, Declaration, MutationField, mutation
 from app.graphql.runtime import graphql_schema
 from app.graphql.schema import schema
 from app.models import Member, Role, RolePermission, pk
@@ -37,7 +37,14 @@ from tests.mutations.helpers import snapshot
 from tests.test_existence_oracles import RECIPES, arrange, document
 
 ROOT = Path(__file__).resolve().parents[2]
-MUTATIONS = ROOT / "app" / "graphql" / "mutations"
+GRAPHQL = ROOT / "app" / "graphql"
+# The modules declaring Mutation fields (one per area, beside its types) and the shared
+# declaration itself.
+MUTATIONS = [GRAPHQL / "mutation.py"] + [
+    path
+    for path in sorted(GRAPHQL.rglob("*.py"))
+    if "from app.graphql.mutation import" in path.read_text() and path.name != "schema.py"
+]
 
 
 def declarations() -> dict[str, list[Declaration]]:
@@ -137,8 +144,8 @@ def stray_permissions(source: str) -> list[str]:
 
 def test_no_permission_is_written_outside_a_mutation_declaration() -> None:
     strays = {
-        path.name: found
-        for path in sorted(MUTATIONS.glob("*.py"))
+        path.relative_to(ROOT).as_posix(): found
+        for path in MUTATIONS
         if (found := stray_permissions(path.read_text()))
     }
     assert strays == {}, (

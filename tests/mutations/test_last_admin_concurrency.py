@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.domain.members import writes as member_writes
-from app.graphql.mutations import base
+from app.graphql import mutation as base
 from tests.client import GraphQLClient
 from tests.mutations.helpers import member_id, one, role_id
 

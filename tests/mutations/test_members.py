@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.graphql import mutation as base
 from app.graphql.ids import encode_id
-from app.graphql.mutations import base
 from app.models import pk
 from tests import factories as f
 from tests.client import GraphQLClient

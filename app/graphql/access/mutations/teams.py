@@ -5,10 +5,10 @@ from __future__ import annotations
 import strawberry
 
 from app.domain.teams import service
-from app.graphql.access import TeamType
+from app.graphql.access.types import TeamType
 from app.graphql.context import Info
 from app.graphql.ids import encode_id
-from app.graphql.mutations.base import WORKSPACE, Payload, Target, change, input_pks, mutation
+from app.graphql.mutation import WORKSPACE, Payload, Target, change, input_pks, mutation
 
 TEAM = Target("Team", "team_id", missing=service.team_not_found)
 

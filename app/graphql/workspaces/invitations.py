@@ -9,6 +9,10 @@ be the viewer's does the request enter its workspace's tenant context (the invit
 not a member yet: row-level security lets them see the invitation and nothing else
 there), so that the unit of work can lock the workspace and write the membership, the
 deletion and the audit event.
+
+Here rather than in app.graphql.invitations: acceptInvitation answers the Workspace
+joined, and the Workspace type lists its invitations, so the invitations package stays
+below this one (no import circle between the areas).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from app.domain.members.memberships import membership_of
 from app.domain.members.repository import memberships_of_user
 from app.graphql.context import Info
 from app.graphql.ids import encode_id
-from app.graphql.mutations.base import (
+from app.graphql.mutation import (
     Payload,
     Target,
     change,
@@ -38,7 +42,7 @@ from app.graphql.mutations.base import (
     own_actor,
     own_mutation,
 )
-from app.graphql.workspaces import WorkspaceType
+from app.graphql.workspaces.types import WorkspaceType
 
 T = TypeVar("T")
 

@@ -14,10 +14,10 @@ from app.domain import audit
 from app.domain.audit import AuditFilter
 from app.domain.workspaces import repository as workspaces
 from app.domain.workspaces.repository import api_keys_of, share_link_by_token
-from app.graphql.access import pk_of
+from app.graphql.access.types import pk_of
 from app.graphql.capabilities import ViewerCapabilities
 from app.graphql.context import Info
-from app.graphql.conversations import ShareLinkType
+from app.graphql.conversations.types import ShareLinkType
 from app.graphql.directives import scoped_field
 from app.graphql.ids import encode_id
 from app.graphql.node import Node, node_id
@@ -30,7 +30,7 @@ from app.graphql.pagination import (
     page_window,
     read_connection,
 )
-from app.graphql.users import UserType, user_or_none
+from app.graphql.users.types import UserType, user_or_none
 from app.models import pk
 
 API_KEYS_READ = "api_keys:read:all"

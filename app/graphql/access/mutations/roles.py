@@ -5,10 +5,10 @@ from __future__ import annotations
 import strawberry
 
 from app.domain.roles import service
-from app.graphql.access import RoleType
+from app.graphql.access.types import RoleType
 from app.graphql.context import Info
 from app.graphql.ids import encode_id
-from app.graphql.mutations.base import WORKSPACE, Payload, Target, change, mutation
+from app.graphql.mutation import WORKSPACE, Payload, Target, change, mutation
 
 ROLE = Target("Role", "role_id", missing=service.role_not_found)
 

@@ -11,14 +11,14 @@ import strawberry
 from app import models as tables
 from app.domain.invitations import repository as invitations
 from app.domain.workspaces import repository as workspaces
-from app.graphql.access import AccessFields
-from app.graphql.administration import AdministrationFields
+from app.graphql.access.types import AccessFields
+from app.graphql.administration.types import AdministrationFields
 from app.graphql.context import Info
-from app.graphql.conversations import ConversationFields
+from app.graphql.conversations.types import ConversationFields
 from app.graphql.directives import scoped_field
 from app.graphql.enums import IntegrationStatus, Plan, SubscriptionStatus
 from app.graphql.ids import encode_id
-from app.graphql.invitations import InvitationType
+from app.graphql.invitations.types import InvitationType
 from app.graphql.lookahead import selected
 from app.graphql.node import Node, node_id
 from app.graphql.pagination import (
@@ -30,8 +30,8 @@ from app.graphql.pagination import (
     page_window,
     read_connection,
 )
-from app.graphql.users import UserType, provide_viewer_workspaces, user_or_none
-from app.graphql.webhooks import WebhookFields
+from app.graphql.users.types import UserType, provide_viewer_workspaces, user_or_none
+from app.graphql.webhooks.types import WebhookFields
 from app.models import pk
 from app.models.rows import WorkspaceRow
 
@@ -242,7 +242,7 @@ async def viewer_workspaces(info: Info) -> list[WorkspaceType]:
     return [WorkspaceType.of(viewer.memberships[w].workspace) for w in viewer.workspace_ids]
 
 
-provide_viewer_workspaces(viewer_workspaces)  # User.workspaces (app.graphql.users)
+provide_viewer_workspaces(viewer_workspaces)  # User.workspaces (app.graphql.users.types)
 
 
 @strawberry.type

@@ -12,7 +12,7 @@ from app import models as tables
 from app.graphql.context import Info
 from app.graphql.enums import UserStatus
 from app.graphql.ids import encode_id
-from app.graphql.invitations import (
+from app.graphql.invitations.types import (
     InvitationType,
     viewer_invitations,
     viewer_invitations_connection,
@@ -23,19 +23,19 @@ from app.models import pk
 from app.models.rows import UserRow
 
 if TYPE_CHECKING:
-    from app.graphql.workspaces import WorkspaceType
+    from app.graphql.workspaces.types import WorkspaceType
 
 ViewerWorkspaces = Callable[[Info], Awaitable[list["WorkspaceType"]]]
 
 # The Workspace type sits above this module (it lists members, and a member has an
-# account): ``User.workspaces`` names it lazily, and app.graphql.workspaces hands in how
+# account): ``User.workspaces`` names it lazily, and app.graphql.workspaces.types hands in how
 # the viewer's workspaces are built when it defines the type (the import above is for
 # the type checker only).
 _viewer_workspaces: ViewerWorkspaces | None = None
 
 
 def provide_viewer_workspaces(build: ViewerWorkspaces) -> None:
-    """Set how ``User.workspaces`` builds the viewer's workspaces (app.graphql.workspaces)."""
+    """Set how ``User.workspaces`` builds the viewer's workspaces (app.graphql.workspaces.types)."""
     global _viewer_workspaces
     _viewer_workspaces = build
 
@@ -75,7 +75,7 @@ class UserType(Node):
     )
     async def workspaces(
         self, info: Info
-    ) -> list[Annotated[WorkspaceType, strawberry.lazy("app.graphql.workspaces")]]:
+    ) -> list[Annotated[WorkspaceType, strawberry.lazy("app.graphql.workspaces.types")]]:
         if self.pk != info.context.viewer.user_id:
             return []
         assert _viewer_workspaces is not None  # the schema's Workspace type provided it

@@ -7,8 +7,8 @@ import strawberry
 
 from app.domain.webhooks import service
 from app.graphql.context import Info
-from app.graphql.mutations.base import WORKSPACE, Payload, Target, change, mutation
-from app.graphql.webhooks import WebhookDeliveryType, WebhookEndpointType
+from app.graphql.mutation import WORKSPACE, Payload, Target, change, mutation
+from app.graphql.webhooks.types import WebhookDeliveryType, WebhookEndpointType
 
 ENDPOINT = Target("WebhookEndpoint", "webhook_endpoint_id", missing=service.endpoint_not_found)
 DELIVERY = Target("WebhookDelivery", "delivery_id", missing=service.delivery_not_found)

@@ -1,6 +1,6 @@
 """Webhook endpoints and their deliveries: ``Workspace.webhookEndpoints``,
 ``WebhookEndpoint.deliveries``. A secret is never a field: it is shown once, in the
-payload of the mutation that makes it (app/graphql/mutations/webhooks.py)."""
+payload of the mutation that makes it (app/graphql/webhooks/mutations.py)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from app.graphql.pagination import (
     page_window,
     read_connection,
 )
-from app.graphql.users import UserType, user_or_none
+from app.graphql.users.types import UserType, user_or_none
 from app.models import pk
 
 WEBHOOKS_READ = "webhooks:read:all"

@@ -13,8 +13,8 @@ from app.domain.settings import service
 from app.domain.settings.service import UNCHANGED, GeneralChange, ProviderSetting
 from app.domain.workspaces.repository import workspaces_by_ids
 from app.graphql.context import Info
-from app.graphql.mutations.base import WORKSPACE, Payload, change, mutation
-from app.graphql.workspaces import IntegrationType, SubscriptionType, WorkspaceType
+from app.graphql.mutation import WORKSPACE, Payload, change, mutation
+from app.graphql.workspaces.types import IntegrationType, SubscriptionType, WorkspaceType
 from app.models import Workspace
 
 

@@ -7,9 +7,9 @@ from datetime import datetime
 import strawberry
 
 from app.domain.api_keys import service
-from app.graphql.administration import ApiKeyType
+from app.graphql.administration.types import ApiKeyType
 from app.graphql.context import Info
-from app.graphql.mutations.base import WORKSPACE, Payload, Target, change, mutation
+from app.graphql.mutation import WORKSPACE, Payload, Target, change, mutation
 
 API_KEY = Target("ApiKey", "api_key_id", missing=service.key_not_found)
 

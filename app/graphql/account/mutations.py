@@ -13,15 +13,15 @@ from app.domain.accounts import service
 from app.domain.accounts.service import DeletionPlan
 from app.domain.errors import Refusal, UserErrorCode, every_refusal
 from app.graphql.context import Info
-from app.graphql.mutations.base import (
+from app.graphql.mutation import (
     Payload,
     UserError,
     in_unit_of_work,
     own_actor,
     own_mutation,
 )
-from app.graphql.users import UserType
-from app.graphql.workspaces import WorkspaceType
+from app.graphql.users.types import UserType
+from app.graphql.workspaces.types import WorkspaceType
 from app.models import Workspace
 
 

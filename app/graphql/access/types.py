@@ -1,5 +1,5 @@
 """Who is in a workspace: ``Member``, ``Team``, ``Role``, and the Workspace fields
-that list them (mixed into ``Workspace`` by app.graphql.workspaces)."""
+that list them (mixed into ``Workspace`` by app.graphql.workspaces.types)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ from app.graphql.pagination import (
     read_connection,
     to_connection,
 )
-from app.graphql.users import UserType, users_by_id
+from app.graphql.users.types import UserType, users_by_id
 from app.models import BuiltinRole, pk
 from app.models.rows import MemberRow, RoleRow, TeamRow
 

@@ -14,7 +14,7 @@ from app import models as tables
 from app.domain.conversations import repository as conversations
 from app.domain.conversations.repository import ConversationFilter
 from app.domain.pagination import Page
-from app.graphql.access import ITEMS, TeamType, pk_of
+from app.graphql.access.types import ITEMS, TeamType, pk_of
 from app.graphql.capabilities import may_call
 from app.graphql.context import Info
 from app.graphql.directives import scoped_field
@@ -32,7 +32,7 @@ from app.graphql.pagination import (
     page_window,
     to_connection,
 )
-from app.graphql.users import UserType, user_or_none, users_by_id
+from app.graphql.users.types import UserType, user_or_none, users_by_id
 from app.models import pk
 from app.models.rows import ConversationRow
 

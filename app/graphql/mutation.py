@@ -336,3 +336,17 @@ def input_pk(global_id: str, type_name: str) -> int:
 
 def input_pks(global_ids: Sequence[str], type_name: str) -> list[int]:
     return [input_pk(g, type_name) for g in global_ids]
+
+
+INPUT_DESCRIPTION = (
+    "The mutation's input. A value it refuses comes back in `userErrors`, at its `field` "
+    "path, and nothing changes; a malformed ID is a `BAD_USER_INPUT` request error."
+)
+
+
+def describe_inputs(mutation_type: type) -> None:
+    """Give every ``input`` argument that says nothing of itself the common description."""
+    for field in mutation_type.__strawberry_definition__.fields:  # type: ignore[attr-defined]
+        for argument in field.arguments:
+            if argument.python_name == "input" and not argument.description:
+                argument.description = INPUT_DESCRIPTION

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.users.service import sign_out_everywhere
 from app.graphql.context import Info
-from app.graphql.mutations.base import Payload, in_unit_of_work, own_mutation
+from app.graphql.mutation import Payload, in_unit_of_work, own_mutation
 
 
 @strawberry.type(description="Result of signOutEverywhere.")

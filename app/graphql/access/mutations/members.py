@@ -10,12 +10,12 @@ import strawberry
 from app.domain.invitations import service as invitations
 from app.domain.members import service
 from app.domain.members.service import MemberChange
-from app.graphql.access import MemberType, members_of
+from app.graphql.access.types import MemberType, members_of
 from app.graphql.context import Info
 from app.graphql.ids import encode_id
-from app.graphql.invitations import InvitationType, invitations_in
+from app.graphql.invitations.types import InvitationType, invitations_in
 from app.graphql.lookahead import selected
-from app.graphql.mutations.base import (
+from app.graphql.mutation import (
     WORKSPACE,
     Payload,
     Target,

@@ -6,9 +6,9 @@ import strawberry
 
 from app.domain.conversations import service
 from app.graphql.context import Info
-from app.graphql.conversations import SHARE, ShareLinkType
+from app.graphql.conversations.types import SHARE, ShareLinkType
 from app.graphql.ids import encode_id
-from app.graphql.mutations.base import Payload, Target, change, mutation
+from app.graphql.mutation import Payload, Target, change, mutation
 
 
 @strawberry.input(description="Names the conversation to share.")

@@ -1,0 +1,1 @@
+"""The Mutation fields of members, teams and roles, one module each."""

@@ -1,0 +1,1 @@
+"""The viewer's own account: deleting it, signing out everywhere."""

@@ -1,0 +1,1 @@
+"""Conversations, their lists and share links."""

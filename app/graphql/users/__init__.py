@@ -1,0 +1,1 @@
+"""Accounts: the User type and Query.viewer."""
