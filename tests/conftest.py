@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -158,8 +159,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     keep: list[pytest.Item] = []
     drop: list[pytest.Item] = []
     for item in items:
-        params = getattr(item, "callspec", None)
-        backend = params.params.get("backend") if params is not None else None
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params if callspec is not None else {}
+        backend = params.get("backend", params.get("module_backend"))
         sqlite_run = backend == "sqlite" and item.get_closest_marker("postgres_only")
         (drop if sqlite_run else keep).append(item)
     if drop:
@@ -167,13 +169,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
-@pytest.fixture
-async def database_url(
-    backend: str, sqlite_template: Path, pg_databases: Databases | None, tmp_path: Path
+@asynccontextmanager
+async def demo_database(
+    backend: str, sqlite_template: Path, pg_databases: Databases | None, folder: Path
 ) -> AsyncIterator[str]:
-    """A database holding exactly the demo data, private to this test (the owner's URL)."""
+    """A database holding exactly the demo data, private to its user (the owner's URL)."""
     if backend == "sqlite":
-        path = tmp_path / "test.db"
+        path = folder / "test.db"
         shutil.copyfile(sqlite_template, path)
         yield f"sqlite+aiosqlite:///{path}"
         return
@@ -184,13 +186,49 @@ async def database_url(
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    """The app's settings: on PostgreSQL it connects as the application role."""
+async def database_url(
+    backend: str, sqlite_template: Path, pg_databases: Databases | None, tmp_path: Path
+) -> AsyncIterator[str]:
+    """A database holding exactly the demo data, private to this test (the owner's URL)."""
+    async with demo_database(backend, sqlite_template, pg_databases, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def module_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+async def module_database_url(
+    module_backend: str,
+    sqlite_template: Path,
+    pg_databases: Databases | None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[str]:
+    """One demo database for every test of a module, per engine: for a module whose tests
+    share something costly built over it (gateway processes), each test leaving the data
+    as the others need it. Such a module overrides ``backend`` and ``database_url`` with
+    ``module_backend`` and this, and runs on one pytest-xdist worker (``xdist_group``)."""
+    folder = tmp_path_factory.mktemp("module")
+    async with demo_database(module_backend, sqlite_template, pg_databases, folder) as url:
+        yield url
+
+
+def app_settings(database_url: str) -> Settings:
+    """The app's settings over a test database: on PostgreSQL it connects as the
+    application role."""
     if database_url.startswith("sqlite"):
         return test_settings(database_url)
     database = make_url(database_url).database
     assert database is not None
     return test_settings(_pg_app_url(database), migration_database_url=database_url)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """The app's settings: on PostgreSQL it connects as the application role."""
+    return app_settings(database_url)
 
 
 @pytest.fixture
