@@ -24,7 +24,7 @@ For each ID argument and caller, the kinds of ID are:
 in the body), so the same code, message and field, and the same top-level error or
 ``userErrors`` shape. Every (e) must answer the same whether its ID names a row or not,
 and like (d) but perhaps for a userError's message ("Not a Role ID."). None of them may
-change a row (a snapshot of every tenant table and of users, after each request). A
+change a row (a digest of every tenant table and of users, after each request). A
 caller holding the permission in none of its workspaces gets FORBIDDEN, decided before
 any lookup: the same answer whatever the ID names. Its own workspace's ID, where it
 lacks the permission, is FORBIDDEN too (``own_forbidden``): it knows that workspace.
@@ -63,7 +63,7 @@ from app.graphql.schema import schema
 from app.models import Invitation, MemberStatus, pk
 from tests import factories as f
 from tests.client import GraphQLClient, without_cost
-from tests.mutations.helpers import snapshot
+from tests.mutations.helpers import digests
 
 NOT_FOUND, FORBIDDEN = "NOT_FOUND", "FORBIDDEN"
 UNUSED_PK = 2_000_000_000  # a well-formed primary key no test database reaches
@@ -583,14 +583,14 @@ async def test_out_of_scope_answers_like_nonexistent(
     await client.post("{ viewer { id } }", token=key_secret)  # its lastUsedAt, written now
     caller = Caller(client, tokens)
 
-    before = await snapshot(owner_engine)
+    before = await digests(owner_engine)
     problems: list[str] = []
 
     async def refused(case: Case, kind: str, global_id: str) -> Answer:
         """The answer, which must have changed no row."""
         nonlocal before
         answer = await caller.send(name, case, world, global_id)
-        after = await snapshot(owner_engine)
+        after = await digests(owner_engine)
         if after != before:
             changed = sorted(t for t in after if after[t] != before[t])
             problems.append(
