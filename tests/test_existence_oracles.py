@@ -266,6 +266,10 @@ async def arrange(session: AsyncSession) -> tuple[dict[str, str], str]:
     return world, lacking_key
 
 
+# Every test here runs on the demo data plus this arrangement (built once per engine).
+pytestmark = pytest.mark.arranged.with_args(arrange)
+
+
 # --- recipes ------------------------------------------------------------------------------
 
 
@@ -568,7 +572,7 @@ PARAMS = [
 
 @pytest.mark.parametrize("name", PARAMS)
 async def test_out_of_scope_answers_like_nonexistent(
-    name: str, client: GraphQLClient, session: AsyncSession, owner_engine: AsyncEngine
+    name: str, client: GraphQLClient, arranged: tuple[World, str], owner_engine: AsyncEngine
 ) -> None:
     cases = RECIPES.get(name)
     assert cases is not None, (
@@ -577,7 +581,7 @@ async def test_out_of_scope_answers_like_nonexistent(
     missing_args = set(mutations_taking_ids()[name]) - {c.arg for c in cases}
     assert not missing_args, f"{name}: no recipe for the ID argument(s) {sorted(missing_args)}"
 
-    world, key_secret = await arrange(session)
+    world, key_secret = arranged
     tokens = {k: await client.token(email) for k, email in CALLERS.items()}
     tokens["key"] = key_secret
     await client.post("{ viewer { id } }", token=key_secret)  # its lastUsedAt, written now
@@ -657,11 +661,11 @@ async def _read(client: GraphQLClient, read: str, token: str, global_id: str) ->
 
 @pytest.mark.parametrize("read", READS)
 async def test_reading_an_out_of_scope_conversation_answers_like_nonexistent(
-    read: str, client: GraphQLClient, session: AsyncSession
+    read: str, client: GraphQLClient, arranged: tuple[World, str]
 ) -> None:
     """Team-scoped members (cy: Sales, eve: Support) asking for another team's
     conversation, or another workspace's, by ID: the answer for an ID naming no row."""
-    world, _ = await arrange(session)
+    world, _ = arranged
     for email, mine, out_of_scope in (
         ("cy@acme.test", "conv:acme:cy", ("conv:acme:support", "conv:initech")),
         ("eve@acme.test", "conv:acme:eve", ("conv:acme:cy", "conv:globex", "conv:initech")),
@@ -675,10 +679,10 @@ async def test_reading_an_out_of_scope_conversation_answers_like_nonexistent(
 
 @pytest.mark.parametrize("read", READS)
 async def test_reading_without_the_read_permission_does_not_tell_rows_apart(
-    read: str, client: GraphQLClient, session: AsyncSession
+    read: str, client: GraphQLClient, arranged: tuple[World, str]
 ) -> None:
     """An API key without any conversations permission, asking for a conversation of its
     own workspace and for an ID naming no row."""
-    world, key_secret = await arrange(session)
+    world, key_secret = arranged
     nonexistent = await _read(client, read, key_secret, encode_id("Conversation", UNUSED_PK))
     assert await _read(client, read, key_secret, world["conv:acme:cy"]) == nonexistent

@@ -246,10 +246,12 @@ def _forbidden(body: dict[str, Any], permission: str) -> bool:
     ] == [("FORBIDDEN", f"You need the permission {permission} in this workspace.")]
 
 
+@pytest.mark.arranged.with_args(arrange)
 @pytest.mark.parametrize("name", DECLARED)
 async def test_the_declared_permission_is_required_by_the_guard_and_by_the_unit_of_work(
     name: str,
     client: GraphQLClient,
+    arranged: tuple[dict[str, str], str],
     session: AsyncSession,
     owner_engine: AsyncEngine,
     monkeypatch: pytest.MonkeyPatch,
@@ -257,7 +259,7 @@ async def test_the_declared_permission_is_required_by_the_guard_and_by_the_unit_
     (declaration,) = declarations()[name]
     permission = declaration.permission
     assert permission is not None
-    world, _ = await arrange(session)
+    world, _ = arranged
     role = await _custom_role_for_ada(session)
     query, variables = document(name), _request(name, world)
     token = await client.token(ADA)
