@@ -330,6 +330,22 @@ async def module_database_url(
         yield url
 
 
+def module_database_fixtures() -> tuple[Any, Any]:
+    """``backend, database_url = module_database_fixtures()`` in a test module (or a
+    folder's conftest): its tests share ``module_database_url`` (and so the session,
+    settings and engines built over it) instead of a database each."""
+
+    @pytest.fixture(scope="module")
+    def backend(module_backend: str) -> str:
+        return module_backend
+
+    @pytest.fixture(scope="module")
+    def database_url(module_database_url: str) -> str:
+        return module_database_url
+
+    return backend, database_url
+
+
 def app_settings(database_url: str) -> Settings:
     """The app's settings over a test database: on PostgreSQL it connects as the
     application role."""

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app.auth.tokens import issue_user_token
 from app.config import Settings
 from tests import factories as f
-from tests.conftest import app_settings
+from tests.conftest import app_settings, module_database_fixtures
 from tests.edge.live import gateway_process
 
 MB = 2**20
@@ -29,15 +29,7 @@ MB = 2**20
 # changes data, and each measures the memory it grew by itself.
 pytestmark = pytest.mark.xdist_group("live_server")
 
-
-@pytest.fixture(scope="module")
-def backend(module_backend: str) -> str:
-    return module_backend
-
-
-@pytest.fixture(scope="module")
-def database_url(module_database_url: str) -> str:
-    return module_database_url
+backend, database_url = module_database_fixtures()
 
 
 @pytest.fixture(scope="module")

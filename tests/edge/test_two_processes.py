@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.tokens import issue_user_token
 from app.config import Settings
 from tests import factories as f
-from tests.conftest import app_settings
+from tests.conftest import app_settings, module_database_fixtures
 from tests.edge.conftest import REDIS_URL, delete_keys, new_prefix, require_redis
 from tests.edge.live import gateway_process
 
@@ -38,15 +38,7 @@ SHARED = {
 
 pytestmark = pytest.mark.xdist_group("two_processes")
 
-
-@pytest.fixture(scope="module")
-def backend(module_backend: str) -> str:
-    return module_backend
-
-
-@pytest.fixture(scope="module")
-def database_url(module_database_url: str) -> str:
-    return module_database_url
+backend, database_url = module_database_fixtures()
 
 
 @pytest.fixture(scope="module")
