@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,17 @@ ROOMY_BUDGET = {
 }
 
 
+# A loaded machine (CI's two cores run the suite's workers, mypy and the gateway
+# processes at once) can stall a request for seconds: deadlines roomy enough that only a
+# hang reaches them. The tests of deadlines set their own (tests/edge/http/test_limits.py,
+# tests/test_database_failures.py, tests/edge/test_live_server.py).
+ROOMY_DEADLINES = {
+    "request_timeout_seconds": 60.0,
+    "db_pool_timeout_seconds": 60.0,
+    "db_statement_timeout_ms": 60_000,
+}
+
+
 def test_settings(url: str, **overrides: Any) -> Settings:
     return Settings(
         **{
@@ -71,6 +83,7 @@ def test_settings(url: str, **overrides: Any) -> Settings:
             # Tests deliver webhooks by running the worker themselves (tests/webhooks/).
             "webhooks_in_process": False,
             **ROOMY_BUDGET,
+            **ROOMY_DEADLINES,
             **overrides,
         }
     )
@@ -160,8 +173,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     keep: list[pytest.Item] = []
     drop: list[pytest.Item] = []
     for item in items:
-        params = getattr(item, "callspec", None)
-        backend = params.params.get("backend") if params is not None else None
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params if callspec is not None else {}
+        backend = params.get("backend", params.get("module_backend"))
         sqlite_run = backend == "sqlite" and item.get_closest_marker("postgres_only")
         (drop if sqlite_run else keep).append(item)
     if drop:
@@ -169,13 +183,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
-@pytest.fixture
-async def database_url(
-    backend: str, sqlite_template: Path, pg_databases: Databases | None, tmp_path: Path
+@asynccontextmanager
+async def demo_database(
+    backend: str, sqlite_template: Path, pg_databases: Databases | None, folder: Path
 ) -> AsyncIterator[str]:
-    """A database holding exactly the demo data, private to this test (the owner's URL)."""
+    """A database holding exactly the demo data, private to its user (the owner's URL)."""
     if backend == "sqlite":
-        path = tmp_path / "test.db"
+        path = folder / "test.db"
         shutil.copyfile(sqlite_template, path)
         yield f"sqlite+aiosqlite:///{path}"
         return
@@ -185,14 +199,169 @@ async def database_url(
         yield _pg_sa_url(name)
 
 
+Arrange = Callable[[AsyncSession], Awaitable[Any]]
+
+
+class ArrangedTemplates:
+    """Demo databases with a test's arrangement on top (``@pytest.mark.arranged.with_args(fn)``:
+    ``fn(session)`` adds rows as the owner, commits, and returns what the tests need to
+    know of them, e.g. IDs): built once per engine, then copied or lent like the demo's,
+    so each test still gets a database of its own holding exactly that arrangement."""
+
+    def __init__(self, sqlite_template: Path, pg_databases: Databases | None, folder: Path):
+        self.sqlite_template, self.pg_databases, self.folder = sqlite_template, pg_databases, folder
+        self.built: dict[tuple[str, Arrange], tuple[Path | Databases, Any]] = {}
+
+    async def _build(self, backend: str, arrange: Arrange) -> tuple[Path | Databases, Any]:
+        number = len(self.built)
+        if backend == "sqlite":
+            template: Path | Databases = self.folder / f"arranged_{number}.db"
+            shutil.copyfile(self.sqlite_template, template)
+            url = f"sqlite+aiosqlite:///{template}"
+        else:
+            assert self.pg_databases is not None
+            name = f"{self.pg_databases.template}_arranged_{number}"
+            await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.pg_databases.template}"')
+            template, url = Databases(name, _pg_admin, _pg_dsn), _pg_sa_url(name)
+        engine = create_engine(test_settings(url), url)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                value = await arrange(session)
+                await session.commit()
+        finally:
+            await engine.dispose()
+        return template, value
+
+    @asynccontextmanager
+    async def database(self, backend: str, arrange: Arrange, folder: Path) -> AsyncIterator[str]:
+        if backend == "postgres" and self.pg_databases is None:
+            pytest.skip("PostgreSQL is not reachable")
+        if (backend, arrange) not in self.built:
+            self.built[(backend, arrange)] = await self._build(backend, arrange)
+        template, _ = self.built[(backend, arrange)]
+        if isinstance(template, Path):
+            path = folder / "test.db"
+            shutil.copyfile(template, path)
+            yield f"sqlite+aiosqlite:///{path}"
+            return
+        async with template.lend() as name:
+            yield _pg_sa_url(name)
+
+    def value(self, backend: str, arrange: Arrange) -> Any:
+        return self.built[(backend, arrange)][1]
+
+    async def close(self) -> None:
+        for template, _ in self.built.values():
+            if isinstance(template, Databases):
+                await template.close()
+                await _pg_admin(f'DROP DATABASE IF EXISTS "{template.template}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+async def arranged_templates(
+    sqlite_template: Path,
+    pg_databases: Databases | None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[ArrangedTemplates]:
+    templates = ArrangedTemplates(
+        sqlite_template, pg_databases, tmp_path_factory.mktemp("arranged")
+    )
+    try:
+        yield templates
+    finally:
+        await templates.close()
+
+
+def _arrangement(request: pytest.FixtureRequest) -> Arrange | None:
+    marker = request.node.get_closest_marker("arranged")
+    return None if marker is None else marker.args[0]
+
+
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    """The app's settings: on PostgreSQL it connects as the application role."""
+async def database_url(
+    request: pytest.FixtureRequest,
+    backend: str,
+    sqlite_template: Path,
+    pg_databases: Databases | None,
+    arranged_templates: ArrangedTemplates,
+    tmp_path: Path,
+) -> AsyncIterator[str]:
+    """A database holding exactly the demo data (and the test's arrangement, if it is
+    marked ``arranged``), private to this test (the owner's URL)."""
+    arrange = _arrangement(request)
+    if arrange is not None:
+        async with arranged_templates.database(backend, arrange, tmp_path) as url:
+            yield url
+        return
+    async with demo_database(backend, sqlite_template, pg_databases, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def arranged(
+    request: pytest.FixtureRequest,
+    backend: str,
+    database_url: str,
+    arranged_templates: ArrangedTemplates,
+) -> Any:
+    """What the test's arrangement (``@pytest.mark.arranged.with_args(fn)``) returned."""
+    arrange = _arrangement(request)
+    assert arrange is not None, "the test is not marked arranged"
+    return arranged_templates.value(backend, arrange)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def module_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+async def module_database_url(
+    module_backend: str,
+    sqlite_template: Path,
+    pg_databases: Databases | None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[str]:
+    """One demo database for every test of a module, per engine: for a module whose tests
+    share something costly built over it (gateway processes), each test leaving the data
+    as the others need it. Such a module overrides ``backend`` and ``database_url`` with
+    ``module_backend`` and this, and runs on one pytest-xdist worker (``xdist_group``)."""
+    folder = tmp_path_factory.mktemp("module")
+    async with demo_database(module_backend, sqlite_template, pg_databases, folder) as url:
+        yield url
+
+
+def module_database_fixtures() -> tuple[Any, Any]:
+    """``backend, database_url = module_database_fixtures()`` in a test module (or a
+    folder's conftest): its tests share ``module_database_url`` (and so the session,
+    settings and engines built over it) instead of a database each."""
+
+    @pytest.fixture(scope="module")
+    def backend(module_backend: str) -> str:
+        return module_backend
+
+    @pytest.fixture(scope="module")
+    def database_url(module_database_url: str) -> str:
+        return module_database_url
+
+    return backend, database_url
+
+
+def app_settings(database_url: str) -> Settings:
+    """The app's settings over a test database: on PostgreSQL it connects as the
+    application role."""
     if database_url.startswith("sqlite"):
         return test_settings(database_url)
     database = make_url(database_url).database
     assert database is not None
     return test_settings(_pg_app_url(database), migration_database_url=database_url)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """The app's settings: on PostgreSQL it connects as the application role."""
+    return app_settings(database_url)
 
 
 @pytest.fixture

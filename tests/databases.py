@@ -181,8 +181,10 @@ class Databases:
         self.demo: Demo | None = None
 
     @asynccontextmanager
-    async def lend(self) -> AsyncIterator[str]:
-        name = self.idle.pop() if self.idle else await self.clone()
+    async def lend(self, *, fresh: bool = False) -> AsyncIterator[str]:
+        """A database holding the demo data; ``fresh``: a new clone, its rows where the
+        template has them (a database lent before may hold them elsewhere on disk)."""
+        name = self.idle.pop() if self.idle and not fresh else await self.clone()
         reusable = False
         try:
             yield name

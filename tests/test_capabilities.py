@@ -173,13 +173,15 @@ def _passed(name: str, body: dict[str, Any]) -> bool:
     return True
 
 
+@pytest.mark.arranged.with_args(arrange)
 async def test_every_viewer_can_flag_is_the_enforced_check_for_every_role_shape(
     client: GraphQLClient,
+    arranged: tuple[dict[str, str], str],
     session: AsyncSession,
     owner_engine: AsyncEngine,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    world, _ = await arrange(session)
+    world, _ = arranged
     acme = await f.workspace_id(session, "acme")
     ada = pk(await f.member(session, acme, ADA))
     custom = pk(await f.create_role(session, acme, [], name="Shape"))

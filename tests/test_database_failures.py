@@ -135,14 +135,17 @@ async def _until_ok(send: Callable[[], Awaitable[httpx.Response]], seconds: floa
     return statuses
 
 
+# The application role's sessions waiting on a lock in this test's database: the role
+# is the server's, shared by every test database (other workers' tests wait on locks too).
+LOCK_WAITERS = (
+    "FROM pg_stat_activity WHERE datname = current_database() AND usename = :role "
+    "AND wait_event_type = 'Lock'"
+)
+
+
 async def _wait_for_lock_waiter(owner_engine: AsyncEngine, role: str | None) -> None:
     for _ in range(100):
-        waiting = await _owner_sql(
-            owner_engine,
-            "SELECT count(*) FROM pg_stat_activity WHERE usename = :role "
-            "AND wait_event_type = 'Lock'",
-            role=role,
-        )
+        waiting = await _owner_sql(owner_engine, f"SELECT count(*) {LOCK_WAITERS}", role=role)
         if waiting:
             return
         await asyncio.sleep(0.05)
@@ -208,10 +211,7 @@ async def test_a_connection_lost_under_a_resolver_is_503_not_a_masked_error(
             request = asyncio.create_task(_post(http, TEAMS, headers))
             await _wait_for_lock_waiter(owner_engine, role)
             ended = await _owner_sql(
-                owner_engine,
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE usename = :role AND wait_event_type = 'Lock'",
-                role=role,
+                owner_engine, f"SELECT count(pg_terminate_backend(pid)) {LOCK_WAITERS}", role=role
             )
             assert ended == 1
             response = await request

@@ -24,7 +24,7 @@ For each ID argument and caller, the kinds of ID are:
 in the body), so the same code, message and field, and the same top-level error or
 ``userErrors`` shape. Every (e) must answer the same whether its ID names a row or not,
 and like (d) but perhaps for a userError's message ("Not a Role ID."). None of them may
-change a row (a snapshot of every tenant table and of users, after each request). A
+change a row (a digest of every tenant table and of users, after each request). A
 caller holding the permission in none of its workspaces gets FORBIDDEN, decided before
 any lookup: the same answer whatever the ID names. Its own workspace's ID, where it
 lacks the permission, is FORBIDDEN too (``own_forbidden``): it knows that workspace.
@@ -63,7 +63,7 @@ from app.graphql.schema import schema
 from app.models import Invitation, MemberStatus, pk
 from tests import factories as f
 from tests.client import GraphQLClient, without_cost
-from tests.mutations.helpers import snapshot
+from tests.mutations.helpers import digests
 
 NOT_FOUND, FORBIDDEN = "NOT_FOUND", "FORBIDDEN"
 UNUSED_PK = 2_000_000_000  # a well-formed primary key no test database reaches
@@ -274,6 +274,10 @@ async def arrange(session: AsyncSession) -> tuple[dict[str, str], str]:
         world["link" + key.removeprefix("conv")] = encode_id("ShareLink", pk(link))
     await session.commit()
     return world, lacking_key
+
+
+# Every test here runs on the demo data plus this arrangement (built once per engine).
+pytestmark = pytest.mark.arranged.with_args(arrange)
 
 
 # --- recipes ------------------------------------------------------------------------------
@@ -598,7 +602,7 @@ PARAMS = [
 
 @pytest.mark.parametrize("name", PARAMS)
 async def test_out_of_scope_answers_like_nonexistent(
-    name: str, client: GraphQLClient, session: AsyncSession, owner_engine: AsyncEngine
+    name: str, client: GraphQLClient, arranged: tuple[World, str], owner_engine: AsyncEngine
 ) -> None:
     cases = RECIPES.get(name)
     assert cases is not None, (
@@ -607,20 +611,20 @@ async def test_out_of_scope_answers_like_nonexistent(
     missing_args = set(mutations_taking_ids()[name]) - {c.arg for c in cases}
     assert not missing_args, f"{name}: no recipe for the ID argument(s) {sorted(missing_args)}"
 
-    world, key_secret = await arrange(session)
+    world, key_secret = arranged
     tokens = {k: await client.token(email) for k, email in CALLERS.items()}
     tokens["key"] = key_secret
     await client.post("{ viewer { id } }", token=key_secret)  # its lastUsedAt, written now
     caller = Caller(client, tokens)
 
-    before = await snapshot(owner_engine)
+    before = await digests(owner_engine)
     problems: list[str] = []
 
     async def refused(case: Case, kind: str, global_id: str) -> Answer:
         """The answer, which must have changed no row."""
         nonlocal before
         answer = await caller.send(name, case, world, global_id)
-        after = await snapshot(owner_engine)
+        after = await digests(owner_engine)
         if after != before:
             changed = sorted(t for t in after if after[t] != before[t])
             problems.append(
@@ -687,11 +691,11 @@ async def _read(client: GraphQLClient, read: str, token: str, global_id: str) ->
 
 @pytest.mark.parametrize("read", READS)
 async def test_reading_an_out_of_scope_conversation_answers_like_nonexistent(
-    read: str, client: GraphQLClient, session: AsyncSession
+    read: str, client: GraphQLClient, arranged: tuple[World, str]
 ) -> None:
     """Team-scoped members (cy: Sales, eve: Support) asking for another team's
     conversation, or another workspace's, by ID: the answer for an ID naming no row."""
-    world, _ = await arrange(session)
+    world, _ = arranged
     for email, mine, out_of_scope in (
         ("cy@acme.test", "conv:acme:cy", ("conv:acme:support", "conv:initech")),
         ("eve@acme.test", "conv:acme:eve", ("conv:acme:cy", "conv:globex", "conv:initech")),
@@ -705,10 +709,10 @@ async def test_reading_an_out_of_scope_conversation_answers_like_nonexistent(
 
 @pytest.mark.parametrize("read", READS)
 async def test_reading_without_the_read_permission_does_not_tell_rows_apart(
-    read: str, client: GraphQLClient, session: AsyncSession
+    read: str, client: GraphQLClient, arranged: tuple[World, str]
 ) -> None:
     """An API key without any conversations permission, asking for a conversation of its
     own workspace and for an ID naming no row."""
-    world, key_secret = await arrange(session)
+    world, key_secret = arranged
     nonexistent = await _read(client, read, key_secret, encode_id("Conversation", UNUSED_PK))
     assert await _read(client, read, key_secret, world["conv:acme:cy"]) == nonexistent

@@ -25,22 +25,21 @@ from tests.edge.live import ROOT, gateway_process
 EXAMPLE = ROOT / "examples" / "partner_sync.py"
 
 
-def _post(url: str, credential: str, query: str, variables: Any = None) -> dict[str, Any]:
-    answer = httpx.post(
-        f"{url}/graphql",
+def _post(http: httpx.Client, credential: str, query: str, variables: Any = None) -> dict[str, Any]:
+    answer = http.post(
+        "/graphql",
         json={"query": query, "variables": variables or {}},
         headers={"Authorization": f"Bearer {credential}"},
-        timeout=30,
     )
     body: dict[str, Any] = answer.json()
     return body
 
 
-def _create_key(url: str, admin_token: str, permissions: list[str]) -> tuple[str, str]:
+def _create_key(http: httpx.Client, admin_token: str, permissions: list[str]) -> tuple[str, str]:
     """An API key of acme made as the guide says (createApiKey); (its ID, its secret)."""
-    workspace = _post(url, admin_token, '{ workspace(slug: "acme") { id } }')
+    workspace = _post(http, admin_token, '{ workspace(slug: "acme") { id } }')
     payload = _post(
-        url,
+        http,
         admin_token,
         "mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) {"
         " apiKey { id } secret userErrors { code } } }",
@@ -88,8 +87,11 @@ async def test_the_example_reads_every_member_and_conversation_a_page_at_a_time(
     await session.commit()
     token = await _admin_token(settings, session)
 
-    with gateway_process(settings, {}, tmp_path / "gw.log") as url:
-        key_id, key = _create_key(url, token, ["members:read:all", "conversations:read:all"])
+    with (
+        gateway_process(settings, {}, tmp_path / "gw.log") as url,
+        httpx.Client(base_url=url, timeout=30) as http,
+    ):
+        key_id, key = _create_key(http, token, ["members:read:all", "conversations:read:all"])
         synced = _run(url, key, "--page-size", "10")
         assert (synced.returncode, synced.stderr) == (0, "")
         assert synced.stdout.splitlines() == [
@@ -99,7 +101,7 @@ async def test_the_example_reads_every_member_and_conversation_a_page_at_a_time(
             "retries: none; paced 0.0 s",
         ]
 
-        _, members_key = _create_key(url, token, ["members:read:all"])
+        _, members_key = _create_key(http, token, ["members:read:all"])
         members_only = _run(url, members_key)
         assert (members_only.returncode, members_only.stdout.splitlines()[1:3]) == (
             0,
@@ -111,7 +113,7 @@ async def test_the_example_reads_every_member_and_conversation_a_page_at_a_time(
         )
 
         revoked = _post(
-            url,
+            http,
             token,
             "mutation($id: ID!) { revokeApiKey(input: {apiKeyId: $id}) { userErrors { code } } }",
             {"id": key_id},
@@ -135,13 +137,16 @@ async def test_the_example_waits_out_retry_after_when_its_keys_budget_is_spent(
         "RATE_LIMIT_RESTORE_PER_SECOND": "40",
     }
     hundred_points = '{ workspace(slug: "acme") { members(first: 98) { nodes { id } } } }'
-    with gateway_process(settings, small_budget, tmp_path / "gw.log") as url:
-        _, key = _create_key(url, token, ["members:read:all", "conversations:read:all"])
+    with (
+        gateway_process(settings, small_budget, tmp_path / "gw.log") as url,
+        httpx.Client(base_url=url, timeout=30) as http,
+    ):
+        _, key = _create_key(http, token, ["members:read:all", "conversations:read:all"])
         # Another job on the same key empties its bucket, then is refused: the key is
         # answered 429 until that refusal's Retry-After (100 points at 40 a second: 3 s).
-        spent = _post(url, key, hundred_points)
+        spent = _post(http, key, hundred_points)
         assert spent["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] == 0
-        assert _post(url, key, hundred_points)["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        assert _post(http, key, hundred_points)["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
         synced = _run(url, key, "--page-size", "2")
     assert (synced.returncode, synced.stderr) == (0, "")
     lines = synced.stdout.splitlines()
@@ -149,9 +154,9 @@ async def test_the_example_waits_out_retry_after_when_its_keys_budget_is_spent(
     assert lines[3].startswith("retries: 1 after HTTP 429; paced ")  # then within budget
 
 
-def _timeouts(url: str) -> float:
+def _timeouts(http: httpx.Client) -> float:
     """``harmony_request_timeouts_total`` on the gateway's /metrics."""
-    metrics = httpx.get(f"{url}/metrics", timeout=5).text
+    metrics = http.get("/metrics").text
     lines = [
         line for line in metrics.splitlines() if line.startswith("harmony_request_timeouts_total")
     ]
@@ -163,8 +168,11 @@ async def test_the_example_backs_off_after_a_504_and_finishes_the_list(
     settings: Settings, session: AsyncSession, owner_engine: AsyncEngine, tmp_path: Path
 ) -> None:
     token = await _admin_token(settings, session)
-    with gateway_process(settings, {"REQUEST_TIMEOUT_SECONDS": "1"}, tmp_path / "gw.log") as url:
-        _, key = _create_key(url, token, ["members:read:all", "conversations:read:all"])
+    with (
+        gateway_process(settings, {"REQUEST_TIMEOUT_SECONDS": "1"}, tmp_path / "gw.log") as url,
+        httpx.Client(base_url=url, timeout=30) as http,
+    ):
+        _, key = _create_key(http, token, ["members:read:all", "conversations:read:all"])
         async with owner_engine.connect() as locker:
             await locker.execute(text("BEGIN"))
             await locker.execute(text("LOCK TABLE conversations IN ACCESS EXCLUSIVE MODE"))
@@ -179,7 +187,7 @@ async def test_the_example_backs_off_after_a_504_and_finishes_the_list(
             # The conversations page waits on the lock until its deadline (504); only then
             # does the lock go, so the example's retry finds the table free.
             for _ in range(600):
-                if _timeouts(url) >= 1:
+                if _timeouts(http) >= 1:
                     break
                 await asyncio.sleep(0.05)
             await locker.rollback()

@@ -7,22 +7,20 @@ serve(**overrides) as edge`` starts one app (its own lifespan: document cache, r
 buckets, persisted-query store, admission) over the test's database. ``redis_or_skip``
 gives the real Redis at ``TEST_REDIS_URL`` and a key prefix of the test's own.
 
-Each of those modules runs on one database per engine (``module_database``), not one per
-test: a fresh app per test has its own buckets, caches and store, and the tests that
-write check only what they changed (by name), so they share it safely and the whole
-set stays fast.
+Each of those modules runs on one database per engine (tests/conftest.py's
+``module_database_fixtures``), not one per test: a fresh app per test has its own
+buckets, caches and store, and the tests that write check only what they changed (by
+name), so they share it safely and the whole set stays fast.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, MutableMapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -36,8 +34,7 @@ from starlette.applications import Starlette
 from app.config import Settings
 from app.main import Gateway, create_app
 from tests.client import GraphQLClient
-from tests.conftest import ROOMY_BUDGET, _pg_sa_url
-from tests.databases import Databases
+from tests.conftest import ROOMY_BUDGET
 
 EDGE_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REQUIRE_SERVICES = os.environ.get("REQUIRE_POSTGRES") == "1"
@@ -125,26 +122,6 @@ class Edge:
             "currentlyAvailable"
         ]
         return available
-
-
-@asynccontextmanager
-async def module_database(
-    backend: str,
-    sqlite_template: Path,
-    pg_databases: Databases | None,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[str]:
-    """A database with the demo data for one test module (the owner's URL), as
-    tests/conftest.py's ``database_url`` lends one per test."""
-    if backend == "sqlite":
-        path = tmp_path_factory.mktemp("edge-http") / "module.db"
-        shutil.copyfile(sqlite_template, path)
-        yield f"sqlite+aiosqlite:///{path}"
-        return
-    if pg_databases is None:
-        pytest.skip("PostgreSQL is not reachable")
-    async with pg_databases.lend() as name:
-        yield _pg_sa_url(name)
 
 
 Serve = Callable[..., AbstractAsyncContextManager[Edge]]

@@ -36,20 +36,23 @@ PORT_TAKEN = "address already in use"
 def _healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> bool:
     """Waits until the gateway answers ``/healthz``; False when its port was taken."""
     deadline = time.monotonic() + 30
-    while True:
-        if process.poll() is not None:
-            output = log.read_text()
-            if PORT_TAKEN in output:
-                return False
-            pytest.fail(f"the gateway exited: {output}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return True
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"the gateway did not start: {log.read_text()}")
-        time.sleep(0.05)
+    # One client for every poll: each new client would build its TLS context (~20 ms of
+    # CPU), and a gateway takes seconds to start on a busy machine.
+    with httpx.Client(timeout=1) as http:
+        while True:
+            if process.poll() is not None:
+                output = log.read_text()
+                if PORT_TAKEN in output:
+                    return False
+                pytest.fail(f"the gateway exited: {output}")
+            try:
+                if http.get(f"{url}/healthz").status_code == 200:
+                    return True
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the gateway did not start: {log.read_text()}")
+            time.sleep(0.05)
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

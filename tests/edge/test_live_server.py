@@ -19,14 +19,23 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app.auth.tokens import issue_user_token
 from app.config import Settings
 from tests import factories as f
+from tests.conftest import app_settings, module_database_fixtures
 from tests.edge.live import gateway_process
 
 MB = 2**20
 
 
-@pytest.fixture
-def server(settings: Settings, tmp_path: Path) -> Iterator[str]:
-    with gateway_process(settings, {"REQUEST_TIMEOUT_SECONDS": "1"}, tmp_path / "s.log") as url:
+# One server per engine for the module (a gateway takes seconds to start): no test here
+# changes data, and each measures the memory it grew by itself.
+pytestmark = pytest.mark.xdist_group("live_server")
+
+backend, database_url = module_database_fixtures()
+
+
+@pytest.fixture(scope="module")
+def server(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    settings, log = app_settings(module_database_url), tmp_path_factory.mktemp("server") / "s.log"
+    with gateway_process(settings, {"REQUEST_TIMEOUT_SECONDS": "1"}, log) as url:
         yield url
 
 

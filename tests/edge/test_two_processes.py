@@ -1,13 +1,16 @@
 """Two gateway processes (real uvicorn servers) on one database, sharing one Redis: one
 principal has one budget, whichever process answers; a persisted query registered through
 one is found by the other; and a write through one is read through the other at once
-(nothing per process caches data: docs/scaling.md)."""
+(nothing per process caches data: docs/scaling.md).
+
+The two processes are started once per engine for the whole module, over one database
+(a gateway takes seconds to start): each test signs in as a user of its own, so none
+finds a budget another one spent, and reads what it changed relative to what it saw."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.tokens import issue_user_token
 from app.config import Settings
 from tests import factories as f
-from tests.edge.conftest import REDIS_URL
+from tests.conftest import app_settings, module_database_fixtures
+from tests.edge.conftest import REDIS_URL, delete_keys, new_prefix, require_redis
 from tests.edge.live import gateway_process
 
 MEMBERS = "{ workspace(slug: \"acme\") { members(first: 50) { nodes { id user { id } role { id } teams { id } } } } }"  # fmt: skip
@@ -32,23 +36,34 @@ SHARED = {
 }
 
 
-@pytest.fixture
+pytestmark = pytest.mark.xdist_group("two_processes")
+
+backend, database_url = module_database_fixtures()
+
+
+@pytest.fixture(scope="module")
 async def two_gateways(
-    settings: Settings, redis_prefix: str, tmp_path: Path
+    module_database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[tuple[str, str]]:
-    env = {**SHARED, "REDIS_KEY_PREFIX": redis_prefix}
-    with (
-        gateway_process(settings, env, tmp_path / "a.log") as a,
-        gateway_process(settings, env, tmp_path / "b.log") as b,
-    ):
-        yield a, b
+    await require_redis()
+    prefix = new_prefix()
+    env = {**SHARED, "REDIS_KEY_PREFIX": prefix}
+    settings, logs = app_settings(module_database_url), tmp_path_factory.mktemp("gateways")
+    try:
+        with (
+            gateway_process(settings, env, logs / "a.log") as a,
+            gateway_process(settings, env, logs / "b.log") as b,
+        ):
+            yield a, b
+    finally:
+        await delete_keys(prefix)
 
 
 async def test_one_token_has_one_budget_across_two_processes(
     two_gateways: tuple[str, str], session: AsyncSession, settings: Settings
 ) -> None:
-    ada = await f.user_id(session, "ada@acme.test")
-    headers = {"Authorization": f"Bearer {issue_user_token(settings, ada)}"}
+    ben = await f.user_id(session, "ben@acme.test")  # a budget no other test here spends
+    headers = {"Authorization": f"Bearer {issue_user_token(settings, ben)}"}
     statuses: list[tuple[int, int | None]] = []
     async with httpx.AsyncClient(timeout=10) as http:
         for i in range(8):  # alternate between the two processes
@@ -73,8 +88,8 @@ async def test_one_token_has_one_budget_across_two_processes(
 async def test_a_query_persisted_through_one_process_runs_on_the_other(
     two_gateways: tuple[str, str], session: AsyncSession, settings: Settings
 ) -> None:
-    ada = await f.user_id(session, "ada@acme.test")
-    headers = {"Authorization": f"Bearer {issue_user_token(settings, ada)}"}
+    cy = await f.user_id(session, "cy@acme.test")
+    headers = {"Authorization": f"Bearer {issue_user_token(settings, cy)}"}
     query = '{ workspace(slug: "acme") { name } }'
     extensions = {
         "persistedQuery": {"version": 1, "sha256Hash": hashlib.sha256(query.encode()).hexdigest()}

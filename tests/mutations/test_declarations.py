@@ -33,7 +33,7 @@ from app.graphql.schema import schema
 from app.models import Member, Role, RolePermission, pk
 from tests import factories as f
 from tests.client import GraphQLClient
-from tests.mutations.helpers import snapshot
+from tests.mutations.helpers import digests
 from tests.test_existence_oracles import RECIPES, arrange, document
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -253,10 +253,12 @@ def _forbidden(body: dict[str, Any], permission: str) -> bool:
     ] == [("FORBIDDEN", f"You need the permission {permission} in this workspace.")]
 
 
+@pytest.mark.arranged.with_args(arrange)
 @pytest.mark.parametrize("name", DECLARED)
 async def test_the_declared_permission_is_required_by_the_guard_and_by_the_unit_of_work(
     name: str,
     client: GraphQLClient,
+    arranged: tuple[dict[str, str], str],
     session: AsyncSession,
     owner_engine: AsyncEngine,
     monkeypatch: pytest.MonkeyPatch,
@@ -264,33 +266,33 @@ async def test_the_declared_permission_is_required_by_the_guard_and_by_the_unit_
     (declaration,) = declarations()[name]
     permission = declaration.permission
     assert permission is not None
-    world, _ = await arrange(session)
+    world, _ = arranged
     role = await _custom_role_for_ada(session)
     query, variables = document(name), _request(name, world)
     token = await client.token(ADA)
 
     # Lacking it when the request authenticates: the guard refuses, before any lookup.
     taken = await _take_away(owner_engine, role, permission)
-    before = await snapshot(owner_engine)
+    before = await digests(owner_engine)
     body = await client.query(query, variables, token=token)
     assert _forbidden(body, permission), body
-    assert await snapshot(owner_engine) == before
+    assert await digests(owner_engine) == before
 
     # Held at authentication, taken away just before the workspace lock: the unit of
     # work re-reads the declared permission under the lock and refuses.
     await _give_back(owner_engine, role, taken)
-    snapshots: list[dict[str, list[tuple[Any, ...]]]] = []
+    snapshots: list[dict[str, tuple[int, str]]] = []
     lock = base.lock_workspaces
 
     async def taken_away_first(s: AsyncSession, workspace_ids: Any) -> None:
         await _take_away(owner_engine, role, permission)
-        snapshots.append(await snapshot(owner_engine))
+        snapshots.append(await digests(owner_engine))
         await lock(s, workspace_ids)
 
     monkeypatch.setattr(base, "lock_workspaces", taken_away_first)
     body = await client.query(query, variables, token=token)
     assert _forbidden(body, permission), body
-    assert len(snapshots) == 1 and await snapshot(owner_engine) == snapshots[0]
+    assert len(snapshots) == 1 and await digests(owner_engine) == snapshots[0]
 
     # Held throughout: the same request succeeds (the refusals above were the permission's).
     monkeypatch.setattr(base, "lock_workspaces", lock)

@@ -5,31 +5,15 @@ and an app started per test with the settings under test."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
-from tests.databases import Databases
-from tests.edge.asgi_edge import Edge, Serve, module_database, starter
+from tests.conftest import module_database_fixtures
+from tests.edge.asgi_edge import Edge, Serve, starter
 
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture(scope="module")
-async def database_url(
-    backend: str,
-    sqlite_template: Path,
-    pg_databases: Databases | None,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[str]:
-    """One database per engine for the module."""
-    async with module_database(backend, sqlite_template, pg_databases, tmp_path_factory) as url:
-        yield url
+backend, database_url = module_database_fixtures()  # one database per engine for the module
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ policy, load shedding (503) and the request deadline (504)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -508,14 +508,17 @@ async def test_suggestions_in_development_only(serve: Serve) -> None:
 
 class Hold:
     """A test hook: ``await hold()`` inside a patched repository function blocks the
-    request until ``release()``."""
+    request until ``release()``; ``on_enter`` runs as it arrives."""
 
     def __init__(self) -> None:
         self.entered = asyncio.Event()
         self.released = asyncio.Event()
+        self.on_enter: Callable[[], None] | None = None
 
     async def __call__(self) -> None:
         self.entered.set()
+        if self.on_enter is not None:
+            self.on_enter()
         await self.released.wait()
 
     def release(self) -> None:
@@ -613,9 +616,29 @@ def held_team_members(monkeypatch: pytest.MonkeyPatch) -> Iterator[Hold]:
     hold.release()
 
 
+@pytest.fixture
+def deadline_at_the_hold(monkeypatch: pytest.MonkeyPatch, held_team_members: Hold) -> Hold:
+    """The request's deadline (the pipeline's ``asyncio.timeout``) passes the moment the
+    request reaches the hold, and not before: what a short deadline does on an idle
+    machine, whatever the load (a busy machine could spend it before the hold)."""
+    deadlines: list[asyncio.Timeout] = []
+    real = asyncio.timeout
+
+    def timeout(delay: float | None) -> asyncio.Timeout:
+        deadlines.append(real(None))
+        return deadlines[-1]
+
+    def passed() -> None:
+        deadlines[-1].reschedule(asyncio.get_running_loop().time())
+
+    monkeypatch.setattr(asyncio, "timeout", timeout)
+    held_team_members.on_enter = passed
+    return held_team_members
+
+
 async def test_a_request_past_its_deadline_is_504_and_changes_nothing(
     serve: Serve,
-    held_team_members: Hold,
+    deadline_at_the_hold: Hold,
     session: AsyncSession,
     owner_engine: AsyncEngine,
 ) -> None:
@@ -624,7 +647,7 @@ async def test_a_request_past_its_deadline_is_504_and_changes_nothing(
     async with serve(request_timeout_seconds=0.5) as edge:
         token = await edge.token(ADA)
         response = await edge.post(create_team(acme, "Held"), token=token)
-        assert held_team_members.entered.is_set()  # the write happened before the hold
+        assert deadline_at_the_hold.entered.is_set()  # the write happened before the hold
         assert response.status_code == 504
         assert response.json() == error(
             "TIMEOUT",
@@ -639,7 +662,7 @@ async def test_a_request_past_its_deadline_is_504_and_changes_nothing(
 
 async def test_a_deadline_during_the_second_mutation_field_keeps_only_the_first(
     serve: Serve,
-    held_team_members: Hold,
+    deadline_at_the_hold: Hold,
     session: AsyncSession,
     owner_engine: AsyncEngine,
 ) -> None:
