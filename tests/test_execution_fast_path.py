@@ -213,3 +213,32 @@ async def test_plans_shared_across_requests_keep_each_requests_decisions() -> No
         ["things", 1, "parts", 0, "price"],
         ["things", 1, "parts", 1, "price"],
     ]
+
+
+async def test_plans_of_one_shape_share_one_compiled_function() -> None:
+    """Compiling a plan costs more than running it many times: a document whose plans
+    are made per request (@include) compiles nothing the second time."""
+    from graphql import execute, parse
+
+    schema = build(True)
+    document = parse("query($p: Boolean!) { things { name parts @include(if: $p) { label } } }")
+    context = FakeContext(held={1: {None, "billing:read:all"}, 2: {None}})
+    made: list[dict[Any, Any]] = []
+    for _ in range(2):
+        plans: dict[Any, Any] = {}
+        result = execute(
+            schema._schema,
+            document,
+            context_value=context,
+            variable_values={"p": True},
+            executor_class=GatewayExecutionContext,
+            plans=plans,
+        )
+        if not isinstance(result, ExecutionResult):
+            result = await result
+        assert result.errors is None
+        made.append(plans)
+    first, second = ({k[0]: v for k, v in m.items() if v is not None} for m in made)
+    assert set(first) == {"Thing", "Part"}
+    assert first["Thing"] is not second["Thing"]  # a plan per request…
+    assert first["Thing"].compiled is second["Thing"].compiled  # …one function for both
