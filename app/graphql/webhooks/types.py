@@ -72,7 +72,7 @@ class WebhookDeliveryAttemptType:
 @strawberry.type(
     name="WebhookDelivery",
     description=(
-        "One event sent (or to be sent) to one endpoint, with its latest attempt. "
+        "One event sent (or to be sent) to one endpoint: its latest attempt, and `attempts`. "
         "Signed per Standard Webhooks; see docs/partners.md#webhooks."
     ),
 )
