@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from app.auth.api_keys import generate_api_key
+from app.db.types import utcnow
 from app.domain.webhooks.secrets import seal
 from app.graphql.ids import encode_id
 from app.models import (
@@ -32,6 +33,7 @@ from app.models import (
     TeamMember,
     User,
     WebhookDelivery,
+    WebhookDeliveryAttempt,
     WebhookDeliveryStatus,
     WebhookEndpoint,
     Workspace,
@@ -337,8 +339,8 @@ async def create_share_link(
 async def create_webhook_endpoint(
     session: AsyncSession, workspace: int, creator: int, url: str = "http://127.0.0.1:9/hook"
 ) -> tuple[int, int]:
-    """A webhook endpoint (secret ``whsec_`` + zeros) with one FAILED delivery; their
-    primary keys."""
+    """A webhook endpoint (secret ``whsec_`` + zeros) with one FAILED delivery (and its
+    last attempt's record); their primary keys."""
     endpoint = WebhookEndpoint(
         workspace_id=workspace,
         url=url,
@@ -358,5 +360,15 @@ async def create_webhook_endpoint(
         next_attempt_at=None,
     )
     session.add(delivery)
+    await session.flush()
+    attempt = WebhookDeliveryAttempt(
+        workspace_id=workspace,
+        delivery_id=pk(delivery),
+        attempt=8,
+        started_at=utcnow(),
+        duration_ms=10,
+        error="timeout",
+    )
+    session.add(attempt)
     await session.flush()
     return pk(endpoint), pk(delivery)

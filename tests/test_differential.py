@@ -277,10 +277,11 @@ def test_the_generated_documents_reach_every_object_type() -> None:
         "InsightEdge",
         "ActionItemEdge",
         "ShareLinkEdge",
-        # Under a workspace's webhook endpoints, four levels down (tests/webhooks/ and the
-        # SPA's WebhooksPage read them).
+        # Under a workspace's webhook endpoints, four levels down and more (tests/webhooks/
+        # and the SPA's WebhooksPage read them).
         "WebhookDelivery",
         "WebhookDeliveryEdge",
+        "WebhookDeliveryAttempt",
     }
     assert objects - elsewhere - reached == set()
 

@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.models import ActionItem, pk
+from app.models import ActionItem, WebhookDelivery, WebhookDeliveryAttempt, pk
 from tests import factories as f
 from tests.client import GraphQLClient
 
@@ -368,3 +368,56 @@ async def test_per_object_flags_cost_a_batch_per_page_not_a_statement_per_object
     shares = [n["viewerCanShare"] for n in page["data"]["workspace"]["conversations"]["nodes"]]
     assert len(shares) == 50 and True in shares and False in shares
     assert cy_at_2 == cy_at_50 == ["conversations", "conversations"], (cy_at_2, cy_at_50)
+
+
+DELIVERY_ATTEMPTS = """query($n: Int) { workspace(slug: "acme") { webhookEndpoints(first: 1) {
+  nodes { deliveries(first: $n) { nodes { eventId attempts { attempt statusCode } } } } } } }"""
+
+
+async def test_the_attempts_of_a_page_of_deliveries_take_one_statement_whatever_the_page(
+    client: GraphQLClient, engine: AsyncEngine, session: AsyncSession
+) -> None:
+    ws = await f.workspace_id(session, "acme")
+    ada = await f.user_id(session, ADA)
+    endpoint, _ = await f.create_webhook_endpoint(session, ws, ada)
+    for i in range(EXTRA):  # more deliveries, each with two attempts
+        delivery = WebhookDelivery(
+            workspace_id=ws,
+            endpoint_id=endpoint,
+            event_id=f"msg_{i}",
+            event_type="team.created",
+            payload="{}",
+            attempts=2,
+        )
+        session.add(delivery)
+        await session.flush()
+        for n, code in ((1, 500), (2, 200)):
+            session.add(
+                WebhookDeliveryAttempt(
+                    workspace_id=ws,
+                    delivery_id=pk(delivery),
+                    attempt=n,
+                    started_at=datetime(2026, 12, 1, 9, n, tzinfo=UTC),
+                    status_code=code,
+                    duration_ms=n,
+                )
+            )
+    await session.commit()
+    await client.query("{ viewer { id } }", as_=ADA)
+
+    _, at_2, total_at_2 = await run(client, engine, DELIVERY_ATTEMPTS, 2)
+    page, at_40, total_at_40 = await run(client, engine, DELIVERY_ATTEMPTS, 40)
+    [listed] = page["data"]["workspace"]["webhookEndpoints"]["nodes"]
+    nodes = listed["deliveries"]["nodes"]
+    assert len(nodes) == 40
+    assert nodes[0]["attempts"] == [
+        {"attempt": 1, "statusCode": 500},
+        {"attempt": 2, "statusCode": 200},
+    ]
+    # The endpoints page, the deliveries page, and one batch of the page's attempts.
+    assert (
+        at_2
+        == at_40
+        == sorted(["webhook_endpoints", "webhook_deliveries", "webhook_delivery_attempts"])
+    ), at_40
+    assert total_at_2 == total_at_40

@@ -28,6 +28,7 @@ from app.domain.pagination import Page, Window
 from app.domain.roles import repository as roles
 from app.domain.teams import repository as teams
 from app.domain.users import repository as users
+from app.domain.webhooks import repository as webhooks
 from app.domain.workspaces import repository as workspaces
 from app.models import (
     ActionItem,
@@ -41,6 +42,7 @@ from app.models import (
     ShareLink,
     Team,
     WebhookDelivery,
+    WebhookDeliveryAttempt,
     WebhookEndpoint,
     pk,
 )
@@ -201,6 +203,8 @@ class WorkspaceLoaders:
     share_link_count: Loader[int, int]
     # "handbook" / "intelligence": the settings pages' parts asked for together, one read
     settings_pages: Loader[str, workspaces.SettingsPages]
+    # a webhook delivery's attempts, oldest first (by delivery id)
+    delivery_attempts: Loader[int, list[WebhookDeliveryAttempt]]
 
     def __init__(
         self,
@@ -321,6 +325,12 @@ class WorkspaceLoaders:
                 return {}
             return await conversations.insight_counts(s, ws, ids, within=insights_within)
 
+        async def delivery_attempts(
+            s: AsyncSession, ids: list[int]
+        ) -> list[list[WebhookDeliveryAttempt]]:
+            rows = await webhooks.attempts_of(s, ws, ids)
+            return grouped(ids, ((a.delivery_id, a) for a in rows))
+
         # Loaders are built on first use: a request touches few of them.
         self._db = db
         self._fetchers: dict[str, Callable[[AsyncSession, list[Any]], Awaitable[list[Any]]]] = {
@@ -339,6 +349,7 @@ class WorkspaceLoaders:
             "action_items": action_items,
             "transcript": transcript,
             "settings_pages": settings_pages,
+            "delivery_attempts": delivery_attempts,
             "shareable": shareable,
             "participants_page": pages_by_window(
                 lambda s, ids, w: conversations.participant_pages(s, ws, ids, w)

@@ -31,6 +31,7 @@ from app.graphql.runtime.executor import GatewayExecutionContext, plan_plain_lea
 from app.graphql.scalars import DateTime
 from app.graphql.users.types import UserQueries, UserType
 from app.graphql.webhooks.mutations import WebhookMutations
+from app.graphql.webhooks.types import WebhookEventTypeQueries
 from app.graphql.workspaces.invitations import InvitationMutations
 from app.graphql.workspaces.mutations import SettingsMutations
 from app.graphql.workspaces.types import WorkspaceQueries, WorkspaceType
@@ -46,6 +47,7 @@ class Query(
     ShareLinkQueries,
     RateLimitQueries,
     CapabilityQueries,
+    WebhookEventTypeQueries,
 ):
     pass
 

@@ -38,7 +38,12 @@ from app.models.enums import (
 from app.models.invitations import Invitation
 from app.models.operator import OperatorAuditRecord
 from app.models.users import User
-from app.models.webhooks import WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint
+from app.models.webhooks import (
+    WebhookDelivery,
+    WebhookDeliveryAttempt,
+    WebhookDeliveryStatus,
+    WebhookEndpoint,
+)
 from app.models.workspaces import (
     AIProvider,
     Integration,
@@ -81,6 +86,7 @@ TENANT_TABLES: tuple[str, ...] = (
     "invitations",
     "webhook_endpoints",
     "webhook_deliveries",
+    "webhook_delivery_attempts",
 )
 
 __all__ = [
@@ -114,6 +120,7 @@ __all__ = [
     "User",
     "UserStatus",
     "WebhookDelivery",
+    "WebhookDeliveryAttempt",
     "WebhookDeliveryStatus",
     "WebhookEndpoint",
     "Workspace",

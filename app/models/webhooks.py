@@ -83,3 +83,32 @@ class WebhookDelivery(SQLModel, table=True):
     last_duration_ms: int | None = Field(default=None)
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class WebhookDeliveryAttempt(SQLModel, table=True):
+    """One attempt at sending a delivery: written by the worker in the transaction that
+    records the attempt's result on the delivery (whose ``last_*`` columns repeat the
+    latest of these)."""
+
+    __tablename__ = "webhook_delivery_attempts"
+    __table_args__ = (
+        # Deleting a delivery (its endpoint, its workspace) deletes its attempts.
+        sa.ForeignKeyConstraint(
+            ["workspace_id", "delivery_id"],
+            ["webhook_deliveries.workspace_id", "webhook_deliveries.id"],
+            name="fk_webhook_delivery_attempts_delivery",
+            ondelete="CASCADE",
+        ),
+        sa.UniqueConstraint(
+            "workspace_id", "delivery_id", "attempt", name="uq_webhook_delivery_attempts_attempt"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspaces.id", ondelete="CASCADE")
+    delivery_id: int
+    attempt: int  # 1 for the first
+    started_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    status_code: int | None = Field(default=None)  # null: no answer
+    duration_ms: int
+    error: str | None = Field(default=None, max_length=500)

@@ -1,5 +1,6 @@
 """The delivery worker: finds the deliveries that are due, claims them, sends them and
-records each attempt; failed ones are retried with exponential backoff and jitter.
+records each attempt (on the delivery, and as a row of ``webhook_delivery_attempts``);
+failed ones are retried with exponential backoff and jitter.
 
 It runs inside the gateway (``WEBHOOKS_IN_PROCESS``, the default) or as its own process
 (``python -m app webhooks``); several of either may run at once. A claim is one short
@@ -36,7 +37,13 @@ from app.db.tenant import Tenant, attach
 from app.db.types import utcnow
 from app.domain.tenant import scoped
 from app.domain.webhooks import secrets
-from app.models import WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint, pk
+from app.models import (
+    WebhookDelivery,
+    WebhookDeliveryAttempt,
+    WebhookDeliveryStatus,
+    WebhookEndpoint,
+    pk,
+)
 from app.webhooks.sender import Outcome, send
 
 log = logging.getLogger("app.webhooks")
@@ -65,6 +72,7 @@ class Claimed:
     payload: str
     url: str
     secret: str
+    started_at: datetime  # the claim's time, the delivery's ``last_attempt_at``
 
 
 def _in_workspace(sessionmaker: async_sessionmaker[AsyncSession], ws: int) -> AsyncSession:
@@ -148,6 +156,7 @@ class DeliveryWorker:
                         d.payload,
                         endpoint.url,
                         secrets.unseal(endpoint.secret_sealed, workspace_id),
+                        now,
                     )
                 )
         return claimed
@@ -163,6 +172,17 @@ class DeliveryWorker:
             d.last_status_code = outcome.status_code
             d.last_duration_ms = outcome.duration_ms
             d.last_error = outcome.error
+            s.add(
+                WebhookDeliveryAttempt(
+                    workspace_id=job.workspace_id,
+                    delivery_id=job.delivery_id,
+                    attempt=job.attempt,
+                    started_at=job.started_at,
+                    status_code=outcome.status_code,
+                    duration_ms=outcome.duration_ms,
+                    error=outcome.error,
+                )
+            )
             if outcome.succeeded:
                 d.status, d.next_attempt_at = WebhookDeliveryStatus.SUCCEEDED, None
             elif d.attempts >= self.settings.webhooks_max_attempts:

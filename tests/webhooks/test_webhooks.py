@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -375,3 +377,112 @@ async def test_the_gateway_delivers_in_process_by_default(
                 await asyncio.sleep(0.05)
         [got] = r.received
         assert Webhook(secret).verify(got.body, got.headers)["type"] == "team.created"
+
+
+ATTEMPTS = """
+query($slug: String!) {
+  workspace(slug: $slug) {
+    webhookEndpoints(first: 10) {
+      nodes {
+        deliveries(first: 10) {
+          nodes { id attempt attempts { attempt startedAt statusCode durationMs error success } }
+        }
+      }
+    }
+  }
+}"""
+
+
+async def test_every_attempt_of_a_delivery_is_listed_oldest_first(
+    client: GraphQLClient, worker: DeliveryWorker
+) -> None:
+    async with receiver(500, 503) as r:
+        await _create(client, r.url)
+        await _team(client, "Persistent")
+        now = utcnow()
+        assert await worker.run_once(now) == 1
+        assert await worker.run_once(now + timedelta(seconds=7)) == 1  # 5 s ± 20%
+        assert await worker.run_once(now + timedelta(minutes=1)) == 1  # 30 s ± 20%
+        assert len(r.received) == 3
+    body = await client.query(ATTEMPTS, {"slug": "acme"}, as_=ADA)
+    [d] = body["data"]["workspace"]["webhookEndpoints"]["nodes"][0]["deliveries"]["nodes"]
+    assert d["attempt"] == 3
+    attempts = d["attempts"]
+    assert [(a["attempt"], a["statusCode"], a["error"], a["success"]) for a in attempts] == [
+        (1, 500, "HTTP 500", False),
+        (2, 503, "HTTP 503", False),
+        (3, 200, None, True),
+    ]
+    started = [a["startedAt"] for a in attempts]
+    assert started == sorted(started) and len(set(started)) == 3
+    assert all(isinstance(a["durationMs"], int) and a["durationMs"] >= 0 for a in attempts)
+    # The rows themselves: one per attempt, in the delivery's workspace.
+    acme = await one(client.engine, "SELECT id FROM workspaces WHERE slug = 'acme'")
+    assert (
+        await one(
+            client.engine,
+            "SELECT count(*) FROM webhook_delivery_attempts WHERE workspace_id = :ws",
+            ws=acme,
+        )
+        == 3
+    )
+
+    # Another workspace's member never sees them: the delivery is not found by ID.
+    by_id = await client.query(
+        "query($id: ID!) { node(id: $id) { ... on WebhookDelivery { attempts { attempt } } } }",
+        {"id": d["id"]},
+        as_=DEE,
+    )
+    assert by_id == {"data": {"node": None}}
+    # A member of acme without webhooks:read:all does not either.
+    member = await client.query(
+        "query($id: ID!) { node(id: $id) { ... on WebhookDelivery { attempts { attempt } } } }",
+        {"id": d["id"]},
+        as_=CY,
+    )
+    assert member["data"] == {"node": None}
+
+
+async def test_a_redelivery_lists_its_own_attempts(
+    client: GraphQLClient, engine: AsyncEngine, settings: Settings
+) -> None:
+    w = DeliveryWorker(engine, settings.model_copy(update={"webhooks_max_attempts": 1}))
+    try:
+        async with receiver(503) as r:
+            await _create(client, r.url)
+            await _team(client, "Again")
+            assert await w.run_once() == 1
+            [failed] = (await _deliveries(client))[0]["nodes"]
+            redeliver = await client.query(
+                "mutation($id: ID!) { redeliverWebhook(input: {deliveryId: $id}) "
+                "{ delivery { attempts { attempt } } userErrors { code } } }",
+                {"id": failed["id"]},
+                as_=ADA,
+            )
+            assert redeliver["data"]["redeliverWebhook"] == {
+                "delivery": {"attempts": []},
+                "userErrors": [],
+            }
+            assert await w.run_once() == 1
+    finally:
+        await w.close()
+    body = await client.query(ATTEMPTS, {"slug": "acme"}, as_=ADA)
+    nodes = body["data"]["workspace"]["webhookEndpoints"]["nodes"][0]["deliveries"]["nodes"]
+    assert [[(a["attempt"], a["statusCode"]) for a in n["attempts"]] for n in nodes] == [
+        [(1, 200)],  # the redelivery, newest first
+        [(1, 503)],
+    ]
+
+
+async def test_every_documented_event_type_is_discoverable(client: GraphQLClient) -> None:
+    body = await client.query("{ webhookEventTypes { name description } }", as_=CY)
+    listed = body["data"]["webhookEventTypes"]
+    names = [t["name"] for t in listed]
+    assert names == sorted(set(names)) and all(t["description"] for t in listed)
+    # The table of docs/partners.md#events, first column: every type it names, no other.
+    guide = (Path(__file__).parents[2] / "docs" / "partners.md").read_text()
+    table = guide.split("### Events", 1)[1].split("###", 1)[0]
+    rows = [line.split("|")[1] for line in table.splitlines() if line.startswith("| `")]
+    documented = {name for row in rows for name in re.findall(r"`([a-z_.]+)`", row)}
+    assert set(names) == documented
+    assert (await client.post("{ webhookEventTypes { name } }")).status_code == 401

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.db.types import column_of
 from app.domain.pagination import Page, Window, count, fetch_page
 from app.domain.tenant import scoped
-from app.models import WebhookDelivery, WebhookEndpoint
+from app.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
 
 
 async def endpoints_page(
@@ -49,3 +50,15 @@ async def delivery(
 ) -> WebhookDelivery | None:
     stmt = scoped(WebhookDelivery, workspace_id).where(WebhookDelivery.id == delivery_id)
     return (await session.execute(stmt)).scalars().first()
+
+
+async def attempts_of(
+    session: AsyncSession, workspace_id: int, delivery_ids: list[int]
+) -> list[WebhookDeliveryAttempt]:
+    """The attempts of these deliveries (one statement), each delivery's oldest first."""
+    stmt = (
+        scoped(WebhookDeliveryAttempt, workspace_id)
+        .where(col(WebhookDeliveryAttempt.delivery_id).in_(delivery_ids))
+        .order_by(col(WebhookDeliveryAttempt.delivery_id), col(WebhookDeliveryAttempt.attempt))
+    )
+    return list((await session.execute(stmt)).scalars())

@@ -1,5 +1,6 @@
 """Webhook endpoints and their deliveries: ``Workspace.webhookEndpoints``,
-``WebhookEndpoint.deliveries``. A secret is never a field: it is shown once, in the
+``WebhookEndpoint.deliveries``, ``WebhookDelivery.attempts``; ``Query.webhookEventTypes``
+(the public event types, app/domain/webhooks/events.py). A secret is never a field: it is shown once, in the
 payload of the mutation that makes it (app/graphql/webhooks/mutations.py)."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import strawberry
 
 from app import models as tables
 from app.domain.webhooks import repository
+from app.domain.webhooks.events import EVENT_TYPES
 from app.graphql.context import Info
 from app.graphql.directives import scoped_field
 from app.graphql.enums import WebhookDeliveryStatus
@@ -31,9 +33,46 @@ WEBHOOKS_READ = "webhooks:read:all"
 
 
 @strawberry.type(
+    name="WebhookDeliveryAttempt",
+    description="One attempt at sending a delivery to its endpoint.",
+)
+class WebhookDeliveryAttemptType:
+    row: strawberry.Private[tables.WebhookDeliveryAttempt]
+
+    @property
+    def workspace_id(self) -> int:
+        return self.row.workspace_id
+
+    @scoped_field("Which attempt (1 for the first; a redelivery counts again from 1).")
+    def attempt(self) -> int:
+        return self.row.attempt
+
+    @scoped_field("When it started.")
+    def started_at(self) -> datetime:
+        return self.row.started_at
+
+    @scoped_field("The endpoint's HTTP status; null without an answer (timeout, refused).")
+    def status_code(self) -> int | None:
+        return self.row.status_code
+
+    @scoped_field("How long it took, in milliseconds.")
+    def duration_ms(self) -> int:
+        return self.row.duration_ms
+
+    @scoped_field("Why it failed (e.g. timeout, HTTP 500); null when it succeeded.")
+    def error(self) -> str | None:
+        return self.row.error
+
+    @scoped_field("True when the endpoint answered 2xx.")
+    def success(self) -> bool:
+        code = self.row.status_code
+        return code is not None and 200 <= code < 300
+
+
+@strawberry.type(
     name="WebhookDelivery",
     description=(
-        "One event sent (or to be sent) to one endpoint, with its latest attempt. "
+        "One event sent (or to be sent) to one endpoint: its latest attempt, and `attempts`. "
         "Signed per Standard Webhooks; see docs/partners.md#webhooks."
     ),
 )
@@ -99,6 +138,15 @@ class WebhookDeliveryType(Node):
     @scoped_field("When the event happened (the delivery was queued).")
     def created_at(self) -> datetime:
         return self.row.created_at
+
+    @scoped_field(
+        "Every attempt made so far, oldest first (at most WEBHOOKS_MAX_ATTEMPTS).",
+        WEBHOOKS_READ,
+    )
+    async def attempts(self, info: Info) -> list[WebhookDeliveryAttemptType]:
+        loaders = info.context.workspace(self.workspace_id)
+        rows = await loaders.delivery_attempts.load(pk(self.row))
+        return [WebhookDeliveryAttemptType(row=r) for r in rows]
 
 
 @strawberry.type(
@@ -193,3 +241,21 @@ class WebhookFields:
             lambda page: [WebhookEndpointType.of(e) for e in page.items],
             kind="WebhookEndpoint",
         )
+
+
+@strawberry.type(name="WebhookEventType", description="An event a webhook endpoint can receive.")
+class WebhookEventTypeType:
+    name: str = strawberry.field(description="The type, e.g. member.role_changed.")
+    description: str = strawberry.field(description="What happened when it is sent.")
+
+
+@strawberry.type
+class WebhookEventTypeQueries:
+    @strawberry.field(
+        description=(
+            "Every event type a webhook endpoint can subscribe to, by name "
+            "(docs/partners.md#events). Needs no permission."
+        )
+    )
+    def webhook_event_types(self) -> list[WebhookEventTypeType]:
+        return [WebhookEventTypeType(name=n, description=d) for n, d in EVENT_TYPES.items()]
