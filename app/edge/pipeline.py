@@ -202,14 +202,26 @@ async def _answer(request: Request, gateway: Any, request_id: str) -> Response:
             log.warning("request %s: %s (%s)", request_id, failure.reason, type(error).__name__)
             await state.db.finish(commit=False)
             unavailable = database_refusal(failure)
+            unavailable.message += _committed(state)
             return await _failed(gateway, state, refused_response(unavailable, media_type))
         log.exception("request %s failed", request_id)
         await state.db.finish(commit=False)
         masked = {
-            "message": operation.MASKED_MESSAGE,
+            "message": operation.MASKED_MESSAGE + _committed(state),
             "extensions": {"code": "INTERNAL_SERVER_ERROR"},
         }
         return await _failed(gateway, state, GraphQLResponse({"errors": [masked]}, media_type, 500))
+
+
+def _committed(state: _Request) -> str:
+    """What a failure's message adds when a change of the request was committed before
+    it (an operation of several mutation fields): a retry must not assume nothing was."""
+    if not state.db.committed:
+        return ""
+    return (
+        " A change this request made before was committed: read the objects it changes "
+        "to learn their state."
+    )
 
 
 async def _failed(gateway: Any, state: _Request, response: Response) -> Response:
@@ -369,7 +381,11 @@ async def _execute(gateway: Any, state: _Request) -> Response:
         # user token's run says what the document's own reads need.)
         prepared.reads_through_orm = True
     response = _result_response(result, prepared, requested, charge, state.media_type)
-    if state.claim is not None and idempotency.ran_to_the_end(response.status_code, result):
+    # Kept when it ran to the end, and also when it did not but a change of it committed
+    # (a later mutation field failed): a retry must get this answer, not apply it again.
+    if state.claim is not None and (
+        idempotency.ran_to_the_end(response.status_code, result) or state.db.committed
+    ):
         state.answer = idempotency.Answer(
             response.status_code, response.headers["content-type"], bytes(response.body)
         )

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.edge.idempotency import Claim, fingerprint
+from app.models import Team
 from tests.edge.asgi_edge import ADA, Edge, Serve, redis_keys, redis_or_skip
 from tests.mutations.helpers import one, pk_of, workspace_id
 
@@ -231,3 +232,43 @@ async def test_queries_ignore_the_key(started: Started) -> None:
             assert response.status_code == 200
             assert response.json()["data"] == {"viewer": {"name": "Ada Admin"}}
             assert "idempotent-replayed" not in response.headers
+
+
+async def test_a_committed_field_keeps_the_answer_though_a_later_field_failed(
+    started: Started, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two mutation fields, the first committed, the second failing inside (an internal
+    error): the answer is kept as it is, so a retry under the key does not create the
+    first team again."""
+    from app.domain.members import writes as member_writes
+
+    original = member_writes.set_team_members
+
+    async def set_team_members(session: Any, workspace: int, team: int, members: Any) -> Any:
+        if members == []:
+            written = await session.get(Team, team)
+            if written.name.startswith("Boom"):
+                raise RuntimeError("a bug in the second field")
+        return await original(session, workspace, team, members)
+
+    monkeypatch.setattr(member_writes, "set_team_members", set_team_members)
+    first, boom = unique("First"), unique("Boom")
+    async with started() as edge:
+        acme = await workspace_id(edge.owner_engine, "acme")
+        two = (
+            f'mutation {{ a: createTeam(input: {{workspaceId: "{acme}", name: "{first}"}}) '
+            "{ team { name } } "
+            f'b: createTeam(input: {{workspaceId: "{acme}", name: "{boom}"}}) '
+            "{ team { name } } }"
+        )
+        token = await edge.token(ADA)
+        key = {"Idempotency-Key": new_key()}
+        answered = await edge.post(two, token=token, headers=key)
+        body = answered.json()
+        assert body["data"] is None  # b's payload is non-null: its error nulls the whole data
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["INTERNAL_SERVER_ERROR"]
+        again = await edge.post(two, token=token, headers=key)
+        assert again.headers["idempotent-replayed"] == "true"
+        assert again.content == answered.content
+        assert await teams_named(edge.owner_engine, first) == 1
+        assert await teams_named(edge.owner_engine, boom) == 0
