@@ -27,7 +27,7 @@ from graphql import DirectiveLocation, GraphQLSchema, GraphQLSyntaxError, execut
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from strawberry.extensions import FieldExtension, SchemaExtension
 
-from app.db.driver import begin_driver_transaction, pool_waiting
+from app.db.driver import begin_driver_transaction, invalidate_pool, pool_waiting
 from app.graphql.runtime import (
     ExecutionContextBase,
     ExtensionResolver,
@@ -249,6 +249,25 @@ async def test_canary_pool_waiting_counts_queued_checkouts(owner_engine: AsyncEn
                 waiting = pool_waiting(engine.sync_engine.pool)
             await (await waiter).close()
             assert waiting == 1
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.postgres_only
+async def test_canary_invalidate_pool_replaces_every_older_connection(
+    owner_engine: AsyncEngine,
+) -> None:
+    engine = create_async_engine(owner_engine.url, pool_size=2, max_overflow=0)
+    try:
+        with canary("sqlalchemy", "app/db/driver.py", "Pool._invalidate"):
+            first, second = await engine.raw_connection(), await engine.raw_connection()
+            older = second.driver_connection
+            second.close()  # idle in the pool, opened before the invalidation
+            invalidate_pool(first, ConnectionError("ended by the server"))
+            assert not first.is_valid
+            again = await engine.raw_connection()
+            assert again.driver_connection is not older  # recycled at its checkout
+            again.close()
     finally:
         await engine.dispose()
 

@@ -12,6 +12,9 @@ rest of ``app/``.
   asyncpg connection itself, so they begin it first.
 - ``pool_waiting``: how many checkouts wait on SQLAlchemy's async queue pool (its
   asyncio queue's getters), for the pool gauge (app.observability.metrics).
+- ``invalidate_pool``: what SQLAlchemy does itself when a statement finds its connection
+  ended (``Pool._invalidate``), for a pooled connection used without a SQLAlchemy
+  ``Connection`` around it (app.db.prepared's reads outside a transaction).
 """
 
 from __future__ import annotations
@@ -31,3 +34,10 @@ def pool_waiting(pool: Any) -> int:
     a pool without one."""
     queue = getattr(getattr(pool, "_pool", None), "_queue", None)
     return len(getattr(queue, "_getters", ()))
+
+
+def invalidate_pool(raw: Any, error: BaseException) -> None:
+    """The server ended ``raw`` (a pool's proxied connection): drop it, and have every
+    connection its pool opened before now replaced at its next checkout. A restart or a
+    failover ends them all; without this a retry could draw another dead one."""
+    raw._pool._invalidate(raw, error)

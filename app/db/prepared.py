@@ -52,7 +52,7 @@ from sqlalchemy.sql.base import ReadOnlyColumnCollection
 from sqlalchemy.sql.elements import KeyedColumnElement
 from sqlmodel import SQLModel
 
-from app.db.driver import begin_driver_transaction
+from app.db.driver import begin_driver_transaction, invalidate_pool
 from app.db.failures import DatabaseUnavailable
 from app.db.rows import RowShape
 from app.db.types import table_of
@@ -341,10 +341,11 @@ async def _on_pooled_connection(
         try:
             link = _Link(None, None, engine.sync_engine, engine.dialect, driver)
             return await statement._run(link, params, context)
-        except _CONNECTION_LOST:
+        except _CONNECTION_LOST as error:
             # The server ended this pooled connection (a restart, a failover, an idle
-            # timeout): the read runs in no transaction, so it is run again once, on a
-            # new connection.
+            # timeout), and likely the pool's others with it: they are all replaced, and
+            # the read, which runs in no transaction, is run again once on a new one.
+            invalidate_pool(raw, error)
             broken = True
             if attempt == 2:
                 raise
@@ -354,7 +355,9 @@ async def _on_pooled_connection(
             broken = True
             raise
         finally:
-            if broken or driver is None or driver.is_closed():
+            if not raw.is_valid:
+                pass  # invalidated with its pool above (and so given back)
+            elif broken or driver is None or driver.is_closed():
                 raw.invalidate()  # the pool opens a new connection instead
             else:
                 raw.close()  # back to the pool
