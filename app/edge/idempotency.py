@@ -103,6 +103,10 @@ class Answer:
     content_type: str
     body: bytes
 
+    @classmethod
+    def of(cls, response: Response) -> Answer:
+        return cls(response.status_code, response.headers["content-type"], bytes(response.body))
+
     def response(self) -> Response:
         return Response(
             self.body,

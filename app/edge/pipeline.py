@@ -187,12 +187,9 @@ async def _answer(request: Request, gateway: Any, request_id: str) -> Response:
         # The statement that was cut off may hold the connection a while longer (SQLite
         # runs it in a thread until its busy timeout): answer now, roll back meanwhile.
         _in_background(state.db.finish(commit=False), request_id)
-        deadline = f"The request did not finish within {settings.request_timeout_seconds:g} seconds"
         message = (
-            f"{deadline}, after a change it made was committed: read the objects it changes "
-            "to learn their state. Its unfinished work was rolled back."
-            if state.db.committed
-            else f"{deadline}: its unfinished work was rolled back."
+            f"The request did not finish within {settings.request_timeout_seconds:g} seconds: "
+            f"its unfinished work was rolled back.{_committed(state)}"
         )
         timeout = Refused("TIMEOUT", message, status=504)
         return await _failed(gateway, state, refused_response(timeout, media_type))
@@ -229,9 +226,7 @@ async def _failed(gateway: Any, state: _Request, response: Response) -> Response
     unless a change of it was already committed. Then this answer is kept as the key's
     (a retry gets it again rather than applying the change twice)."""
     if state.claim is not None and state.db.committed:
-        state.answer = idempotency.Answer(
-            response.status_code, response.headers["content-type"], bytes(response.body)
-        )
+        state.answer = idempotency.Answer.of(response)
         await _settle_claim(gateway, state)
     else:
         await _settle_claim(gateway, state, failed=True)
@@ -386,9 +381,7 @@ async def _execute(gateway: Any, state: _Request) -> Response:
     if state.claim is not None and (
         idempotency.ran_to_the_end(response.status_code, result) or state.db.committed
     ):
-        state.answer = idempotency.Answer(
-            response.status_code, response.headers["content-type"], bytes(response.body)
-        )
+        state.answer = idempotency.Answer.of(response)
     return response
 
 

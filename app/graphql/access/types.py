@@ -344,7 +344,7 @@ async def members_of(
                 role_id=row.role_id,
                 user=user,  # type: ignore[arg-type]
                 role=role_of.get(row.role_id),  # type: ignore[arg-type]
-                teams=[_memo(team_of, t, TeamType.of) for t in teams[i]] if teams else [],
+                teams=[made_once(team_of, t, TeamType.of) for t in teams[i]] if teams else [],
                 teams_read=teams is not None,
             )
         )
@@ -513,8 +513,9 @@ class AccessFields:
 T = TypeVar("T")
 
 
-def _memo(made: dict[int, T], row: Any, make: Callable[[Any], T]) -> T:
-    """The object made of ``row`` for this page: made once per row id, then shared."""
+def made_once(made: dict[int, T], row: Any, make: Callable[[Any], T]) -> T:
+    """The object made of ``row`` for the rows at hand (a page): made once per row id,
+    then shared however often the row appears."""
     key = row.id
     found = made.get(key)
     if found is None:

@@ -14,7 +14,7 @@ from app import models as tables
 from app.domain.conversations import repository as conversations
 from app.domain.conversations.repository import ConversationFilter
 from app.domain.pagination import Page
-from app.graphql.access.types import ITEMS, TeamType, pk_of
+from app.graphql.access.types import ITEMS, TeamType, made_once, pk_of
 from app.graphql.capabilities import may_call
 from app.graphql.context import Info
 from app.graphql.directives import scoped_field
@@ -301,12 +301,7 @@ def _accounts() -> Callable[[Any], UserType | None]:
     made: dict[int, UserType] = {}
 
     def account(user: Any) -> UserType | None:
-        if user is None:
-            return None
-        found = made.get(user.id)
-        if found is None:
-            found = made[user.id] = UserType.of(user)
-        return found
+        return None if user is None else made_once(made, user, UserType.of)
 
     return account
 

@@ -691,6 +691,7 @@ async def test_a_deadline_during_the_second_mutation_field_keeps_only_the_first(
 
 
 AFTER_A_COMMIT = (
-    "The request did not finish within 0.5 seconds, after a change it made was committed: "
-    "read the objects it changes to learn their state. Its unfinished work was rolled back."
+    "The request did not finish within 0.5 seconds: its unfinished work was rolled back. "
+    "A change this request made before was committed: read the objects it changes to learn "
+    "their state."
 )
