@@ -1,9 +1,11 @@
 """A real HTTP receiver on 127.0.0.1 for webhook tests: records each request (headers,
-body) and answers the next of its scripted status codes (then 200)."""
+body) and answers the next of its scripted status codes (then 200). Given a TLS context
+it speaks HTTPS and records the server name (SNI) each client asked for."""
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -19,13 +21,16 @@ class Received:
 @dataclass
 class Receiver:
     port: int = 0
+    scheme: str = "http"
+    host: str = "127.0.0.1"  # as the URL names it
+    server_names: list[str | None] = field(default_factory=list)  # SNI of each TLS client
     answers: list[int] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)  # set at each request
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks"
+        return f"{self.scheme}://{self.host}:{self.port}/hooks"
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -50,9 +55,14 @@ class Receiver:
 
 
 @asynccontextmanager
-async def receiver(*answers: int) -> AsyncIterator[Receiver]:
-    r = Receiver(answers=list(answers))
-    server = await asyncio.start_server(r.handle, "127.0.0.1", 0)
+async def receiver(
+    *answers: int, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1", bind: str = ""
+) -> AsyncIterator[Receiver]:
+    """Listens on ``bind`` (default: ``host``); with ``tls``, HTTPS."""
+    r = Receiver(answers=list(answers), scheme="https" if tls else "http", host=host)
+    if tls is not None:
+        tls.sni_callback = lambda _socket, name, _context: r.server_names.append(name)
+    server = await asyncio.start_server(r.handle, bind or host, 0, ssl=tls)
     r.port = server.sockets[0].getsockname()[1]
     try:
         yield r

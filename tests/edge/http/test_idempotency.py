@@ -272,3 +272,48 @@ async def test_a_committed_field_keeps_the_answer_though_a_later_field_failed(
         assert again.content == answered.content
         assert await teams_named(edge.owner_engine, first) == 1
         assert await teams_named(edge.owner_engine, boom) == 0
+
+
+async def test_a_committed_field_keeps_a_503_whose_replay_asks_for_no_retry(
+    started: Started, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database lost after the first of two mutation fields committed: the 503 says a
+    change was committed and is the key's answer. Its replay is the same status and body
+    without ``Retry-After``: retrying the key would only replay it again."""
+    from app.db.failures import RETRY_AFTER_SECONDS, DatabaseUnavailable
+    from app.domain.members import writes as member_writes
+
+    original = member_writes.set_team_members
+
+    async def set_team_members(session: Any, workspace: int, team: int, members: Any) -> Any:
+        if members == []:
+            written = await session.get(Team, team)
+            if written.name.startswith("Lost"):
+                raise DatabaseUnavailable("the database connection was lost")
+        return await original(session, workspace, team, members)
+
+    monkeypatch.setattr(member_writes, "set_team_members", set_team_members)
+    first, lost = unique("First"), unique("Lost")
+    async with started() as edge:
+        acme = await workspace_id(edge.owner_engine, "acme")
+        two = (
+            f'mutation {{ a: createTeam(input: {{workspaceId: "{acme}", name: "{first}"}}) '
+            "{ team { name } } "
+            f'b: createTeam(input: {{workspaceId: "{acme}", name: "{lost}"}}) '
+            "{ team { name } } }"
+        )
+        token = await edge.token(ADA)
+        key = {"Idempotency-Key": new_key()}
+        answered = await edge.post(two, token=token, headers=key)
+        assert answered.status_code == 503
+        assert answered.headers["retry-after"] == str(RETRY_AFTER_SECONDS)
+        [error] = answered.json()["errors"]
+        assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+        assert "A change this request made before was committed" in error["message"]
+        again = await edge.post(two, token=token, headers=key)
+        assert again.status_code == 503
+        assert again.headers["idempotent-replayed"] == "true"
+        assert "retry-after" not in again.headers
+        assert again.content == answered.content
+        assert await teams_named(edge.owner_engine, first) == 1
+        assert await teams_named(edge.owner_engine, lost) == 0
