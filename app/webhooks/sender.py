@@ -69,7 +69,7 @@ async def send(
         target,
         content=body.encode(),
         headers={**headers(secret, event_id, body, datetime.now(UTC)), "host": host},
-        extensions={},
+        extensions={"sni_hostname": urlsplit(url).hostname} if target.startswith("https") else {},
     )
     try:
         response = await client.send(request, stream=True, follow_redirects=False)
