@@ -12,13 +12,10 @@ import strawberry
 
 from app import models as tables
 from app.auth.permissions import expand_for_display
-from app.domain.members import repository as members
 from app.domain.members.repository import MemberFilter
 from app.domain.members.service import escalates, is_last_admin
 from app.domain.pagination import Window, page_of_whole
-from app.domain.roles import repository as roles
 from app.domain.roles import service as roles_service
-from app.domain.teams import repository as teams
 from app.graphql.capabilities import may_call, viewer_permissions
 from app.graphql.context import Info
 from app.graphql.directives import scoped_field
@@ -168,7 +165,7 @@ class TeamType(Node):
         async def count() -> int:
             return await loaders.team_member_count.load(self.pk)
 
-        return to_connection(page, items, count, info.context.db, kind="Member")
+        return to_connection(page, items, count, loaders.repository.members, kind="Member")
 
     @scoped_field("Whether the viewer passes the permission check of `updateTeam`.")
     def viewer_can_update(self, info: Info) -> bool:
@@ -282,7 +279,7 @@ class MemberType(Node):
         async def count() -> int:
             return len(teams)
 
-        return to_connection(page, page.items, count, info.context.db, kind="Team")
+        return to_connection(page, page.items, count, None, kind="Team")
 
 
 def _with_relations(wanted: frozenset[str]) -> frozenset[str]:
@@ -388,17 +385,16 @@ class MemberFilterInput:
 async def members_connection(
     info: Info, workspace_id: int, f: MemberFilter, window: Window
 ) -> Connection[MemberType]:
-    db, wanted = info.context.db, _with_relations(selected(info, *ITEMS))
+    members = info.context.repository(workspace_id).members
+    wanted = _with_relations(selected(info, *ITEMS))
     include = wanted & {"user", "role", "teams"}  # read by the page's own statement
-    async with db.session() as s:
-        page = await members.members_page(s, workspace_id, f, window, include=include)
+    page = await members.page(f, window, include=include)
     items = await members_of(info, workspace_id, page.items, wanted, page.related)
 
     async def count() -> int:
-        async with db.session() as s:
-            return await members.members_count(s, workspace_id, f)
+        return await members.count(f)
 
-    return to_connection(page, items, count, info.context.db, kind="Member")
+    return to_connection(page, items, count, members, kind="Member")
 
 
 @strawberry.type
@@ -445,12 +441,12 @@ class AccessFields:
         last: Last = None,
         before: Before = None,
     ) -> Connection[TeamType] | None:
-        ws = self.workspace_id
+        teams = info.context.repository(self.workspace_id).teams
         return await read_connection(
-            info.context.db,
+            teams,
             page_window(first, after, last, before, (int,), kind="Team"),
-            lambda s, window: teams.teams_page(s, ws, window),
-            lambda s: teams.teams_count(s, ws),
+            teams.page,
+            teams.count,
             lambda page: [TeamType.of(t) for t in page.items],
             kind="Team",
         )
@@ -473,12 +469,12 @@ class AccessFields:
         last: Last = None,
         before: Before = None,
     ) -> Connection[RoleType] | None:
-        ws = self.workspace_id
+        roles = info.context.repository(self.workspace_id).roles
         return await read_connection(
-            info.context.db,
+            roles,
             page_window(first, after, last, before, (int,), kind="Role"),
-            lambda s, window: roles.roles_page(s, ws, window),
-            lambda s: roles.roles_count(s, ws),
+            roles.page,
+            roles.count,
             lambda page: [RoleType.of(r) for r in page.items],
             kind="Role",
         )

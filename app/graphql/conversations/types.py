@@ -11,8 +11,7 @@ from typing import Annotated, Any
 import strawberry
 
 from app import models as tables
-from app.domain.conversations import repository as conversations
-from app.domain.conversations.repository import ConversationFilter
+from app.domain.conversations.repository import ConversationFilter, participants_with_accounts
 from app.domain.pagination import Page
 from app.graphql.access.types import ITEMS, TeamType, made_once, pk_of
 from app.graphql.capabilities import may_call
@@ -147,7 +146,7 @@ class ConversationType(Node):
         loaders, ws = info.context.workspace(self.workspace_id), self.workspace_id
 
         def people(page: Page[Any]) -> list[Participant]:
-            pairs = conversations.participants_with_accounts(page.items)
+            pairs = participants_with_accounts(page.items)
             return _participants(ws, pairs, _accounts())
 
         return await loaded_connection(
@@ -155,7 +154,7 @@ class ConversationType(Node):
             loaders.participant_count,
             self.pk,
             window,
-            info.context.db,
+            loaders.repository.conversations,
             people,
             kind="Participant",
         )
@@ -179,7 +178,7 @@ class ConversationType(Node):
             loaders.insight_count,
             self.pk,
             window,
-            info.context.db,
+            loaders.repository.conversations,
             lambda page: [Insight(workspace_id=ws, row=r) for r in page.items],
             kind="Insight",
         )
@@ -202,7 +201,7 @@ class ConversationType(Node):
             loaders.action_item_count,
             self.pk,
             window,
-            info.context.db,
+            loaders.repository.conversations,
             lambda page: [ActionItem(workspace_id=ws, row=r) for r in page.items],
             kind="ActionItem",
         )
@@ -230,7 +229,7 @@ class ConversationType(Node):
             loaders.share_link_count,
             self.pk,
             window,
-            info.context.db,
+            loaders.repository.conversations,
             lambda page: [ShareLinkType.of(r) for r in page.items],
             kind="ShareLink",
         )
@@ -344,7 +343,7 @@ async def conversations_of(
         else _skip(),
     )
     if "participants" in joined:
-        people = [conversations.participants_with_accounts(p) for p in joined["participants"]]
+        people = [participants_with_accounts(p) for p in joined["participants"]]
     team_of = {pk(t): TeamType.of(t) for t in teams or () if t is not None}
     for t in joined.get("team", ()):
         if t is not None and t.id not in team_of:
@@ -433,22 +432,19 @@ class ConversationFields:
     ) -> Connection[ConversationType] | None:
         window = page_window(first, after, last, before, (datetime, int), kind="Conversation")
         f = filter.to_domain() if filter else ConversationFilter()
-        ws, db = self.workspace_id, info.context.db
+        ws = self.workspace_id
         visibility = info.context.conversation_visibility(ws)
         assert visibility is not None  # the guard required conversations:read:own
+        conversations = info.context.repository(ws).conversations
         wanted = selected(info, *ITEMS)
         include = wanted & {"host", "team", "participants"}  # read by the page's own statement
-        async with db.session() as s:
-            page = await conversations.conversations_page(
-                s, ws, visibility, f, window, include=include
-            )
+        page = await conversations.page(visibility, f, window, include=include)
 
         async def count() -> int:
-            async with db.session() as s:
-                return await conversations.conversations_count(s, ws, visibility, f)
+            return await conversations.count(visibility, f)
 
         items = await conversations_of(info, ws, page.items, wanted, page.related)
-        return to_connection(page, items, count, info.context.db, kind="Conversation")
+        return to_connection(page, items, count, conversations, kind="Conversation")
 
     @scoped_field(
         "A conversation by ID; null when it does not exist or is outside the viewer's scope.",
