@@ -11,12 +11,11 @@ from strawberry.scalars import JSON
 
 from app import models as tables
 from app.domain.audit import AuditFilter
-from app.graphql.access.types import pk_of
 from app.graphql.capabilities import ViewerCapabilities
 from app.graphql.context import Info
 from app.graphql.conversations.types import ShareLinkType
 from app.graphql.directives import scoped_field
-from app.graphql.ids import encode_id
+from app.graphql.ids import encode_id, pk_of
 from app.graphql.node import Node, node_id
 from app.graphql.pagination import (
     After,

@@ -9,10 +9,10 @@ from typing import Annotated, Any
 import strawberry
 
 from app import models as tables
-from app.graphql.access.types import AccessFields
+from app.graphql.access.queries import AccessFields
 from app.graphql.administration.types import AdministrationFields
 from app.graphql.context import Info
-from app.graphql.conversations.types import ConversationFields
+from app.graphql.conversations.queries import ConversationFields
 from app.graphql.directives import scoped_field
 from app.graphql.enums import IntegrationStatus, Plan, SubscriptionStatus
 from app.graphql.ids import encode_id
