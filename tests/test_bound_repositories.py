@@ -16,17 +16,24 @@ import importlib
 import inspect
 import re
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.auth.permissions import PermissionSet
+from app.auth.viewer import Membership, Viewer
 from app.db.engine import create_sessionmaker
 from app.db.session import RequestDB
 from app.db.tenant import enter
 from app.domain.members.repository import MemberFilter
 from app.domain.pagination import Window
 from app.domain.repositories import WorkspaceRepository
+from app.graphql.context import Context
+from app.graphql.errors import NotFound
 from tests import factories
+from tests.conftest import test_settings as settings_for
 
 GRAPHQL = Path(__file__).resolve().parent.parent / "app" / "graphql"
 ESCAPE = re.compile(r"#\s*session:(.*)$")
@@ -180,6 +187,25 @@ def test_a_request_binds_only_a_workspace_of_its_tenant_context() -> None:
     assert db.bound(3).workspace_id == 3
     with pytest.raises(LookupError):
         db.bound(2)
+
+
+def test_the_context_hands_out_one_repository_per_workspace_of_the_viewer_alone() -> None:
+    db = RequestDB(async_sessionmaker())
+    db.tenant.user_id, db.tenant.workspace_ids = 7, (1, 2)
+    workspace: Any = SimpleNamespace(id=1)
+    membership = Membership(1, 10, 100, None, (), PermissionSet(()), frozenset(), workspace)
+    user: Any = SimpleNamespace(id=7, email="ada@acme.test")
+    viewer = Viewer(user=user, memberships={1: membership})
+    ctx = Context.create(db, viewer, settings_for("sqlite+aiosqlite://"), "req-1")
+    repository = ctx.repository(1)
+    assert repository.workspace_id == 1
+    assert ctx.repository(1) is repository  # once per (request, workspace)
+    assert repository.members is repository.members  # its areas on first use, once
+    assert ctx.workspace(1).repository is repository  # the loaders read through it
+    with pytest.raises(NotFound):
+        ctx.repository(2)  # in the tenant context, but not a membership of the viewer's
+    with pytest.raises(NotFound):
+        ctx.repository(3)
 
 
 async def test_a_workspace_repository_reads_its_own_workspace_alone(
