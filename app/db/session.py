@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -37,6 +37,7 @@ from sqlalchemy.orm import ORMExecuteState
 
 from app.db.prepared import OUTSIDE_KEY, OutsideReads
 from app.db.tenant import Tenant, TenantSession, attach, key_of
+from app.db.tenant import enter as enter_tenant
 
 log = logging.getLogger("app.db")
 
@@ -85,6 +86,20 @@ class RequestDB:
                 self._cut_off = True
                 raise
 
+    def bound(self, workspace_id: int) -> WorkspaceDB:
+        """The request's session for one workspace its tenant context holds (the viewer's,
+        as authentication entered them): what a workspace-bound repository reads through.
+        Any other workspace is refused (LookupError): a repository cannot be made for it."""
+        if workspace_id not in self.tenant.workspace_ids:
+            raise LookupError(f"workspace {workspace_id} is not one this request is bound to")
+        return WorkspaceDB(self, workspace_id)
+
+    async def enter(self, *, user_id: int, workspace_ids: Iterable[int]) -> None:
+        """Change the workspaces the request acts in (app.db.tenant.enter), under the
+        session's lock: from the transaction in progress on, if any."""
+        async with self.session() as session:
+            await enter_tenant(session, user_id=user_id, workspace_ids=workspace_ids)
+
     def _signed_context(self) -> str | None:
         """The tenant context a read outside a transaction sets for itself."""
         if self.tenant.user_id is None:
@@ -127,6 +142,21 @@ class RequestDB:
                     await _roll_back(session)
             finally:
                 await session.close()
+
+
+class WorkspaceDB:
+    """The request's session bound to one workspace (``RequestDB.bound``, the only way
+    to make one): a workspace-bound repository takes its workspace id from here and
+    each of its reads takes the request's session under its lock."""
+
+    __slots__ = ("_request", "workspace_id")
+
+    def __init__(self, request: RequestDB, workspace_id: int) -> None:
+        self._request = request
+        self.workspace_id = workspace_id
+
+    def session(self) -> AbstractAsyncContextManager[AsyncSession]:
+        return self._request.session()
 
 
 _ORM_KEY = "harmony.read_through_orm"

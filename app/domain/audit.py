@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.db.types import column_of
+from app.domain.bound import WorkspaceReads
 from app.domain.pagination import Page, Window, count, fetch_page
 from app.domain.tenant import scoped
 from app.models import AuditEvent
@@ -47,3 +48,15 @@ async def events_page(
 
 async def events_count(session: AsyncSession, workspace_id: int, f: AuditFilter) -> int:
     return await count(session, _filtered(workspace_id, f))
+
+
+class AuditRepository(WorkspaceReads):
+    """The audit log of the workspace it is bound to (``app.domain.bound``)."""
+
+    __slots__ = ()
+
+    async def page(self, f: AuditFilter, window: Window) -> Page[AuditEvent]:
+        return await self._in(events_page, f, window)
+
+    async def count(self, f: AuditFilter) -> int:
+        return await self._in(events_count, f)

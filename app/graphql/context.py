@@ -1,5 +1,6 @@
-"""The per-request Context: who is asking, the request's unit of work, and loaders
-bound to each workspace the query touches (created on first use)."""
+"""The per-request Context: who is asking, the request's unit of work, and the
+repositories and loaders bound to each workspace the query touches (created on first
+use, once per workspace)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from app.config import Settings
 from app.db.session import RequestDB
 from app.domain.conversations.repository import Visibility
 from app.domain.conversations.service import share_visibility
+from app.domain.repositories import ViewerRepository, WorkspaceRepository
 from app.graphql.errors import NotFound
 from app.graphql.loaders import NodeLocator, UserLoader, WorkspaceLoaders
 
@@ -25,6 +27,8 @@ class Context:
     settings: Settings
     request_id: str
     _users: UserLoader | None = None
+    _own: ViewerRepository | None = None
+    _repositories: dict[int, WorkspaceRepository] = field(default_factory=dict)
     _workspaces: dict[int, WorkspaceLoaders] = field(default_factory=dict)
     _decisions: dict[tuple[int, str | None], bool] = field(default_factory=dict)
     _nodes: NodeLocator | None = None
@@ -39,10 +43,17 @@ class Context:
         return cls(db=db, viewer=viewer, settings=settings, request_id=request_id)
 
     @property
+    def own(self) -> ViewerRepository:
+        """Reads for the viewer's own account (built on first use)."""
+        if self._own is None:
+            self._own = ViewerRepository(self.db, self.viewer)
+        return self._own
+
+    @property
     def users(self) -> UserLoader:
         """Accounts by id (built on first use)."""
         if self._users is None:
-            self._users = UserLoader(self.db)
+            self._users = UserLoader(self.own)
         return self._users
 
     def allows(self, workspace_id: int, permission: str | None) -> bool:
@@ -58,16 +69,27 @@ class Context:
             self._decisions[key] = decision
         return decision
 
+    def repository(self, workspace_id: int) -> WorkspaceRepository:
+        """The reads of a workspace the viewer belongs to (NOT_FOUND for any other),
+        bound to it (app.domain.repositories): made once per workspace per request."""
+        repository = self._repositories.get(workspace_id)
+        if repository is None:
+            if self.viewer.membership(workspace_id) is None:
+                raise NotFound("No such workspace.")
+            repository = WorkspaceRepository(self.db.bound(workspace_id))
+            self._repositories[workspace_id] = repository
+        return repository
+
     def workspace(self, workspace_id: int) -> WorkspaceLoaders:
-        """Loaders of a workspace the viewer belongs to (NOT_FOUND for any other)."""
+        """Loaders of a workspace the viewer belongs to (NOT_FOUND for any other), over
+        its repository."""
         loaders = self._workspaces.get(workspace_id)
         if loaders is None:
+            repository = self.repository(workspace_id)
             membership = self.viewer.membership(workspace_id)
-            if membership is None:
-                raise NotFound("No such workspace.")
+            assert membership is not None  # the repository's check
             loaders = WorkspaceLoaders(
-                self.db,
-                workspace_id,
+                repository,
                 self.conversation_visibility(workspace_id),
                 self.visibility(workspace_id, "insights"),
                 share_visibility(membership.permissions, self.viewer.user_id, membership.team_ids),
@@ -78,7 +100,7 @@ class Context:
     def targeted_workspace(self) -> int | None:
         """The one workspace the request read or acted in (None: none, or several),
         for the access log (app.observability.access)."""
-        ids = set(self._workspaces)
+        ids = set(self._repositories)  # every workspace whose loaders were made too
         ids.update(w for (w, _), granted in self._decisions.items() if granted)
         return next(iter(ids)) if len(ids) == 1 else None
 
@@ -86,8 +108,10 @@ class Context:
         """After a change: drop what this request cached about the workspace, so what
         is read next (the mutation's payload) shows the new state."""
         self._workspaces.pop(workspace_id, None)
+        self._repositories.pop(workspace_id, None)
         self._nodes = None
         self._users = None
+        self._own = None  # the viewer may have joined or left workspaces
 
     @property
     def nodes(self) -> NodeLocator:
@@ -95,7 +119,7 @@ class Context:
         if self._nodes is None:
             ids = self.viewer.workspace_ids
             readable = [w for w in ids if self.allows(w, "members:read:all")]
-            self._nodes = NodeLocator(self.db, ids, readable)
+            self._nodes = NodeLocator(self.own, readable)
         return self._nodes
 
     def conversation_visibility(self, workspace_id: int) -> Visibility | None:

@@ -1,9 +1,12 @@
 """Per-request dataloaders.
 
 ``WorkspaceLoaders`` is created on first use for one workspace the viewer belongs to
-and cached on the request's Context: every loader in it can only ever read rows of
-that workspace (the workspace id is part of every statement). ``UserLoader`` reads
-accounts, which are global. Nothing here outlives a request.
+and cached on the request's Context, over that workspace's bound repository
+(app.domain.repositories.WorkspaceRepository): every loader in it can only ever read
+rows of that workspace, and none passes a session or a workspace id. ``UserLoader``
+and ``NodeLocator`` read through the viewer's (``ViewerRepository``). Each batch is one
+repository call, which takes the request's session under its lock. Nothing here
+outlives a request.
 """
 
 from __future__ import annotations
@@ -14,22 +17,13 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
 from app.auth.permissions import admin_permissions
-from app.db.session import RequestDB
-from app.domain.conversations import repository as conversations
 from app.domain.conversations.repository import Visibility
-from app.domain.members import repository as members
-from app.domain.members import writes as member_writes
-from app.domain.nodes import repository as nodes
 from app.domain.pagination import Page, Window
-from app.domain.roles import repository as roles
-from app.domain.teams import repository as teams
-from app.domain.users import repository as users
-from app.domain.webhooks import repository as webhooks
-from app.domain.workspaces import repository as workspaces
+from app.domain.repositories import ViewerRepository, WorkspaceRepository
+from app.domain.workspaces.repository import SettingsPages
 from app.models import (
     ActionItem,
     ApiKey,
@@ -41,9 +35,11 @@ from app.models import (
     Role,
     ShareLink,
     Team,
+    User,
     WebhookDelivery,
     WebhookDeliveryAttempt,
     WebhookEndpoint,
+    Workspace,
     pk,
 )
 from app.models.rows import (
@@ -62,7 +58,7 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 # (parent id, window): one page of a parent's list (e.g. a team's members).
 PageKey = tuple[int, Window]
-GroupedPages = Callable[[AsyncSession, list[int], Window], Awaitable[dict[int, Page[V]]]]
+GroupedPages = Callable[[list[int], Window], Awaitable[dict[int, Page[V]]]]
 
 
 def in_key_order(keys: Sequence[K], rows: Iterable[V], key: Callable[[V], K]) -> list[V | None]:
@@ -79,18 +75,18 @@ def grouped(keys: Sequence[K], pairs: Iterable[tuple[K, V]]) -> list[list[V]]:
 
 def pages_by_window(
     fetch: GroupedPages[V],
-) -> Callable[[AsyncSession, list[PageKey]], Awaitable[list[Page[V]]]]:
+) -> Callable[[list[PageKey]], Awaitable[list[Page[V]]]]:
     """A batch function of ``PageKey``s over ``fetch`` (the pages of several parents in
     one window, one statement): one statement per distinct window, in practice one per
     batch (every parent of a list asks with the same arguments)."""
 
-    async def load(s: AsyncSession, keys: list[PageKey]) -> list[Page[V]]:
+    async def load(keys: list[PageKey]) -> list[Page[V]]:
         by_window: dict[Window, list[int]] = defaultdict(list)
         for parent, window in keys:
             by_window[window].append(parent)
         pages: dict[PageKey, Page[V]] = {}
         for window, parents in by_window.items():
-            found = await fetch(s, parents, window)
+            found = await fetch(parents, window)
             pages.update(((p, window), found[p]) for p in parents)
         return [pages[k] for k in keys]
 
@@ -98,34 +94,30 @@ def pages_by_window(
 
 
 def counts_by_parent(
-    fetch: Callable[[AsyncSession, list[int]], Awaitable[dict[int, int]]],
-) -> Callable[[AsyncSession, list[int]], Awaitable[list[int]]]:
+    fetch: Callable[[list[int]], Awaitable[dict[int, int]]],
+) -> Callable[[list[int]], Awaitable[list[int]]]:
     """A batch function of parent ids over ``fetch`` (their lists' lengths, one
     statement); 0 for a parent with none."""
 
-    async def load(s: AsyncSession, ids: list[int]) -> list[int]:
-        found = await fetch(s, ids)
+    async def load(ids: list[int]) -> list[int]:
+        found = await fetch(ids)
         return [found.get(i, 0) for i in ids]
 
     return load
 
 
 class Loader(DataLoader[K, V]):
-    """A DataLoader whose batch function runs one repository call on the request's
-    session (holding the session lock for that one call)."""
+    """A DataLoader whose batch function is one call of a bound repository (which holds
+    the session lock for that one call)."""
 
-    def __init__(
-        self, db: RequestDB, fetch: Callable[[AsyncSession, list[K]], Awaitable[list[V]]]
-    ) -> None:
+    def __init__(self, fetch: Callable[[list[K]], Awaitable[list[V]]]) -> None:
         super().__init__()
-        self._db = db
         self._fetch = fetch
         self._bulk: list[tuple[list[K], asyncio.Future[list[V]]]] = []
         self._running: set[asyncio.Future[None]] = set()
 
     async def batch_load_fn(self, keys: list[K]) -> list[V]:
-        async with self._db.session() as session:
-            return await self._fetch(session, keys)
+        return await self._fetch(keys)
 
     async def fetch_many(self, keys: list[K]) -> list[V]:
         """A whole list's keys at once (look-ahead), in key order.
@@ -163,11 +155,11 @@ class Loader(DataLoader[K, V]):
 
 
 class UserLoader(Loader[int, UserRow | None]):
-    def __init__(self, db: RequestDB) -> None:
-        async def fetch(s: AsyncSession, ids: list[int]) -> list[UserRow | None]:
-            return in_key_order(ids, await users.users_by_ids(s, ids), lambda u: u.id)
+    def __init__(self, own: ViewerRepository) -> None:
+        async def fetch(ids: list[int]) -> list[UserRow | None]:
+            return in_key_order(ids, await own.users(ids), lambda u: u.id)
 
-        super().__init__(db, fetch)
+        super().__init__(fetch)
 
 
 class WorkspaceLoaders:
@@ -202,20 +194,19 @@ class WorkspaceLoaders:
     share_links_page: Loader[PageKey, Page[ShareLinkRow]]
     share_link_count: Loader[int, int]
     # "handbook" / "intelligence": the settings pages' parts asked for together, one read
-    settings_pages: Loader[str, workspaces.SettingsPages]
+    settings_pages: Loader[str, SettingsPages]
     # a webhook delivery's attempts, oldest first (by delivery id)
     delivery_attempts: Loader[int, list[WebhookDeliveryAttempt]]
 
     def __init__(
         self,
-        db: RequestDB,
-        workspace_id: int,
+        repository: WorkspaceRepository,
         visibility: Visibility | None,
         insight_visibility: Visibility | None = None,
         share_visibility: Visibility | None = None,
     ) -> None:
-        ws = workspace_id
-        self.workspace_id = ws
+        self.workspace_id = repository.workspace_id
+        self.repository = repository  # the reads these loaders batch
         # Every conversation read through these loaders is shareable when the share
         # scope reaches at least as far as the read scope (Admin's): no statement then.
         self.all_readable_shareable = (
@@ -231,117 +222,94 @@ class WorkspaceLoaders:
             and (visibility is None or insight_visibility.scope < visibility.scope)
             else None
         )
+        members, teams, roles = repository.members, repository.teams, repository.roles
+        conversations = repository.conversations
 
-        async def member(s: AsyncSession, ids: list[int]) -> list[Member | None]:
-            return in_key_order(ids, await members.members_by_ids(s, ws, ids), lambda m: m.id)  # type: ignore[arg-type,return-value]
+        async def member(ids: list[int]) -> list[Member | None]:
+            return in_key_order(ids, await members.by_ids(ids), lambda m: m.id)  # type: ignore[arg-type,return-value]
 
-        async def role(s: AsyncSession, ids: list[int]) -> list[RoleRow | None]:
-            return in_key_order(ids, await roles.role_rows_by_ids(s, ws, ids), lambda r: r.id)
+        async def role(ids: list[int]) -> list[RoleRow | None]:
+            return in_key_order(ids, await roles.rows_by_ids(ids), lambda r: r.id)
 
-        async def team(s: AsyncSession, ids: list[int]) -> list[TeamRow | None]:
-            return in_key_order(ids, await teams.team_rows_by_ids(s, ws, ids), lambda t: t.id)
+        async def team(ids: list[int]) -> list[TeamRow | None]:
+            return in_key_order(ids, await teams.rows_by_ids(ids), lambda t: t.id)
 
-        async def teams_of_member(s: AsyncSession, ids: list[int]) -> list[list[TeamRow]]:
-            return grouped(ids, await teams.teams_of_members(s, ws, ids))
+        async def teams_of_member(ids: list[int]) -> list[list[TeamRow]]:
+            return grouped(ids, await teams.of_members(ids))
 
-        async def team_members(
-            s: AsyncSession, team_ids: list[int], window: Window
-        ) -> dict[int, Page[MemberRow]]:
-            return await members.members_pages_of_teams(s, ws, team_ids, window)
-
-        async def settings_pages(
-            s: AsyncSession, parts: list[str]
-        ) -> list[workspaces.SettingsPages]:
-            found = await workspaces.settings_pages(
-                s, ws, handbook="handbook" in parts, intelligence="intelligence" in parts
+        async def settings_pages(parts: list[str]) -> list[SettingsPages]:
+            found = await repository.settings.pages(
+                handbook="handbook" in parts, intelligence="intelligence" in parts
             )
             return [found] * len(parts)
 
-        async def team_member_count(s: AsyncSession, ids: list[int]) -> list[int]:
-            counts = await members.member_counts_of_teams(s, ws, ids)
-            return [counts.get(i, 0) for i in ids]
-
-        async def member_count(s: AsyncSession, ids: list[int]) -> list[int]:
-            counts = await members.member_counts_by_role(s, ws, ids)
-            return [counts.get(i, 0) for i in ids]
-
-        async def role_permissions(
-            s: AsyncSession, keys: list[tuple[int, BuiltinRole | None]]
-        ) -> list[list[str]]:
-            custom = [(ws, rid) for rid, builtin in keys if builtin != BuiltinRole.ADMIN]
-            stored = await roles.granted_permissions(s, custom)
+        async def role_permissions(keys: list[tuple[int, BuiltinRole | None]]) -> list[list[str]]:
+            stored = await roles.permissions([r for r, b in keys if b != BuiltinRole.ADMIN])
             return [
                 sorted(admin_permissions()) if b == BuiltinRole.ADMIN else stored.get(rid, [])
                 for rid, b in keys
             ]
 
-        async def conversation(s: AsyncSession, ids: list[int]) -> list[Conversation | None]:
+        async def conversation(ids: list[int]) -> list[Conversation | None]:
             if visibility is None:
                 return [None] * len(ids)
-            rows = await conversations.conversations_by_ids(s, ws, visibility, ids)
+            rows = await conversations.by_ids(visibility, ids)
             return in_key_order(ids, rows, lambda c: c.id)  # type: ignore[arg-type,return-value]
 
-        async def shareable(s: AsyncSession, ids: list[int]) -> list[bool]:
+        async def shareable(ids: list[int]) -> list[bool]:
             if share_visibility is None:
                 return [False] * len(ids)
-            found = {
-                c.id for c in await conversations.conversations_by_ids(s, ws, share_visibility, ids)
-            }
+            found = {c.id for c in await conversations.by_ids(share_visibility, ids)}
             return [i in found for i in ids]
 
         async def participants(
-            s: AsyncSession, ids: list[int]
+            ids: list[int],
         ) -> list[list[tuple[ParticipantRow, UserRow | None]]]:
-            rows = await conversations.participants_of(s, ws, ids)
+            rows = await conversations.participants_of(ids)
             return grouped(ids, ((p.conversation_id, (p, u)) for p, u in rows))
 
-        async def insights(s: AsyncSession, ids: list[int]) -> list[list[ConversationInsight]]:
+        async def insights(ids: list[int]) -> list[list[ConversationInsight]]:
             if insight_visibility is None:
                 return [[] for _ in ids]
-            rows = await conversations.insights_of(s, ws, ids, within=insights_within)
+            rows = await conversations.insights_of(ids, within=insights_within)
             return grouped(ids, ((i.conversation_id, i) for i in rows))
 
-        async def action_items(s: AsyncSession, ids: list[int]) -> list[list[ActionItem]]:
-            rows = await conversations.action_items_of(s, ws, ids)
+        async def action_items(ids: list[int]) -> list[list[ActionItem]]:
+            rows = await conversations.action_items_of(ids)
             return grouped(ids, ((a.conversation_id, a) for a in rows))
 
-        async def transcript(s: AsyncSession, ids: list[int]) -> list[str | None]:
-            rows = await conversations.transcripts_of(s, ws, ids)
+        async def transcript(ids: list[int]) -> list[str | None]:
+            rows = await conversations.transcripts_of(ids)
             found = {t.conversation_id: t.content for t in rows}
             return [found.get(i) for i in ids]
 
-        async def active_admins(s: AsyncSession, ids: list[int]) -> list[list[int]]:
-            return [await member_writes.active_admin_member_ids(s, ws) for _ in ids]
+        async def active_admins(ids: list[int]) -> list[list[int]]:
+            return [await members.active_admin_ids() for _ in ids]
 
-        async def insights_page(
-            s: AsyncSession, ids: list[int], window: Window
-        ) -> dict[int, Page[InsightRow]]:
+        async def insights_page(ids: list[int], window: Window) -> dict[int, Page[InsightRow]]:
             if insight_visibility is None:
                 return {i: Page([], [], False) for i in ids}
-            return await conversations.insight_pages(s, ws, ids, window, within=insights_within)
+            return await conversations.insight_pages(ids, window, within=insights_within)
 
-        async def insight_count(s: AsyncSession, ids: list[int]) -> dict[int, int]:
+        async def insight_count(ids: list[int]) -> dict[int, int]:
             if insight_visibility is None:
                 return {}
-            return await conversations.insight_counts(s, ws, ids, within=insights_within)
+            return await conversations.insight_counts(ids, within=insights_within)
 
-        async def delivery_attempts(
-            s: AsyncSession, ids: list[int]
-        ) -> list[list[WebhookDeliveryAttempt]]:
-            rows = await webhooks.attempts_of(s, ws, ids)
+        async def delivery_attempts(ids: list[int]) -> list[list[WebhookDeliveryAttempt]]:
+            rows = await repository.webhooks.attempts_of(ids)
             return grouped(ids, ((a.delivery_id, a) for a in rows))
 
         # Loaders are built on first use: a request touches few of them.
-        self._db = db
-        self._fetchers: dict[str, Callable[[AsyncSession, list[Any]], Awaitable[list[Any]]]] = {
+        self._fetchers: dict[str, Callable[[list[Any]], Awaitable[list[Any]]]] = {
             "active_admins": active_admins,
             "member": member,
             "role": role,
             "team": team,
             "teams_of_member": teams_of_member,
-            "role_member_count": member_count,
-            "team_members": pages_by_window(team_members),
-            "team_member_count": team_member_count,
+            "role_member_count": counts_by_parent(members.counts_by_role),
+            "team_members": pages_by_window(members.pages_of_teams),
+            "team_member_count": counts_by_parent(members.counts_of_teams),
             "role_permissions": role_permissions,
             "conversation": conversation,
             "participants": participants,
@@ -351,26 +319,14 @@ class WorkspaceLoaders:
             "settings_pages": settings_pages,
             "delivery_attempts": delivery_attempts,
             "shareable": shareable,
-            "participants_page": pages_by_window(
-                lambda s, ids, w: conversations.participant_pages(s, ws, ids, w)
-            ),
-            "participant_count": counts_by_parent(
-                lambda s, ids: conversations.participant_counts(s, ws, ids)
-            ),
+            "participants_page": pages_by_window(conversations.participant_pages),
+            "participant_count": counts_by_parent(conversations.participant_counts),
             "insights_page": pages_by_window(insights_page),
             "insight_count": counts_by_parent(insight_count),
-            "action_items_page": pages_by_window(
-                lambda s, ids, w: conversations.action_item_pages(s, ws, ids, w)
-            ),
-            "action_item_count": counts_by_parent(
-                lambda s, ids: conversations.action_item_counts(s, ws, ids)
-            ),
-            "share_links_page": pages_by_window(
-                lambda s, ids, w: conversations.share_link_pages(s, ws, ids, w)
-            ),
-            "share_link_count": counts_by_parent(
-                lambda s, ids: conversations.share_link_counts(s, ws, ids)
-            ),
+            "action_items_page": pages_by_window(conversations.action_item_pages),
+            "action_item_count": counts_by_parent(conversations.action_item_counts),
+            "share_links_page": pages_by_window(conversations.share_link_pages),
+            "share_link_count": counts_by_parent(conversations.share_link_counts),
         }
 
     def __getattr__(self, name: str) -> Loader[Any, Any]:
@@ -378,7 +334,7 @@ class WorkspaceLoaders:
         fetchers = self.__dict__.get("_fetchers", {})
         if name not in fetchers:
             raise AttributeError(name)
-        loader: Loader[Any, Any] = Loader(self._db, fetchers[name])
+        loader: Loader[Any, Any] = Loader(fetchers[name])
         setattr(self, name, loader)
         return loader
 
@@ -402,29 +358,22 @@ class NodeLocator(DataLoader[tuple[str, int], Any]):
     one statement per type per batch. Users are found when they hold a membership in
     one of ``user_workspaces`` (where the viewer may read members)."""
 
-    def __init__(
-        self, db: RequestDB, workspace_ids: Sequence[int], user_workspaces: Sequence[int]
-    ) -> None:
+    def __init__(self, own: ViewerRepository, user_workspaces: Sequence[int]) -> None:
         super().__init__()
-        self._db = db
-        self._workspace_ids = workspace_ids
+        self._own = own
         self._user_workspaces = user_workspaces
 
     async def batch_load_fn(self, keys: list[tuple[str, int]]) -> list[Any]:
-        by_type: dict[str, list[int]] = defaultdict(list)
+        by_table: dict[type[SQLModel], list[int]] = defaultdict(list)
         for type_name, key in keys:
-            by_type[type_name].append(key)
-        found: dict[tuple[str, int], Any] = {}
-        async with self._db.session() as s:
-            for type_name, pks in by_type.items():
-                rows: Sequence[Any]
-                if type_name == "Workspace":
-                    rows = await nodes.workspaces_among(s, pks, self._workspace_ids)
-                elif type_name == "User":
-                    rows = await nodes.users_sharing(s, pks, self._user_workspaces)
-                else:
-                    rows = await nodes.rows_among(
-                        s, TENANT_NODE_TABLES[type_name], pks, self._workspace_ids
-                    )
-                found.update(((type_name, pk(r)), r) for r in rows)
-        return [found.get(k) for k in keys]
+            by_table[_NODE_TABLES[type_name]].append(key)
+        rows = await self._own.nodes(by_table, self._user_workspaces)
+        found = {(model, pk(r)): r for model, of_model in rows.items() for r in of_model}
+        return [found.get((_NODE_TABLES[t], key)) for t, key in keys]
+
+
+_NODE_TABLES: dict[str, type[SQLModel]] = {
+    **TENANT_NODE_TABLES,
+    "Workspace": Workspace,
+    "User": User,
+}

@@ -300,6 +300,8 @@ async def in_unit_of_work(
     the declared permission or FORBIDDEN); on a Refusal, roll back and raise it."""
     ctx = info.context
     permission = _declared()[0].permission
+    # session: the unit of work holds the session (and its lock) for the whole change:
+    #   lock, permission re-read, service, commit, with no other reader in between
     async with ctx.db.session() as session:
         # End the request's read transaction: the lock must be the first thing the
         # change's own transaction does.

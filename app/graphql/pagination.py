@@ -15,10 +15,9 @@ import strawberry
 from aiodataloader import DataLoader
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.keys import CURSOR_KEY, derived_key
-from app.db.session import RequestDB
+from app.domain.bound import Reads
 from app.domain.pagination import Page, Side, Window
 from app.graphql.errors import BadUserInput
 
@@ -247,18 +246,20 @@ def to_connection(
     page: Page[T],
     nodes: Sequence[N],
     count: Callable[[], Awaitable[int]],
-    db: RequestDB,
+    reads: Reads | None,
     *,
     kind: str,
 ) -> Connection[N]:
     """The page's items as ``nodes`` (built by the caller, one per item, in order).
-    ``kind`` must be the one the list passes to ``page_window``; ``db`` reads what lies
-    beyond the page's cursors when a client asks (``Page.beyond``)."""
+    ``kind`` must be the one the list passes to ``page_window``; ``reads``, the bound
+    repository the page came from, reads what lies beyond the page's cursors when a
+    client asks (``Page.beyond``); None for a page cut from a list read whole
+    (``page_of_whole``), which knows both its flags."""
     keys = page.keys
 
     async def beyond(side: Side) -> bool:
-        async with db.session() as s:
-            return await page.beyond(s, side)
+        assert reads is not None, "a page of a list read whole knows both its flags"
+        return await reads.beyond(page, side)
 
     return Connection(
         nodes=list(nodes),
@@ -276,25 +277,19 @@ def to_connection(
 
 
 async def read_connection(
-    db: RequestDB,
+    reads: Reads,
     window: Window,
-    page: Callable[[AsyncSession, Window], Awaitable[Page[Any]]],
-    count: Callable[[AsyncSession], Awaitable[int]],
+    page: Callable[[Window], Awaitable[Page[Any]]],
+    count: Callable[[], Awaitable[int]],
     nodes: Callable[[Page[Any]], Sequence[N]],
     *,
     kind: str,
 ) -> Connection[N]:
-    """A connection of a list read by a repository: ``page(session, window)`` now,
-    ``count(session)`` when ``totalCount`` is asked for; ``nodes`` makes the page's
-    items into the GraphQL objects."""
-    async with db.session() as s:
-        found = await page(s, window)
-
-    async def total() -> int:
-        async with db.session() as s:
-            return await count(s)
-
-    return to_connection(found, nodes(found), total, db, kind=kind)
+    """A connection of a list read by a bound repository (``reads``): ``page(window)``
+    now, ``count()`` when ``totalCount`` is asked for; ``nodes`` makes the page's items
+    into the GraphQL objects."""
+    found = await page(window)
+    return to_connection(found, nodes(found), count, reads, kind=kind)
 
 
 async def loaded_connection(
@@ -302,17 +297,18 @@ async def loaded_connection(
     counts: DataLoader[int, int],
     parent: int,
     window: Window,
-    db: RequestDB,
+    reads: Reads,
     nodes: Callable[[Page[Any]], Sequence[N]],
     *,
     kind: str,
 ) -> Connection[N]:
     """A connection of the list under ``parent`` (a conversation's participants), read
-    through loaders: the pages of every parent in a list are one batch (``pages``, keyed
-    by parent and window), their lengths another (``counts``), read only when asked."""
+    through loaders over the bound repository ``reads``: the pages of every parent in a
+    list are one batch (``pages``, keyed by parent and window), their lengths another
+    (``counts``), read only when asked."""
     page = await pages.load((parent, window))
 
     async def count() -> int:
         return await counts.load(parent)
 
-    return to_connection(page, nodes(page), count, db, kind=kind)
+    return to_connection(page, nodes(page), count, reads, kind=kind)

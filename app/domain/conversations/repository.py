@@ -15,6 +15,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from app.auth.permissions import Scope
 from app.db.prepared import Nested, Prepared, Related, any_of
 from app.db.types import column_of, table_of
+from app.domain.bound import WorkspaceReads
 from app.domain.pagination import (
     Page,
     Window,
@@ -453,3 +454,76 @@ async def share_link_counts(
     return await grouped_counts(
         session, _share_links(workspace_id), column_of(ShareLink.conversation_id), conversation_ids
     )
+
+
+class ConversationRepository(WorkspaceReads):
+    """The conversations of the workspace it is bound to (``app.domain.bound``), within
+    a visibility the caller passes (the viewer's scope), and the lists under them."""
+
+    __slots__ = ()
+
+    async def page(
+        self,
+        v: Visibility,
+        f: ConversationFilter,
+        window: Window,
+        *,
+        include: frozenset[str] = frozenset(),
+    ) -> Page[ConversationRow]:
+        return await self._in(conversations_page, v, f, window, include=include)
+
+    async def count(self, v: Visibility, f: ConversationFilter) -> int:
+        return await self._in(conversations_count, v, f)
+
+    async def by_ids(self, v: Visibility, ids: Sequence[int]) -> list[Conversation]:
+        return await self._in(conversations_by_ids, v, ids)
+
+    async def participants_of(
+        self, ids: Sequence[int]
+    ) -> list[tuple[ParticipantRow, UserRow | None]]:
+        return await self._in(participants_of, ids)
+
+    async def insights_of(
+        self, ids: Sequence[int], within: Visibility | None = None
+    ) -> list[ConversationInsight]:
+        return await self._in(insights_of, ids, within)
+
+    async def action_items_of(self, ids: Sequence[int]) -> list[ActionItem]:
+        return await self._in(action_items_of, ids)
+
+    async def transcripts_of(self, ids: Sequence[int]) -> list[ConversationTranscript]:
+        return await self._in(transcripts_of, ids)
+
+    async def participant_pages(
+        self, ids: Sequence[int], window: Window
+    ) -> dict[int, Page[ParticipantRow]]:
+        return await self._in(participant_pages, ids, window)
+
+    async def participant_counts(self, ids: Sequence[int]) -> dict[int, int]:
+        return await self._in(participant_counts, ids)
+
+    async def insight_pages(
+        self, ids: Sequence[int], window: Window, within: Visibility | None = None
+    ) -> dict[int, Page[InsightRow]]:
+        return await self._in(insight_pages, ids, window, within)
+
+    async def insight_counts(
+        self, ids: Sequence[int], within: Visibility | None = None
+    ) -> dict[int, int]:
+        return await self._in(insight_counts, ids, within)
+
+    async def action_item_pages(
+        self, ids: Sequence[int], window: Window
+    ) -> dict[int, Page[ActionItemRow]]:
+        return await self._in(action_item_pages, ids, window)
+
+    async def action_item_counts(self, ids: Sequence[int]) -> dict[int, int]:
+        return await self._in(action_item_counts, ids)
+
+    async def share_link_pages(
+        self, ids: Sequence[int], window: Window
+    ) -> dict[int, Page[ShareLinkRow]]:
+        return await self._in(share_link_pages, ids, window)
+
+    async def share_link_counts(self, ids: Sequence[int]) -> dict[int, int]:
+        return await self._in(share_link_counts, ids)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from app.db.types import UTCDateTime, column_of, id_column
+from app.domain.bound import WorkspaceReads
 from app.domain.pagination import Page, Window, count, fetch_page
 from app.domain.tenant import lean, scoped
 from app.models import BuiltinRole, Invitation, Member, Role, User, Workspace
@@ -146,6 +147,22 @@ async def member_with_email(session: AsyncSession, workspace_id: int, email: str
         .where(sa.func.lower(User.email) == email.strip().lower())
     )
     return (await session.execute(stmt)).scalars().first()
+
+
+class InvitationRepository(WorkspaceReads):
+    """The pending invitations of the workspace it is bound to (``app.domain.bound``);
+    the invitee's side is ``app.domain.repositories.ViewerRepository``'s."""
+
+    __slots__ = ()
+
+    async def page(self, window: Window) -> Page[InvitationView]:
+        return await self._in(invitations_page, window)
+
+    async def count(self) -> int:
+        return await self._in(invitations_count)
+
+    async def views_by_ids(self, ids: Sequence[int]) -> list[InvitationView]:
+        return await self._in(invitation_views_by_ids, ids)
 
 
 # --- the invitee's side -------------------------------------------------------------

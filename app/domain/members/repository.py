@@ -18,6 +18,8 @@ from app.db.prepared import CONTEXT_SETTING, Nested, Prepared, Related
 from app.db.rows import RowShape
 from app.db.tenant import key_of, signed_credential
 from app.db.types import column_of, table_of
+from app.domain.bound import WorkspaceReads
+from app.domain.members import writes
 from app.domain.pagination import Page, Window, grouped_pages, prepared_count, prepared_page
 from app.domain.rows import MEMBER_ROW, USER_ROW
 from app.domain.tenant import lean, scoped
@@ -474,3 +476,35 @@ async def member_counts_of_teams(
         .group_by(col(TeamMember.team_id))
     )
     return {team_id: n for team_id, n in (await session.execute(stmt)).all()}
+
+
+class MemberRepository(WorkspaceReads):
+    """The members of the workspace it is bound to (``app.domain.bound``)."""
+
+    __slots__ = ()
+
+    async def page(
+        self, f: MemberFilter, window: Window, *, include: frozenset[str] = frozenset()
+    ) -> Page[MemberRow]:
+        return await self._in(members_page, f, window, include=include)
+
+    async def count(self, f: MemberFilter) -> int:
+        return await self._in(members_count, f)
+
+    async def by_ids(self, ids: Sequence[int]) -> list[Member]:
+        return await self._in(members_by_ids, ids)
+
+    async def counts_by_role(self, role_ids: Sequence[int]) -> dict[int, int]:
+        return await self._in(member_counts_by_role, role_ids)
+
+    async def pages_of_teams(
+        self, team_ids: Sequence[int], window: Window
+    ) -> dict[int, Page[MemberRow]]:
+        return await self._in(members_pages_of_teams, team_ids, window)
+
+    async def counts_of_teams(self, team_ids: Sequence[int]) -> dict[int, int]:
+        return await self._in(member_counts_of_teams, team_ids)
+
+    async def active_admin_ids(self) -> list[int]:
+        """The ACTIVE Admins' member ids (the last-admin rule reads the same)."""
+        return await self._in(writes.active_admin_member_ids)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.db.types import column_of
+from app.domain.bound import WorkspaceReads
 from app.domain.pagination import Page, Window, count, fetch_page
 from app.domain.rows import ROLE_ROW
 from app.domain.tenant import rows_by_ids, scoped
@@ -61,3 +62,25 @@ async def granted_permissions(
     for role_id, permission in (await session.execute(stmt)).all():
         out.setdefault(role_id, []).append(permission)
     return out
+
+
+class RoleRepository(WorkspaceReads):
+    """The roles of the workspace it is bound to (``app.domain.bound``)."""
+
+    __slots__ = ()
+
+    async def page(self, window: Window) -> Page[Role]:
+        return await self._in(roles_page, window)
+
+    async def count(self) -> int:
+        return await self._in(roles_count)
+
+    async def rows_by_ids(self, ids: Sequence[int]) -> list[RoleRow]:
+        return await self._in(role_rows_by_ids, ids)
+
+    async def permissions(self, role_ids: Sequence[int]) -> dict[int, list[str]]:
+        """The stored permission strings of these roles, by role id."""
+        if not role_ids:
+            return {}  # no statement
+        ws = self.workspace_id
+        return await self._run(granted_permissions, [(ws, r) for r in role_ids])

@@ -12,6 +12,7 @@ from sqlmodel import col
 from app.db.prepared import Prepared, any_of
 from app.db.rows import RowShape
 from app.db.types import column_of
+from app.domain.bound import WorkspaceReads
 from app.domain.pagination import Page, Window, count, fetch_page
 from app.domain.rows import TEAM_ROW
 from app.domain.tenant import lean, rows_by_ids, scoped
@@ -82,3 +83,21 @@ async def teams_of_members(
     """(member_id, team) pairs, teams in id order; teams as lean rows (read path only)."""
     rows = await _TEAMS_OF_MEMBERS.all(session, workspace_id=workspace_id, ids=list(member_ids))
     return [(row.member_id, row) for row in rows]
+
+
+class TeamRepository(WorkspaceReads):
+    """The teams of the workspace it is bound to (``app.domain.bound``)."""
+
+    __slots__ = ()
+
+    async def page(self, window: Window) -> Page[Team]:
+        return await self._in(teams_page, window)
+
+    async def count(self) -> int:
+        return await self._in(teams_count)
+
+    async def rows_by_ids(self, ids: Sequence[int]) -> list[TeamRow]:
+        return await self._in(team_rows_by_ids, ids)
+
+    async def of_members(self, member_ids: Sequence[int]) -> list[tuple[int, TeamRow]]:
+        return await self._in(teams_of_members, member_ids)

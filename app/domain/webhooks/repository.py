@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.db.types import column_of
+from app.domain.bound import WorkspaceReads
 from app.domain.pagination import Page, Window, count, fetch_page
 from app.domain.tenant import scoped
 from app.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
@@ -62,3 +63,25 @@ async def attempts_of(
         .order_by(col(WebhookDeliveryAttempt.delivery_id), col(WebhookDeliveryAttempt.attempt))
     )
     return list((await session.execute(stmt)).scalars())
+
+
+class WebhookRepository(WorkspaceReads):
+    """The webhook endpoints and deliveries of the workspace it is bound to
+    (``app.domain.bound``)."""
+
+    __slots__ = ()
+
+    async def endpoints_page(self, window: Window) -> Page[WebhookEndpoint]:
+        return await self._in(endpoints_page, window)
+
+    async def endpoints_count(self) -> int:
+        return await self._in(endpoints_count)
+
+    async def deliveries_page(self, endpoint_id: int, window: Window) -> Page[WebhookDelivery]:
+        return await self._in(deliveries_page, endpoint_id, window)
+
+    async def deliveries_count(self, endpoint_id: int) -> int:
+        return await self._in(deliveries_count, endpoint_id)
+
+    async def attempts_of(self, delivery_ids: list[int]) -> list[WebhookDeliveryAttempt]:
+        return await self._in(attempts_of, delivery_ids)

@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from app.db.prepared import Prepared
 from app.db.rows import RowShape
 from app.db.types import column_of, table_of, utcnow
+from app.domain.bound import WorkspaceReads
 from app.domain.pagination import Page, Window, count, fetch_page
 from app.domain.tenant import among as among_workspaces
 from app.domain.tenant import scoped
@@ -191,3 +192,28 @@ async def share_link_by_token(
         sa.or_(col(ShareLink.expires_at).is_(None), col(ShareLink.expires_at) > utcnow()),
     )
     return (await session.execute(stmt)).scalars().first()
+
+
+class SettingsRepository(WorkspaceReads):
+    """The settings pages, plan, integrations and API keys of the workspace it is bound
+    to (``app.domain.bound``)."""
+
+    __slots__ = ()
+
+    async def pages(self, *, handbook: bool, intelligence: bool) -> SettingsPages:
+        return await self._in(settings_pages, handbook=handbook, intelligence=intelligence)
+
+    async def subscription(self) -> Subscription | None:
+        return await self._in(subscription)
+
+    async def integrations(self) -> list[Integration]:
+        return await self._in(integrations)
+
+    async def api_keys(self) -> list[ApiKey]:
+        return await self._in(api_keys_of)
+
+    async def api_keys_page(self, window: Window) -> Page[ApiKey]:
+        return await self._in(api_keys_page, window)
+
+    async def api_keys_count(self) -> int:
+        return await self._in(api_keys_count)

@@ -1,32 +1,28 @@
-"""Who is in a workspace: ``Member``, ``Team``, ``Role``, and the Workspace fields
-that list them (mixed into ``Workspace`` by app.graphql.workspaces.types)."""
+"""Who is in a workspace: the object types ``Member``, ``Team`` and ``Role``, and how a
+list of members is built with the relations a query selects (``members_of``). The
+Workspace fields that read them are in queries.py, their arguments' inputs in inputs.py."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 import strawberry
 
 from app import models as tables
 from app.auth.permissions import expand_for_display
-from app.domain.members import repository as members
-from app.domain.members.repository import MemberFilter
 from app.domain.members.service import escalates, is_last_admin
-from app.domain.pagination import Window, page_of_whole
-from app.domain.roles import repository as roles
+from app.domain.pagination import page_of_whole
 from app.domain.roles import service as roles_service
-from app.domain.teams import repository as teams
 from app.graphql.capabilities import may_call, viewer_permissions
 from app.graphql.context import Info
 from app.graphql.directives import scoped_field
 from app.graphql.enums import MemberStatus
-from app.graphql.errors import BadUserInput
-from app.graphql.ids import decode_id_of, encode_id
+from app.graphql.ids import encode_id
 from app.graphql.lookahead import selected
-from app.graphql.node import Node, id_argument, node_id
+from app.graphql.node import Node, node_id
 from app.graphql.pagination import (
     After,
     Before,
@@ -34,7 +30,6 @@ from app.graphql.pagination import (
     First,
     Last,
     page_window,
-    read_connection,
     to_connection,
 )
 from app.graphql.users.types import UserType, users_by_id
@@ -47,19 +42,6 @@ ITEMS = (("nodes",), ("edges", "node"))
 MEMBERS_READ = "members:read:all"
 TEAMS_READ = "teams:read:all"
 ROLES_READ = "roles:read:all"
-
-
-def pk_of(global_id: str | None, type_name: str, argument: str) -> int | None:
-    """Decode an ID argument that must name ``type_name`` (BAD_USER_INPUT otherwise)."""
-    if global_id is None:
-        return None
-    try:
-        pk = decode_id_of(global_id, type_name)
-    except BadUserInput as exc:
-        raise BadUserInput(exc.message, argument=argument) from None
-    if pk is None:
-        raise BadUserInput(f"`{argument}` must be the ID of a {type_name}.", argument=argument)
-    return pk
 
 
 @strawberry.type(
@@ -168,7 +150,7 @@ class TeamType(Node):
         async def count() -> int:
             return await loaders.team_member_count.load(self.pk)
 
-        return to_connection(page, items, count, info.context.db, kind="Member")
+        return to_connection(page, items, count, loaders.repository.members, kind="Member")
 
     @scoped_field("Whether the viewer passes the permission check of `updateTeam`.")
     def viewer_can_update(self, info: Info) -> bool:
@@ -282,10 +264,10 @@ class MemberType(Node):
         async def count() -> int:
             return len(teams)
 
-        return to_connection(page, page.items, count, info.context.db, kind="Team")
+        return to_connection(page, page.items, count, None, kind="Team")
 
 
-def _with_relations(wanted: frozenset[str]) -> frozenset[str]:
+def with_relations(wanted: frozenset[str]) -> frozenset[str]:
     """The relations to read for the fields a query selects on members: their teams for
     ``teamsConnection`` too (paged from the whole list)."""
     return wanted | {"teams"} if "teamsConnection" in wanted else wanted
@@ -308,7 +290,7 @@ async def members_of(
     ctx = info.context
     loaders = ctx.workspace(workspace_id)
     joined = related or {}
-    wanted = _with_relations(wanted)
+    wanted = with_relations(wanted)
     users, roles, teams = await asyncio.gather(
         users_by_id(info, (r.user_id for r in rows))
         if "user" in wanted and "user" not in joined
@@ -356,158 +338,6 @@ async def member_of(info: Info, row: tables.Member | None) -> MemberType | None:
     if row is None:
         return None
     return (await members_of(info, row.workspace_id, [row], selected(info)))[0]
-
-
-@strawberry.input(description="Narrows `Workspace.members`; all given conditions must hold.")
-class MemberFilterInput:
-    status: MemberStatus | None = strawberry.field(default=None, description="Only this status.")
-    role_id: strawberry.ID | None = strawberry.field(
-        default=None, description="Only holders of this Role."
-    )
-    team_id: strawberry.ID | None = strawberry.field(
-        default=None, description="Only members of this Team."
-    )
-    search: str | None = strawberry.field(
-        default=None,
-        description="Case-insensitive substring of the user's name or email (max 100).",
-    )
-
-    def to_domain(self) -> MemberFilter:
-        if self.search is not None and len(self.search) > 100:
-            raise BadUserInput(
-                "`filter.search` is limited to 100 characters.", argument="filter.search"
-            )
-        return MemberFilter(
-            status=self.status,
-            role_id=pk_of(self.role_id, "Role", "filter.roleId"),
-            team_id=pk_of(self.team_id, "Team", "filter.teamId"),
-            search=self.search.strip() or None if self.search else None,
-        )
-
-
-async def members_connection(
-    info: Info, workspace_id: int, f: MemberFilter, window: Window
-) -> Connection[MemberType]:
-    db, wanted = info.context.db, _with_relations(selected(info, *ITEMS))
-    include = wanted & {"user", "role", "teams"}  # read by the page's own statement
-    async with db.session() as s:
-        page = await members.members_page(s, workspace_id, f, window, include=include)
-    items = await members_of(info, workspace_id, page.items, wanted, page.related)
-
-    async def count() -> int:
-        async with db.session() as s:
-            return await members.members_count(s, workspace_id, f)
-
-    return to_connection(page, items, count, info.context.db, kind="Member")
-
-
-@strawberry.type
-class AccessFields:
-    """Workspace fields about people and permissions."""
-
-    @property
-    def workspace_id(self) -> int:  # provided by Workspace
-        raise NotImplementedError
-
-    @scoped_field("Members, in the order they joined (keyset-paged).", MEMBERS_READ)
-    async def members(
-        self,
-        info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-        filter: Annotated[
-            MemberFilterInput | None,
-            strawberry.argument(description="Only the members meeting every condition given."),
-        ] = None,
-    ) -> Connection[MemberType] | None:
-        f = filter.to_domain() if filter else MemberFilter()
-        window = page_window(first, after, last, before, (int,), kind="Member")
-        return await members_connection(info, self.workspace_id, f, window)
-
-    @scoped_field("A member by ID; null when not in this workspace.", MEMBERS_READ)
-    async def member(
-        self, info: Info, id: Annotated[strawberry.ID, id_argument("Member")]
-    ) -> MemberType | None:
-        pk = pk_of(id, "Member", "id")
-        assert pk is not None
-        return await member_of(
-            info, await info.context.workspace(self.workspace_id).member.load(pk)
-        )
-
-    @scoped_field("Teams, in creation order (keyset-paged).", TEAMS_READ)
-    async def teams(
-        self,
-        info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-    ) -> Connection[TeamType] | None:
-        ws = self.workspace_id
-        return await read_connection(
-            info.context.db,
-            page_window(first, after, last, before, (int,), kind="Team"),
-            lambda s, window: teams.teams_page(s, ws, window),
-            lambda s: teams.teams_count(s, ws),
-            lambda page: [TeamType.of(t) for t in page.items],
-            kind="Team",
-        )
-
-    @scoped_field("A team by ID; null when not in this workspace.", TEAMS_READ)
-    async def team(
-        self, info: Info, id: Annotated[strawberry.ID, id_argument("Team")]
-    ) -> TeamType | None:
-        pk = pk_of(id, "Team", "id")
-        assert pk is not None
-        row = await info.context.workspace(self.workspace_id).team.load(pk)
-        return TeamType.of(row) if row else None
-
-    @scoped_field("Roles in creation order, so the built-in ones first (keyset-paged).", ROLES_READ)
-    async def roles(
-        self,
-        info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-    ) -> Connection[RoleType] | None:
-        ws = self.workspace_id
-        return await read_connection(
-            info.context.db,
-            page_window(first, after, last, before, (int,), kind="Role"),
-            lambda s, window: roles.roles_page(s, ws, window),
-            lambda s: roles.roles_count(s, ws),
-            lambda page: [RoleType.of(r) for r in page.items],
-            kind="Role",
-        )
-
-    @scoped_field("A role by ID; null when not in this workspace.", ROLES_READ)
-    async def role(
-        self, info: Info, id: Annotated[strawberry.ID, id_argument("Role")]
-    ) -> RoleType | None:
-        pk = pk_of(id, "Role", "id")
-        assert pk is not None
-        row = await info.context.workspace(self.workspace_id).role.load(pk)
-        return RoleType.of(row) if row else None
-
-    @scoped_field("The viewer's own membership of this workspace.")
-    async def viewer_membership(self, info: Info) -> MemberType:
-        membership = info.context.viewer.membership(self.workspace_id)
-        assert membership is not None  # the guard checked it
-        row = await info.context.workspace(self.workspace_id).member.load(membership.member_id)
-        member = await member_of(info, row)
-        assert member is not None
-        return member
-
-    @scoped_field(
-        "Permissions the viewer holds here, expanded (for an API key: what the key may do)."
-    )
-    def viewer_permissions(self, info: Info) -> list[str]:
-        membership = info.context.viewer.membership(self.workspace_id)
-        assert membership is not None
-        return expand_for_display(membership.granted)
 
 
 T = TypeVar("T")

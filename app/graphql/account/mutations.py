@@ -7,8 +7,6 @@ from collections.abc import Sequence
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import tenant
-from app.domain.accounts import repository as accounts
 from app.domain.accounts import service
 from app.domain.accounts.service import DeletionPlan
 from app.domain.errors import Refusal, UserErrorCode, every_refusal
@@ -68,9 +66,8 @@ class AccountMutations:
         # Every membership goes, deactivated ones too: their workspaces are not in the
         # sign-in context (ACTIVE memberships only), so enter them all first; the unit of
         # work locks them all at once, in id order, before reading anything.
-        async with ctx.db.session() as s:
-            every = sorted({*ids, *await accounts.membership_workspace_ids(s, viewer.user_id)})
-            await tenant.enter(s, user_id=viewer.user_id, workspace_ids=every)
+        every = sorted({*ids, *await ctx.own.membership_workspace_ids()})
+        await ctx.db.enter(user_id=viewer.user_id, workspace_ids=every)
         blocking: list[Workspace] = []
 
         async def work(s: AsyncSession, _: object) -> DeletionPlan:
@@ -117,5 +114,4 @@ async def _forget_and_leave(info: Info, every: list[int], back_to: Sequence[int]
     for ws in every:
         ctx.forget(ws)
     if back_to is not None:
-        async with ctx.db.session() as s:
-            await tenant.enter(s, user_id=ctx.viewer.user_id, workspace_ids=back_to)
+        await ctx.db.enter(user_id=ctx.viewer.user_id, workspace_ids=back_to)

@@ -10,16 +10,12 @@ import strawberry
 from strawberry.scalars import JSON
 
 from app import models as tables
-from app.domain import audit
 from app.domain.audit import AuditFilter
-from app.domain.workspaces import repository as workspaces
-from app.domain.workspaces.repository import api_keys_of, share_link_by_token
-from app.graphql.access.types import pk_of
 from app.graphql.capabilities import ViewerCapabilities
 from app.graphql.context import Info
 from app.graphql.conversations.types import ShareLinkType
 from app.graphql.directives import scoped_field
-from app.graphql.ids import encode_id
+from app.graphql.ids import encode_id, pk_of
 from app.graphql.node import Node, node_id
 from app.graphql.pagination import (
     After,
@@ -173,8 +169,7 @@ class AdministrationFields:
         deprecation_reason="Use `apiKeysConnection`, which pages the list.",
     )
     async def api_keys(self, info: Info) -> list[ApiKeyType] | None:
-        async with info.context.db.session() as s:
-            rows = await api_keys_of(s, self.workspace_id)
+        rows = await info.context.repository(self.workspace_id).settings.api_keys()
         return [ApiKeyType.of(r) for r in rows]
 
     @scoped_field(
@@ -189,12 +184,12 @@ class AdministrationFields:
         last: Last = None,
         before: Before = None,
     ) -> Connection[ApiKeyType] | None:
-        ws = self.workspace_id
+        settings = info.context.repository(self.workspace_id).settings
         return await read_connection(
-            info.context.db,
+            settings,
             page_window(first, after, last, before, (int,), kind="ApiKey"),
-            lambda s, window: workspaces.api_keys_page(s, ws, window),
-            lambda s: workspaces.api_keys_count(s, ws),
+            settings.api_keys_page,
+            settings.api_keys_count,
             lambda page: [ApiKeyType.of(k) for k in page.items],
             kind="ApiKey",
         )
@@ -218,12 +213,12 @@ class AdministrationFields:
             actor_user_id=pk_of(filter.actor_id, "User", "filter.actorId") if filter else None,
             since=filter.since if filter else None,
         )
-        ws = self.workspace_id
+        audit = info.context.repository(self.workspace_id).audit
         return await read_connection(
-            info.context.db,
+            audit,
             window,
-            lambda s, window: audit.events_page(s, ws, f, window),
-            lambda s: audit.events_count(s, ws, f),
+            lambda window: audit.page(f, window),
+            lambda: audit.count(f),
             lambda page: [AuditEventType(row=e) for e in page.items],
             kind="AuditEvent",
         )
@@ -277,6 +272,5 @@ class ShareLinkQueries:
         ids = info.context.viewer.workspace_ids
         if not ids or len(token) > 64:
             return None
-        async with info.context.db.session() as s:
-            row = await share_link_by_token(s, token, ids)
+        row = await info.context.own.share_link(token)
         return ShareLinkType.of(row) if row else None

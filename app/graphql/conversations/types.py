@@ -1,27 +1,29 @@
 """Conversations (meetings), read within the viewer's scope: ``conversations:read``
-at ``own`` (hosted or joined), ``team`` (plus the viewer's teams') or ``all``."""
+at ``own`` (hosted or joined), ``team`` (plus the viewer's teams') or ``all``. The
+object types (``Conversation``, its lists' items, ``ShareLink``) and how a list of
+conversations is built with the relations a query selects (``conversations_of``); the
+Workspace fields that read them are in queries.py, their arguments' inputs in inputs.py."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import strawberry
 
 from app import models as tables
-from app.domain.conversations import repository as conversations
-from app.domain.conversations.repository import ConversationFilter
+from app.domain.conversations.repository import participants_with_accounts
 from app.domain.pagination import Page
-from app.graphql.access.types import ITEMS, TeamType, made_once, pk_of
+from app.graphql.access.types import TeamType, made_once
 from app.graphql.capabilities import may_call
 from app.graphql.context import Info
 from app.graphql.directives import scoped_field
 from app.graphql.enums import InsightKind
 from app.graphql.ids import encode_id
 from app.graphql.lookahead import selected
-from app.graphql.node import Node, id_argument, node_id
+from app.graphql.node import Node, node_id
 from app.graphql.pagination import (
     After,
     Before,
@@ -30,7 +32,6 @@ from app.graphql.pagination import (
     Last,
     loaded_connection,
     page_window,
-    to_connection,
 )
 from app.graphql.users.types import UserType, user_or_none, users_by_id
 from app.models import pk
@@ -147,7 +148,7 @@ class ConversationType(Node):
         loaders, ws = info.context.workspace(self.workspace_id), self.workspace_id
 
         def people(page: Page[Any]) -> list[Participant]:
-            pairs = conversations.participants_with_accounts(page.items)
+            pairs = participants_with_accounts(page.items)
             return _participants(ws, pairs, _accounts())
 
         return await loaded_connection(
@@ -155,7 +156,7 @@ class ConversationType(Node):
             loaders.participant_count,
             self.pk,
             window,
-            info.context.db,
+            loaders.repository.conversations,
             people,
             kind="Participant",
         )
@@ -179,7 +180,7 @@ class ConversationType(Node):
             loaders.insight_count,
             self.pk,
             window,
-            info.context.db,
+            loaders.repository.conversations,
             lambda page: [Insight(workspace_id=ws, row=r) for r in page.items],
             kind="Insight",
         )
@@ -202,7 +203,7 @@ class ConversationType(Node):
             loaders.action_item_count,
             self.pk,
             window,
-            info.context.db,
+            loaders.repository.conversations,
             lambda page: [ActionItem(workspace_id=ws, row=r) for r in page.items],
             kind="ActionItem",
         )
@@ -230,7 +231,7 @@ class ConversationType(Node):
             loaders.share_link_count,
             self.pk,
             window,
-            info.context.db,
+            loaders.repository.conversations,
             lambda page: [ShareLinkType.of(r) for r in page.items],
             kind="ShareLink",
         )
@@ -344,7 +345,7 @@ async def conversations_of(
         else _skip(),
     )
     if "participants" in joined:
-        people = [conversations.participants_with_accounts(p) for p in joined["participants"]]
+        people = [participants_with_accounts(p) for p in joined["participants"]]
     team_of = {pk(t): TeamType.of(t) for t in teams or () if t is not None}
     for t in joined.get("team", ()):
         if t is not None and t.id not in team_of:
@@ -379,86 +380,3 @@ async def conversation_of(info: Info, row: tables.Conversation | None) -> Conver
         return None
     items = await conversations_of(info, row.workspace_id, [row], selected(info))
     return items[0]
-
-
-@strawberry.input(description="Narrows `Workspace.conversations`; all given conditions must hold.")
-class ConversationFilterInput:
-    team_id: strawberry.ID | None = strawberry.field(default=None, description="Only this Team's.")
-    host_id: strawberry.ID | None = strawberry.field(
-        default=None, description="Only hosted by this User."
-    )
-    from_: datetime | None = strawberry.field(
-        default=None, name="from", description="Only those that started at or after this instant."
-    )
-    to: datetime | None = strawberry.field(
-        default=None, description="Only those that started before this instant."
-    )
-
-    def to_domain(self) -> ConversationFilter:
-        # `from` and `to` are instants with an offset (app.graphql.scalars.DateTime).
-        return ConversationFilter(
-            team_id=pk_of(self.team_id, "Team", "filter.teamId"),
-            host_user_id=pk_of(self.host_id, "User", "filter.hostId"),
-            occurred_from=self.from_,
-            occurred_to=self.to,
-        )
-
-
-@strawberry.type
-class ConversationFields:
-    """Workspace fields about conversations."""
-
-    @property
-    def workspace_id(self) -> int:  # provided by Workspace
-        raise NotImplementedError
-
-    @scoped_field(
-        "Conversations the viewer may read, newest first (keyset-paged). Filtered to the "
-        "viewer's conversations:read scope: own (hosted or joined), team, or all.",
-        CONVERSATIONS_READ,
-    )
-    async def conversations(
-        self,
-        info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-        filter: Annotated[
-            ConversationFilterInput | None,
-            strawberry.argument(
-                description="Only the conversations meeting every condition given."
-            ),
-        ] = None,
-    ) -> Connection[ConversationType] | None:
-        window = page_window(first, after, last, before, (datetime, int), kind="Conversation")
-        f = filter.to_domain() if filter else ConversationFilter()
-        ws, db = self.workspace_id, info.context.db
-        visibility = info.context.conversation_visibility(ws)
-        assert visibility is not None  # the guard required conversations:read:own
-        wanted = selected(info, *ITEMS)
-        include = wanted & {"host", "team", "participants"}  # read by the page's own statement
-        async with db.session() as s:
-            page = await conversations.conversations_page(
-                s, ws, visibility, f, window, include=include
-            )
-
-        async def count() -> int:
-            async with db.session() as s:
-                return await conversations.conversations_count(s, ws, visibility, f)
-
-        items = await conversations_of(info, ws, page.items, wanted, page.related)
-        return to_connection(page, items, count, info.context.db, kind="Conversation")
-
-    @scoped_field(
-        "A conversation by ID; null when it does not exist or is outside the viewer's scope.",
-        CONVERSATIONS_READ,
-    )
-    async def conversation(
-        self, info: Info, id: Annotated[strawberry.ID, id_argument("Conversation")]
-    ) -> ConversationType | None:
-        pk = pk_of(id, "Conversation", "id")
-        assert pk is not None
-        return await conversation_of(
-            info, await info.context.workspace(self.workspace_id).conversation.load(pk)
-        )

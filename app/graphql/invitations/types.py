@@ -18,7 +18,6 @@ from typing import Any
 
 import strawberry
 
-from app.domain.invitations import repository
 from app.domain.invitations.repository import InvitationView
 from app.domain.pagination import Page, Window
 from app.graphql.context import Info
@@ -68,8 +67,7 @@ async def invitations_in(
 ) -> dict[int, InvitationType]:
     """Invitations of one of the viewer's workspaces, by id (the caller checked the
     permission there)."""
-    async with info.context.db.session() as s:
-        views = await repository.invitation_views_by_ids(s, workspace_id, ids)
+    views = await info.context.repository(workspace_id).invitations.views_by_ids(ids)
     return {v.id: InvitationType.of(v) for v in views}
 
 
@@ -81,9 +79,7 @@ async def invitation_of(info: Info, row: Any) -> InvitationType | None:
 
 async def viewer_invitations(info: Info) -> list[InvitationType]:
     """The pending invitations addressed to the viewer's account, oldest first."""
-    viewer = info.context.viewer
-    async with info.context.db.session() as s:
-        views = await repository.invitations_addressed_to(s, viewer.user.email)
+    views = await info.context.own.invitations()
     return [InvitationType.of(v) for v in views]
 
 
@@ -92,14 +88,14 @@ async def viewer_invitations_connection(
 ) -> Connection[InvitationType]:
     """A page of the pending invitations addressed to the viewer's account (None: an
     empty list, for another account's or an API key's)."""
-    db, email = info.context.db, info.context.viewer.user.email
     if window is None:
-        return to_connection(Page([], [], False), [], _none, db, kind="Invitation")
+        return to_connection(Page([], [], False), [], _none, None, kind="Invitation")
+    own = info.context.own
     return await read_connection(
-        db,
+        own,
         window,
-        lambda s, window: repository.invitations_addressed_to_page(s, email, window),
-        lambda s: repository.invitations_addressed_to_count(s, email),
+        own.invitations_page,
+        own.invitations_count,
         lambda page: [InvitationType.of(v) for v in page.items],
         kind="Invitation",
     )

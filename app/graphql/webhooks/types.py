@@ -10,7 +10,6 @@ from datetime import datetime
 import strawberry
 
 from app import models as tables
-from app.domain.webhooks import repository
 from app.domain.webhooks.events import EVENT_TYPES
 from app.graphql.context import Info
 from app.graphql.directives import scoped_field
@@ -202,12 +201,12 @@ class WebhookEndpointType(Node):
         last: Last = None,
         before: Before = None,
     ) -> Connection[WebhookDeliveryType] | None:
-        ws, endpoint = self.workspace_id, pk(self.row)
+        webhooks, endpoint = info.context.repository(self.workspace_id).webhooks, pk(self.row)
         return await read_connection(
-            info.context.db,
+            webhooks,
             page_window(first, after, last, before, (int,), kind="WebhookDelivery"),
-            lambda s, window: repository.deliveries_page(s, ws, endpoint, window),
-            lambda s: repository.deliveries_count(s, ws, endpoint),
+            lambda window: webhooks.deliveries_page(endpoint, window),
+            lambda: webhooks.deliveries_count(endpoint),
             lambda page: [WebhookDeliveryType.of(d) for d in page.items],
             kind="WebhookDelivery",
         )
@@ -232,12 +231,12 @@ class WebhookFields:
         last: Last = None,
         before: Before = None,
     ) -> Connection[WebhookEndpointType] | None:
-        ws = self.workspace_id
+        webhooks = info.context.repository(self.workspace_id).webhooks
         return await read_connection(
-            info.context.db,
+            webhooks,
             page_window(first, after, last, before, (int,), kind="WebhookEndpoint"),
-            lambda s, window: repository.endpoints_page(s, ws, window),
-            lambda s: repository.endpoints_count(s, ws),
+            webhooks.endpoints_page,
+            webhooks.endpoints_count,
             lambda page: [WebhookEndpointType.of(e) for e in page.items],
             kind="WebhookEndpoint",
         )

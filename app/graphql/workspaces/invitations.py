@@ -24,12 +24,10 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.viewer import Viewer
-from app.db import tenant
 from app.domain.errors import Refusal
-from app.domain.invitations import repository, service
+from app.domain.invitations import service
 from app.domain.locks import lock_workspaces
 from app.domain.members.memberships import membership_of
-from app.domain.members.repository import memberships_of_user
 from app.graphql.context import Info
 from app.graphql.ids import encode_id
 from app.graphql.mutation import (
@@ -100,15 +98,13 @@ async def _as_invitee(
     ctx = info.context
     viewer = ctx.viewer
     invitation_id = input_pk(global_id, "Invitation")  # another type's ID: found nothing
-    async with ctx.db.session() as s:
-        found = await repository.invitation_addressed_to(s, invitation_id, viewer.user.email)
+    found = await ctx.own.invitation(invitation_id)
     if found is None:
         await _leave(info)
         raise service.not_found()
     ws = found.workspace_id
-    async with ctx.db.session() as s:
-        # Known to be the viewer's: enter its workspace (see the module's docstring).
-        await tenant.enter(s, user_id=viewer.user_id, workspace_ids=[*viewer.workspace_ids, ws])
+    # Known to be the viewer's: enter its workspace (see the module's docstring).
+    await ctx.db.enter(user_id=viewer.user_id, workspace_ids=[*viewer.workspace_ids, ws])
 
     async def locked(s: AsyncSession, _actors: Any) -> T:
         await lock_workspaces(s, [ws])  # the first statement of the change's transaction
@@ -127,8 +123,7 @@ async def _leave(info: Info) -> None:
     """Back to the tenant context the viewer's memberships allow (after a decline or a
     refusal: the invitation's workspace is not theirs)."""
     ctx = info.context
-    async with ctx.db.session() as s:
-        await tenant.enter(s, user_id=ctx.viewer.user_id, workspace_ids=ctx.viewer.workspace_ids)
+    await ctx.db.enter(user_id=ctx.viewer.user_id, workspace_ids=ctx.viewer.workspace_ids)
 
 
 async def _rejoined(info: Info, workspace_id: int) -> WorkspaceType | None:
@@ -137,8 +132,7 @@ async def _rejoined(info: Info, workspace_id: int) -> WorkspaceType | None:
     after it in this request) reads the workspace like any of theirs."""
     ctx = info.context
     viewer = ctx.viewer
-    async with ctx.db.session() as s:
-        rows = await memberships_of_user(s, viewer.user_id)
+    rows = await ctx.own.memberships()
     memberships = dict(viewer.memberships)
     for row in rows:
         if row.workspace_id == workspace_id:

@@ -9,12 +9,10 @@ from typing import Annotated, Any
 import strawberry
 
 from app import models as tables
-from app.domain.invitations import repository as invitations
-from app.domain.workspaces import repository as workspaces
-from app.graphql.access.types import AccessFields
+from app.graphql.access.queries import AccessFields
 from app.graphql.administration.types import AdministrationFields
 from app.graphql.context import Info
-from app.graphql.conversations.types import ConversationFields
+from app.graphql.conversations.queries import ConversationFields
 from app.graphql.directives import scoped_field
 from app.graphql.enums import IntegrationStatus, Plan, SubscriptionStatus
 from app.graphql.ids import encode_id
@@ -202,8 +200,7 @@ class WorkspaceType(Node, AccessFields, ConversationFields, AdministrationFields
 
     @scoped_field("Plan and billing state.", "billing:read:all")
     async def subscription(self, info: Info) -> SubscriptionType | None:
-        async with info.context.db.session() as s:
-            row = await workspaces.subscription(s, self.workspace_id)
+        row = await info.context.repository(self.workspace_id).settings.subscription()
         return SubscriptionType(workspace_id=self.workspace_id, row=row) if row else None
 
     @scoped_field(
@@ -219,20 +216,19 @@ class WorkspaceType(Node, AccessFields, ConversationFields, AdministrationFields
         last: Last = None,
         before: Before = None,
     ) -> Connection[InvitationType] | None:
-        ws = self.workspace_id
+        invitations = info.context.repository(self.workspace_id).invitations
         return await read_connection(
-            info.context.db,
+            invitations,
             page_window(first, after, last, before, (int,), kind="Invitation"),
-            lambda s, window: invitations.invitations_page(s, ws, window),
-            lambda s: invitations.invitations_count(s, ws),
+            invitations.page,
+            invitations.count,
             lambda page: [InvitationType.of(v) for v in page.items],
             kind="Invitation",
         )
 
     @scoped_field("Integrations, by provider key.", "integrations:read:all")
     async def integrations(self, info: Info) -> list[IntegrationType] | None:
-        async with info.context.db.session() as s:
-            rows = await workspaces.integrations(s, self.workspace_id)
+        rows = await info.context.repository(self.workspace_id).settings.integrations()
         return [IntegrationType(workspace_id=self.workspace_id, row=r) for r in rows]
 
 
