@@ -189,6 +189,21 @@ def test_a_request_binds_only_a_workspace_of_its_tenant_context() -> None:
         db.bound(2)
 
 
+def test_a_workspace_binding_is_made_by_the_request_alone() -> None:
+    """``WorkspaceDB(…)`` is constructed nowhere in app/ but ``RequestDB.bound``, which
+    checks the workspace against the tenant context first."""
+    app = GRAPHQL.parent
+    made = [
+        f"{path.relative_to(app.parent)}:{node.lineno}"
+        for path in sorted(app.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name | ast.Attribute)
+        and (node.func.id if isinstance(node.func, ast.Name) else node.func.attr) == "WorkspaceDB"
+    ]
+    assert [m.split(":")[0] for m in made] == ["app/db/session.py"], made
+
+
 def test_the_context_hands_out_one_repository_per_workspace_of_the_viewer_alone() -> None:
     db = RequestDB(async_sessionmaker())
     db.tenant.user_id, db.tenant.workspace_ids = 7, (1, 2)
