@@ -8,14 +8,18 @@ from typing import Any
 
 import pytest
 import strawberry
-from graphql import ExecutionResult
+from graphql import ExecutionResult, OperationDefinitionNode
 
 from app.graphql.directives import enforce_declarations, scoped_field
+from app.graphql.runtime import is_awaitable
 from app.graphql.runtime.executor import (
+    FALLBACK,
     PLANS_KEY,
     GatewayExecutionContext,
     ObjectPlan,
     plan_plain_leaves,
+    root_plan,
+    run_root,
 )
 
 
@@ -41,32 +45,48 @@ class Thing:
 @strawberry.type
 class Query:
     @strawberry.field
-    def things(self) -> list[Thing]:
-        def parts(ws: int) -> list[Part]:
-            return [Part(workspace_id=ws, label=f"p{ws}{i}", price=i) for i in range(2)]
+    async def first(self) -> Thing:
+        return all_things()[0]
 
-        return [
-            Thing(
-                workspace_id=1,
-                name="a",
-                secret="s1",
-                count=1,
-                parts=parts(1),
-                main=parts(1)[0],
-                tags=["x", "y"],
-                marks=[1, None],
-            ),
-            Thing(
-                workspace_id=2,
-                name="b",
-                secret="s2",
-                count=None,  # type: ignore[arg-type]
-                parts=parts(2),
-                main=None,
-                tags=[],
-                marks=[None],
-            ),
-        ]
+    @strawberry.field
+    def second(self) -> Thing | None:
+        return all_things()[1]
+
+    @strawberry.field
+    def nothing(self) -> Thing | None:
+        return None
+
+    @strawberry.field
+    def things(self) -> list[Thing]:
+        return all_things()
+
+
+def all_things() -> list[Thing]:
+    def parts(ws: int) -> list[Part]:
+        return [Part(workspace_id=ws, label=f"p{ws}{i}", price=i) for i in range(2)]
+
+    return [
+        Thing(
+            workspace_id=1,
+            name="a",
+            secret="s1",
+            count=1,
+            parts=parts(1),
+            main=parts(1)[0],
+            tags=["x", "y"],
+            marks=[1, None],
+        ),
+        Thing(
+            workspace_id=2,
+            name="b",
+            secret="s2",
+            count=None,  # type: ignore[arg-type]
+            parts=parts(2),
+            main=None,
+            tags=[],
+            marks=[None],
+        ),
+    ]
 
 
 @dataclass
@@ -242,3 +262,65 @@ async def test_plans_of_one_shape_share_one_compiled_function() -> None:
     assert set(first) == {"Thing", "Part"}
     assert first["Thing"] is not second["Thing"]  # a plan per request…
     assert first["Thing"].compiled is second["Thing"].compiled  # …one function for both
+
+
+async def _planned(query: str, context: FakeContext) -> tuple[Any, Any]:
+    """The root plan of ``query`` after one run through graphql-core (as
+    app.edge.operation makes it), and that run's result."""
+    from graphql import execute, parse
+
+    schema = build(True)
+    document = parse(query)
+    plans: dict[Any, Any] = {}
+    result = execute(
+        schema._schema,
+        document,
+        context_value=context,
+        executor_class=GatewayExecutionContext,
+        plans=plans,
+    )
+    if not isinstance(result, ExecutionResult):
+        result = await result
+    operation = document.definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    return root_plan(schema._schema, operation, plans), result
+
+
+async def test_a_plain_root_is_answered_by_its_plan_as_graphql_core_answers() -> None:
+    context = FakeContext(held={1: {None, "billing:read:all"}, 2: {None, "billing:read:all"}})
+    for query in (
+        "{ first { name secret parts { label price } main { label } } }",
+        "{ a: first { name } b: second { __typename name tags marks } }",
+        "{ second { name main { label } } }",
+    ):
+        root, first_run = await _planned(query, context)
+        assert root is not None, query
+        assert first_run.errors is None
+        assert await run_root(root, context, is_awaitable) == first_run.data, query
+
+
+async def test_a_plain_root_falls_back_where_graphql_core_would_report_something() -> None:
+    allowed = FakeContext(held={1: {None, "billing:read:all"}})
+    root, _ = await _planned("{ first { name secret } }", allowed)
+    assert root is not None
+    # Another viewer, refused the secret: graphql-core reports it; the root path does not try.
+    assert await run_root(root, FakeContext(held={1: {None}}), is_awaitable) is FALLBACK
+    # A null in a non-null field (the second thing's count): graphql-core reports it.
+    root, result = await _planned("{ second { name count } }", FakeContext(held={2: {None}}))
+    assert root is not None and result.errors
+    assert await run_root(root, FakeContext(held={2: {None}}), is_awaitable) is FALLBACK
+
+
+async def test_only_a_plain_root_gets_a_plan() -> None:
+    context = FakeContext(held={1: {None, "billing:read:all"}, 2: {None}})
+    for query in (
+        "{ things { name } }",  # a list at the root
+        "{ nothing { name } }",  # null the first time: no object plan was made
+        "{ first { name } things { name } }",  # one root field is not plain
+        "{ ... on Query { first { name } } }",  # a fragment at the root
+        "{ first @include(if: true) { name } }",  # a directive
+        "query($x: Boolean) { first { name } }",  # variables
+        "{ __typename first { name } }",  # introspection at the root
+    ):
+        root, _ = await _planned(query, context)
+        assert root is None, query

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.client import GraphQLClient
@@ -113,3 +116,29 @@ def test_account_only_detection_is_conservative() -> None:
     assert needs("query A { viewer { id } } query B { workspaces { id } }") is True
     assert needs("{ rateLimit { requestedQueryCost } viewer { id } }") is False
     assert needs("{ viewer {") is True  # does not parse: the error is reported after sign-in
+
+
+async def test_a_repeated_viewer_query_is_answered_by_its_root_plan_alike(
+    client: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After its first run, ``{ viewer { … } }`` is answered by its root plan
+    (app.graphql.runtime.executor.run_root) without graphql-core's executor: the same body
+    for each viewer, and graphql-core runs again only for a document's first request."""
+    from app.edge import operation
+
+    ran: list[object] = []
+    execute = operation.execute
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        ran.append(args[1])
+        return execute(*args, **kwargs)
+
+    monkeypatch.setattr(operation, "execute", counted)
+    query = "{ viewer { id email name } }"
+    first = {who: await client.query(query, as_=who) for who in ("ada@acme.test", "cy@acme.test")}
+    runs = len(ran)
+    assert runs <= 2  # the document's first run(s), through graphql-core
+    for who, body in first.items():
+        assert await client.query(query, as_=who) == body
+    assert len(ran) == runs  # none more
+    assert first["cy@acme.test"]["data"]["viewer"]["email"] == "cy@acme.test"

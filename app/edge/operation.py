@@ -49,6 +49,13 @@ from app.edge.lru import ByteLRU
 from app.graphql.lookahead import needs_workspaces
 from app.graphql.pagination import MAX_PAGE_SIZE
 from app.graphql.runtime import is_awaitable, parse_document
+from app.graphql.runtime.executor import (
+    FALLBACK,
+    GatewayExecutionContext,
+    RootPlan,
+    root_plan,
+    run_root,
+)
 from app.graphql.schema import core_schema, is_unexpected
 from app.observability import tracing
 
@@ -63,6 +70,9 @@ ENTRY_OVERHEAD_BYTES = 16_384
 BYTES_PER_CHARACTER = 256
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
 MASKED_MESSAGE = "Internal server error."
+
+
+_UNPLANNED = object()  # a PreparedDocument's root plan before its first run
 
 
 @dataclass(slots=True)
@@ -88,6 +98,9 @@ class PreparedDocument:
     # The answer of an operation that reads only the schema and takes no variables: the
     # same for every request of this process (the full introspection query costs ~20 ms).
     _schema_answer: ExecutionResult | None = field(default=None, repr=False)
+    # Its root plan (app.graphql.runtime.executor.root_plan), made after its first run
+    # compiled its object plans: None when graphql-core must run every request of it.
+    _root: RootPlan | object | None = field(default=_UNPLANNED, repr=False)
 
     @property
     def is_mutation(self) -> bool:
@@ -259,7 +272,14 @@ async def run(
     if constant and prepared._schema_answer is not None:
         return prepared._schema_answer
     # FAST_PATHS=false: the executor Strawberry's own Schema.execute uses, nothing of ours
-    # (no object plans, no plain-leaf path, no kept answers).
+    # (no object plans, no plain-leaf path, no kept answers, no root plan).
+    executor_class = tracing.execution_context(prepared.fast)  # spans when tracing
+    ours = executor_class is GatewayExecutionContext
+    root = prepared._root
+    if ours and isinstance(root, RootPlan):
+        data = await run_root(root, context, is_awaitable)
+        if data is not FALLBACK:
+            return ExecutionResult(data, None)
     fast: dict[str, Any] = {"plans": prepared.plans} if prepared.fast else {}
     result = execute(
         core_schema,
@@ -267,13 +287,16 @@ async def run(
         context_value=context,
         variable_values=variables,
         operation_name=operation_name,
-        executor_class=tracing.execution_context(prepared.fast),  # spans when tracing
+        executor_class=executor_class,
         is_awaitable=is_awaitable,  # type: ignore[arg-type]
         hide_suggestions=prepared.hide_suggestions,
         **fast,
     )
     if isinstance(result, Awaitable):
         result = await result
+    if ours and root is _UNPLANNED and not result.errors and prepared.plans is not None:
+        assert prepared.operation is not None
+        prepared._root = root_plan(core_schema, prepared.operation, prepared.plans)
     if result.errors:
         for error in result.errors:
             original = error.original_error

@@ -20,6 +20,11 @@ error, the object is completed again by graphql-core, which reports it. A plan i
 compiled into one Python function of straight-line code (``ObjectPlan.finish``): its
 fields in order, its sub-plans' functions called directly, so that a page's fifty
 members do not each walk the list of selected fields and their settings.
+
+At the top, a query whose root fields are all argument-free and return such objects
+(``{ viewer { id name } }``) gets a ``RootPlan`` after its first run: ``run_root`` calls
+the root resolvers and their objects' plans without graphql-core's executor at all, and
+falls back to it, from the start, on anything unusual (below).
 """
 
 from __future__ import annotations
@@ -29,17 +34,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
+    FieldNode,
     GraphQLBoolean,
     GraphQLEnumType,
+    GraphQLField,
     GraphQLID,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLResolveInfoHelpers,
     GraphQLScalarType,
     GraphQLSchema,
     GraphQLString,
+    OperationDefinitionNode,
+    OperationType,
     Undefined,
 )
+from graphql.execution.values import VariableValues
+from graphql.pyutils import Path
 
 from app.graphql.directives import field_permission
 from app.graphql.runtime import ExecutionContextBase
@@ -81,6 +93,7 @@ def plan_plain_leaves(schema: GraphQLSchema) -> int:
 
 
 _FALLBACK = object()  # an ObjectPlan could not complete the object: use graphql-core
+FALLBACK = _FALLBACK  # what run_root answers then
 # Built-in scalars whose output coercion returns a value of this class unchanged.
 _PASSTHROUGH: dict[GraphQLScalarType | GraphQLEnumType, type] = {
     GraphQLString: str,
@@ -375,3 +388,146 @@ class GatewayExecutionContext(ExecutionContextBase):
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
+
+
+# ── The root of a tiny query, without graphql-core's executor ─────────────────────────
+#
+# A query such as ``{ viewer { id name } }`` spends more on graphql-core setting up its
+# execution (the executor and its incremental machinery, field collection, the response
+# builder) than on the one resolver call and the object plan that complete it. For a
+# document whose every root field is an argument-free field returning an object whose
+# selection compiled to an ObjectPlan (known after its first run through graphql-core),
+# ``run_root`` calls each root resolver (Strawberry's own, with its extensions) and runs
+# the plan. Anything unusual — an error, a null, a refused check, a value of another
+# type — answers ``_FALLBACK``, and the request runs through graphql-core from the start
+# (resolvers read through the request's loaders, so a second call reads nothing again).
+
+
+class _RootUnsupported(Exception):
+    """A resolver asked the root path for graphql-core's async helpers."""
+
+
+def _unsupported(*_: Any) -> Any:
+    raise _RootUnsupported
+
+
+@dataclass(frozen=True, slots=True)
+class RootField:
+    response_name: str
+    nodes: list[FieldNode]
+    field: GraphQLField
+    non_null: bool
+    plan: ObjectPlan
+
+
+@dataclass(frozen=True, slots=True)
+class RootPlan:
+    schema: GraphQLSchema
+    operation: OperationDefinitionNode
+    query_type: GraphQLObjectType
+    fields: tuple[RootField, ...]
+
+
+def root_plan(
+    schema: GraphQLSchema,
+    operation: OperationDefinitionNode,
+    plans: dict[tuple[str, tuple[int, ...]], ObjectPlan | None],
+) -> RootPlan | None:
+    """The root plan of a query whose object plans its first run compiled, or None when
+    its root is not that simple (then graphql-core always runs it)."""
+    query_type = schema.query_type
+    if (
+        query_type is None
+        or operation.operation != OperationType.QUERY
+        or operation.variable_definitions
+        or operation.directives
+    ):
+        return None
+    fields: list[RootField] = []
+    seen: set[str] = set()
+    for selection in operation.selection_set.selections:
+        if not isinstance(selection, FieldNode) or selection.directives or selection.arguments:
+            return None
+        name = selection.name.value
+        response_name = selection.alias.value if selection.alias else name
+        gql_field = query_type.fields.get(name)
+        if response_name in seen or gql_field is None or gql_field.resolve is None:
+            return None
+        seen.add(response_name)
+        field_type = gql_field.type
+        non_null = isinstance(field_type, GraphQLNonNull)
+        object_type = field_type.of_type if non_null else field_type
+        if not isinstance(object_type, GraphQLObjectType):
+            return None
+        plan = plans.get((object_type.name, (id(selection),)))
+        if plan is None or plan.compiled is None:
+            return None
+        fields.append(RootField(response_name, [selection], gql_field, non_null, plan))
+    return RootPlan(schema, operation, query_type, tuple(fields)) if fields else None
+
+
+class _RootExecution:
+    """What building a resolve-info reads of an execution context, for the root path."""
+
+    __slots__ = (
+        "abort_signal",
+        "async_helpers",
+        "context_value",
+        "fragment_definitions",
+        "is_awaitable",
+        "operation",
+        "operation_extensions",
+        "root_value",
+        "schema",
+        "variable_values",
+    )
+
+    def __init__(self, root: RootPlan, context: Any, is_awaitable: Callable[[Any], bool]) -> None:
+        self.schema = root.schema
+        self.operation = root.operation
+        self.context_value = context
+        self.is_awaitable = is_awaitable
+        self.fragment_definitions: dict[str, Any] = {}
+        self.root_value = None
+        self.variable_values = VariableValues({}, {})
+        self.abort_signal = None
+        self.async_helpers = GraphQLResolveInfoHelpers(gather=_unsupported, track=_unsupported)
+        self.operation_extensions = None
+
+
+async def run_root(root: RootPlan, context: Any, is_awaitable: Callable[[Any], bool]) -> Any:
+    """The response's ``data``, or ``_FALLBACK`` (the caller runs graphql-core)."""
+    execution = _RootExecution(root, context, is_awaitable)
+    data: dict[str, Any] = {}
+    for f in root.fields:
+        try:
+            # Strawberry's resolve-info (its execution context's method, which reads only
+            # the attributes of _RootExecution; tests/test_execution_fast_path.py fails
+            # if that changes, since every request would then fall back).
+            info = ExecutionContextBase.build_resolve_info(
+                execution,  # type: ignore[arg-type]
+                f.field,
+                f.nodes,
+                root.query_type,
+                Path(None, f.response_name, root.query_type.name),
+            )
+            value = f.field.resolve(None, info)  # type: ignore[misc]
+            if is_awaitable(value):
+                value = await value
+        except Exception:  # graphql-core reports it, with its path and locations
+            return _FALLBACK
+        if value is None:
+            if f.non_null:
+                return _FALLBACK
+            data[f.response_name] = None
+            continue
+        is_type_of = f.plan.is_type_of
+        if is_type_of is not None and not _accepts(
+            is_type_of, _ACCEPTED.setdefault(is_type_of, set()), value
+        ):
+            return _FALLBACK
+        done = f.plan.run(context.allows, value)
+        if done is _FALLBACK:
+            return _FALLBACK
+        data[f.response_name] = done
+    return data
