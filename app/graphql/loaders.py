@@ -23,7 +23,6 @@ from app.auth.permissions import admin_permissions
 from app.domain.conversations.repository import Visibility
 from app.domain.pagination import Page, Window
 from app.domain.repositories import ViewerRepository, WorkspaceRepository
-from app.domain.workspaces.repository import SettingsPages
 from app.models import (
     ActionItem,
     ApiKey,
@@ -193,8 +192,6 @@ class WorkspaceLoaders:
     action_item_count: Loader[int, int]
     share_links_page: Loader[PageKey, Page[ShareLinkRow]]
     share_link_count: Loader[int, int]
-    # "handbook" / "intelligence": the settings pages' parts asked for together, one read
-    settings_pages: Loader[str, SettingsPages]
     # a webhook delivery's attempts, oldest first (by delivery id)
     delivery_attempts: Loader[int, list[WebhookDeliveryAttempt]]
 
@@ -236,12 +233,6 @@ class WorkspaceLoaders:
 
         async def teams_of_member(ids: list[int]) -> list[list[TeamRow]]:
             return grouped(ids, await teams.of_members(ids))
-
-        async def settings_pages(parts: list[str]) -> list[SettingsPages]:
-            found = await repository.settings.pages(
-                handbook="handbook" in parts, intelligence="intelligence" in parts
-            )
-            return [found] * len(parts)
 
         async def role_permissions(keys: list[tuple[int, BuiltinRole | None]]) -> list[list[str]]:
             stored = await roles.permissions([r for r, b in keys if b != BuiltinRole.ADMIN])
@@ -316,7 +307,6 @@ class WorkspaceLoaders:
             "insights": insights,
             "action_items": action_items,
             "transcript": transcript,
-            "settings_pages": settings_pages,
             "delivery_attempts": delivery_attempts,
             "shareable": shareable,
             "participants_page": pages_by_window(conversations.participant_pages),

@@ -4,7 +4,7 @@ workspace queries. Only the viewer's ACTIVE workspaces are ever reachable."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
@@ -72,46 +72,63 @@ class IntelligenceSettings:
 
 @strawberry.type(description="The workspace's settings pages.")
 class WorkspaceSettings:
-    workspace_id: strawberry.Private[int]
-    row: strawberry.Private[WorkspaceRow | tables.Workspace]
+    """Built whole by ``Workspace.settings`` (``settings_of``): its pages are plain fields,
+    so an object plan completes the page in one pass (app/graphql/runtime/executor.py).
+    A page the viewer may not read is None here, and its declared check answers it."""
 
-    @scoped_field("General settings.", "organization:read:all")
-    async def general(self, info: Info) -> GeneralSettings | None:
-        row, ws = self.row, self.workspace_id
-        handbook = ""
-        if "handbook" in selected(info):
-            pages = await info.context.workspace(ws).settings_pages.load("handbook")
-            handbook = pages.handbook or ""
-        return GeneralSettings(
+    workspace_id: strawberry.Private[int]
+    general: GeneralSettings | None = scoped_field("General settings.", "organization:read:all")
+    intelligence: IntelligenceSettings | None = scoped_field(
+        "Intelligence settings.", "intelligence:read:all"
+    )
+
+
+async def settings_of(
+    info: Info, ws: int, row: WorkspaceRow | tables.Workspace
+) -> WorkspaceSettings:
+    """The settings pages the query selects and the viewer may read, from one statement
+    at most (the handbook, the default model and the providers; the rest of General is
+    on the workspace row authentication loaded)."""
+    context = info.context
+    general = selected(info, ("general",)) if context.allows(ws, "organization:read:all") else None
+    intelligence = (
+        selected(info, ("intelligence",)) if context.allows(ws, "intelligence:read:all") else None
+    )
+    handbook = general is not None and "handbook" in general
+    models = intelligence is not None and bool(intelligence & {"defaultModel", "providers"})
+    pages = (
+        await context.repository(ws).settings.pages(handbook=handbook, intelligence=models)
+        if handbook or models
+        else None
+    )
+    return WorkspaceSettings(
+        workspace_id=ws,
+        general=None
+        if general is None
+        else GeneralSettings(
             workspace_id=ws,
             name=row.name,
             logo_url=row.logo_url,
-            handbook=handbook,
+            handbook=(pages.handbook or "") if pages is not None else "",
             branding=Branding(
                 workspace_id=ws,
                 primary_color=row.brand_primary_color,
                 accent_color=row.brand_accent_color,
             ),
-        )
-
-    @scoped_field("Intelligence settings.", "intelligence:read:all")
-    async def intelligence(self, info: Info) -> IntelligenceSettings | None:
-        wanted, ws = selected(info), self.workspace_id
-        default_model: str | None = None
-        providers: list[Any] = []
-        if wanted & {"defaultModel", "providers"}:
-            pages = await info.context.workspace(ws).settings_pages.load("intelligence")
-            default_model, providers = pages.default_model, pages.providers or []
-        return IntelligenceSettings(
+        ),
+        intelligence=None
+        if intelligence is None
+        else IntelligenceSettings(
             workspace_id=ws,
-            default_model=default_model,
+            default_model=pages.default_model if pages is not None and models else None,
             providers=[
                 AIProvider(
                     workspace_id=ws, provider=r.provider, enabled=r.enabled, models=list(r.models)
                 )
-                for r in providers
+                for r in ((pages.providers or []) if pages is not None and models else [])
             ],
-        )
+        ),
+    )
 
 
 # The GraphQL name is not "Subscription": code generators and schema tools read a type of
@@ -195,8 +212,8 @@ class WorkspaceType(Node, AccessFields, ConversationFields, AdministrationFields
         return self.row.id
 
     @scoped_field("Settings pages; each page declares its own permission.")
-    def settings(self) -> WorkspaceSettings:
-        return WorkspaceSettings(workspace_id=self.workspace_id, row=self.row)
+    async def settings(self, info: Info) -> WorkspaceSettings:
+        return await settings_of(info, self.workspace_id, self.row)
 
     @scoped_field("Plan and billing state.", "billing:read:all")
     async def subscription(self, info: Info) -> SubscriptionType | None:
