@@ -50,6 +50,20 @@ def hold_before(monkeypatch: pytest.MonkeyPatch, target: Any, name: str, parties
     monkeypatch.setattr(target, name, held)
 
 
+def hold_after(monkeypatch: pytest.MonkeyPatch, target: Any, name: str, parties: int = 2) -> None:
+    """Make ``target.name`` answer only once ``parties`` callers have it: each has read
+    before any goes on to write."""
+    barrier = asyncio.Barrier(parties)
+    original: Callable[..., Awaitable[Any]] = getattr(target, name)
+
+    async def held(*args: Any, **kwargs: Any) -> Any:
+        found = await original(*args, **kwargs)
+        await asyncio.wait_for(barrier.wait(), timeout=10)
+        return found
+
+    monkeypatch.setattr(target, name, held)
+
+
 def outcomes(bodies: list[dict[str, Any]], field: str) -> list[str]:
     """'ok', a userErrors code, or a request error code, per response."""
     out = []
@@ -109,8 +123,9 @@ async def test_control_without_the_lock_the_same_race_loses_every_admin(
 
     monkeypatch.setattr(base, "lock_workspaces", no_lock)
     monkeypatch.setattr(base, "current_permissions", _admin_permissions)
-    # Both check "is there another admin?" before either writes.
-    hold_before(monkeypatch, member_writes, "active_admin_member_ids")
+    # Both check "is there another admin?", and both have the answer before either writes
+    # (a barrier before the read alone let a slow read see the other's commit).
+    hold_after(monkeypatch, member_writes, "active_admin_member_ids")
     ada_m, ben_m = (
         await member_id(owner_engine, "ada@acme.test", "acme"),
         await member_id(owner_engine, "ben@acme.test", "acme"),
