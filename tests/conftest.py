@@ -21,8 +21,8 @@ the engine has no part in (HTTP-level: a client, a browser, a protocol audit), w
 docstring says; what touches SQL, row-level security, isolation or concurrency runs on
 both.
 
-Under pytest-xdist (``scripts/test`` runs ``-n auto``) each worker has its own templates
-and databases; the controller counts the PostgreSQL tests that passed.
+Under pytest-xdist (``scripts/test`` runs two workers per core) each worker has its own
+templates and databases; the controller counts the PostgreSQL tests that passed.
 """
 
 from __future__ import annotations
