@@ -16,10 +16,13 @@ migration 0002; the test server trusts local connections, so no password), while
 migrations and arranging or checking data (``owner_engine``, ``session``,
 ``GraphQLClient.engine``) use the owner URL of ``TEST_POSTGRES_URL``. On SQLite both
 are the same database and engine. Mark a test ``@pytest.mark.postgres_only`` to drop
-its SQLite run.
+its SQLite run, ``@pytest.mark.sqlite_only`` to drop its PostgreSQL run: for a behaviour
+the engine has no part in (HTTP-level: a client, a browser, a protocol audit), which its
+docstring says; what touches SQL, row-level security, isolation or concurrency runs on
+both.
 
-Under pytest-xdist (``scripts/test`` runs ``-n auto``) each worker has its own templates
-and databases; the controller counts the PostgreSQL tests that passed.
+Under pytest-xdist (``scripts/test`` runs two workers per core) each worker has its own
+templates and databases; the controller counts the PostgreSQL tests that passed.
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ ROOMY_BUDGET = {
 # A loaded machine (CI's two cores run the suite's workers, mypy and the gateway
 # processes at once) can stall a request for seconds: deadlines roomy enough that only a
 # hang reaches them. The tests of deadlines set their own (tests/edge/http/test_limits.py,
-# tests/test_database_failures.py, tests/edge/test_live_server.py).
+# tests/db/test_database_failures.py, tests/edge/test_live_server.py).
 ROOMY_DEADLINES = {
     "request_timeout_seconds": 60.0,
     "db_pool_timeout_seconds": 60.0,
@@ -169,15 +172,16 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``postgres_only`` have no SQLite run (deselected, not skipped)."""
+    """Tests marked ``postgres_only`` have no SQLite run, tests marked ``sqlite_only`` no
+    PostgreSQL run (deselected, not skipped)."""
     keep: list[pytest.Item] = []
     drop: list[pytest.Item] = []
     for item in items:
         callspec = getattr(item, "callspec", None)
         params = callspec.params if callspec is not None else {}
         backend = params.get("backend", params.get("module_backend"))
-        sqlite_run = backend == "sqlite" and item.get_closest_marker("postgres_only")
-        (drop if sqlite_run else keep).append(item)
+        other = {"sqlite": "postgres_only", "postgres": "sqlite_only"}.get(str(backend))
+        (drop if other and item.get_closest_marker(other) else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

@@ -1,6 +1,11 @@
 """The partner guide's example client (examples/partner_sync.py) does what docs/partners.md
 says, run as a partner runs it: a subprocess with an API key made through createApiKey,
-against a real gateway process over the demo data."""
+against a real gateway process over the demo data.
+
+What is checked here is the client's side of HTTP (paging, Retry-After, backing off),
+which the engine has no part in: the first two run on SQLite only; the third needs a
+table lock, so runs on PostgreSQL. Paging itself is checked on both engines
+(tests/graphql/test_pagination.py, tests/graphql/test_backward_pagination.py)."""
 
 from __future__ import annotations
 
@@ -75,6 +80,7 @@ async def _admin_token(settings: Settings, session: AsyncSession) -> str:
     return issue_user_token(settings, ada)
 
 
+@pytest.mark.sqlite_only  # engine-independent: the module's docstring says why
 async def test_the_example_reads_every_member_and_conversation_a_page_at_a_time(
     settings: Settings, session: AsyncSession, tmp_path: Path
 ) -> None:
@@ -127,6 +133,7 @@ async def test_the_example_reads_every_member_and_conversation_a_page_at_a_time(
     )
 
 
+@pytest.mark.sqlite_only  # engine-independent: the module's docstring says why
 async def test_the_example_waits_out_retry_after_when_its_keys_budget_is_spent(
     settings: Settings, session: AsyncSession, tmp_path: Path
 ) -> None:

@@ -1,6 +1,10 @@
 """The graphql-http package's server audit (GraphQL-over-HTTP conformance), pinned in
 tools/http-audit, against a real gateway process: every audit passes, not one warning.
 
+The audit checks the protocol (status codes, media types, request shapes), which the
+engine has no part in: it runs on SQLite only (tests/edge/http/ checks the edge's
+answers on both engines).
+
 Needs Node.js and the audit installed (``npm ci`` in tools/http-audit, which .ci/run
 does); without them the test is skipped, except under CI=true, where it fails."""
 
@@ -45,6 +49,7 @@ def server(settings: Settings, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+@pytest.mark.sqlite_only
 async def test_the_graphql_over_http_audit_passes_without_a_warning(
     node: str, server: str, settings: Settings, session: AsyncSession
 ) -> None:

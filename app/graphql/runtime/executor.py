@@ -502,7 +502,7 @@ async def run_root(root: RootPlan, context: Any, is_awaitable: Callable[[Any], b
     for f in root.fields:
         try:
             # Strawberry's resolve-info (its execution context's method, which reads only
-            # the attributes of _RootExecution; tests/test_execution_fast_path.py fails
+            # the attributes of _RootExecution; tests/graphql/test_execution_fast_path.py fails
             # if that changes, since every request would then fall back).
             info = ExecutionContextBase.build_resolve_info(
                 execution,  # type: ignore[arg-type]

@@ -3,6 +3,10 @@ loads the page from a live ``python -m app serve`` with every request to another
 refused, runs a query as a demo user and reads the Docs pane. Screenshots are kept in
 ``test-artifacts/graphiql/`` (``TEST_ARTIFACTS`` to move them).
 
+The page is the same whatever the engine, but it reads the demo accounts on the owner
+connection (as ``python -m app token`` does), which only PostgreSQL keeps apart from the
+application role's: so it runs on PostgreSQL only.
+
 Without Chromium or the ``playwright`` package the test is skipped, saying which is
 missing; under ``CI=true`` that is a failure (.ci/run installs Chromium)."""
 
@@ -19,7 +23,7 @@ import pytest
 from app.config import Settings
 from tests.edge.live import gateway_process
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", ROOT / "test-artifacts")) / "graphiql"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ORIGIN = "http://127.0.0.1:"
@@ -44,6 +48,7 @@ def browser_available() -> None:
         pytest.skip(reason)
 
 
+@pytest.mark.postgres_only
 async def test_graphiql_runs_a_query_as_a_demo_user_and_shows_the_docs(
     browser_available: None, settings: Settings, backend: str, tmp_path: Path
 ) -> None:

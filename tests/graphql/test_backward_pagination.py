@@ -14,7 +14,7 @@ from app.domain.workspaces.service import create_workspace
 from app.models import ActionItem, AuditEvent, ConversationInsight, InsightKind, pk
 from tests import factories as f
 from tests.client import GraphQLClient, without_cost
-from tests.test_pagination import statements
+from tests.graphql.test_pagination import statements
 
 ADA = "ada@acme.test"
 ARGS = "first: $first, after: $after, last: $last, before: $before"
@@ -184,11 +184,12 @@ async def walk_backwards(
         before = info["startCursor"]
 
 
+@pytest.mark.arranged.with_args(grown)
 @pytest.mark.parametrize("name", list(LISTS))
 async def test_walking_forwards_and_backwards_gives_the_whole_list_in_its_order(
-    client: GraphQLClient, session: AsyncSession, name: str
+    client: GraphQLClient, arranged: dict[str, Any], name: str
 ) -> None:
-    extra = await grown(session)
+    extra = arranged
     whole = await page(client, name, extra, first=100)
     everything = checked(whole)
     assert len(everything) == whole["totalCount"] >= 5
@@ -205,10 +206,10 @@ async def test_walking_forwards_and_backwards_gives_the_whole_list_in_its_order(
     assert checked(await page(client, name, extra, last=3)) == everything[-3:]
 
 
+@pytest.mark.arranged.with_args(grown)
 async def test_before_gives_the_items_just_before_the_cursor_in_the_list_order(
-    client: GraphQLClient, session: AsyncSession
+    client: GraphQLClient,
 ) -> None:
-    await grown(session)
     query = f"""query({VARIABLES}) {{ workspace(slug: "acme") {{ conversations({ARGS}) {{
       nodes {{ title }} edges {{ cursor }} pageInfo {{ hasNextPage hasPreviousPage }} }} }} }}"""
     args = {"first": None, "after": None, "last": None, "before": None}
@@ -250,10 +251,8 @@ async def test_before_gives_the_items_just_before_the_cursor_in_the_list_order(
     }
 
 
-async def test_an_empty_list_pages_backwards_to_an_empty_page(
-    client: GraphQLClient, session: AsyncSession
-) -> None:
-    await grown(session)
+@pytest.mark.arranged.with_args(grown)
+async def test_an_empty_list_pages_backwards_to_an_empty_page(client: GraphQLClient) -> None:
     query = """query($before: String) { workspace(slug: "acme") {
       none: members(last: 2, before: $before, filter: {status: DEACTIVATED}) {
         totalCount nodes { id } edges { cursor }
@@ -282,10 +281,10 @@ async def test_an_empty_list_pages_backwards_to_an_empty_page(
     )
 
 
+@pytest.mark.arranged.with_args(grown)
 async def test_before_the_first_item_gives_an_empty_page_with_the_rest_after_it(
-    client: GraphQLClient, session: AsyncSession
+    client: GraphQLClient,
 ) -> None:
-    await grown(session)
     first = await page(client, "roles", {}, first=1)
     found = await page(client, "roles", {}, last=2, before=first["pageInfo"]["endCursor"])
     assert found["edges"] == []
@@ -293,10 +292,8 @@ async def test_before_the_first_item_gives_an_empty_page_with_the_rest_after_it(
     assert found["pageInfo"]["hasNextPage"] is True  # the cursor's own item, and more
 
 
-async def test_each_team_pages_its_members_backwards_in_one_list(
-    client: GraphQLClient, session: AsyncSession
-) -> None:
-    await grown(session)
+@pytest.mark.arranged.with_args(grown)
+async def test_each_team_pages_its_members_backwards_in_one_list(client: GraphQLClient) -> None:
     body = await client.query(
         """{ workspace(slug: "acme") { teams(last: 5) { nodes { name
              members(last: 2) { nodes { user { email } } pageInfo { hasNextPage hasPreviousPage } } } } } }""",
@@ -377,10 +374,11 @@ async def test_a_before_cursor_of_another_list_is_refused(client: GraphQLClient)
         ], field
 
 
+@pytest.mark.arranged.with_args(grown)
 async def test_a_cursor_of_one_list_under_a_conversation_is_refused_by_another(
-    client: GraphQLClient, session: AsyncSession
+    client: GraphQLClient, arranged: dict[str, Any]
 ) -> None:
-    extra = await grown(session)
+    extra = arranged
     participant = await page(client, "Conversation.participantsConnection", extra, first=1)
     cursor = participant["pageInfo"]["endCursor"]
     for name in ("Conversation.insightsConnection", "Conversation.actionItemsConnection"):
@@ -393,12 +391,13 @@ async def test_a_cursor_of_one_list_under_a_conversation_is_refused_by_another(
         ], name
 
 
+@pytest.mark.arranged.with_args(grown)
 async def test_a_list_paged_in_memory_answers_every_window_as_the_sql_does(
-    client: GraphQLClient, session: AsyncSession
+    client: GraphQLClient, arranged: dict[str, Any]
 ) -> None:
     """Member.teamsConnection pages a member's teams read whole; Workspace.teams pages in
     SQL. Ada is in every team of acme, so for every window the two must agree."""
-    extra = await grown(session)
+    extra = arranged
     query = """query($first: Int, $after: String, $last: Int, $before: String, $member: ID!) {
       workspace(slug: "acme") {
         sql: teams(first: $first, after: $after, last: $last, before: $before) { PAGE }
