@@ -23,7 +23,7 @@ from app.config import Settings
 from app.domain.webhooks.urls import resolve
 from app.webhooks.worker import DeliveryWorker
 from tests.client import GraphQLClient
-from tests.mutations.helpers import workspace_id
+from tests.graphql.mutations.helpers import workspace_id
 from tests.webhooks.receiver import receiver
 
 ADA = "ada@acme.test"
