@@ -69,7 +69,7 @@ ROOMY_BUDGET = {
 # A loaded machine (CI's two cores run the suite's workers, mypy and the gateway
 # processes at once) can stall a request for seconds: deadlines roomy enough that only a
 # hang reaches them. The tests of deadlines set their own (tests/edge/http/test_limits.py,
-# tests/test_database_failures.py, tests/edge/test_live_server.py).
+# tests/db/test_database_failures.py, tests/edge/test_live_server.py).
 ROOMY_DEADLINES = {
     "request_timeout_seconds": 60.0,
     "db_pool_timeout_seconds": 60.0,

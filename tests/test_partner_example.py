@@ -5,7 +5,7 @@ against a real gateway process over the demo data.
 What is checked here is the client's side of HTTP (paging, Retry-After, backing off),
 which the engine has no part in: the first two run on SQLite only; the third needs a
 table lock, so runs on PostgreSQL. Paging itself is checked on both engines
-(tests/test_pagination.py, tests/test_backward_pagination.py)."""
+(tests/graphql/test_pagination.py, tests/graphql/test_backward_pagination.py)."""
 
 from __future__ import annotations
 

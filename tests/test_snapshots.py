@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.mutations.helpers import digests, one, snapshot
+from tests.graphql.mutations.helpers import digests, one, snapshot
 
 
 async def _change(engine: AsyncEngine, sql: str, **params: Any) -> list[str]:

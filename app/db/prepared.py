@@ -16,7 +16,7 @@ connection and transaction, and applies the processors (enums, SQLite datetimes)
   statement cache. SQLAlchemy starts the driver's transaction lazily, on its first
   statement; ``_link`` starts it first if nothing has yet (once per transaction), so a
   prepared read always runs inside the request's transaction and sees its tenant context
-  (app.db.tenant). ``tests/test_prepared.py`` pins that on a real server.
+  (app.db.tenant). ``tests/db/test_prepared.py`` pins that on a real server.
 - SQLite (or any driver but asyncpg): ``exec_driver_sql`` on the same connection.
 - ``outside_transaction``: on a pooled connection of its own, no transaction at all (the
   one read of a request that reads nothing but the viewer's account).
@@ -289,7 +289,7 @@ async def _lost(conn: AsyncConnection, error: Exception) -> NoReturn:
 # merged into the outer query, so the planner cannot scan a table of it first: the
 # policies verify the context (their InitPlans) only when the subquery runs. Were that
 # order ever broken, the policies would find no context and admit no row: it fails
-# closed. tests/test_prepared.py pins both.
+# closed. tests/db/test_prepared.py pins both.
 _IN_CONTEXT = (
     "SELECT harmony_read.* FROM (SELECT pg_catalog.set_config('app.context', {context}, true)"
     " AS context) AS harmony_context CROSS JOIN LATERAL (SELECT harmony_inner.* FROM ({sql})"

@@ -1,5 +1,5 @@
 """GraphQL enums: the model and domain enums themselves, registered with Strawberry (one
-definition each), with a description of every value (tests/test_schema_contract.py holds
+definition each), with a description of every value (tests/graphql/test_schema_contract.py holds
 that none is missing). Import this module before using them in a schema type."""
 
 from __future__ import annotations

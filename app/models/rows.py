@@ -8,7 +8,7 @@ the row really has. A stored row's ``id`` is an ``int`` (the model's ``int | Non
 for an entity not yet inserted): code that takes a row or an entity says so
 (``RoleRow | Role``) and reads the id with ``app.models.pk``. A prepared read declared with one of these
 checks, when it first compiles, that its statement selects every column named (its
-``RowShape``: app.domain.rows); tests/test_rows.py holds each to its table. Nothing
+``RowShape``: app.domain.rows); tests/db/test_rows.py holds each to its table. Nothing
 here imports more than the enums: app.auth's Viewer holds these rows.
 """
 

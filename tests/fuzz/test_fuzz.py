@@ -36,7 +36,7 @@ from app.graphql.schema import schema
 from tests.client import GraphQLClient
 from tests.fuzz.operations import Target, targets
 from tests.fuzz.values import SLUGS, arguments, resolve
-from tests.mutations.helpers import digests
+from tests.graphql.mutations.helpers import digests
 
 _QUIET = [
     HealthCheck.function_scoped_fixture,  # one database per engine, on purpose

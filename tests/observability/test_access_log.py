@@ -11,7 +11,7 @@ from app.config import Settings
 from tests.client import GraphQLClient
 from tests.edge.asgi_edge import recorded
 from tests.factories import create_api_key, user_id, workspace_id
-from tests.mutations.helpers import workspace_id as workspace_gid
+from tests.graphql.mutations.helpers import workspace_id as workspace_gid
 from tests.observability.conftest import Lines, Serve, access_lines
 
 ACME_NAME = 'query AcmeName { workspace(slug: "acme") { name } }'

@@ -24,7 +24,7 @@ from app.graphql.ids import encode_id
 from app.main import create_app
 from app.webhooks.worker import DeliveryWorker
 from tests.client import GraphQLClient
-from tests.mutations.helpers import one, workspace_id
+from tests.graphql.mutations.helpers import one, workspace_id
 from tests.webhooks.receiver import receiver
 
 ADA, CY, DEE = "ada@acme.test", "cy@acme.test", "dee@globex.test"

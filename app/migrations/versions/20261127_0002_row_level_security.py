@@ -7,7 +7,7 @@ The second wall of tenant isolation. On PostgreSQL:
   (production sets one out of band). It gets DML on every table, reads
   ``alembic_version`` (the startup check) and uses the sequences; default privileges
   extend that to tables later migrations create (which must enable RLS themselves:
-  tests/test_rls.py fails on any table with ``workspace_id`` that does not).
+  tests/db/test_rls.py fails on any table with ``workspace_id`` that does not).
 - every tenant table gets ENABLE and FORCE ROW LEVEL SECURITY and one policy,
   ``tenant_isolation``, for every command (USING and WITH CHECK): the row's workspace
   id must be in the transaction-local ``app.workspace_ids`` (app.db.tenant). Unset or

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.edge.idempotency import Claim, fingerprint
 from app.models import Team
 from tests.edge.asgi_edge import ADA, Edge, Serve, redis_keys, redis_or_skip
-from tests.mutations.helpers import one, pk_of, workspace_id
+from tests.graphql.mutations.helpers import one, pk_of, workspace_id
 
 CREATE_TEAM = (
     "mutation($input: CreateTeamInput!) "

@@ -1,5 +1,5 @@
 """PostgreSQL row-level security, the second wall (DESIGN.md "Databases";
-app/db/tenant.py, migrations 0002 and 0003; forgery: tests/test_rls_forgery.py). The app runs as its own role here (tests/conftest.py);
+app/db/tenant.py, migrations 0002 and 0003; forgery: tests/db/test_rls_forgery.py). The app runs as its own role here (tests/conftest.py);
 the ``session`` fixture is the owner's and sees everything, for arranging and checking.
 """
 

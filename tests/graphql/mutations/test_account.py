@@ -10,7 +10,7 @@ from app.domain.workspaces.service import create_workspace
 from app.models import BuiltinRole, MemberStatus, pk
 from tests import factories as f
 from tests.client import GraphQLClient
-from tests.mutations.helpers import audit_actions, one, snapshot
+from tests.graphql.mutations.helpers import audit_actions, one, snapshot
 
 DELETE = """
 mutation($input: DeleteAccountInput!) {

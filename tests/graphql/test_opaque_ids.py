@@ -26,7 +26,7 @@ from app.graphql.errors import BadUserInput
 from app.graphql.ids import MAX_PK, NODE_TYPES, decode_id, decode_id_of, encode_id
 from app.graphql.pagination import MAX_CURSOR_LENGTH, decode_cursor, encode_cursor
 from tests.client import GraphQLClient
-from tests.mutations.helpers import workspace_id
+from tests.graphql.mutations.helpers import workspace_id
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 

@@ -33,7 +33,7 @@ from app.graphql.directives import field_permission, scoped_field
 from app.graphql.runtime import graphql_schema
 from app.graphql.schema import schema, sdl
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REGENERATE = ".venv/bin/python -m app export-schema > schema.graphql"
 
 

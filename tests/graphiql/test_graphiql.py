@@ -1,6 +1,6 @@
 """GraphiQL on ``GET /graphql``: served from the package alone under a strict
 Content-Security-Policy, signed in as the demo accounts in development, never carrying a
-token in production. (tests/test_graphiql_browser.py drives it in Chromium.)"""
+token in production. (tests/graphiql/test_graphiql_browser.py drives it in Chromium.)"""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from app.graphiql.page import STATIC_DIR, render
 from app.main import create_app
 from app.models import User, UserStatus
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HTML = {"Accept": "text/html"}
 CONFIG = re.compile(r'<script type="application/json" id="graphiql-config">(.*?)</script>', re.S)
 

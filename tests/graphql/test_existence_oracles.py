@@ -63,7 +63,7 @@ from app.graphql.schema import schema
 from app.models import Invitation, MemberStatus, pk
 from tests import factories as f
 from tests.client import GraphQLClient, without_cost
-from tests.mutations.helpers import digests
+from tests.graphql.mutations.helpers import digests
 
 NOT_FOUND, FORBIDDEN = "NOT_FOUND", "FORBIDDEN"
 UNUSED_PK = 2_000_000_000  # a well-formed primary key no test database reaches
@@ -606,7 +606,7 @@ async def test_out_of_scope_answers_like_nonexistent(
 ) -> None:
     cases = RECIPES.get(name)
     assert cases is not None, (
-        f"{name} takes an ID but tests/test_existence_oracles.py has no recipe"
+        f"{name} takes an ID but tests/graphql/test_existence_oracles.py has no recipe"
     )
     missing_args = set(mutations_taking_ids()[name]) - {c.arg for c in cases}
     assert not missing_args, f"{name}: no recipe for the ID argument(s) {sorted(missing_args)}"

@@ -23,7 +23,7 @@ import pytest
 from app.config import Settings
 from tests.edge.live import gateway_process
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", ROOT / "test-artifacts")) / "graphiql"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ORIGIN = "http://127.0.0.1:"

@@ -22,7 +22,7 @@ from app.graphql.ids import encode_id
 from app.models import Member, MemberStatus, pk
 from tests import factories as f
 from tests.client import GraphQLClient
-from tests.mutations.helpers import snapshot
+from tests.graphql.mutations.helpers import snapshot
 
 PROBE = "probe: every rule passed"
 MANAGER = (

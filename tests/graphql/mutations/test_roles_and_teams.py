@@ -5,7 +5,14 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.client import GraphQLClient
-from tests.mutations.helpers import audit_actions, one, role_id, snapshot, team_id, workspace_id
+from tests.graphql.mutations.helpers import (
+    audit_actions,
+    one,
+    role_id,
+    snapshot,
+    team_id,
+    workspace_id,
+)
 
 CREATE_ROLE = """
 mutation($input: CreateRoleInput!) {

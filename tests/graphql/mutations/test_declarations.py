@@ -33,10 +33,10 @@ from app.graphql.schema import schema
 from app.models import Member, Role, RolePermission, pk
 from tests import factories as f
 from tests.client import GraphQLClient
-from tests.mutations.helpers import digests
-from tests.test_existence_oracles import RECIPES, arrange, document
+from tests.graphql.mutations.helpers import digests
+from tests.graphql.test_existence_oracles import RECIPES, arrange, document
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 GRAPHQL = ROOT / "app" / "graphql"
 # The modules declaring Mutation fields (one per area, beside its types) and the shared
 # declaration itself.

@@ -14,7 +14,7 @@ from app.graphql.ids import encode_id
 from app.models import pk
 from tests import factories as f
 from tests.client import GraphQLClient
-from tests.mutations.helpers import (
+from tests.graphql.mutations.helpers import (
     audit_actions,
     member_id,
     one,
@@ -23,7 +23,7 @@ from tests.mutations.helpers import (
     team_id,
     workspace_id,
 )
-from tests.mutations.test_last_admin_concurrency import ACTIVE_ADMINS, hold_before, outcomes
+from tests.graphql.mutations.test_last_admin_concurrency import ACTIVE_ADMINS, hold_before, outcomes
 
 ADD = """
 mutation($input: AddMemberInput!) {

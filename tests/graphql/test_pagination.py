@@ -1,5 +1,5 @@
 """Relay connections: keyset pages, opaque cursors bound to their list, `first` 1-100
-(backward pages: tests/test_backward_pagination.py)."""
+(backward pages: tests/graphql/test_backward_pagination.py)."""
 
 from __future__ import annotations
 
@@ -210,7 +210,7 @@ async def test_first_out_of_range_is_bad_user_input_before_any_sql(
 
 def cursor_of(parts: Any) -> str:
     """A cursor sealed with the server's key, as if the server had issued it: what the
-    server checks after opening a cursor (tests/test_opaque_ids.py checks the seal)."""
+    server checks after opening a cursor (tests/graphql/test_opaque_ids.py checks the seal)."""
     sealed = AESSIV(derived_key(CURSOR_KEY)).encrypt(orjson.dumps(parts), None)
     return base64.urlsafe_b64encode(sealed).decode().rstrip("=")
 

@@ -26,7 +26,7 @@ from app.db.tenant import context_key, key_pads, signed_credential
 from app.edge.authenticate import authenticate
 from app.models import TENANT_TABLES
 from tests import factories
-from tests.test_rls import WRITE_ONLY
+from tests.db.test_rls import WRITE_ONLY
 
 pytestmark = pytest.mark.postgres_only
 

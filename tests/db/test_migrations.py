@@ -21,7 +21,7 @@ from app.db.migrations import MIGRATION_LOCK_KEY, current_revision, head_revisio
 from tests.conftest import TEST_SECRET, _pg_admin, _pg_dsn, _pg_sa_url
 from tests.databases import Databases
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 _names = itertools.count()
 
 

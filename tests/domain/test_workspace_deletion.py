@@ -35,10 +35,10 @@ from app.domain.workspaces import deletion
 from tests import factories as f
 from tests.client import GraphQLClient
 from tests.conftest import TEST_SECRET
-from tests.mutations.helpers import one
-from tests.mutations.helpers import workspace_id as workspace_gid
+from tests.graphql.mutations.helpers import one
+from tests.graphql.mutations.helpers import workspace_id as workspace_gid
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 OPERATOR_TABLE = "operator_audit"  # about workspaces, not of one: it must survive them
 
 CREATE_TEAM = """mutation($input: CreateTeamInput!) {

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app.domain.members import writes as member_writes
 from app.graphql import mutation as base
 from tests.client import GraphQLClient
-from tests.mutations.helpers import member_id, one, role_id
+from tests.graphql.mutations.helpers import member_id, one, role_id
 
 ROUNDS = 12
 

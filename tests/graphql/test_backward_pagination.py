@@ -14,7 +14,7 @@ from app.domain.workspaces.service import create_workspace
 from app.models import ActionItem, AuditEvent, ConversationInsight, InsightKind, pk
 from tests import factories as f
 from tests.client import GraphQLClient, without_cost
-from tests.test_pagination import statements
+from tests.graphql.test_pagination import statements
 
 ADA = "ada@acme.test"
 ARGS = "first: $first, after: $after, last: $last, before: $before"

@@ -24,7 +24,14 @@ from app.graphql.ids import encode_id
 from app.models import MemberStatus, UserStatus, pk
 from tests import factories as f
 from tests.client import GraphQLClient
-from tests.mutations.helpers import audit_actions, one, role_id, snapshot, team_id, workspace_id
+from tests.graphql.mutations.helpers import (
+    audit_actions,
+    one,
+    role_id,
+    snapshot,
+    team_id,
+    workspace_id,
+)
 
 ADD = """
 mutation($input: AddMemberInput!) {

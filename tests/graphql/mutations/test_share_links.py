@@ -1,7 +1,7 @@
 """Share links listed per conversation (`Conversation.shareLinks`, for whoever may share
 it) and revoked (`revokeConversationShareLink`); a revoked or expired link opens like one
 that never existed. (Out-of-reach IDs answer like unknown ones:
-tests/test_existence_oracles.py walks the mutation.)"""
+tests/graphql/test_existence_oracles.py walks the mutation.)"""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from app.graphql.ids import decode_id, encode_id
 from app.models import pk
 from tests import factories as f
 from tests.client import GraphQLClient, without_cost
-from tests.mutations.helpers import audit_actions, snapshot
+from tests.graphql.mutations.helpers import audit_actions, snapshot
 
 ADA, CY = "ada@acme.test", "cy@acme.test"
 

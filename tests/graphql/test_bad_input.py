@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.graphql.ids import encode_id
 from tests.client import GraphQLClient, without_cost
-from tests.mutations.helpers import snapshot, workspace_id
+from tests.graphql.mutations.helpers import snapshot, workspace_id
 
 NUL_IN_VARIABLES = {
     "errors": [

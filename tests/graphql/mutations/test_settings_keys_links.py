@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.client import GraphQLClient, without_cost
-from tests.mutations.helpers import audit_actions, snapshot, workspace_id
+from tests.graphql.mutations.helpers import audit_actions, snapshot, workspace_id
 
 GENERAL = """
 mutation($input: UpdateGeneralSettingsInput!) {

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.client import GraphQLClient
-from tests.mutations.helpers import member_id, role_id, snapshot, team_id, workspace_id
+from tests.graphql.mutations.helpers import member_id, role_id, snapshot, team_id, workspace_id
 
 ERRORS = "userErrors { code message field }"
 

@@ -29,11 +29,11 @@ from app.graphql.capabilities import flag_coordinates
 from app.models import Member, Role, RolePermission, pk
 from tests import factories as f
 from tests.client import GraphQLClient
-from tests.mutations.helpers import snapshot
-from tests.mutations.test_declarations import _request
-from tests.test_existence_oracles import arrange, document
+from tests.graphql.mutations.helpers import snapshot
+from tests.graphql.mutations.test_declarations import _request
+from tests.graphql.test_existence_oracles import arrange, document
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ADA = "ada@acme.test"
 
 
