@@ -5,9 +5,8 @@ nothing; a second run adds nothing."""
 
 from __future__ import annotations
 
-import itertools
-import os
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.db.engine import create_engine
 from app.db.migrations import upgrade
 from tests import conftest
-from tests.conftest import _pg_admin, _pg_sa_url
+from tests.conftest import _pg_sa_url
 from tests.databases import Databases
+from tests.db.conftest import new_pg_database
 
-_names = itertools.count()
 AT = datetime(2026, 12, 1, 10, tzinfo=UTC)
 # id, status, attempts, last_attempt_at, last_status_code, last_duration_ms, last_error
 DELIVERIES = [
@@ -38,23 +37,15 @@ async def at_0007(
     request: pytest.FixtureRequest, tmp_path: Path, pg_databases: Databases | None
 ) -> AsyncIterator[AsyncEngine]:
     """An owner engine on a new database migrated to 0007."""
-    name = ""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
-    else:
-        if pg_databases is None:
-            pytest.skip("PostgreSQL is not reachable")
-        name = f"harmony_b_{os.getpid()}_{next(_names)}"
-        await _pg_admin(f'CREATE DATABASE "{name}"')
-        url = _pg_sa_url(name)
-    engine = create_engine(conftest.test_settings(url), url)
-    try:
+    async with AsyncExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
+        else:
+            url = _pg_sa_url(await stack.enter_async_context(new_pg_database(pg_databases)))
+        engine = create_engine(conftest.test_settings(url), url)
+        stack.push_async_callback(engine.dispose)
         await upgrade(engine, "0007")
         yield engine
-    finally:
-        await engine.dispose()
-        if name:
-            await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def _run(engine: AsyncEngine, sql: str, **params: Any) -> list[Any]:

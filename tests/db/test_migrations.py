@@ -5,12 +5,10 @@ and the others find nothing to do."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -18,11 +16,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.migrations import MIGRATION_LOCK_KEY, current_revision, head_revision, upgrade
-from tests.conftest import TEST_SECRET, _pg_admin, _pg_dsn, _pg_sa_url
-from tests.databases import Databases
+from tests.conftest import TEST_SECRET, _pg_dsn, _pg_sa_url
 
 ROOT = Path(__file__).resolve().parents[2]
-_names = itertools.count()
 
 
 async def test_migrating_a_current_database_changes_nothing(owner_engine: AsyncEngine) -> None:
@@ -39,19 +35,6 @@ async def test_the_migration_lock_is_released_after_migrating(owner_engine: Asyn
         assert await other.fetchval("SELECT pg_try_advisory_lock($1)", MIGRATION_LOCK_KEY)
     finally:
         await other.close()
-
-
-@pytest.fixture
-async def empty_pg_database(pg_databases: Databases | None) -> AsyncIterator[str]:
-    """A PostgreSQL database with no schema at all (its name)."""
-    if pg_databases is None:
-        pytest.skip("PostgreSQL is not reachable")
-    name = f"harmony_m_{os.getpid()}_{next(_names)}"
-    await _pg_admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield name
-    finally:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _migrate(database: str) -> subprocess.Popen[str]:

@@ -467,32 +467,24 @@ def root_plan(
 
 
 class _RootExecution:
-    """What building a resolve-info reads of an execution context, for the root path."""
+    """What building a resolve-info reads of an execution context, for the root path:
+    the request's own parts per instance, the rest (no variables, no fragments, no root
+    value, helpers that refuse) shared by every request."""
 
-    __slots__ = (
-        "abort_signal",
-        "async_helpers",
-        "context_value",
-        "fragment_definitions",
-        "is_awaitable",
-        "operation",
-        "operation_extensions",
-        "root_value",
-        "schema",
-        "variable_values",
-    )
+    __slots__ = ("context_value", "is_awaitable", "operation", "schema")
+
+    fragment_definitions: dict[str, Any] = {}
+    root_value = None
+    variable_values = VariableValues({}, {})
+    abort_signal = None
+    async_helpers = GraphQLResolveInfoHelpers(gather=_unsupported, track=_unsupported)
+    operation_extensions = None
 
     def __init__(self, root: RootPlan, context: Any, is_awaitable: Callable[[Any], bool]) -> None:
         self.schema = root.schema
         self.operation = root.operation
         self.context_value = context
         self.is_awaitable = is_awaitable
-        self.fragment_definitions: dict[str, Any] = {}
-        self.root_value = None
-        self.variable_values = VariableValues({}, {})
-        self.abort_signal = None
-        self.async_helpers = GraphQLResolveInfoHelpers(gather=_unsupported, track=_unsupported)
-        self.operation_extensions = None
 
 
 async def run_root(root: RootPlan, context: Any, is_awaitable: Callable[[Any], bool]) -> Any:

@@ -9,6 +9,7 @@ from typing import Annotated
 import strawberry
 
 from app import models as tables
+from app.domain.workspaces.repository import SettingsPages
 from app.graphql.access.queries import AccessFields
 from app.graphql.administration.types import AdministrationFields
 from app.graphql.context import Info
@@ -99,7 +100,7 @@ async def settings_of(
     pages = (
         await context.repository(ws).settings.pages(handbook=handbook, intelligence=models)
         if handbook or models
-        else None
+        else SettingsPages()
     )
     return WorkspaceSettings(
         workspace_id=ws,
@@ -109,7 +110,7 @@ async def settings_of(
             workspace_id=ws,
             name=row.name,
             logo_url=row.logo_url,
-            handbook=(pages.handbook or "") if pages is not None else "",
+            handbook=pages.handbook or "",
             branding=Branding(
                 workspace_id=ws,
                 primary_color=row.brand_primary_color,
@@ -120,12 +121,12 @@ async def settings_of(
         if intelligence is None
         else IntelligenceSettings(
             workspace_id=ws,
-            default_model=pages.default_model if pages is not None and models else None,
+            default_model=pages.default_model,
             providers=[
                 AIProvider(
                     workspace_id=ws, provider=r.provider, enabled=r.enabled, models=list(r.models)
                 )
-                for r in ((pages.providers or []) if pages is not None and models else [])
+                for r in pages.providers or []
             ],
         ),
     )

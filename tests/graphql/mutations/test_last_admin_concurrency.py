@@ -38,27 +38,25 @@ JOIN workspaces w ON w.id = m.workspace_id
 WHERE w.slug = 'acme' AND r.builtin = 'ADMIN' AND m.status = 'ACTIVE' AND u.status = 'ACTIVE'"""
 
 
-def hold_before(monkeypatch: pytest.MonkeyPatch, target: Any, name: str, parties: int = 2) -> None:
-    """Make ``target.name`` wait until ``parties`` callers have arrived."""
+def hold(
+    monkeypatch: pytest.MonkeyPatch,
+    target: Any,
+    name: str,
+    parties: int = 2,
+    *,
+    after: bool = False,
+) -> None:
+    """Make ``target.name`` wait until ``parties`` callers have arrived; ``after``: until
+    they all have its answer (each has read before any goes on to write)."""
     barrier = asyncio.Barrier(parties)
     original: Callable[..., Awaitable[Any]] = getattr(target, name)
 
     async def held(*args: Any, **kwargs: Any) -> Any:
-        await asyncio.wait_for(barrier.wait(), timeout=10)
-        return await original(*args, **kwargs)
-
-    monkeypatch.setattr(target, name, held)
-
-
-def hold_after(monkeypatch: pytest.MonkeyPatch, target: Any, name: str, parties: int = 2) -> None:
-    """Make ``target.name`` answer only once ``parties`` callers have it: each has read
-    before any goes on to write."""
-    barrier = asyncio.Barrier(parties)
-    original: Callable[..., Awaitable[Any]] = getattr(target, name)
-
-    async def held(*args: Any, **kwargs: Any) -> Any:
+        if not after:
+            await asyncio.wait_for(barrier.wait(), timeout=10)
         found = await original(*args, **kwargs)
-        await asyncio.wait_for(barrier.wait(), timeout=10)
+        if after:
+            await asyncio.wait_for(barrier.wait(), timeout=10)
         return found
 
     monkeypatch.setattr(target, name, held)
@@ -81,7 +79,7 @@ def outcomes(bodies: list[dict[str, Any]], field: str) -> list[str]:
 async def test_two_admins_deleting_their_accounts_at_once_one_succeeds(
     client: GraphQLClient, owner_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, round_: int
 ) -> None:
-    hold_before(monkeypatch, base, "lock_workspaces")
+    hold(monkeypatch, base, "lock_workspaces")
     ada, ben = await client.token("ada@acme.test"), await client.token("ben@acme.test")
     bodies = await asyncio.gather(client.query(DELETE, token=ada), client.query(DELETE, token=ben))
     assert outcomes(list(bodies), "deleteAccount") == ["SOLE_ADMIN", "ok"]
@@ -97,7 +95,7 @@ async def test_two_admins_demoting_each_other_at_once_one_succeeds(
         await member_id(owner_engine, "ben@acme.test", "acme"),
     )
     member = await role_id(owner_engine, "acme", "Member")
-    hold_before(monkeypatch, base, "lock_workspaces")
+    hold(monkeypatch, base, "lock_workspaces")
     ada, ben = await client.token("ada@acme.test"), await client.token("ben@acme.test")
     bodies = await asyncio.gather(
         client.query(DEMOTE, {"input": {"memberId": ben_m, "roleId": member}}, token=ada),
@@ -125,7 +123,7 @@ async def test_control_without_the_lock_the_same_race_loses_every_admin(
     monkeypatch.setattr(base, "current_permissions", _admin_permissions)
     # Both check "is there another admin?", and both have the answer before either writes
     # (a barrier before the read alone let a slow read see the other's commit).
-    hold_after(monkeypatch, member_writes, "active_admin_member_ids")
+    hold(monkeypatch, member_writes, "active_admin_member_ids", after=True)
     ada_m, ben_m = (
         await member_id(owner_engine, "ada@acme.test", "acme"),
         await member_id(owner_engine, "ben@acme.test", "acme"),

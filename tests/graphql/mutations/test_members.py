@@ -23,7 +23,7 @@ from tests.graphql.mutations.helpers import (
     team_id,
     workspace_id,
 )
-from tests.graphql.mutations.test_last_admin_concurrency import ACTIVE_ADMINS, hold_before, outcomes
+from tests.graphql.mutations.test_last_admin_concurrency import ACTIVE_ADMINS, hold, outcomes
 
 ADD = """
 mutation($input: AddMemberInput!) {
@@ -350,7 +350,7 @@ async def test_two_admins_removing_each_other_at_once_one_succeeds(
         await member_id(owner_engine, "ada@acme.test", "acme"),
         await member_id(owner_engine, "ben@acme.test", "acme"),
     )
-    hold_before(monkeypatch, base, "lock_workspaces")
+    hold(monkeypatch, base, "lock_workspaces")
     ada, ben = await client.token("ada@acme.test"), await client.token("ben@acme.test")
     bodies = await asyncio.gather(
         client.query(REMOVE, {"input": {"memberId": ben_m}}, token=ada),
