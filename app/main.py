@@ -33,7 +33,7 @@ from app.edge.operation import Documents
 from app.edge.persisted import PersistedStore, create_persisted_store, trusted_operation_names
 from app.edge.pipeline import JSONResponse, graphql_endpoint
 from app.edge.ratelimit import PenaltyBox, RateLimiter, create_rate_limiter
-from app.edge.request_ids import RequestIds
+from app.edge.request_ids import EndpointFirst, RequestIds
 from app.graphiql.page import static_mount
 from app.observability import access, metrics, tracing
 from app.observability.logs import configure_logging
@@ -200,6 +200,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
                 expose_headers=["X-Request-Id", "Retry-After"],
             )
         )
+    middleware.append(Middleware(EndpointFirst))  # innermost
     return Starlette(
         routes=[
             Route("/graphql", graphql_endpoint, methods=["GET", "POST"]),

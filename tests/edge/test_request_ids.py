@@ -35,3 +35,16 @@ async def test_every_response_carries_a_request_id(
 async def test_a_cors_preflight_carries_a_request_id(client: GraphQLClient) -> None:
     response = await client.http.options("/healthz", headers={"X-Request-Id": "pre-1"})
     assert response.headers["x-request-id"] == "pre-1"
+
+
+async def test_the_router_still_answers_what_the_endpoint_does_not(client: GraphQLClient) -> None:
+    """The endpoint takes GET, HEAD and POST on /graphql directly (EndpointFirst); other
+    methods and other spellings of the path get the router's answers, as before."""
+    deleted = await client.http.delete("/graphql")
+    slashed = await client.http.post("/graphql/", json={"query": "{ __typename }"})
+    allowed = set(deleted.headers["allow"].split(", "))
+    assert (deleted.status_code, allowed) == (405, {"GET", "HEAD", "POST"})
+    assert (slashed.status_code, slashed.headers["location"]) == (
+        307,
+        "http://gateway.test/graphql",
+    )
