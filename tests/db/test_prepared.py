@@ -310,6 +310,21 @@ async def test_prepared_reads_return_every_model_column_type_as_the_orm_does(
     await session.rollback()
 
 
+async def test_an_enum_column_holding_an_unknown_value_is_an_error(session: AsyncSession) -> None:
+    """A stored value outside the enum is refused as the ORM refuses it (a LookupError),
+    never handed on as a bare string."""
+    status = User.__table__.c.status.type
+    read = Prepared(
+        "test_unknown_status",
+        lambda _: sa.select(sa.type_coerce(sa.literal_column("'GONE'"), status).label("status")),
+        ANY_ROW,
+    )
+    with pytest.raises(LookupError):
+        (await session.execute(read._build(""))).all()
+    with pytest.raises(LookupError):
+        await read.all(session)
+
+
 @pytest.mark.postgres_only
 async def test_a_query_run_by_an_api_key_still_reads_outside_a_transaction_for_user_tokens(
     client: GraphQLClient, engine: AsyncEngine, session: AsyncSession
