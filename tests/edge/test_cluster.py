@@ -75,7 +75,17 @@ async def test_scripts_cluster_serves_two_replicas_and_stops_on_ctrl_c(
     }
     for name in ("DATABASE_URL", "MIGRATION_DATABASE_URL", "REDIS_URL", "REDIS_KEY_PREFIX"):
         env.pop(name, None)
-    process = await asyncio.to_thread(_start, ports, env)
+    # A suite started in the background (``scripts/test &``) inherits an ignored SIGINT,
+    # and so would the script, whose shell cannot trap a signal ignored on entry: it
+    # starts with the default a terminal's foreground job has.
+    ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        process = await asyncio.to_thread(_start, ports, env)
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
     log: list[str] = []
     try:
         await asyncio.to_thread(_read_until_ready, process, log)
