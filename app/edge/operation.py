@@ -277,9 +277,18 @@ async def run(
     ours = executor_class is GatewayExecutionContext
     root = prepared._root
     if ours and isinstance(root, RootPlan):
-        data = await run_root(root, context, is_awaitable)
+        try:
+            data = await run_root(root, context, is_awaitable, variables)
+        except Exception as raised:  # graphql-core reports it, with its path and locations
+            if classify(raised) is not None:
+                raise  # the database failed: the request as a whole is answered
+            data = FALLBACK
         if data is not FALLBACK:
             return ExecutionResult(data, None)
+        # graphql-core runs it now, and from now on: a document that fell back once (a
+        # viewer refused a field, a workspace not found) may do so for many requests,
+        # each of which would then read its page twice.
+        prepared._root = None
     fast: dict[str, Any] = {"plans": prepared.plans} if prepared.fast else {}
     result = execute(
         core_schema,

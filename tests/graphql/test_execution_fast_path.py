@@ -43,10 +43,25 @@ class Thing:
 
 
 @strawberry.type
+class Shelf:
+    index: strawberry.Private[int]
+
+    @strawberry.field
+    async def thing(self) -> Thing:
+        return all_things()[self.index]
+
+
+@strawberry.type
 class Query:
     @strawberry.field
     async def first(self) -> Thing:
         return all_things()[0]
+
+    @strawberry.field
+    def shelf(self, index: int, step: int = 0) -> Shelf | None:
+        if index < 0:
+            raise ValueError("There is no shelf before the first.")
+        return Shelf(index=index + step) if index + step < 2 else None
 
     @strawberry.field
     def second(self) -> Thing | None:
@@ -264,26 +279,40 @@ async def test_plans_of_one_shape_share_one_compiled_function() -> None:
     assert first["Thing"].compiled is second["Thing"].compiled  # …one function for both
 
 
-async def _planned(query: str, context: FakeContext) -> tuple[Any, Any]:
+async def _planned(
+    query: str, context: FakeContext, variables: dict[str, Any] | None = None
+) -> tuple[Any, Any]:
     """The root plan of ``query`` after one run through graphql-core (as
     app.edge.operation makes it), and that run's result."""
-    from graphql import execute, parse
+    from graphql import parse
 
-    schema = build(True)
     document = parse(query)
     plans: dict[Any, Any] = {}
+    result = await _core(document, context, variables, plans)
+    operation = document.definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    return root_plan(SCHEMA._schema, operation, plans), result
+
+
+SCHEMA = build(True)
+
+
+async def _core(
+    document: Any, context: FakeContext, variables: dict[str, Any] | None, plans: Any = None
+) -> ExecutionResult:
+    from graphql import execute
+
     result = execute(
-        schema._schema,
+        SCHEMA._schema,
         document,
         context_value=context,
+        variable_values=variables,
         executor_class=GatewayExecutionContext,
-        plans=plans,
+        plans={} if plans is None else plans,
     )
     if not isinstance(result, ExecutionResult):
         result = await result
-    operation = document.definitions[0]
-    assert isinstance(operation, OperationDefinitionNode)
-    return root_plan(schema._schema, operation, plans), result
+    return result
 
 
 async def test_a_plain_root_is_answered_by_its_plan_as_graphql_core_answers() -> None:
@@ -319,8 +348,62 @@ async def test_only_a_plain_root_gets_a_plan() -> None:
         "{ first { name } things { name } }",  # one root field is not plain
         "{ ... on Query { first { name } } }",  # a fragment at the root
         "{ first @include(if: true) { name } }",  # a directive
-        "query($x: Boolean) { first { name } }",  # variables
+        "{ shelf(index: 0) { __typename thing { name } } }",  # a plain field beside a resolver
+        "{ shelf(index: 0) { thing { name } } shelf(index: 0) { thing { label: name } } }",
         "{ __typename first { name } }",  # introspection at the root
     ):
         root, _ = await _planned(query, context)
         assert root is None, query
+
+
+async def test_resolver_fields_down_to_their_plans_are_answered_as_graphql_core_answers() -> None:
+    """Arguments, variables (and their defaults), resolvers under resolvers, siblings
+    and a null where the field may be null: the root path answers each request of the
+    same document as graphql-core answers it."""
+    from graphql import parse
+
+    context = FakeContext(held={1: {None, "billing:read:all"}, 2: {None}})
+    cases: list[tuple[str, list[dict[str, Any]]]] = [
+        (
+            "query($i: Int!, $s: Int = 0) { shelf(index: $i, step: $s) { thing { name parts { label } } } }",
+            [{"i": 0}, {"i": 1}, {"i": 0, "s": 1}, {"i": 2}],
+        ),
+        ("{ a: shelf(index: 0) { thing { name } } b: shelf(index: 1) { thing { tags } } }", [{}]),
+        ("{ first { name main { label } } shelf(index: 1) { thing { name } } }", [{}]),
+    ]
+    for query, requests in cases:
+        root, first_run = await _planned(query, context, requests[0])
+        assert root is not None and first_run.errors is None, query
+        for variables in requests:
+            expected = await _core(parse(query), context, variables)
+            assert expected.errors is None
+            assert await run_root(root, context, is_awaitable, variables) == expected.data, query
+
+
+async def test_the_root_path_falls_back_where_graphql_core_reports_something() -> None:
+    context = FakeContext(held={1: {None}, 2: {None}})
+    query = "query($i: Int!) { shelf(index: $i) { thing { name } } }"
+    root, _ = await _planned(query, context, {"i": 0})
+    assert root is not None
+    for variables in (
+        {"i": "zero"},  # does not coerce: a request error
+        {},  # missing
+    ):
+        assert await run_root(root, context, is_awaitable, variables) is FALLBACK, variables
+    # A resolver's exception reaches the caller (app.edge.operation falls back on it, or
+    # answers the request as a whole when it is the database failing), alone or beside
+    # a sibling.
+    with pytest.raises(ValueError, match="no shelf before the first"):
+        await run_root(root, context, is_awaitable, {"i": -1})
+    both = "query($a: Int!, $b: Int!) { a: shelf(index: $a) { thing { name } } b: shelf(index: $b) { thing { name } } }"
+    siblings, _ = await _planned(both, context, {"a": 0, "b": 1})
+    assert siblings is not None
+    with pytest.raises(ValueError, match="no shelf before the first"):
+        await run_root(siblings, context, is_awaitable, {"a": 0, "b": -1})
+    # A refused check under a resolver (the first thing's secret, without billing).
+    root, _ = await _planned(
+        "{ shelf(index: 0) { thing { secret } } }",
+        FakeContext(held={1: {None, "billing:read:all"}}),
+    )
+    assert root is not None
+    assert await run_root(root, context, is_awaitable) is FALLBACK

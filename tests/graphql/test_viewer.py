@@ -142,3 +142,40 @@ async def test_a_repeated_viewer_query_is_answered_by_its_root_plan_alike(
         assert await client.query(query, as_=who) == body
     assert len(ran) == runs  # none more
     assert first["cy@acme.test"]["data"]["viewer"]["email"] == "cy@acme.test"
+
+
+async def test_a_page_is_answered_by_its_root_plan_until_it_falls_back_once(
+    client: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page reached through resolvers with arguments (``workspace(slug:)``,
+    ``members(first:)``) gets a root plan too; a request it cannot answer (here a
+    workspace the viewer does not belong to: an error) runs through graphql-core, and
+    so does every later request of that document (no page read twice per request)."""
+
+    from app.edge import operation
+
+    ran: list[object] = []
+    execute = operation.execute
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        ran.append(args[1])
+        return execute(*args, **kwargs)
+
+    monkeypatch.setattr(operation, "execute", counted)
+    query = (
+        "query($slug: String!) { workspace(slug: $slug) "
+        "{ members(first: 2) { nodes { id user { name } role { name } } } } }"
+    )
+    acme = {"slug": "acme"}
+    first = await client.query(query, acme, as_="ada@acme.test")
+    assert len(ran) == 1 and "errors" not in first
+    assert await client.query(query, acme, as_="ada@acme.test") == first
+    assert len(ran) == 1  # the root plan answered
+    # Not a member of acme: a null workspace, no error; the plan answers that too.
+    outside = await client.query(query, acme, as_="dee@globex.test")
+    assert (outside, len(ran)) == ({"data": {"workspace": None}}, 1)
+    refused = await client.query(query, {"slug": 5}, as_="ada@acme.test")
+    assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert len(ran) == 2
+    assert await client.query(query, acme, as_="ada@acme.test") == first
+    assert len(ran) == 3  # graphql-core again: the plan is gone

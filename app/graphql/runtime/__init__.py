@@ -6,8 +6,8 @@ private or non-exported part of either library lives in this package.
   ``ExtensionResolver``, ``refuse_ignored_extensions``);
 - ``executor``: the execution context, which overrides graphql-core 3.3 executor
   methods (``execute_field``, ``collect_and_execute_subfields``, and calls
-  ``collect_subfields``) for the plain-field fast path; and the root plan of a tiny
-  query (``run_root``), which calls Strawberry's ``build_resolve_info`` with a stand-in
+  ``collect_subfields``) for the plain-field fast path; and the root plan of a
+  simple query (``run_root``: resolver fields down to object plans), which calls Strawberry's ``build_resolve_info`` with a stand-in
   for its execution context.
 
 A library upgrade may move any of these; ``tests/test_internals.py`` has a canary per

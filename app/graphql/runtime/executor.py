@@ -29,6 +29,7 @@ falls back to it, from the start, on anything unusual (below).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,7 +51,7 @@ from graphql import (
     OperationType,
     Undefined,
 )
-from graphql.execution.values import VariableValues
+from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.pyutils import Path
 
 from app.graphql.directives import field_permission
@@ -390,17 +391,21 @@ class GatewayExecutionContext(ExecutionContextBase):
         )
 
 
-# ── The root of a tiny query, without graphql-core's executor ─────────────────────────
+# ── The root of a simple query, without graphql-core's executor ───────────────────────
 #
 # A query such as ``{ viewer { id name } }`` spends more on graphql-core setting up its
 # execution (the executor and its incremental machinery, field collection, the response
-# builder) than on the one resolver call and the object plan that complete it. For a
-# document whose every root field is an argument-free field returning an object whose
-# selection compiled to an ObjectPlan (known after its first run through graphql-core),
-# ``run_root`` calls each root resolver (Strawberry's own, with its extensions) and runs
-# the plan. Anything unusual — an error, a null, a refused check, a value of another
-# type — answers ``_FALLBACK``, and the request runs through graphql-core from the start
-# (resolvers read through the request's loaders, so a second call reads nothing again).
+# builder) than on the one resolver call and the object plan that complete it; a page
+# such as ``workspace(slug: $slug) { members(first: 50) { nodes { … } } }`` spends a
+# tenth of its CPU there. A document whose selections down to its object plans are
+# resolver fields only — one field per name, no fragment, no directive, each returning
+# an object — gets a root plan after its first run through graphql-core: ``run_root``
+# coerces the variables and each field's arguments with graphql-core's own functions,
+# calls each resolver (Strawberry's own, with its extensions: the permission guards),
+# and runs the object plans the first run compiled. Anything unusual — a variable that
+# does not coerce, an error, a null, a refused check, a value of another type — answers
+# ``_FALLBACK``, and the request runs through graphql-core from the start (resolvers
+# read through the request's loaders, so a second call reads nothing again).
 
 
 class _RootUnsupported(Exception):
@@ -412,20 +417,25 @@ def _unsupported(*_: Any) -> Any:
 
 
 @dataclass(frozen=True, slots=True)
-class RootField:
+class Step:
+    """A field whose value its resolver gives, and how that object is completed: by the
+    object plan its first run compiled, or by the steps of its own resolver fields."""
+
     response_name: str
     nodes: list[FieldNode]
     field: GraphQLField
+    parent_type: GraphQLObjectType
     non_null: bool
-    plan: ObjectPlan
+    has_arguments: bool
+    is_type_of: Any
+    then: ObjectPlan | tuple[Step, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class RootPlan:
     schema: GraphQLSchema
     operation: OperationDefinitionNode
-    query_type: GraphQLObjectType
-    fields: tuple[RootField, ...]
+    steps: tuple[Step, ...]
 
 
 def root_plan(
@@ -434,92 +444,151 @@ def root_plan(
     plans: dict[tuple[str, tuple[int, ...]], ObjectPlan | None],
 ) -> RootPlan | None:
     """The root plan of a query whose object plans its first run compiled, or None when
-    its root is not that simple (then graphql-core always runs it)."""
+    it is not that simple (then graphql-core always runs it)."""
     query_type = schema.query_type
-    if (
-        query_type is None
-        or operation.operation != OperationType.QUERY
-        or operation.variable_definitions
-        or operation.directives
-    ):
+    if query_type is None or operation.operation != OperationType.QUERY or operation.directives:
         return None
-    fields: list[RootField] = []
+    steps = _steps(query_type, operation.selection_set.selections, plans)
+    return RootPlan(schema, operation, steps) if steps else None
+
+
+def _steps(
+    parent_type: GraphQLObjectType,
+    selections: Any,
+    plans: dict[tuple[str, tuple[int, ...]], ObjectPlan | None],
+) -> tuple[Step, ...] | None:
+    steps: list[Step] = []
     seen: set[str] = set()
-    for selection in operation.selection_set.selections:
-        if not isinstance(selection, FieldNode) or selection.directives or selection.arguments:
+    for selection in selections:
+        if not isinstance(selection, FieldNode) or selection.directives:
             return None
         name = selection.name.value
         response_name = selection.alias.value if selection.alias else name
-        gql_field = query_type.fields.get(name)
+        gql_field = parent_type.fields.get(name)
         if response_name in seen or gql_field is None or gql_field.resolve is None:
             return None
         seen.add(response_name)
         field_type = gql_field.type
         non_null = isinstance(field_type, GraphQLNonNull)
         object_type = field_type.of_type if non_null else field_type
-        if not isinstance(object_type, GraphQLObjectType):
+        if not isinstance(object_type, GraphQLObjectType) or selection.selection_set is None:
             return None
-        plan = plans.get((object_type.name, (id(selection),)))
-        if plan is None or plan.compiled is None:
+        then: ObjectPlan | tuple[Step, ...] | None = plans.get((object_type.name, (id(selection),)))
+        if not isinstance(then, ObjectPlan) or then.compiled is None:
+            then = _steps(object_type, selection.selection_set.selections, plans)
+        if not then:
             return None
-        fields.append(RootField(response_name, [selection], gql_field, non_null, plan))
-    return RootPlan(schema, operation, query_type, tuple(fields)) if fields else None
+        steps.append(
+            Step(
+                response_name,
+                [selection],
+                gql_field,
+                parent_type,
+                non_null,
+                bool(selection.arguments),
+                object_type.is_type_of,
+                then,
+            )
+        )
+    return tuple(steps)
 
 
 class _RootExecution:
     """What building a resolve-info reads of an execution context, for the root path:
-    the request's own parts per instance, the rest (no variables, no fragments, no root
-    value, helpers that refuse) shared by every request."""
+    the request's own parts per instance, the rest (no fragments, no root value, helpers
+    that refuse) shared by every request."""
 
-    __slots__ = ("context_value", "is_awaitable", "operation", "schema")
+    __slots__ = ("context_value", "is_awaitable", "operation", "schema", "variable_values")
 
     fragment_definitions: dict[str, Any] = {}
     root_value = None
-    variable_values = VariableValues({}, {})
     abort_signal = None
     async_helpers = GraphQLResolveInfoHelpers(gather=_unsupported, track=_unsupported)
     operation_extensions = None
 
-    def __init__(self, root: RootPlan, context: Any, is_awaitable: Callable[[Any], bool]) -> None:
+    def __init__(
+        self,
+        root: RootPlan,
+        context: Any,
+        is_awaitable: Callable[[Any], bool],
+        variable_values: VariableValues,
+    ) -> None:
         self.schema = root.schema
         self.operation = root.operation
         self.context_value = context
         self.is_awaitable = is_awaitable
+        self.variable_values = variable_values
 
 
-async def run_root(root: RootPlan, context: Any, is_awaitable: Callable[[Any], bool]) -> Any:
-    """The response's ``data``, or ``_FALLBACK`` (the caller runs graphql-core)."""
-    execution = _RootExecution(root, context, is_awaitable)
-    data: dict[str, Any] = {}
-    for f in root.fields:
-        try:
-            # Strawberry's resolve-info (its execution context's method, which reads only
-            # the attributes of _RootExecution; tests/graphql/test_execution_fast_path.py fails
-            # if that changes, since every request would then fall back).
-            info = ExecutionContextBase.build_resolve_info(
-                execution,  # type: ignore[arg-type]
-                f.field,
-                f.nodes,
-                root.query_type,
-                Path(None, f.response_name, root.query_type.name),
-            )
-            value = f.field.resolve(None, info)  # type: ignore[misc]
-            if is_awaitable(value):
-                value = await value
-        except Exception:  # graphql-core reports it, with its path and locations
-            return _FALLBACK
-        if value is None:
-            if f.non_null:
-                return _FALLBACK
-            data[f.response_name] = None
-            continue
-        is_type_of = f.plan.is_type_of
-        if is_type_of is not None and not _accepts(
-            is_type_of, _ACCEPTED.setdefault(is_type_of, set()), value
-        ):
-            return _FALLBACK
-        done = f.plan.run(context.allows, value)
-        if done is _FALLBACK:
-            return _FALLBACK
-        data[f.response_name] = done
-    return data
+_NO_VARIABLES = VariableValues({}, {})
+
+
+async def run_root(
+    root: RootPlan,
+    context: Any,
+    is_awaitable: Callable[[Any], bool],
+    variables: dict[str, Any] | None = None,
+) -> Any:
+    """The response's ``data``, or ``_FALLBACK`` (the caller runs graphql-core). An
+    exception a resolver raised propagates: the caller falls back too, unless it is the
+    database failing (answered for the whole request, as after graphql-core's run)."""
+    definitions = root.operation.variable_definitions
+    coerced: Any = _NO_VARIABLES
+    if definitions:
+        coerced = get_variable_values(root.schema, definitions, variables or {}, max_errors=1)
+        if not isinstance(coerced, VariableValues):
+            return _FALLBACK  # graphql-core reports what does not coerce
+    execution = _RootExecution(root, context, is_awaitable, coerced)
+    return await _completed(execution, root.steps, None, None)
+
+
+async def _completed(
+    execution: _RootExecution, steps: tuple[Step, ...], source: Any, path: Path | None
+) -> Any:
+    if len(steps) == 1:
+        done = await _resolved(execution, steps[0], source, path)
+        return _FALLBACK if done is _FALLBACK else {steps[0].response_name: done}
+    # Siblings resolve together, as graphql-core's would (their loaders batch alike), and
+    # all of them end before a fallback starts over.
+    values = await asyncio.gather(
+        *(_resolved(execution, s, source, path) for s in steps), return_exceptions=True
+    )
+    for v in values:
+        if isinstance(v, BaseException):
+            raise v
+    if any(v is _FALLBACK for v in values):
+        return _FALLBACK
+    return {s.response_name: v for s, v in zip(steps, values, strict=True)}
+
+
+async def _resolved(execution: _RootExecution, step: Step, source: Any, path: Path | None) -> Any:
+    # Strawberry's resolve-info (its execution context's method, which reads only the
+    # attributes of _RootExecution; tests/graphql/test_execution_fast_path.py fails if
+    # that changes, since every request would then fall back).
+    here = Path(path, step.response_name, step.parent_type.name)
+    info = ExecutionContextBase.build_resolve_info(
+        execution,  # type: ignore[arg-type]
+        step.field,
+        step.nodes,
+        step.parent_type,
+        here,
+    )
+    arguments = (
+        get_argument_values(step.field, step.nodes[0], execution.variable_values)
+        if step.has_arguments
+        else {}
+    )
+    value = step.field.resolve(source, info, **arguments)  # type: ignore[misc]
+    if execution.is_awaitable(value):
+        value = await value
+    if value is None:
+        return _FALLBACK if step.non_null else None
+    is_type_of = step.is_type_of
+    if is_type_of is not None and not _accepts(
+        is_type_of, _ACCEPTED.setdefault(is_type_of, set()), value
+    ):
+        return _FALLBACK
+    then = step.then
+    if isinstance(then, ObjectPlan):
+        return then.run(execution.context_value.allows, value)
+    return await _completed(execution, then, value, here)
