@@ -448,7 +448,7 @@ async def _charge(gateway: Any, credential_key: str | None, principal: str, cost
         if credential_key is not None:
             gateway.penalty_box.hold(credential_key, charge.retry_after, charge.status)
         raise _rate_limited(cost, charge.retry_after, charge.status)
-    metrics.COST_SPENT.inc(cost)
+    access.charged(cost)
     return charge
 
 

@@ -198,6 +198,14 @@ class _Seen(NamedTuple):
 
 
 _pending: list[_Seen] = []
+_points_charged = 0  # rate-limit points charged since the last flush
+
+
+def charged(points: int) -> None:
+    """Points taken from a rate-limit bucket (counted at the next ``flush``: in the
+    multiprocess mode each increment of a counter is a write to its shared file)."""
+    global _points_charged
+    _points_charged += points
 
 
 def flush() -> None:
@@ -205,9 +213,14 @@ def flush() -> None:
     the last flush. Done in batches (every ``FLUSH_SECONDS``, before a scrape, at
     shutdown) rather than per request: the same work in a tight loop costs a fraction
     of what it costs spread over requests (docs/observability.md: Cost)."""
+    global _points_charged
     batch = _pending[:]
     _pending.clear()
+    if _points_charged:
+        metrics.COST_SPENT.inc(_points_charged)
+        _points_charged = 0
     access = logs.ACCESS
+    ended: dict[Any, int] = {}  # requests counter (labelled) -> requests of the batch
     for seen in batch:
         access.info(
             "graphql request",
@@ -225,11 +238,13 @@ def flush() -> None:
             timestamp=seen.at,
         )
         requests, duration = _children(_label(seen.operation), _outcome(seen.status, seen.errors))
-        requests.inc()
+        ended[requests] = ended.get(requests, 0) + 1
         duration.observe(seen.seconds)
         metrics.SQL_STATEMENTS.observe(seen.statements)
         for code in seen.errors:
             metrics.ERRORS.labels(code).inc()
+    for requests, count in ended.items():
+        requests.inc(count)  # one write per label per batch, not one per request
     logs.flush_access()
 
 
