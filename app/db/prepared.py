@@ -419,6 +419,8 @@ class Related:
         self.keys = [c.key for c in self.table.columns]
         self.row: Any = namedtuple(name, self.keys)  # type: ignore[misc]
         self._pk = self.keys.index("id")
+        # Per columns of the rows it is taken from: (their getter, the id's index).
+        self._taken: dict[tuple[str, ...], tuple[Callable[[Any], Any], int]] = {}
 
     def joined(self, stmt: sa.Select[Any]) -> sa.Select[Any]:
         """``stmt`` joined with this table, its columns added under their labels."""
@@ -431,9 +433,11 @@ class Related:
         if not rows:
             return []
         fields = rows[0]._fields  # a named tuple's, or an SQLAlchemy Row's
-        indices = [fields.index(f"{self.name}__{k}") for k in self.keys]
-        take = itemgetter(*indices)
-        pk = indices[self._pk]
+        found = self._taken.get(fields)
+        if found is None:
+            indices = [fields.index(f"{self.name}__{k}") for k in self.keys]
+            found = self._taken[fields] = (itemgetter(*indices), indices[self._pk])
+        take, pk = found
         new, row = tuple.__new__, self.row
         return [None if r[pk] is None else new(row, take(r)) for r in rows]
 
