@@ -55,7 +55,7 @@ from sqlmodel import SQLModel
 from app.db.driver import begin_driver_transaction, invalidate_pool
 from app.db.failures import DatabaseUnavailable
 from app.db.rows import RowShape
-from app.db.types import table_of
+from app.db.types import UTCDateTime, table_of
 
 Builder = Callable[[str], sa.Select[Any]]  # dialect name -> statement
 R = TypeVar("R")
@@ -96,6 +96,10 @@ _PG_NUMERIC = 1700
 
 def _result_processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
     base = type_.impl_instance if isinstance(type_, sa.TypeDecorator) else type_
+    if isinstance(type_, UTCDateTime) and _on_asyncpg(dialect):
+        # asyncpg returns a timestamptz as an aware datetime, which UTCDateTime's processor
+        # would return unchanged (every timestamp column is timestamptz: tests/db/test_prepared.py)
+        return None
     if (
         type(type_) is sa.Enum
         and type_.enum_class is not None

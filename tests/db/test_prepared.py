@@ -326,6 +326,22 @@ async def test_an_enum_column_holding_an_unknown_value_is_an_error(session: Asyn
 
 
 @pytest.mark.postgres_only
+async def test_every_timestamp_column_the_migrations_make_has_a_time_zone(
+    session: AsyncSession,
+) -> None:
+    """Prepared reads on asyncpg skip UTCDateTime's result processor: asyncpg returns a
+    timestamptz as an aware datetime. A column without a time zone would come back naive."""
+    naive = await session.execute(
+        sa.text(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() "
+            "AND data_type = 'timestamp without time zone'"
+        )
+    )
+    assert naive.all() == []
+
+
+@pytest.mark.postgres_only
 async def test_a_query_run_by_an_api_key_still_reads_outside_a_transaction_for_user_tokens(
     client: GraphQLClient, engine: AsyncEngine, session: AsyncSession
 ) -> None:
