@@ -51,6 +51,7 @@ from app.graphql.pagination import MAX_PAGE_SIZE
 from app.graphql.runtime import is_awaitable, parse_document
 from app.graphql.runtime.executor import (
     FALLBACK,
+    UNCOERCED,
     GatewayExecutionContext,
     RootPlan,
     root_plan,
@@ -283,12 +284,13 @@ async def run(
             if classify(raised) is not None:
                 raise  # the database failed: the request as a whole is answered
             data = FALLBACK
-        if data is not FALLBACK:
+        if data is FALLBACK:
+            # graphql-core runs it now, and from now on: a document that fell back once
+            # after its resolvers began (a viewer refused a field, an argument out of
+            # range) may do so for many requests, each of which would read its page twice.
+            prepared._root = None
+        elif data is not UNCOERCED:
             return ExecutionResult(data, None)
-        # graphql-core runs it now, and from now on: a document that fell back once (a
-        # viewer refused a field, a workspace not found) may do so for many requests,
-        # each of which would then read its page twice.
-        prepared._root = None
     fast: dict[str, Any] = {"plans": prepared.plans} if prepared.fast else {}
     result = execute(
         core_schema,

@@ -15,6 +15,7 @@ from app.graphql.runtime import is_awaitable
 from app.graphql.runtime.executor import (
     FALLBACK,
     PLANS_KEY,
+    UNCOERCED,
     GatewayExecutionContext,
     ObjectPlan,
     plan_plain_leaves,
@@ -340,7 +341,7 @@ async def test_a_plain_root_falls_back_where_graphql_core_would_report_something
     assert await run_root(root, FakeContext(held={2: {None}}), is_awaitable) is FALLBACK
 
 
-async def test_only_a_plain_root_gets_a_plan() -> None:
+async def test_only_a_simple_query_gets_a_root_plan() -> None:
     context = FakeContext(held={1: {None, "billing:read:all"}, 2: {None}})
     for query in (
         "{ things { name } }",  # a list at the root
@@ -389,7 +390,7 @@ async def test_the_root_path_falls_back_where_graphql_core_reports_something() -
         {"i": "zero"},  # does not coerce: a request error
         {},  # missing
     ):
-        assert await run_root(root, context, is_awaitable, variables) is FALLBACK, variables
+        assert await run_root(root, context, is_awaitable, variables) is UNCOERCED, variables
     # A resolver's exception reaches the caller (app.edge.operation falls back on it, or
     # answers the request as a whole when it is the database failing), alone or beside
     # a sibling.

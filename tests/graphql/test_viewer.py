@@ -148,9 +148,10 @@ async def test_a_page_is_answered_by_its_root_plan_until_it_falls_back_once(
     client: GraphQLClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A page reached through resolvers with arguments (``workspace(slug:)``,
-    ``members(first:)``) gets a root plan too; a request it cannot answer (here a
-    workspace the viewer does not belong to: an error) runs through graphql-core, and
-    so does every later request of that document (no page read twice per request)."""
+    ``members(first:)``) gets a root plan too. A request it cannot answer once its
+    resolvers began (here ``first`` out of range: an error) runs through graphql-core,
+    and so does every later request of that document (no page read twice per request);
+    variables that do not coerce reach no resolver and leave the plan in place."""
 
     from app.edge import operation
 
@@ -163,10 +164,10 @@ async def test_a_page_is_answered_by_its_root_plan_until_it_falls_back_once(
 
     monkeypatch.setattr(operation, "execute", counted)
     query = (
-        "query($slug: String!) { workspace(slug: $slug) "
-        "{ members(first: 2) { nodes { id user { name } role { name } } } } }"
+        "query($slug: String!, $n: Int!) { workspace(slug: $slug) "
+        "{ members(first: $n) { nodes { id user { name } role { name } } } } }"
     )
-    acme = {"slug": "acme"}
+    acme = {"slug": "acme", "n": 2}
     first = await client.query(query, acme, as_="ada@acme.test")
     assert len(ran) == 1 and "errors" not in first
     assert await client.query(query, acme, as_="ada@acme.test") == first
@@ -174,8 +175,13 @@ async def test_a_page_is_answered_by_its_root_plan_until_it_falls_back_once(
     # Not a member of acme: a null workspace, no error; the plan answers that too.
     outside = await client.query(query, acme, as_="dee@globex.test")
     assert (outside, len(ran)) == ({"data": {"workspace": None}}, 1)
-    refused = await client.query(query, {"slug": 5}, as_="ada@acme.test")
-    assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    uncoerced = await client.query(query, {"slug": 5, "n": 2}, as_="ada@acme.test")
+    assert uncoerced["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert len(ran) == 2
     assert await client.query(query, acme, as_="ada@acme.test") == first
-    assert len(ran) == 3  # graphql-core again: the plan is gone
+    assert len(ran) == 2  # the plan stays
+    out_of_range = await client.query(query, {"slug": "acme", "n": -1}, as_="ada@acme.test")
+    assert out_of_range["errors"][0]["extensions"]["argument"] == "first"
+    assert len(ran) == 3
+    assert await client.query(query, acme, as_="ada@acme.test") == first
+    assert len(ran) == 4  # graphql-core again: the plan is gone

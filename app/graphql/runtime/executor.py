@@ -95,6 +95,9 @@ def plan_plain_leaves(schema: GraphQLSchema) -> int:
 
 _FALLBACK = object()  # an ObjectPlan could not complete the object: use graphql-core
 FALLBACK = _FALLBACK  # what run_root answers then
+# What run_root answers for variables that do not coerce: graphql-core reports them, and
+# no resolver ran (unlike after FALLBACK, nothing was read).
+UNCOERCED = object()
 # Built-in scalars whose output coercion returns a value of this class unchanged.
 _PASSTHROUGH: dict[GraphQLScalarType | GraphQLEnumType, type] = {
     GraphQLString: str,
@@ -403,9 +406,10 @@ class GatewayExecutionContext(ExecutionContextBase):
 # coerces the variables and each field's arguments with graphql-core's own functions,
 # calls each resolver (Strawberry's own, with its extensions: the permission guards),
 # and runs the object plans the first run compiled. Anything unusual — a variable that
-# does not coerce, an error, a null, a refused check, a value of another type — answers
-# ``_FALLBACK``, and the request runs through graphql-core from the start (resolvers
-# read through the request's loaders, so a second call reads nothing again).
+# does not coerce (``UNCOERCED``), a null, a refused check, a value of another type
+# (``_FALLBACK``), a resolver's exception (raised) — and the request runs through
+# graphql-core from the start (resolvers read through the request's loaders, so a
+# second call reads nothing again).
 
 
 class _RootUnsupported(Exception):
@@ -529,7 +533,8 @@ async def run_root(
     is_awaitable: Callable[[Any], bool],
     variables: dict[str, Any] | None = None,
 ) -> Any:
-    """The response's ``data``, or ``_FALLBACK`` (the caller runs graphql-core). An
+    """The response's ``data``, or ``_FALLBACK`` or ``UNCOERCED`` (the caller runs
+    graphql-core). An
     exception a resolver raised propagates: the caller falls back too, unless it is the
     database failing (answered for the whole request, as after graphql-core's run)."""
     definitions = root.operation.variable_definitions
@@ -537,7 +542,7 @@ async def run_root(
     if definitions:
         coerced = get_variable_values(root.schema, definitions, variables or {}, max_errors=1)
         if not isinstance(coerced, VariableValues):
-            return _FALLBACK  # graphql-core reports what does not coerce
+            return UNCOERCED
     execution = _RootExecution(root, context, is_awaitable, coerced)
     return await _completed(execution, root.steps, None, None)
 
