@@ -410,7 +410,7 @@ def cmd_serve(settings: Settings, host: str, port: int, workers: int | None) -> 
             port=port,
             workers=workers,
             loop="uvloop",
-            http="httptools",
+            http="app.edge.wire:OneWriteProtocol",  # httptools, one write per response
             log_config=None,  # uvicorn's loggers go through ours
             log_level=settings.log_level.lower(),
             access_log=False,  # the gateway writes its own access line per GraphQL request

@@ -1,7 +1,8 @@
 """Library internals stay fenced, and a canary sings when an upgrade moves one.
 
 Every use of a private or non-exported part of a third-party library lives in
-``app/db/driver.py`` or ``app/graphql/runtime/`` (docs/architecture.md). A lint (on
+``app/db/driver.py``, ``app/graphql/runtime/`` or ``app/edge/wire.py``
+(docs/architecture.md). A lint (on
 the source, with ``ast``) keeps such uses out of the rest of ``app/``; our own
 ``_names`` stay allowed. Each internal has a canary below that exercises it directly
 and, when it fails, names the library, its installed version and the module to fix.
@@ -39,9 +40,10 @@ from app.graphql.runtime import (
 )
 from app.graphql.runtime.executor import GatewayExecutionContext, plan_plain_leaves
 from app.graphql.schema import schema
+from tests.edge.test_wire import WRITES, CountedOneWrite, exchange, request, serving
 
 APP = Path(__file__).resolve().parents[1] / "app"
-FENCED = ("db/driver.py", "graphql/runtime/")
+FENCED = ("db/driver.py", "graphql/runtime/", "edge/wire.py")
 # The documented API of named tuples (their methods start with "_" to avoid field names).
 NAMEDTUPLE_API = frozenset({"_make", "_fields", "_asdict", "_replace", "_field_defaults"})
 
@@ -158,7 +160,8 @@ def test_library_internals_are_used_only_in_the_fenced_modules() -> None:
         if (v := violations(f.read_text(), own))
     }
     assert found == {}, (
-        "library internals outside app/db/driver.py and app/graphql/runtime/: move each "
+        "library internals outside app/db/driver.py, app/graphql/runtime/ and "
+        "app/edge/wire.py: move each "
         "behind a named function there, with a canary in tests/test_internals.py"
     )
 
@@ -416,3 +419,15 @@ def test_schema_build_refuses_extensions_the_own_path_would_ignore() -> None:
         refuse_ignored_extensions(strawberry.Schema(_Toy, directives=[shout]))
     refuse_ignored_extensions(strawberry.Schema(_Toy))
     refuse_ignored_extensions(schema)  # the app's own schema carries none
+
+
+async def test_canary_uvicorn_cycle_writes_through_the_transport_the_protocol_gave_it() -> None:
+    """app/edge/wire.py: ``on_headers_complete`` makes the request's cycle as
+    ``self.cycle``; the cycle's ``send`` writes through ``self.transport``, waiting only
+    in ``flow.drain()``."""
+    with canary("uvicorn", "app/edge/wire.py", "HttpToolsProtocol.cycle, cycle.transport"):
+        async with serving(CountedOneWrite) as port:
+            WRITES.clear()
+            raw = await exchange(port, request("GET", "/"), expect=1)
+        assert raw.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert len(WRITES) == 1 and WRITES[0] == raw
