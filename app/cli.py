@@ -415,6 +415,7 @@ def cmd_serve(settings: Settings, host: str, port: int, workers: int | None) -> 
             log_level=settings.log_level.lower(),
             access_log=False,  # the gateway writes its own access line per GraphQL request
             proxy_headers=True,
+            server_header=False,  # no "server: uvicorn": the gateway does not name its server
         )
     finally:
         if shared_metrics is not None:

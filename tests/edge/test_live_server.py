@@ -5,6 +5,7 @@ at its deadline, rolled back, and the server goes on answering."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 from collections.abc import Iterator
@@ -88,6 +89,29 @@ def _chunks(total: int, size: int = 64 * 1024) -> Iterator[bytes]:
     block = b"x" * size
     for _ in range(total // size):
         yield block
+
+
+def test_a_served_answer_leaves_in_one_piece_and_names_no_server(server: str) -> None:
+    """``app serve``: uvicorn with app/edge/wire.py's protocol (head and body in one
+    write; tests/edge/test_wire.py) and no ``server`` header naming what answers."""
+    host, port = server.removeprefix("http://").split(":")
+    body = b'{"query": "{ __typename }"}'
+    head = (
+        "POST /graphql HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head.encode() + body)
+        reply = b""
+        while not reply.endswith(b"}"):
+            part = sock.recv(65536)
+            assert part, reply
+            reply += part
+    status, _, answer = reply.partition(b"\r\n\r\n")
+    names = {line.split(b":")[0].lower() for line in status.split(b"\r\n")[1:]}
+    assert status.startswith(b"HTTP/1.1 401 Unauthorized\r\n")  # (no credential)
+    assert b"server" not in names and {b"date", b"content-length", b"x-request-id"} <= names
+    assert [e["extensions"]["code"] for e in json.loads(answer)["errors"]] == ["UNAUTHENTICATED"]
 
 
 def test_a_declared_300_mb_body_is_refused_before_it_is_read(server: str) -> None:
