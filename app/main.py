@@ -75,7 +75,7 @@ def _gateway(request: Request) -> Gateway:
 async def metrics_endpoint(request: Request) -> Response:
     gateway = _gateway(request)
     access.flush()  # this process's requests up to now
-    metrics.sample(gateway.engine.pool, gateway.admission)
+    metrics.sample(gateway.engine, gateway.admission)
     body, content_type = metrics.render()
     return Response(body, media_type=content_type)
 
@@ -161,7 +161,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             tracing.configure_tracing(settings)
         gateway = app.state.gateway = Gateway(settings, engine or create_engine(settings))
         sampler = asyncio.get_running_loop().create_task(
-            metrics.sample_forever(gateway.engine.pool, gateway.admission)
+            metrics.sample_forever(gateway.engine, gateway.admission)
         )
         # Webhook deliveries from this process (WEBHOOKS_IN_PROCESS; docs/scaling.md).
         stop = asyncio.Event()

@@ -27,6 +27,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from app.config import Settings
 from app.db.failures import DatabaseUnavailable
+from app.db.lane import keep_idle_connections, lane_size
 from app.db.tenant import CONTEXT_KEY_OPTION, TenantSession, context_key
 
 
@@ -71,6 +72,10 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
     )
     event.listen(engine.sync_engine, "do_connect", _connect)
     event.listen(engine.sync_engine.pool, "checkout", refuse_closed_connection)
+    keep_idle_connections(
+        engine,
+        lane_size(settings.db_pool_size, settings.db_max_overflow, settings.max_in_flight),
+    )
     return engine
 
 

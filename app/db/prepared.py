@@ -19,7 +19,9 @@ connection and transaction, and applies the processors (enums, SQLite datetimes)
   (app.db.tenant). ``tests/db/test_prepared.py`` pins that on a real server.
 - SQLite (or any driver but asyncpg): ``exec_driver_sql`` on the same connection.
 - ``outside_transaction``: on a pooled connection of its own, no transaction at all (the
-  one read of a request that reads nothing but the viewer's account).
+  one read of a request that reads nothing but the viewer's account). Such reads take
+  their connection from the engine's lane of kept connections (app.db.lane) when it has
+  one.
 
 These reads bypass SQLAlchemy's execution, so they do what it does for a connection the
 server has ended (app.db.failures): they invalidate it (the pool replaces it) and raise
@@ -54,6 +56,7 @@ from sqlmodel import SQLModel
 
 from app.db.driver import begin_driver_transaction, invalidate_pool
 from app.db.failures import DatabaseUnavailable
+from app.db.lane import lane_of
 from app.db.rows import RowShape
 from app.db.types import UTCDateTime, table_of
 
@@ -347,8 +350,9 @@ async def _on_pooled_connection(
             sync = conn.sync_connection
             assert sync is not None
             return await statement._run(_Link(None, conn, sync, conn.dialect, None), params)
+    lane = lane_of(engine)  # kept connections (app.db.lane), or a checkout per read
     for attempt in (1, 2):
-        raw = await engine.raw_connection()
+        raw, since = await lane.take(engine) if lane else (await engine.raw_connection(), 0.0)
         driver = raw.driver_connection
         broken = False
         try:
@@ -359,6 +363,8 @@ async def _on_pooled_connection(
             # timeout), and likely the pool's others with it: they are all replaced, and
             # the read, which runs in no transaction, is run again once on a new one.
             invalidate_pool(raw, error)
+            if lane:
+                lane.drop_all()  # kept from before now too
             broken = True
             if attempt == 2:
                 raise
@@ -372,6 +378,8 @@ async def _on_pooled_connection(
                 pass  # invalidated with its pool above (and so given back)
             elif broken or driver is None or driver.is_closed():
                 raw.invalidate()  # the pool opens a new connection instead
+            elif lane:
+                lane.give_back(engine, raw, since)  # kept for the next read, or pooled
             else:
                 raw.close()  # back to the pool
     raise AssertionError("unreachable")

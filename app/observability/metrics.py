@@ -27,8 +27,10 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.driver import pool_waiting
+from app.db.lane import lane_of
 
 EDGE_REFUSALS = Counter(
     "harmony_edge_refusals_total",
@@ -76,7 +78,7 @@ SQL_STATEMENTS = Histogram(
 )
 POOL_IN_USE = Gauge(
     "harmony_db_pool_in_use",
-    "Database connections checked out of the pool.",
+    "Database connections checked out of the pool and in use (not those kept idle between reads).",
     multiprocess_mode="livesum",
 )
 POOL_WAITING = Gauge(
@@ -111,19 +113,21 @@ def render() -> tuple[bytes, str]:
     return generate_latest(), CONTENT_TYPE_LATEST
 
 
-def sample(pool: Any, admission: Any) -> None:
-    """Set this process's gauges from the pool and the admission queue."""
+def sample(engine: AsyncEngine, admission: Any) -> None:
+    """Set this process's gauges from the engine's pool and the admission queue."""
+    pool, lane = engine.pool, lane_of(engine)
     checkedout = getattr(pool, "checkedout", None)
-    POOL_IN_USE.set(checkedout() if checkedout is not None else 0)
+    in_use = checkedout() if checkedout is not None else 0
+    POOL_IN_USE.set(in_use - (lane.kept if lane else 0))
     POOL_WAITING.set(pool_waiting(pool))
     IN_FLIGHT.set(admission.running)
     QUEUED.set(admission.waiting)
 
 
-async def sample_forever(pool: Any, admission: Any) -> None:
+async def sample_forever(engine: AsyncEngine, admission: Any) -> None:
     """The lifespan's task: the gauges stay current in every worker, busy or idle."""
     while True:
-        sample(pool, admission)
+        sample(engine, admission)
         await asyncio.sleep(SAMPLE_SECONDS)
 
 
