@@ -9,8 +9,8 @@ takes one from a list.
 What it may keep cannot starve a request: at most the connections the admission cap
 leaves spare, ``DB_POOL_SIZE + DB_MAX_OVERFLOW - MAX_IN_FLIGHT`` (a request holds one
 connection at a time: docs/scaling.md), at most 4, none without a cap. The pool's
-budget is unchanged. A connection goes back to the pool when a checkout waits on it,
-when it has been idle for a second, once it has been out of the pool for a minute (so
+budget is unchanged. Every kept connection goes back to the pool when a read ends
+while a checkout waits; one goes back when it has been idle for a second, once it has been out of the pool for a minute (so
 ``pool_recycle`` still applies), and when the engine is disposed. A connection the
 server ended is invalidated when it is taken; a read that finds its connection ended
 empties the lane (app.db.prepared).
@@ -78,11 +78,13 @@ class Lane:
         """Keep ``raw`` (healthy, outside any transaction) for the next read, or return
         it to the pool."""
         now = time.monotonic()
-        if (
-            len(self._idle) >= self.size
-            or now - since > self.age
-            or pool_waiting(engine.sync_engine.pool)
-        ):
+        if pool_waiting(engine.sync_engine.pool):  # a checkout waits: hand it all back
+            raw.close()
+            idle, self._idle = self._idle, []
+            for kept, _, _ in idle:
+                kept.close()
+            return
+        if len(self._idle) >= self.size or now - since > self.age:
             raw.close()
             return
         self._idle.append((raw, since, now))

@@ -80,29 +80,33 @@ async def test_a_connection_out_of_the_pool_too_long_goes_back(lane_engine: Asyn
     assert (lane.kept, lane_engine.sync_engine.pool.checkedout()) == (0, 0)
 
 
-async def test_a_waiting_checkout_gets_a_kept_connection_at_once(
+async def test_a_waiting_checkout_gets_the_kept_connections_at_once(
     lane_engine: AsyncEngine,
 ) -> None:
-    """Pool 3: two connections held by transactions, one kept by the lane; a third
-    transaction waits, and the next read outside a transaction hands its connection to
-    it instead of keeping it (rather than after a second of idleness)."""
-    lane = lane_of(lane_engine)
+    """Pool 3: two connections kept by the lane, one held by a transaction; a second
+    transaction waits, and the next read outside a transaction hands the lane's
+    connections back to the pool instead of keeping them (rather than after a second of
+    idleness)."""
+    lane, pool = lane_of(lane_engine), lane_engine.sync_engine.pool
     assert lane is not None
-    await pid(lane_engine)
-    async with lane_engine.connect() as a, lane_engine.connect() as b:
-        await a.execute(sa.text("SELECT 1"))
-        await b.execute(sa.text("SELECT 1"))
+    await asyncio.gather(pid(lane_engine), pid(lane_engine))
+    assert lane.kept == 2
+    async with lane_engine.connect() as held:
+        await held.execute(sa.text("SELECT 1"))
 
-        async def third() -> int:
-            async with lane_engine.connect() as c:
-                return int((await c.execute(sa.text("SELECT 3"))).scalar_one())
+        async def second() -> int:
+            async with lane_engine.connect() as conn:
+                await asyncio.sleep(0.05)  # still holding it when the test looks
+                return int((await conn.execute(sa.text("SELECT 2"))).scalar_one())
 
-        waiting = asyncio.create_task(third())
+        waiting = asyncio.create_task(second())
         await asyncio.sleep(0.05)
         assert not waiting.done()  # the pool is empty: it waits
-        await pid(lane_engine)  # takes the kept one, then gives it to the waiter
-        assert await asyncio.wait_for(waiting, 0.5) == 3
+        await pid(lane_engine)  # takes a kept one, then gives them all back
         assert lane.kept == 0
+        await asyncio.sleep(0.01)
+        assert pool.checkedout() == 2  # the transaction and the one that waited
+        assert await asyncio.wait_for(waiting, 0.5) == 2
 
 
 async def test_a_kept_connection_the_server_ended_costs_a_read_nothing(
