@@ -10,10 +10,11 @@ What it may keep cannot starve a request: at most the connections the admission 
 leaves spare, ``DB_POOL_SIZE + DB_MAX_OVERFLOW - MAX_IN_FLIGHT`` (a request holds one
 connection at a time: docs/scaling.md), at most 4, none without a cap. The pool's
 budget is unchanged. Every kept connection goes back to the pool when a read ends
-while a checkout waits; one goes back when it has been idle for a second, once it has been out of the pool for a minute (so
-``pool_recycle`` still applies), and when the engine is disposed. A connection the
-server ended is invalidated when it is taken; a read that finds its connection ended
-empties the lane (app.db.prepared).
+while a checkout waits; one goes back when it has been idle for a second and once it
+has been out of the pool for a minute (so ``pool_recycle`` still applies); all are
+closed when the engine is disposed. A connection the server ended is invalidated when
+it is taken; a read that finds its connection ended empties the lane
+(app.db.prepared).
 """
 
 from __future__ import annotations
