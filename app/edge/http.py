@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from app.edge.errors import Refused
@@ -165,14 +165,22 @@ def check_envelope(request: Request, cap: int) -> None:
 
 
 async def read_body(request: Request, cap: int) -> bytes:
+    """The body, read from the ASGI messages as they come (Starlette's ``stream()``
+    less its async generator: a request's body is nearly always one message)."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    receive = request.receive
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # http.disconnect
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > cap:
             raise _too_large(cap)
+        if not message.get("more_body", False):
+            return b"".join((*chunks, chunk)) if chunks else chunk
         chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _json_field(raw: str, name: str) -> Any:

@@ -137,6 +137,34 @@ async def test_a_chunked_body_is_cut_off_at_the_cap(edge: Edge) -> None:
     assert 1_000_000 < upload.pulled_before_answer <= 1_000_000 + Upload.CHUNK
 
 
+class Parts(Upload):
+    """A body offered in the given ASGI messages (empty ones included)."""
+
+    def __init__(self, parts: list[bytes]) -> None:
+        super().__init__(sum(map(len, parts)))
+        self.parts = parts
+
+    async def receive(self) -> dict[str, Any]:
+        if self.pulled_before_answer is not None or not self.parts:
+            return {"type": "http.disconnect"}
+        part = self.parts.pop(0)
+        self.offered += len(part)
+        return {"type": "http.request", "body": part, "more_body": bool(self.parts)}
+
+
+async def test_a_body_in_several_messages_is_read_whole(edge: Edge) -> None:
+    token = await edge.token(ADA)
+    body = b'{"query": "{ viewer { name } }"}'
+    for parts in ([body], [body[:5], b"", body[5:17], body[17:]], [b"", body, b""]):
+        upload = Parts(list(parts))
+        status, _, answer = await raw_post(
+            edge.app, upload, [(b"authorization", f"Bearer {token}".encode())]
+        )
+        assert status == 200
+        assert orjson.loads(answer)["data"] == {"viewer": {"name": "Ada Admin"}}
+        assert upload.pulled_before_answer == len(body)
+
+
 async def test_an_anonymous_body_is_never_read(edge: Edge) -> None:
     for auth in ([], [(b"authorization", b"Bearer not-a-jwt")]):
         upload = Upload(300 * MB)
