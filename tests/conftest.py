@@ -1,7 +1,8 @@
 """Test harness: every test that takes ``engine`` runs once on SQLite and once on
 PostgreSQL, each time on a database holding exactly the demo data, private to the test:
 
-- SQLite: the demo database is built once per session, then copied per test.
+- SQLite: the demo database is built once per session, then copied into a file lent to
+  one test at a time.
 - PostgreSQL: the demo database is built once per session as a template; its clones are
   lent one test at a time and reset to exactly the demo data in between (tests/databases.py
   says why that is complete). Tests commit for real; nothing leaks between tests.
@@ -45,8 +46,10 @@ from app.db.engine import create_engine, create_sessionmaker
 from app.db.migrations import upgrade
 from app.domain.demo import seed_demo
 from app.main import create_app
+from app.observability import access
 from tests.client import GraphQLClient
-from tests.databases import COUNT_DDL, Databases
+from tests.databases import COUNT_DDL, Databases, SqliteCopies
+from tests.engines import KeptEngines
 
 PG_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -142,6 +145,11 @@ async def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def sqlite_copies(tmp_path_factory: pytest.TempPathFactory) -> SqliteCopies:
+    return SqliteCopies(tmp_path_factory.mktemp("copies"))
+
+
+@pytest.fixture(scope="session")
 async def pg_databases() -> AsyncIterator[Databases | None]:
     """Clones of this session's demo template (None when PostgreSQL is unreachable)."""
     if not await _pg_reachable():
@@ -189,13 +197,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @asynccontextmanager
 async def demo_database(
-    backend: str, sqlite_template: Path, pg_databases: Databases | None, folder: Path
+    backend: str, sqlite_template: Path, pg_databases: Databases | None, copies: SqliteCopies
 ) -> AsyncIterator[str]:
     """A database holding exactly the demo data, private to its user (the owner's URL)."""
     if backend == "sqlite":
-        path = folder / "test.db"
-        shutil.copyfile(sqlite_template, path)
-        yield f"sqlite+aiosqlite:///{path}"
+        async with copies.lend(sqlite_template) as path:
+            yield f"sqlite+aiosqlite:///{path}"
         return
     if pg_databases is None:
         pytest.skip("PostgreSQL is not reachable")
@@ -238,16 +245,17 @@ class ArrangedTemplates:
         return template, value
 
     @asynccontextmanager
-    async def database(self, backend: str, arrange: Arrange, folder: Path) -> AsyncIterator[str]:
+    async def database(
+        self, backend: str, arrange: Arrange, copies: SqliteCopies
+    ) -> AsyncIterator[str]:
         if backend == "postgres" and self.pg_databases is None:
             pytest.skip("PostgreSQL is not reachable")
         if (backend, arrange) not in self.built:
             self.built[(backend, arrange)] = await self._build(backend, arrange)
         template, _ = self.built[(backend, arrange)]
         if isinstance(template, Path):
-            path = folder / "test.db"
-            shutil.copyfile(template, path)
-            yield f"sqlite+aiosqlite:///{path}"
+            async with copies.lend(template) as path:
+                yield f"sqlite+aiosqlite:///{path}"
             return
         async with template.lend() as name:
             yield _pg_sa_url(name)
@@ -289,16 +297,16 @@ async def database_url(
     sqlite_template: Path,
     pg_databases: Databases | None,
     arranged_templates: ArrangedTemplates,
-    tmp_path: Path,
+    sqlite_copies: SqliteCopies,
 ) -> AsyncIterator[str]:
     """A database holding exactly the demo data (and the test's arrangement, if it is
     marked ``arranged``), private to this test (the owner's URL)."""
     arrange = _arrangement(request)
     if arrange is not None:
-        async with arranged_templates.database(backend, arrange, tmp_path) as url:
+        async with arranged_templates.database(backend, arrange, sqlite_copies) as url:
             yield url
         return
-    async with demo_database(backend, sqlite_template, pg_databases, tmp_path) as url:
+    async with demo_database(backend, sqlite_template, pg_databases, sqlite_copies) as url:
         yield url
 
 
@@ -325,14 +333,13 @@ async def module_database_url(
     module_backend: str,
     sqlite_template: Path,
     pg_databases: Databases | None,
-    tmp_path_factory: pytest.TempPathFactory,
+    sqlite_copies: SqliteCopies,
 ) -> AsyncIterator[str]:
     """One demo database for every test of a module, per engine: for a module whose tests
     share something costly built over it (gateway processes), each test leaving the data
     as the others need it. Such a module overrides ``backend`` and ``database_url`` with
     ``module_backend`` and this, and runs on one pytest-xdist worker (``xdist_group``)."""
-    folder = tmp_path_factory.mktemp("module")
-    async with demo_database(module_backend, sqlite_template, pg_databases, folder) as url:
+    async with demo_database(module_backend, sqlite_template, pg_databases, sqlite_copies) as url:
         yield url
 
 
@@ -368,23 +375,43 @@ def settings(database_url: str) -> Settings:
     return app_settings(database_url)
 
 
-@pytest.fixture
-async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    """The app's engine (the application role on PostgreSQL)."""
-    engine = create_engine(settings)
-    yield engine
-    await engine.dispose()
+@pytest.fixture(scope="session")
+async def kept_engines() -> AsyncIterator[KeptEngines]:
+    engines = KeptEngines()
+    try:
+        yield engines
+    finally:
+        await engines.close()
 
 
 @pytest.fixture
-async def owner_engine(settings: Settings, engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
+async def engine(settings: Settings, kept_engines: KeptEngines) -> AsyncIterator[AsyncEngine]:
+    """The app's engine (the application role on PostgreSQL), disposed after the test
+    and kept for the next test on this database (tests/engines.py). Instrumented as the
+    app does it (statement counts) when made, so that it comes back as it was made."""
+
+    def make() -> AsyncEngine:
+        made = create_engine(settings)
+        access.instrument(made)
+        return made
+
+    async with kept_engines.lend(settings.model_dump_json(), make) as e:
+        yield e
+
+
+@pytest.fixture
+async def owner_engine(
+    settings: Settings, engine: AsyncEngine, kept_engines: KeptEngines
+) -> AsyncIterator[AsyncEngine]:
     """The owner's engine, for arranging and checking data (bypasses row-level security)."""
     if settings.is_sqlite:
         yield engine
         return
-    owner = create_engine(settings, settings.owner_database_url)
-    yield owner
-    await owner.dispose()
+    url = settings.owner_database_url
+    async with kept_engines.lend(
+        "owner " + settings.model_dump_json(), lambda: create_engine(settings, url)
+    ) as owner:
+        yield owner
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""PostgreSQL databases for the tests: clones of the demo template, lent to one test at a
-time and reset to exactly the demo data before the next loan.
+"""Databases for the tests. PostgreSQL: clones of the demo template, lent to one test at a
+time and reset to exactly the demo data before the next loan. SQLite: copies of a
+template file, lent the same way (``SqliteCopies``).
 
 A clone per test (``CREATE DATABASE … TEMPLATE``) copies ~10 MB, and on PostgreSQL 15
 every ``DROP DATABASE`` forces a checkpoint: that was most of the PostgreSQL half's time.
@@ -31,9 +32,12 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
+import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 
@@ -284,3 +288,45 @@ class Databases:
     async def close(self) -> None:
         while self.idle:
             await self.drop(self.idle.pop())
+
+
+class SqliteCopies:
+    """SQLite files of one folder, each lent to one test at a time with a template's
+    bytes copied in: the same path comes back, so the engine made for it can too
+    (tests/engines.py). A file some handle of this process still holds open when its
+    loan ends (a connection a test left behind) is not lent again."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.names = (f"copy_{n}.db" for n in itertools.count())
+        self.idle: list[Path] = []
+
+    @asynccontextmanager
+    async def lend(self, template: Path) -> AsyncIterator[Path]:
+        path = self.idle.pop() if self.idle else self.folder / next(self.names)
+        for leftover in _sqlite_companions(path):  # the last test's WAL, if any
+            leftover.unlink(missing_ok=True)
+        shutil.copyfile(template, path)
+        try:
+            yield path
+        finally:
+            if not _open_here({path, *_sqlite_companions(path)}):
+                self.idle.append(path)
+
+
+def _sqlite_companions(path: Path) -> list[Path]:
+    return [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal")]
+
+
+def _open_here(paths: set[Path]) -> bool:
+    """Does a file descriptor of this process point at one of ``paths`` (Linux)?"""
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        return True  # cannot tell: never lend it again
+    for fd in fds.iterdir():
+        try:
+            if Path(os.readlink(fd)) in paths:
+                return True
+        except OSError:
+            continue
+    return False
