@@ -388,11 +388,12 @@ async def kept_engines() -> AsyncIterator[KeptEngines]:
 async def engine(settings: Settings, kept_engines: KeptEngines) -> AsyncIterator[AsyncEngine]:
     """The app's engine (the application role on PostgreSQL), disposed after the test
     and kept for the next test on this database (tests/engines.py). Instrumented as the
-    app does it (statement counts) when made, so that it comes back as it was made."""
+    app does it (statement counts; spans only while a test traces) when made, so that it
+    comes back as it was made."""
 
     def make() -> AsyncEngine:
         made = create_engine(settings)
-        access.instrument(made)
+        access.count_statements(made)
         return made
 
     async with kept_engines.lend(settings.model_dump_json(), make) as e:

@@ -116,11 +116,16 @@ def _count_statement(*_: Any) -> None:
         record.statements += 1
 
 
-def instrument(engine: AsyncEngine) -> None:
-    """Count ``engine``'s statements into the current request (and trace them when on)."""
+def count_statements(engine: AsyncEngine) -> None:
+    """Count ``engine``'s statements into the current request (once per engine)."""
     sync = engine.sync_engine
     if not event.contains(sync, "before_cursor_execute", _count_statement):
         event.listen(sync, "before_cursor_execute", _count_statement)
+
+
+def instrument(engine: AsyncEngine) -> None:
+    """Count ``engine``'s statements into the current request (and trace them when on)."""
+    count_statements(engine)
     tracing.instrument(engine)
 
 
