@@ -352,7 +352,10 @@ async def _on_pooled_connection(
             return await statement._run(_Link(None, conn, sync, conn.dialect, None), params)
     lane = lane_of(engine)  # kept connections (app.db.lane), or a checkout per read
     for attempt in (1, 2):
-        raw, since = await lane.take(engine) if lane else (await engine.raw_connection(), 0.0)
+        if lane is not None:
+            raw, since = await lane.take(engine)
+        else:
+            raw, since = await engine.raw_connection(), 0.0
         driver = raw.driver_connection
         broken = False
         try:
@@ -363,7 +366,7 @@ async def _on_pooled_connection(
             # timeout), and likely the pool's others with it: they are all replaced, and
             # the read, which runs in no transaction, is run again once on a new one.
             invalidate_pool(raw, error)
-            if lane:
+            if lane is not None:
                 lane.drop_all()  # kept from before now too
             broken = True
             if attempt == 2:
@@ -378,7 +381,7 @@ async def _on_pooled_connection(
                 pass  # invalidated with its pool above (and so given back)
             elif broken or driver is None or driver.is_closed():
                 raw.invalidate()  # the pool opens a new connection instead
-            elif lane:
+            elif lane is not None:
                 lane.give_back(engine, raw, since)  # kept for the next read, or pooled
             else:
                 raw.close()  # back to the pool
