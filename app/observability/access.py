@@ -224,23 +224,24 @@ def flush() -> None:
     if _points_charged:
         metrics.COST_SPENT.inc(_points_charged)
         _points_charged = 0
-    access = logs.ACCESS
+    line = logs.access_line
     ended: dict[Any, int] = {}  # requests counter (labelled) -> requests of the batch
     for seen in batch:
-        access.info(
-            "graphql request",
-            request_id=seen.request_id,
-            operation=seen.operation,
-            principal=seen.principal,
-            principal_id=seen.principal_id,
-            workspace=seen.workspace,
-            status=seen.status,
-            errors=seen.errors,
-            cost_requested=seen.cost_requested,
-            cost_actual=seen.cost_actual,
-            statements=seen.statements,
-            duration_ms=round(seen.seconds * 1000, 2),
-            timestamp=seen.at,
+        line(
+            {
+                "request_id": seen.request_id,
+                "operation": seen.operation,
+                "principal": seen.principal,
+                "principal_id": seen.principal_id,
+                "workspace": seen.workspace,
+                "status": seen.status,
+                "errors": seen.errors,
+                "cost_requested": seen.cost_requested,
+                "cost_actual": seen.cost_actual,
+                "statements": seen.statements,
+                "duration_ms": round(seen.seconds * 1000, 2),
+            },
+            seen.at,
         )
         requests, duration = _children(_label(seen.operation), _outcome(seen.status, seen.errors))
         ended[requests] = ended.get(requests, 0) + 1

@@ -38,13 +38,15 @@ class _Timestamp:
         self._prefix = ""
 
     def __call__(self, _logger: Any, _name: str, event: Any) -> Any:
-        now = event.get("timestamp") or time.time()
+        event["timestamp"] = self.format(event.get("timestamp") or time.time())
+        return event
+
+    def format(self, now: float) -> str:
         second = int(now)
         if second != self._second:
             self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
             self._second = second
-        event["timestamp"] = f"{self._prefix}.{int((now - second) * 1e6):06d}Z"
-        return event
+        return f"{self._prefix}.{int((now - second) * 1e6):06d}Z"
 
 
 def _processors(settings: Settings) -> tuple[list[Processor], Processor]:
@@ -78,11 +80,12 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
         cache_logger_on_first_use=False,
     )
     # The access lines are written in batches: one write and flush per batch.
-    global ACCESS, _access_out
+    global ACCESS, _access_out, _access_json
     _access_out = _Batch(binary if settings.logs_as_json else stream)
     out: Any = _access_out
     writer = structlog.BytesLogger(out) if settings.logs_as_json else structlog.WriteLogger(out)
     ACCESS = structlog.wrap_logger(writer).bind(logger="app.access")
+    _access_json = _access_out.write if settings.logs_as_json else None
 
     handler = logging.StreamHandler(stream)
     handler.setFormatter(
@@ -145,6 +148,25 @@ class _Batch:
 
 
 _access_out: _Batch | None = None
+_access_json: Any = None  # JSON lines: the batch's write (configure_logging)
+_access_time = _Timestamp()
+
+
+def access_line(fields: dict[str, Any], at: float) -> None:
+    """One access line, ``fields`` and the time ``at``. With JSON lines it is rendered
+    here, as the processors would render it (the request's own fields, ``event``,
+    ``logger``, ``level``, ``timestamp``): walking structlog's chain of processors was
+    two thirds of the line's CPU, and the line takes no context variables (it is written
+    after its request, in a batch). Otherwise it goes through ``ACCESS``."""
+    write = _access_json
+    if write is None:
+        ACCESS.info("graphql request", **fields, timestamp=at)
+        return
+    fields["event"] = "graphql request"
+    fields["logger"] = "app.access"
+    fields["level"] = "info"
+    fields["timestamp"] = _access_time.format(at)
+    write(orjson.dumps(fields) + b"\n")
 
 
 def flush_access() -> None:
