@@ -79,13 +79,16 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
         logger_factory=factory,
         cache_logger_on_first_use=False,
     )
-    # The access lines are written in batches: one write and flush per batch.
+    # The access lines are written in batches: one write and flush per batch. JSON lines
+    # are rendered by ``access_line`` itself; console lines go through structlog.
     global ACCESS, _access_out, _access_json
     _access_out = _Batch(binary if settings.logs_as_json else stream)
-    out: Any = _access_out
-    writer = structlog.BytesLogger(out) if settings.logs_as_json else structlog.WriteLogger(out)
-    ACCESS = structlog.wrap_logger(writer).bind(logger="app.access")
-    _access_json = _access_out.write if settings.logs_as_json else None
+    if settings.logs_as_json:
+        _access_json = _access_out.write
+    else:
+        _access_json = None
+        out: Any = _access_out  # a text stream to structlog
+        ACCESS = structlog.wrap_logger(structlog.WriteLogger(out)).bind(logger="app.access")
 
     handler = logging.StreamHandler(stream)
     handler.setFormatter(
@@ -174,11 +177,22 @@ def flush_access() -> None:
         _access_out.stream.flush()
 
 
-# The access line's logger (app.observability.access). Until logging is configured (an
-# app inside tests, another server) it hands its lines to the stdlib logger
-# ``app.access`` with their fields as the record's extras.
-ACCESS: Any = structlog.wrap_logger(
-    logging.getLogger("app.access"),
-    processors=[structlog.contextvars.merge_contextvars, structlog.stdlib.render_to_log_kwargs],
-    wrapper_class=structlog.stdlib.BoundLogger,
-)
+def _stdlib_access() -> Any:
+    """The access line's logger until logging is configured (an app inside tests,
+    another server): its lines go to the stdlib logger ``app.access``, their fields as
+    the record's extras."""
+    return structlog.wrap_logger(
+        logging.getLogger("app.access"),
+        processors=[structlog.contextvars.merge_contextvars, structlog.stdlib.render_to_log_kwargs],
+        wrapper_class=structlog.stdlib.BoundLogger,
+    )
+
+
+ACCESS: Any = _stdlib_access()  # console lines, or the stdlib logger (above)
+
+
+def unconfigure_access() -> None:
+    """The access lines back to the stdlib logger, as before ``configure_logging`` (for
+    tests that configured logging for a while)."""
+    global ACCESS, _access_out, _access_json
+    ACCESS, _access_out, _access_json = _stdlib_access(), None, None

@@ -28,7 +28,7 @@ Lines = Callable[[], list[dict[str, Any]]]
 def log_lines(settings: Settings) -> Iterator[Lines]:
     """``lines()``: every JSON line logged so far, parsed (the real renderer's output)."""
     root = logging.getLogger()
-    handlers, level, kept = root.handlers[:], root.level, logs.ACCESS
+    handlers, level = root.handlers[:], root.level
     buffer = io.StringIO()
     logs.configure_logging(settings.model_copy(update={"log_format": "json"}), buffer)
 
@@ -40,7 +40,7 @@ def log_lines(settings: Settings) -> Iterator[Lines]:
     structlog.reset_defaults()
     root.handlers[:] = handlers
     root.setLevel(level)
-    logs.ACCESS = kept
+    logs.unconfigure_access()
 
 
 Serve = Callable[..., AbstractAsyncContextManager[GraphQLClient]]

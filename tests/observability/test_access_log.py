@@ -218,7 +218,9 @@ def test_uvicorn_writes_no_access_line_of_its_own() -> None:
     import io
     import logging
 
-    from app.observability.logs import configure_logging
+    import structlog
+
+    from app.observability.logs import configure_logging, unconfigure_access
 
     root = logging.getLogger()
     saved = root.handlers[:], root.level
@@ -229,3 +231,5 @@ def test_uvicorn_writes_no_access_line_of_its_own() -> None:
     finally:
         root.handlers, _ = saved
         root.setLevel(saved[1])
+        structlog.reset_defaults()
+        unconfigure_access()
