@@ -118,12 +118,9 @@ def test_account_only_detection_is_conservative() -> None:
     assert needs("{ viewer {") is True  # does not parse: the error is reported after sign-in
 
 
-async def test_a_repeated_viewer_query_is_answered_by_its_root_plan_alike(
-    client: GraphQLClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """After its first run, ``{ viewer { … } }`` is answered by its root plan
-    (app.graphql.runtime.executor.run_root) without graphql-core's executor: the same body
-    for each viewer, and graphql-core runs again only for a document's first request."""
+@pytest.fixture
+def graphql_core_runs(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The documents graphql-core's executor ran (app.edge.operation.execute), in order."""
     from app.edge import operation
 
     ran: list[object] = []
@@ -134,6 +131,16 @@ async def test_a_repeated_viewer_query_is_answered_by_its_root_plan_alike(
         return execute(*args, **kwargs)
 
     monkeypatch.setattr(operation, "execute", counted)
+    return ran
+
+
+async def test_a_repeated_viewer_query_is_answered_by_its_root_plan_alike(
+    client: GraphQLClient, graphql_core_runs: list[object]
+) -> None:
+    """After its first run, ``{ viewer { … } }`` is answered by its root plan
+    (app.graphql.runtime.executor.run_root) without graphql-core's executor: the same body
+    for each viewer, and graphql-core runs again only for a document's first request."""
+    ran = graphql_core_runs
     query = "{ viewer { id email name } }"
     first = {who: await client.query(query, as_=who) for who in ("ada@acme.test", "cy@acme.test")}
     runs = len(ran)
@@ -145,24 +152,14 @@ async def test_a_repeated_viewer_query_is_answered_by_its_root_plan_alike(
 
 
 async def test_a_page_is_answered_by_its_root_plan_until_it_falls_back_once(
-    client: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+    client: GraphQLClient, graphql_core_runs: list[object]
 ) -> None:
     """A page reached through resolvers with arguments (``workspace(slug:)``,
     ``members(first:)``) gets a root plan too. A request it cannot answer once its
     resolvers began (here ``first`` out of range: an error) runs through graphql-core,
     and so does every later request of that document (no page read twice per request);
     variables that do not coerce reach no resolver and leave the plan in place."""
-
-    from app.edge import operation
-
-    ran: list[object] = []
-    execute = operation.execute
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        ran.append(args[1])
-        return execute(*args, **kwargs)
-
-    monkeypatch.setattr(operation, "execute", counted)
+    ran = graphql_core_runs
     query = (
         "query($slug: String!, $n: Int!) { workspace(slug: $slug) "
         "{ members(first: $n) { nodes { id user { name } role { name } } } } }"
