@@ -1,18 +1,18 @@
 """One GraphQL request as the operators see it: the access line, the request metrics and
 the request's span.
 
-``Observed`` wraps the endpoint (app.edge.pipeline.graphql_endpoint): it binds the
-request id to structlog's context variables, so every line logged while the request
-runs carries it, and makes the request's record current; the pipeline tells the record
-what it learns (``identified``, ``executing``, ``answered``) and the SQL statement
-listener counts statements into it. When the request ends its span ends (tracing on) and
-its outcome is kept: ``flush`` writes the access lines and observes the metrics of the
+``Observed`` wraps the endpoint (app.edge.pipeline.graphql_endpoint): it makes the
+request's record current (``logs.REQUEST``, which puts the request id on every line
+logged while the request runs); the pipeline tells the record what it learns
+(``identified``, ``executing``, ``answered``) and the SQL statement listener counts
+statements into it. When the request ends its span ends (tracing on) and the record
+keeps the outcome: ``flush`` writes the access lines and observes the metrics of the
 requests that ended, in batches, at most ``FLUSH_SECONDS`` later.
 
 Operation names label the metrics: the names of the trusted documents
-(app/edge/trusted_documents.json, handed in by the gateway: ``label_operations``) as they are, any other name as itself until
-``OTHER_NAMES_CAP`` distinct ones were seen by this process, then ``other``;
-``anonymous`` for an operation without a name.
+(app/edge/trusted_documents.json, handed in by the gateway: ``label_operations``) as
+they are, any other name as itself until ``OTHER_NAMES_CAP`` distinct ones were seen by
+this process, then ``other``; ``anonymous`` for an operation without a name.
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ import asyncio
 import re
 import time
 from contextvars import Context, ContextVar
-from typing import Any, NamedTuple
+from typing import Any
 
-import structlog
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -35,23 +34,36 @@ _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")
 
 
 class Observed:
-    """The record of the request being answered (a context manager around it)."""
+    """The record of the request being answered (a context manager around it); once
+    the request ended, the access line's fields until the next ``flush``."""
 
     __slots__ = (
-        "_bound",
         "_span",
         "_started",
         "_token",
+        "at",
         "body",
         "context",
+        "cost_actual",
+        "cost_requested",
+        "errors",
         "headers",
         "operation",
         "principal",
         "principal_id",
         "request_id",
+        "seconds",
         "statements",
         "status",
+        "workspace",
     )
+    # Set when the request ends (``_finish``).
+    errors: list[str]
+    cost_requested: int | None
+    cost_actual: int | None
+    workspace: int | None
+    seconds: float
+    at: float  # time.time()
 
     def __init__(self, request_id: str, headers: Any) -> None:
         self.request_id = request_id
@@ -65,21 +77,21 @@ class Observed:
         self.status = 500  # until the endpoint says otherwise (it raised)
 
     def __enter__(self) -> Observed:
-        self._started = time.perf_counter()
+        # The request id reaches every line logged meanwhile through ``_CURRENT``
+        # (logs.REQUEST: a processor reads it), with no binding of its own to undo.
         self._token = _CURRENT.set(self)
-        self._bound = structlog.contextvars.bind_contextvars(request_id=self.request_id)
-        self._span = tracing.start_request(self.headers)
+        self._span = tracing.start_request(self.headers) if tracing.TRACER is not None else None
+        self._started = time.perf_counter()
         return self
 
     def __exit__(self, *_: object) -> None:
         try:
             _finish(self, time.perf_counter() - self._started)
         finally:
-            structlog.contextvars.reset_contextvars(**self._bound)
             _CURRENT.reset(self._token)
 
 
-_CURRENT: ContextVar[Observed | None] = ContextVar("harmony_request", default=None)
+_CURRENT: ContextVar[Any] = logs.REQUEST
 
 
 def identified(viewer: Any, prepared: Any, operation_name: str | None) -> None:
@@ -145,64 +157,40 @@ def _outcome(status: int, codes: list[str]) -> str:
 
 
 def _finish(record: Observed, seconds: float) -> None:
-    """The request's outcome, kept for the next ``flush`` (its span ends now)."""
-    status, body = record.status, record.body
-    codes = _codes(body, status)
+    """The request's outcome, kept for the next ``flush`` (its span ends now). The
+    record lets go of the request's body and context: it keeps what the line says."""
+    status, body, context = record.status, record.body, record.context
+    record.errors = _codes(body, status)
     cost = ((body.get("extensions") or {}).get("cost") or {}) if body is not None else {}
-    context = record.context
-    seen = _Seen(
-        record.request_id,
-        record.operation,
-        record.principal,
-        record.principal_id,
-        context.targeted_workspace() if context is not None else None,
-        status,
-        codes,
-        cost.get("requestedQueryCost"),
-        cost.get("actualQueryCost"),
-        record.statements,
-        seconds,
-        time.time(),
-    )
+    record.cost_requested = cost.get("requestedQueryCost")
+    record.cost_actual = cost.get("actualQueryCost")
+    record.workspace = context.targeted_workspace() if context is not None else None
+    record.body = record.context = record.headers = None
+    record.seconds, record.at = seconds, time.time()
     if not _pending:
         asyncio.get_running_loop().call_later(FLUSH_SECONDS, flush, context=Context())
-    _pending.append(seen)
+    _pending.append(record)
     if record._span is not None:
         tracing.end_request(
             record._span,
-            f"graphql {seen.operation or 'anonymous'}",
+            f"graphql {record.operation or 'anonymous'}",
             {
-                "harmony.request_id": seen.request_id,
-                "graphql.operation.name": seen.operation,
-                "harmony.principal": seen.principal,
-                "harmony.principal_id": seen.principal_id,
-                "harmony.workspace": seen.workspace,
+                "harmony.request_id": record.request_id,
+                "graphql.operation.name": record.operation,
+                "harmony.principal": record.principal,
+                "harmony.principal_id": record.principal_id,
+                "harmony.workspace": record.workspace,
                 "http.response.status_code": status,
-                "harmony.errors": codes,
-                "harmony.cost.requested": seen.cost_requested,
-                "harmony.cost.actual": seen.cost_actual,
-                "db.statement_count": seen.statements,
-                "harmony.outcome": _outcome(status, codes),
+                "harmony.errors": record.errors,
+                "harmony.cost.requested": record.cost_requested,
+                "harmony.cost.actual": record.cost_actual,
+                "db.statement_count": record.statements,
+                "harmony.outcome": _outcome(status, record.errors),
             },
         )
 
 
-class _Seen(NamedTuple):
-    request_id: str
-    operation: str | None
-    principal: str
-    principal_id: int | None
-    workspace: int | None
-    status: int
-    errors: list[str]
-    cost_requested: int | None
-    cost_actual: int | None
-    statements: int
-    seconds: float
-    at: float  # when it ended (time.time())
-
-
-_pending: list[_Seen] = []
+_pending: list[Observed] = []
 _points_charged = 0  # rate-limit points charged since the last flush
 
 
@@ -226,31 +214,36 @@ def flush() -> None:
         _points_charged = 0
     line = logs.access_line
     ended: dict[Any, int] = {}  # requests counter (labelled) -> requests of the batch
-    for seen in batch:
+    codes: dict[str, int] = {}  # error code -> answers of the batch carrying it
+    for record in batch:
         line(
             {
-                "request_id": seen.request_id,
-                "operation": seen.operation,
-                "principal": seen.principal,
-                "principal_id": seen.principal_id,
-                "workspace": seen.workspace,
-                "status": seen.status,
-                "errors": seen.errors,
-                "cost_requested": seen.cost_requested,
-                "cost_actual": seen.cost_actual,
-                "statements": seen.statements,
-                "duration_ms": round(seen.seconds * 1000, 2),
+                "request_id": record.request_id,
+                "operation": record.operation,
+                "principal": record.principal,
+                "principal_id": record.principal_id,
+                "workspace": record.workspace,
+                "status": record.status,
+                "errors": record.errors,
+                "cost_requested": record.cost_requested,
+                "cost_actual": record.cost_actual,
+                "statements": record.statements,
+                "duration_ms": round(record.seconds * 1000, 2),
             },
-            seen.at,
+            record.at,
         )
-        requests, duration = _children(_label(seen.operation), _outcome(seen.status, seen.errors))
+        errors = record.errors
+        requests, duration = _children(_label(record.operation), _outcome(record.status, errors))
         ended[requests] = ended.get(requests, 0) + 1
-        duration.observe(seen.seconds)
-        metrics.SQL_STATEMENTS.observe(seen.statements)
-        for code in seen.errors:
-            metrics.ERRORS.labels(code).inc()
+        duration.observe(record.seconds)
+        metrics.SQL_STATEMENTS.observe(record.statements)
+        for code in errors:
+            codes[code] = codes.get(code, 0) + 1
+    # One write per label per batch, not one per request.
     for requests, count in ended.items():
-        requests.inc(count)  # one write per label per batch, not one per request
+        requests.inc(count)
+    for code, count in codes.items():
+        metrics.ERRORS.labels(code).inc(count)
     logs.flush_access()
 
 

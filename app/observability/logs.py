@@ -4,9 +4,9 @@ structlog renders every line: JSON objects in production (``LOG_FORMAT=json``), 
 lines in development (``console``). The app's structlog loggers (the access line) render
 and write directly — the cheapest path, taken once per request; stdlib loggers (the
 app's own ``logging.getLogger``, uvicorn's, SQLAlchemy's, alembic's) go through the same
-processors as a ``logging`` formatter. Both merge structlog's context variables, so the
-request id bound for a request (app.observability.access) is on every line logged while
-it runs. Lines go to stderr: stdout belongs to the commands' output (``token``, ``seed``).
+processors as a ``logging`` formatter. Both merge structlog's context variables and
+add the id of the request being answered (``REQUEST``, set by app.observability.access),
+so it is on every line logged while the request runs. Lines go to stderr: stdout belongs to the commands' output (``token``, ``seed``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from contextvars import ContextVar
 from typing import Any, TextIO
 
 import orjson
@@ -23,6 +24,17 @@ from structlog.typing import Processor
 from app.config import Settings
 
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error")
+
+# The request being answered (app.observability.access.Observed), None between requests.
+REQUEST: ContextVar[Any] = ContextVar("harmony_request", default=None)
+
+
+def _request_id(_logger: Any, _name: str, event: Any) -> Any:
+    """``request_id``: the id of the request being answered, on every line it logs."""
+    request = REQUEST.get()
+    if request is not None:
+        event.setdefault("request_id", request.request_id)
+    return event
 
 
 class _Timestamp:
@@ -52,6 +64,7 @@ class _Timestamp:
 def _processors(settings: Settings) -> tuple[list[Processor], Processor]:
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
+        _request_id,
         structlog.processors.add_log_level,
         _Timestamp(),
     ]
