@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -42,11 +43,18 @@ def issue_user_token(settings: Settings, user_id: int, *, ttl: timedelta | None 
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
         # Fractional (a JSON number may be): a token issued just after signOutEverywhere
-        # is told apart from one issued just before it, within the same second.
-        "iat": round(now, 3),
+        # is told apart from one issued just before it, within the same second. Rounded
+        # down, never up: PyJWT refuses an `iat` whose whole second is still to come, and
+        # a token issued before a sign-out must not pass for one issued after it.
+        "iat": _milliseconds_down(now),
         "exp": int(now + (ttl or timedelta(seconds=settings.jwt_ttl_seconds)).total_seconds()),
     }
     return jwt.encode(claims, settings.secret, algorithm=ALGORITHMS[0])
+
+
+def _milliseconds_down(now: float) -> float:
+    second = int(now)
+    return second + math.floor((now - second) * 1000) / 1000
 
 
 def verify_user_token(settings: Settings, token: str) -> TokenClaims:

@@ -101,3 +101,18 @@ def test_a_numeric_subject_is_refused() -> None:
     s = settings()
     with pytest.raises(InvalidTokenError):
         verify_user_token(s, _signed(s, sub=7))
+
+
+def test_a_token_issued_just_before_a_second_ends_verifies_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # PyJWT compares the whole seconds of `iat` with the clock: an `iat` rounded up to
+    # the next second made a fresh token "not yet valid" for up to half a millisecond.
+    s = settings()
+    issued = int(time.time()) + 0.9996
+    monkeypatch.setattr(time, "time", lambda: issued)
+    token = issue_user_token(s, 7)
+    monkeypatch.undo()
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["iat"] == int(issued) + 0.999
+    assert verify_user_token(s, token).user_id == 7
