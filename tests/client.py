@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -19,12 +19,19 @@ class GraphQLClient:
     http: httpx.AsyncClient
     settings: Settings
     engine: AsyncEngine
+    # Each email's user ID, looked up once per client (per test): ``as_=`` costs a
+    # token, not a query.
+    user_ids: dict[str, int] = field(default_factory=dict, init=False)
 
     async def token(self, email: str) -> str:
-        async with create_sessionmaker(self.engine)() as session:
-            user = await user_by_email(session, email)
-        assert user is not None and user.id is not None, f"no user {email}"
-        return issue_user_token(self.settings, user.id)
+        """A new token of the user ``email`` names."""
+        user_id = self.user_ids.get(email)
+        if user_id is None:
+            async with create_sessionmaker(self.engine)() as session:
+                user = await user_by_email(session, email)
+            assert user is not None and user.id is not None, f"no user {email}"
+            user_id = self.user_ids[email] = user.id
+        return issue_user_token(self.settings, user_id)
 
     async def post(
         self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None

@@ -28,8 +28,10 @@ templates and databases; the controller counts the PostgreSQL tests that passed.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -45,11 +47,17 @@ from app.config import Settings
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.migrations import upgrade
 from app.domain.demo import seed_demo
-from app.main import create_app
+from app.main import create_app, freeze_startup_objects
 from app.observability import access
 from tests.client import GraphQLClient
 from tests.databases import COUNT_DDL, Databases, SqliteCopies
 from tests.engines import KeptEngines
+
+# httpx's ASGI transport (every test client) imports sniffio on each request, to ask
+# whether trio runs; sniffio is not installed, so each request searched sys.path for it
+# in vain (~50 µs). None in sys.modules makes that import fail at once, as it would.
+if importlib.util.find_spec("sniffio") is None:
+    sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 PG_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -80,7 +88,25 @@ ROOMY_DEADLINES = {
 }
 
 
+# Settings made by test_settings, by its arguments: a Settings reads the environment and
+# .env, which no test changes, at ~1 ms of CPU each time (a third of a test's setup).
+_made_settings: dict[tuple[str, tuple[tuple[str, Any], ...]], Settings] = {}
+
+
 def test_settings(url: str, **overrides: Any) -> Settings:
+    """The settings of a test app over ``url``; each call gets a copy of its own (a deep
+    one: a test may change its copy as it likes)."""
+    key = (url, tuple(sorted(overrides.items())))
+    try:
+        made = _made_settings[key]
+    except KeyError:
+        made = _made_settings[key] = _new_settings(url, overrides)
+    except TypeError:  # an unhashable override value: nothing to look it up by
+        made = _new_settings(url, overrides)
+    return made.model_copy(deep=True)
+
+
+def _new_settings(url: str, overrides: dict[str, Any]) -> Settings:
     return Settings(
         **{
             "database_url": url,
@@ -181,7 +207,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked ``postgres_only`` have no SQLite run, tests marked ``sqlite_only`` no
-    PostgreSQL run (deselected, not skipped)."""
+    PostgreSQL run (deselected, not skipped); tests marked ``slow`` run first."""
     keep: list[pytest.Item] = []
     drop: list[pytest.Item] = []
     for item in items:
@@ -193,6 +219,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+    # Tests marked slow first: under pytest-xdist each worker takes the next test as it
+    # finishes one, so the long ones start early, beside quick ones, and the run does not
+    # end with one worker alone on a long test while the others idle.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    if getattr(config.option, "loadgroup", False):  # a pytest-xdist worker of --dist loadgroup
+        _group_for_xdist(items)
+
+
+def _group_for_xdist(items: list[pytest.Item]) -> None:
+    """What pytest-xdist's ``--dist loadgroup`` does on each worker and, under pytest 9.2,
+    fails to (pytest-dev/pytest-xdist#1386): suffix the node ID of a test marked
+    ``xdist_group`` with ``@`` and the group's name, by which the scheduler sends a group's
+    tests to one worker. xdist writes the node ID's former field, which pytest 9.2 no
+    longer reads (its IDs are structured), so every test went its own way and a module's
+    shared gateway processes were started again on each worker that ran one of its tests."""
+    for item in items:
+        marks = item.iter_markers("xdist_group")
+        names = sorted(
+            {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in marks}
+        )
+        suffix = "@" + "_".join(names)
+        node_id = getattr(item, "_id", None)  # pytest >= 9.2; before, xdist's own suffix holds
+        if names and node_id is not None and not item.nodeid.endswith(suffix):
+            item._id = type(node_id).parse(item.nodeid + suffix)  # type: ignore[attr-defined]
 
 
 @asynccontextmanager
@@ -432,6 +482,15 @@ async def client(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
             yield GraphQLClient(http, settings, owner_engine)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The garbage collector as in a server process (app.main.freeze_startup_objects):
+    what collection built (the schema, the test items) is frozen out of its scans and it
+    runs less often. With CPython's defaults its full collections walked those hundreds
+    of thousands of objects again and again: ~8 s of the four workers' CPU in a run,
+    ~2.5 s so (the young collections, ~5 s, about the same)."""
+    freeze_startup_objects()
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

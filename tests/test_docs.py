@@ -126,6 +126,7 @@ def test_the_docs_have_examples_to_check() -> None:
     assert {e.where.split(":")[0] for e in found} >= {"README.md", "docs/queries.md"}
 
 
+@pytest.mark.slow
 async def test_every_documented_response_is_what_the_gateway_answers(
     settings: Settings, session: AsyncSession, tmp_path: Path
 ) -> None:

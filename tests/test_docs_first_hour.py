@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.edge.live import _free_port, stop
 
@@ -47,6 +48,7 @@ def test_dev_help_prints_usage_and_does_nothing_else(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scripts"]
 
 
+@pytest.mark.slow
 def test_app_help_and_version_touch_no_database(tmp_path: Path) -> None:
     database = tmp_path / "never.db"
     env = {"DATABASE_URL": f"sqlite+aiosqlite:///{database}"}
@@ -60,6 +62,7 @@ def test_app_help_and_version_touch_no_database(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_dev_serves_on_the_port_its_banner_names(tmp_path: Path) -> None:
     """The real script (on this checkout's .venv) over a fresh SQLite file: migrate,
     seed, tokens, then GraphiQL on the port asked for, signed in as the demo users."""

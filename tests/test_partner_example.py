@@ -29,6 +29,8 @@ from tests.edge.live import ROOT, gateway_process
 
 EXAMPLE = ROOT / "examples" / "partner_sync.py"
 
+pytestmark = pytest.mark.slow  # a gateway process each
+
 
 def _post(http: httpx.Client, credential: str, query: str, variables: Any = None) -> dict[str, Any]:
     answer = http.post(

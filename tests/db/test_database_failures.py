@@ -390,6 +390,7 @@ async def _answered_again(http: httpx.AsyncClient, headers: dict[str, str]) -> N
     assert (await http.get("/readyz")).json() == {"status": "ok"}
 
 
+@pytest.mark.slow
 @pytest.mark.postgres_only
 async def test_readiness_answers_within_2_s_when_the_database_stops_answering(
     settings: Settings, session: AsyncSession
@@ -410,6 +411,7 @@ async def test_readiness_answers_within_2_s_when_the_database_stops_answering(
         await _answered_again(http, headers)
 
 
+@pytest.mark.slow
 @pytest.mark.postgres_only
 async def test_requests_are_answered_within_the_deadline_when_the_database_stops_answering(
     settings: Settings, session: AsyncSession

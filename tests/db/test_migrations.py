@@ -67,6 +67,7 @@ async def _waiting_for_the_lock(conn: asyncpg.Connection) -> int:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.postgres_only
 async def test_two_replicas_migrating_a_fresh_database_at_once_apply_it_once(
     backend: str, empty_pg_database: str

@@ -321,6 +321,7 @@ def _run_in_terminal(settings: Settings, typed: str) -> tuple[int, str]:
     return process.returncode, out
 
 
+@pytest.mark.slow
 async def test_at_a_terminal_typing_another_slug_deletes_nothing_and_the_slug_deletes(
     settings: Settings, owner_engine: AsyncEngine
 ) -> None:

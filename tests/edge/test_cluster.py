@@ -59,6 +59,7 @@ def _read_until_ready(process: subprocess.Popen[str], log: list[str]) -> None:
     pytest.fail(f"scripts/cluster exited before it was ready:\n{''.join(log)}")
 
 
+@pytest.mark.slow
 async def test_scripts_cluster_serves_two_replicas_and_stops_on_ctrl_c(
     backend: str, cluster_database: str, redis_prefix: str, redis_url: str
 ) -> None:

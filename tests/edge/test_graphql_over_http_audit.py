@@ -49,6 +49,7 @@ def server(settings: Settings, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+@pytest.mark.slow
 @pytest.mark.sqlite_only
 async def test_the_graphql_over_http_audit_passes_without_a_warning(
     node: str, server: str, settings: Settings, session: AsyncSession

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from graphql import GraphQLNonNull, parse, validate
 from hypothesis import HealthCheck, given, settings
@@ -107,6 +108,7 @@ def refused(target: Target, body: dict[str, Any]) -> bool:
     return bool(payload.get("userErrors"))
 
 
+@pytest.mark.slow
 @PROFILE
 @given(data=st.data())
 async def test_generated_input_never_fails_the_server_nor_changes_data_when_refused(

@@ -48,6 +48,7 @@ def browser_available() -> None:
         pytest.skip(reason)
 
 
+@pytest.mark.slow
 @pytest.mark.postgres_only
 async def test_graphiql_runs_a_query_as_a_demo_user_and_shows_the_docs(
     browser_available: None, settings: Settings, backend: str, tmp_path: Path

@@ -391,6 +391,7 @@ async def test_a_cursor_of_one_list_under_a_conversation_is_refused_by_another(
         ], name
 
 
+@pytest.mark.slow
 @pytest.mark.arranged.with_args(grown)
 async def test_a_list_paged_in_memory_answers_every_window_as_the_sql_does(
     client: GraphQLClient, arranged: dict[str, Any]

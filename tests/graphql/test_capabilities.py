@@ -173,6 +173,7 @@ def _passed(name: str, body: dict[str, Any]) -> bool:
     return True
 
 
+@pytest.mark.slow
 @pytest.mark.arranged.with_args(arrange)
 async def test_every_viewer_can_flag_is_the_enforced_check_for_every_role_shape(
     client: GraphQLClient,

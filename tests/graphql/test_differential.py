@@ -337,6 +337,7 @@ def _is_query(text: str) -> bool:
     )
 
 
+@pytest.mark.slow
 async def test_own_and_stock_execution_answer_alike(
     settings: Settings, stock_settings: Settings
 ) -> None:

@@ -109,6 +109,7 @@ async def _check_viewer(client: GraphQLClient, email: str, own_role: str) -> Non
         )
 
 
+@pytest.mark.slow
 async def test_object_flags_are_what_the_mutations_decide_for_every_object(
     client: GraphQLClient,
     session: AsyncSession,

@@ -292,6 +292,7 @@ async def test_refusals_before_the_body_keep_their_status_under_both_types(edge:
         assert answer(form) == (415, utf8(media_type), NOT_JSON)
 
 
+@pytest.mark.slow  # a second of waiting, hardly any CPU: best beside others' work
 async def test_a_rate_limited_request_is_429_under_both_types(serve: Serve) -> None:
     async with serve(
         rate_limit_points=1, max_query_cost=1, rate_limit_restore_per_second=0.001

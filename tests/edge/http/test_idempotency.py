@@ -157,6 +157,7 @@ async def test_keys_belong_to_their_principal(started: Started) -> None:
         assert await teams_named(edge.owner_engine, own) == 0
 
 
+@pytest.mark.slow  # waits out an expiry (1.5 s, hardly any CPU): best beside others' work
 async def test_a_kept_answer_expires(started: Started) -> None:
     async with started(idempotency_ttl_seconds=1) as edge:
         key, name = new_key(), unique("Expiring")
