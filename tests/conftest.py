@@ -45,13 +45,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.config import Settings
 from app.db.engine import create_engine, create_sessionmaker
-from app.db.migrations import upgrade
-from app.domain.demo import seed_demo
-from app.main import create_app, freeze_startup_objects
-from app.observability import access
 from tests.client import GraphQLClient
 from tests.databases import COUNT_DDL, Databases, SqliteCopies
 from tests.engines import KeptEngines
+
+# app.main, the migrations, the demo and the observability are imported where they are
+# used: pytest-xdist's controller loads this file too, runs no test, and its imports
+# delay every worker's start (app.main alone: ~0.45 s).
 
 # httpx's ASGI transport (every test client) imports sniffio on each request, to ask
 # whether trio runs; sniffio is not installed, so each request searched sys.path for it
@@ -156,6 +156,9 @@ async def build_database(url: str) -> None:
     """Migrate and seed the demo data, through the app's own code."""
     engine = create_engine(test_settings(url), url)
     try:
+        from app.db.migrations import upgrade
+        from app.domain.demo import seed_demo
+
         await upgrade(engine)
         async with create_sessionmaker(engine)() as session, session.begin():
             await seed_demo(session)
@@ -442,6 +445,8 @@ async def engine(settings: Settings, kept_engines: KeptEngines) -> AsyncIterator
     comes back as it was made."""
 
     def make() -> AsyncEngine:
+        from app.observability import access
+
         made = create_engine(settings)
         access.count_statements(made)
         return made
@@ -477,6 +482,8 @@ async def session(owner_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
 async def client(
     settings: Settings, engine: AsyncEngine, owner_engine: AsyncEngine
 ) -> AsyncIterator[GraphQLClient]:
+    from app.main import create_app
+
     app = create_app(settings, engine)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -490,6 +497,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     runs less often. With CPython's defaults its full collections walked those hundreds
     of thousands of objects again and again: ~8 s of the four workers' CPU in a run,
     ~2.5 s so (the young collections, ~5 s, about the same)."""
+    from app.main import freeze_startup_objects
+
     freeze_startup_objects()
 
 
