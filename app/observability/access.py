@@ -80,7 +80,7 @@ class Observed:
         # The request id reaches every line logged meanwhile through ``_CURRENT``
         # (logs.REQUEST: a processor reads it), with no binding of its own to undo.
         self._token = _CURRENT.set(self)
-        self._span = tracing.start_request(self.headers) if tracing.TRACER is not None else None
+        self._span = tracing.start_request(self.headers)
         self._started = time.perf_counter()
         return self
 

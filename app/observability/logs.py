@@ -6,7 +6,8 @@ and write directly — the cheapest path, taken once per request; stdlib loggers
 app's own ``logging.getLogger``, uvicorn's, SQLAlchemy's, alembic's) go through the same
 processors as a ``logging`` formatter. Both merge structlog's context variables and
 add the id of the request being answered (``REQUEST``, set by app.observability.access),
-so it is on every line logged while the request runs. Lines go to stderr: stdout belongs to the commands' output (``token``, ``seed``).
+so it is on every line logged while the request runs. Lines go to stderr: stdout
+belongs to the commands' output (``token``, ``seed``).
 """
 
 from __future__ import annotations
