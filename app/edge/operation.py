@@ -307,7 +307,10 @@ async def run(
         result = await result
     if ours and root is _UNPLANNED and not result.errors and prepared.plans is not None:
         assert prepared.operation is not None
-        prepared._root = root_plan(core_schema, prepared.operation, prepared.plans)
+        assert prepared.document is not None
+        prepared._root = root_plan(
+            core_schema, prepared.document, prepared.operation, prepared.plans
+        )
     if result.errors:
         for error in result.errors:
             original = error.original_error

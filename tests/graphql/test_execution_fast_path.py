@@ -22,6 +22,7 @@ from app.graphql.runtime.executor import (
     root_plan,
     run_root,
 )
+from tests.client import GraphQLClient
 
 
 @strawberry.type
@@ -292,7 +293,7 @@ async def _planned(
     result = await _core(document, context, variables, plans)
     operation = document.definitions[0]
     assert isinstance(operation, OperationDefinitionNode)
-    return root_plan(SCHEMA._schema, operation, plans), result
+    return root_plan(SCHEMA._schema, document, operation, plans), result
 
 
 SCHEMA = build(True)
@@ -408,3 +409,21 @@ async def test_the_root_path_falls_back_where_graphql_core_reports_something() -
     )
     assert root is not None
     assert await run_root(root, context, is_awaitable) is FALLBACK
+
+
+async def test_a_fragment_below_a_resolver_is_read_on_every_run(client: GraphQLClient) -> None:
+    """A list's resolver looks ahead through the document's fragments to know which
+    relations to read (app.graphql.lookahead): under the root path (every run after the
+    first) it must see them as under graphql-core. It once saw none: the conversations'
+    teams came out null from the second run on."""
+    query = """query { workspace(slug: "acme") {
+      conversations(first: 50) { nodes { ...C } } members(first: 50) { ...M } } }
+    fragment C on Conversation { title team { name } host { ... on User { name } } }
+    fragment M on MemberConnection { nodes { user { ...U } teams { name } } }
+    fragment U on User { email }"""
+    token = await client.token("ada@acme.test")
+    first = await client.query(query, token=token)
+    assert "errors" not in first
+    assert any(c["team"] for c in first["data"]["workspace"]["conversations"]["nodes"])
+    for _ in range(2):
+        assert await client.query(query, token=token) == first

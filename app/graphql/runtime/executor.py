@@ -35,7 +35,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
+    FragmentDefinitionNode,
     GraphQLBoolean,
     GraphQLEnumType,
     GraphQLField,
@@ -440,10 +442,14 @@ class RootPlan:
     schema: GraphQLSchema
     operation: OperationDefinitionNode
     steps: tuple[Step, ...]
+    # The document's fragments by name: what a resolver's look-ahead follows below it
+    # (app.graphql.lookahead), as under graphql-core.
+    fragments: dict[str, FragmentDefinitionNode]
 
 
 def root_plan(
     schema: GraphQLSchema,
+    document: DocumentNode,
     operation: OperationDefinitionNode,
     plans: dict[tuple[str, tuple[int, ...]], ObjectPlan | None],
 ) -> RootPlan | None:
@@ -453,7 +459,12 @@ def root_plan(
     if query_type is None or operation.operation != OperationType.QUERY or operation.directives:
         return None
     steps = _steps(query_type, operation.selection_set.selections, plans)
-    return RootPlan(schema, operation, steps) if steps else None
+    if not steps:
+        return None
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    return RootPlan(schema, operation, steps, fragments)
 
 
 def _steps(
@@ -499,12 +510,18 @@ def _steps(
 
 class _RootExecution:
     """What building a resolve-info reads of an execution context, for the root path:
-    the request's own parts per instance, the rest (no fragments, no root value, helpers
-    that refuse) shared by every request."""
+    the request's own parts per instance, the rest (no root value, helpers that refuse)
+    shared by every request."""
 
-    __slots__ = ("context_value", "is_awaitable", "operation", "schema", "variable_values")
+    __slots__ = (
+        "context_value",
+        "fragment_definitions",
+        "is_awaitable",
+        "operation",
+        "schema",
+        "variable_values",
+    )
 
-    fragment_definitions: dict[str, Any] = {}
     root_value = None
     abort_signal = None
     async_helpers = GraphQLResolveInfoHelpers(gather=_unsupported, track=_unsupported)
@@ -519,6 +536,7 @@ class _RootExecution:
     ) -> None:
         self.schema = root.schema
         self.operation = root.operation
+        self.fragment_definitions = root.fragments
         self.context_value = context
         self.is_awaitable = is_awaitable
         self.variable_values = variable_values
