@@ -37,8 +37,9 @@ present or not) are one ``Prepared`` per shape: ``prepared(key, build)`` memoise
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections import namedtuple
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -389,6 +390,9 @@ async def _on_pooled_connection(
 
 
 _MEMO: dict[Hashable, Prepared[Any]] = {}
+# Statements' shapes are bounded by the code, but for the columns a query selects
+# (narrowed reads): a client can make many. The oldest is forgotten past this many.
+MAX_PREPARED = 4096
 
 
 def prepared(key: Hashable, build: Builder, row: RowShape[R]) -> Prepared[R]:
@@ -397,6 +401,8 @@ def prepared(key: Hashable, build: Builder, row: RowShape[R]) -> Prepared[R]:
     found: Prepared[R] | None = _MEMO.get(key)
     if found is None:
         found = _MEMO[key] = Prepared(repr(key), build, row)
+        if len(_MEMO) > MAX_PREPARED:
+            del _MEMO[next(iter(_MEMO))]
     return found
 
 
@@ -410,12 +416,59 @@ def any_of(dialect: str, column: sa.ColumnElement[Any], name: str) -> sa.ColumnE
     return column.in_(sa.select(values.c.value))
 
 
+class _NotRead:
+    """The value of a column a narrowed read left out (``Related.narrowed``,
+    ``Nested.narrowed``). A field that outputs it fails loudly (no scalar or enum
+    serialises it, and it refuses to be turned into text or tested for truth), so a
+    column missing from a field's declared reads is an error, never a wrong answer."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<column not read>"
+
+    def _used(self) -> Any:
+        raise TypeError("a column this read left out was used (declare it in the field's reads)")
+
+    # graphql-core's String and ID output a value of any class of their own by str().
+    __bool__ = __str__ = _used
+
+
+NOT_READ: Any = _NotRead()
+
+# Columns a narrowed read keeps whatever is selected: the row's id (objects are made and
+# shared by it; an outer join's missing row is a NULL id) and its workspace (the field
+# guards' and loaders' key).
+_ALWAYS_READ = frozenset({"id", "workspace_id"})
+
+
+def _row_of(full: Any, read: Sequence[str]) -> Any:
+    """The row class for rows of ``full`` (a named tuple class) that hold only the
+    columns ``read``: the others are ``NOT_READ``, as class attributes, so whatever reads
+    a row by name (``UserType.of``) reads either kind alike, and rows cost no more to
+    make."""
+    if list(read) == list(full._fields):
+        return full
+    missing = {k: NOT_READ for k in full._fields if k not in read}
+    base = namedtuple(full.__name__, read)  # type: ignore[misc]
+    return type(full.__name__, (base,), {"__slots__": (), **missing})
+
+
+def _getter(indices: Sequence[int]) -> Callable[[Any], tuple[Any, ...]]:
+    """The values at ``indices``, as a tuple (even of one)."""
+    if len(indices) == 1:
+        (i,) = indices
+        return lambda r: (r[i],)
+    return itemgetter(*indices)
+
+
 class Related:
     """A joined table's columns in a prepared read, labelled ``<name>__<column>``, and
     how to take them back out of the result as rows of their own.
 
     Lets one statement return a page with the rows it refers to (a member with its
-    account and role), instead of a statement per relation."""
+    account and role), instead of a statement per relation. ``narrowed(keys)`` reads
+    only some of the columns (what the query selects); the others are ``NOT_READ``."""
 
     def __init__(
         self,
@@ -432,28 +485,51 @@ class Related:
         self.on = on(self.table.c)
         self.outer = outer
         self.keys = [c.key for c in self.table.columns]
+        self.read = self.keys  # the columns the statement selects (narrowed: fewer)
         self.row: Any = namedtuple(name, self.keys)  # type: ignore[misc]
-        self._pk = self.keys.index("id")
-        # Per columns of the rows it is taken from: (their getter, the id's index).
-        self._taken: dict[tuple[str, ...], tuple[Callable[[Any], Any], int]] = {}
+        # Per columns of the rows it is taken from: (their getter, the id's index in
+        # those rows, the class of the rows made of them).
+        self._taken: dict[tuple[str, ...], tuple[Callable[[Any], Any], int, Any]] = {}
+        self._narrowed: dict[frozenset[str], Related] = {}
+
+    @property
+    def key(self) -> Hashable:
+        """What names this relation in a statement's text (its columns)."""
+        return (self.name, tuple(self.read))
+
+    def narrowed(self, keys: Iterable[str]) -> Related:
+        """This relation reading only the columns ``keys`` (and its id and workspace)."""
+        wanted = (frozenset(keys) | _ALWAYS_READ).intersection(self.keys)
+        found = self._narrowed.get(wanted)
+        if found is None:
+            found = self
+            read = [k for k in self.keys if k in wanted]
+            if read != self.keys:
+                found = copy.copy(self)
+                found.read, found._taken, found._narrowed = read, {}, {}
+            self._narrowed[wanted] = found
+        return found
 
     def joined(self, stmt: sa.Select[Any]) -> sa.Select[Any]:
         """``stmt`` joined with this table, its columns added under their labels."""
         join = stmt.outerjoin if self.outer else stmt.join
-        columns = [c.label(f"{self.name}__{c.key}") for c in self.table.columns]
+        columns = [self.table.c[k].label(f"{self.name}__{k}") for k in self.read]
         return join(self.table, self.on).add_columns(*columns)
 
     def of(self, rows: Sequence[Any]) -> list[Any]:
-        """The related row of each row (None where an outer join found none)."""
+        """The related row of each row (None where an outer join found none): of the
+        columns those rows carry (a narrowed read's, or a narrowed nested row's)."""
         if not rows:
             return []
-        fields = rows[0]._fields  # a named tuple's, or an SQLAlchemy Row's
+        fields = rows[0]._fields  # a named tuple's
         found = self._taken.get(fields)
         if found is None:
-            indices = [fields.index(f"{self.name}__{k}") for k in self.keys]
-            found = self._taken[fields] = (itemgetter(*indices), indices[self._pk])
-        take, pk = found
-        new, row = tuple.__new__, self.row
+            present = [k for k in self.keys if f"{self.name}__{k}" in fields]
+            indices = [fields.index(f"{self.name}__{k}") for k in present]
+            pk = fields.index(f"{self.name}__id")
+            found = self._taken[fields] = (_getter(indices), pk, _row_of(self.row, present))
+        take, pk, row = found
+        new = tuple.__new__
         return [None if r[pk] is None else new(row, take(r)) for r in rows]
 
 
@@ -469,7 +545,8 @@ class Nested:
     processor), on SQLite its own processors. ``columns``: the nested rows' columns
     (labelled where names would clash), the first unique and ascending;
     ``narrow(select)``: that select with its FROM and the condition that ties it to the
-    outer statement's row (a correlated subquery)."""
+    outer statement's row (a correlated subquery). ``narrowed(keys)`` reads only some
+    of the columns, as ``Related.narrowed`` does."""
 
     def __init__(
         self,
@@ -478,10 +555,32 @@ class Nested:
         narrow: Callable[[sa.Select[Any]], sa.Select[Any]],
     ) -> None:
         self.name = name
-        self.columns = columns
+        self.columns = columns  # the columns the statement selects (narrowed: fewer)
+        self.keys = [str(c.key) for c in columns]
         self.narrow = narrow
-        self.row: Any = namedtuple(name, [str(c.key) for c in columns])  # type: ignore[misc]
+        self.row: Any = namedtuple(name, self.keys)  # type: ignore[misc]
         self._processors: dict[str, tuple[tuple[int, Callable[[Any], Any]], ...]] = {}
+        self._narrowed: dict[frozenset[str], Nested] = {}
+
+    @property
+    def key(self) -> Hashable:
+        """What names this relation in a statement's text (its columns)."""
+        return (self.name, tuple(str(c.key) for c in self.columns))
+
+    def narrowed(self, keys: Iterable[str]) -> Nested:
+        """These nested rows reading only the columns ``keys`` (by their labels; and the
+        first column, which orders them, and the id and workspace)."""
+        wanted = (frozenset(keys) | _ALWAYS_READ | {self.keys[0]}).intersection(self.keys)
+        found = self._narrowed.get(wanted)
+        if found is None:
+            found = self
+            columns = [c for c in self.columns if str(c.key) in wanted]
+            if len(columns) < len(self.columns):
+                found = copy.copy(self)
+                found.columns, found._processors, found._narrowed = columns, {}, {}
+                found.row = _row_of(self.row, [str(c.key) for c in columns])
+            self._narrowed[wanted] = found
+        return found
 
     def column(self, dialect: str) -> sa.ColumnElement[Any]:
         aggregate: sa.ColumnElement[Any]

@@ -15,7 +15,7 @@ with a statement of its own, run only when a client asks (``pageInfo``).
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any, Generic, Literal, TypeVar, cast, overload
@@ -250,6 +250,7 @@ async def prepared_page(
     row: RowShape[R],
     related: Sequence[Related] = (),
     nested: Sequence[Nested] = (),
+    reads: Mapping[str, Iterable[str]] | None = None,
     **params: Any,
 ) -> Page[R]:
     """``fetch_page`` for the hot lists, as a prepared statement (app.db.prepared):
@@ -257,9 +258,13 @@ async def prepared_page(
     ``key`` names that shape (it must change whenever the statement's text would).
     Rows are named tuples of the selected columns; each ``related`` table is joined into
     the same statement and its rows are in ``Page.related`` under its name, and so are
-    the lists of each ``nested`` relation (a column of the same statement). A backward
-    page is the same statement read the other way."""
+    the lists of each ``nested`` relation (a column of the same statement). ``reads``:
+    the only columns to read of a relation, by its name (``narrowed``; the others are
+    ``NOT_READ``). A backward page is the same statement read the other way."""
     window.check(order)
+    if reads:
+        related = [r.narrowed(reads[r.name]) if r.name in reads else r for r in related]
+        nested = [n.narrowed(reads[n.name]) if n.name in reads else n for n in nested]
 
     def bounds() -> Bounds:  # built only when a statement is compiled
         return (
@@ -280,7 +285,7 @@ async def prepared_page(
         if cursor is not None:
             params.update({f"{name}_{i}": v for i, v in enumerate(cursor)})
     parts: tuple[Related | Nested, ...] = (*related, *nested)
-    joined = tuple(r.name for r in parts)
+    joined = tuple(r.key for r in parts)  # their columns too (narrowed reads)
     shape = (window.after is not None, window.before is not None, window.backward)
     statement = prepared((key, joined, shape, descending), paged, row)
     rows = await statement.all(session, page_limit=window.size + 1, **params)

@@ -4,7 +4,7 @@ page) and its items resolve synchronously, instead of one awaitable per item."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 
 from graphql import (
     FieldNode,
@@ -56,6 +56,35 @@ def selected(info: Info, *paths: tuple[str, ...]) -> frozenset[str]:
             names.update(f.name.value for s in sets for f in _fields(s, raw.fragments))
         found = cache[key] = frozenset(names)
     return found
+
+
+# What each field of an object type made from a row is made of: its name in GraphQL ->
+# the row's columns (declared next to the type's ``of``).
+Reads = Mapping[str, tuple[str, ...]]
+
+
+def columns_read(
+    info: Info, paths: Sequence[tuple[str, ...]], reads: Reads
+) -> frozenset[str] | None:
+    """The columns that the fields selected at ``paths`` (under the current field) are
+    made of, by the type's declared ``reads``, for a read that selects only those
+    (app.db.prepared, ``narrowed``). None: read every column, because a field outside
+    ``reads`` is selected (a resolver may read anything) or the fast paths are off
+    (``FAST_PATHS=false`` reads whole rows, what the differential test compares with)."""
+    if not paths or not info.context.settings.fast_paths:
+        return None
+    columns: set[str] = set()
+    for name in selected(info, *paths):
+        found = reads.get(name)
+        if found is None:
+            return None
+        columns.update(found)
+    return frozenset(columns)
+
+
+def below(paths: Sequence[tuple[str, ...]], *names: str) -> list[tuple[str, ...]]:
+    """Each of ``paths`` continued by ``names``."""
+    return [(*path, *names) for path in paths]
 
 
 # Fields of Query.viewer that are the account itself (no workspace involved).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -183,11 +183,14 @@ async def conversations_page(
     window: Window,
     *,
     include: frozenset[str] = frozenset(),
+    reads: Mapping[str, frozenset[str]] | None = None,
 ) -> Page[ConversationRow]:
     """A page of conversations as lean rows (the columns of Conversation); with
     ``include`` ("host", "team", "participants") the same statement reads each one's host
     account, team (None for a conversation without one) and participants (in id order,
-    each with its account's columns: ``participants_with_accounts``), in ``page.related``."""
+    each with its account's columns: ``participants_with_accounts``), in ``page.related``;
+    ``reads``: only these columns of a relation (``prepared_page``; the participants'
+    account's columns as ``participant_reads`` names them)."""
     shape, values = _filter_params(workspace_id, v, f)
     return await prepared_page(
         session,
@@ -199,6 +202,7 @@ async def conversations_page(
         row=CONVERSATION_ROW,
         related=[r for r in (CONVERSATION_HOST, CONVERSATION_TEAM) if r.name in include],
         nested=[CONVERSATION_PARTICIPANTS] if CONVERSATION_PARTICIPANTS.name in include else [],
+        reads=reads,
         **values,
     )
 
@@ -244,6 +248,16 @@ CONVERSATION_PARTICIPANTS = Nested(
         )
     ),
 )
+
+
+def participant_reads(own: frozenset[str], account: frozenset[str] | None) -> frozenset[str]:
+    """The columns of ``CONVERSATION_PARTICIPANTS`` to read: the participant's ``own``
+    and its account's (None: all of them; the account's id always, which tells a guest).
+    """
+    if account is None:
+        account = frozenset(c.key for c in table_of(User).columns)
+    prefix = f"{PARTICIPANT_USER.name}__"
+    return own | {f"{prefix}{c}" for c in account | {"id"}}
 
 
 def participants_with_accounts(
@@ -469,8 +483,9 @@ class ConversationRepository(WorkspaceReads):
         window: Window,
         *,
         include: frozenset[str] = frozenset(),
+        reads: Mapping[str, frozenset[str]] | None = None,
     ) -> Page[ConversationRow]:
-        return await self._in(conversations_page, v, f, window, include=include)
+        return await self._in(conversations_page, v, f, window, include=include, reads=reads)
 
     async def count(self, v: Visibility, f: ConversationFilter) -> int:
         return await self._in(conversations_count, v, f)

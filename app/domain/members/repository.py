@@ -3,7 +3,7 @@ memberships, which are read by user id to learn which workspaces they may see.""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
@@ -389,10 +389,12 @@ async def members_page(
     window: Window,
     *,
     include: frozenset[str] = frozenset(),
+    reads: Mapping[str, frozenset[str]] | None = None,
 ) -> Page[MemberRow]:
     """A page of members as lean rows (the columns of Member); with ``include``
     ("user", "role", "teams") the same statement reads each member's account, role and
-    teams (in id order), found in ``page.related["user"]`` / ``["role"]`` / ``["teams"]``."""
+    teams (in id order), found in ``page.related["user"]`` / ``["role"]`` / ``["teams"]``;
+    ``reads``: only these columns of a relation (``prepared_page``)."""
     shape, values = _filter_params(workspace_id, f)
     return await prepared_page(
         session,
@@ -403,6 +405,7 @@ async def members_page(
         row=MEMBER_ROW,
         related=[r for r in (MEMBER_USER, MEMBER_ROLE) if r.name in include],
         nested=[MEMBER_TEAMS] if MEMBER_TEAMS.name in include else [],
+        reads=reads,
         **values,
     )
 
@@ -484,9 +487,14 @@ class MemberRepository(WorkspaceReads):
     __slots__ = ()
 
     async def page(
-        self, f: MemberFilter, window: Window, *, include: frozenset[str] = frozenset()
+        self,
+        f: MemberFilter,
+        window: Window,
+        *,
+        include: frozenset[str] = frozenset(),
+        reads: Mapping[str, frozenset[str]] | None = None,
     ) -> Page[MemberRow]:
-        return await self._in(members_page, f, window, include=include)
+        return await self._in(members_page, f, window, include=include, reads=reads)
 
     async def count(self, f: MemberFilter) -> int:
         return await self._in(members_count, f)

@@ -15,7 +15,9 @@ from app.graphql.access.inputs import MemberFilterInput
 from app.graphql.access.types import (
     ITEMS,
     MEMBERS_READ,
+    ROLE_READS,
     ROLES_READ,
+    TEAM_READS,
     TEAMS_READ,
     MemberType,
     RoleType,
@@ -27,7 +29,7 @@ from app.graphql.access.types import (
 from app.graphql.context import Info
 from app.graphql.directives import scoped_field
 from app.graphql.ids import pk_of
-from app.graphql.lookahead import selected
+from app.graphql.lookahead import below, columns_read, selected
 from app.graphql.node import id_argument
 from app.graphql.pagination import (
     After,
@@ -39,6 +41,21 @@ from app.graphql.pagination import (
     read_connection,
     to_connection,
 )
+from app.graphql.users.types import USER_READS
+
+
+def _member_reads(info: Info) -> dict[str, frozenset[str]]:
+    """The columns of a member's account, role and teams the page's fields are made of
+    (none for a relation a field outside the types' declared reads needs)."""
+    teams = below(ITEMS, "teams") + [
+        (*p, *q) for p in below(ITEMS, "teamsConnection") for q in ITEMS
+    ]
+    found = {
+        "user": columns_read(info, below(ITEMS, "user"), USER_READS),
+        "role": columns_read(info, below(ITEMS, "role"), ROLE_READS),
+        "teams": columns_read(info, teams, TEAM_READS),
+    }
+    return {name: columns for name, columns in found.items() if columns is not None}
 
 
 async def members_connection(
@@ -47,7 +64,7 @@ async def members_connection(
     members = info.context.repository(workspace_id).members
     wanted = with_relations(selected(info, *ITEMS))
     include = wanted & {"user", "role", "teams"}  # read by the page's own statement
-    page = await members.page(f, window, include=include)
+    page = await members.page(f, window, include=include, reads=_member_reads(info))
     items = await members_of(info, workspace_id, page.items, wanted, page.related)
 
     async def count() -> int:

@@ -21,7 +21,7 @@ from app.graphql.context import Info
 from app.graphql.directives import scoped_field
 from app.graphql.enums import MemberStatus
 from app.graphql.ids import encode_id
-from app.graphql.lookahead import selected
+from app.graphql.lookahead import Reads, selected
 from app.graphql.node import Node, node_id
 from app.graphql.pagination import (
     After,
@@ -42,6 +42,23 @@ ITEMS = (("nodes",), ("edges", "node"))
 MEMBERS_READ = "members:read:all"
 TEAMS_READ = "teams:read:all"
 ROLES_READ = "roles:read:all"
+
+
+# The columns each field of Role and Team is made of (``RoleType.of``, ``TeamType.of``),
+# as USER_READS (app.graphql.users.types) declares User's.
+ROLE_READS: Reads = {
+    "__typename": (),
+    "id": ("id",),
+    "name": ("name",),
+    "description": ("description",),
+    "builtin": ("builtin",),
+}
+TEAM_READS: Reads = {
+    "__typename": (),
+    "id": ("id",),
+    "name": ("name",),
+    "description": ("description",),
+}
 
 
 @strawberry.type(

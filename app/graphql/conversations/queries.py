@@ -8,19 +8,20 @@ from typing import Annotated
 
 import strawberry
 
-from app.domain.conversations.repository import ConversationFilter
-from app.graphql.access.types import ITEMS
+from app.domain.conversations.repository import ConversationFilter, participant_reads
+from app.graphql.access.types import ITEMS, TEAM_READS
 from app.graphql.context import Info
 from app.graphql.conversations.inputs import ConversationFilterInput
 from app.graphql.conversations.types import (
     CONVERSATIONS_READ,
+    PARTICIPANT_READS,
     ConversationType,
     conversation_of,
     conversations_of,
 )
 from app.graphql.directives import scoped_field
 from app.graphql.ids import pk_of
-from app.graphql.lookahead import selected
+from app.graphql.lookahead import below, columns_read, selected
 from app.graphql.node import id_argument
 from app.graphql.pagination import (
     After,
@@ -31,6 +32,24 @@ from app.graphql.pagination import (
     page_window,
     to_connection,
 )
+from app.graphql.users.types import USER_READS
+
+
+def _conversation_reads(info: Info) -> dict[str, frozenset[str]]:
+    """The columns of a conversation's host, team and participants (with their accounts)
+    the page's fields are made of (none for a relation a field outside the types'
+    declared reads needs). Hosts and participants' accounts are one set: an account
+    appearing as both is made once (``conversations_of``)."""
+    hosts = columns_read(info, below(ITEMS, "host"), USER_READS)
+    accounts = columns_read(info, below(ITEMS, "participants", "user"), USER_READS)
+    account = None if hosts is None or accounts is None else hosts | accounts
+    own = columns_read(info, below(ITEMS, "participants"), PARTICIPANT_READS)
+    found = {
+        "host": account,
+        "team": columns_read(info, below(ITEMS, "team"), TEAM_READS),
+        "participants": None if own is None else participant_reads(own, account),
+    }
+    return {name: columns for name, columns in found.items() if columns is not None}
 
 
 @strawberry.type
@@ -68,7 +87,8 @@ class ConversationFields:
         conversations = info.context.repository(ws).conversations
         wanted = selected(info, *ITEMS)
         include = wanted & {"host", "team", "participants"}  # read by the page's own statement
-        page = await conversations.page(visibility, f, window, include=include)
+        reads = _conversation_reads(info)
+        page = await conversations.page(visibility, f, window, include=include, reads=reads)
 
         async def count() -> int:
             return await conversations.count(visibility, f)

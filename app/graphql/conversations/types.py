@@ -22,7 +22,7 @@ from app.graphql.context import Info
 from app.graphql.directives import scoped_field
 from app.graphql.enums import InsightKind
 from app.graphql.ids import encode_id
-from app.graphql.lookahead import selected
+from app.graphql.lookahead import Reads, selected
 from app.graphql.node import Node, node_id
 from app.graphql.pagination import (
     After,
@@ -42,6 +42,11 @@ INSIGHTS_READ = "insights:read:own"
 # Who may create a conversation's share links may list and revoke them: the least scope;
 # the conversation must fall within the one held.
 SHARE = "conversations:share:own"
+
+
+# The columns each field of Participant is made of (``_participants``; its account's:
+# USER_READS), as USER_READS (app.graphql.users.types) declares User's.
+PARTICIPANT_READS: Reads = {"__typename": (), "name": ("name",), "email": ("email",), "user": ()}
 
 
 @strawberry.type(description="Someone who took part in a conversation.")

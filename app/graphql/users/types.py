@@ -17,6 +17,7 @@ from app.graphql.invitations.types import (
     viewer_invitations,
     viewer_invitations_connection,
 )
+from app.graphql.lookahead import Reads
 from app.graphql.node import Node, node_id
 from app.graphql.pagination import After, Before, Connection, First, Last, page_window
 from app.models import pk
@@ -38,6 +39,20 @@ def provide_viewer_workspaces(build: ViewerWorkspaces) -> None:
     """Set how ``User.workspaces`` builds the viewer's workspaces (app.graphql.workspaces.types)."""
     global _viewer_workspaces
     _viewer_workspaces = build
+
+
+# The columns each field of User is made of (``UserType.of``): a list that selects only
+# these reads only those (app.graphql.lookahead.columns_read); any other field reads the
+# whole row. tests/graphql/test_narrow_reads.py holds each to the whole row's answer.
+USER_READS: Reads = {
+    "__typename": (),
+    "id": ("id",),
+    "email": ("email",),
+    "name": ("name",),
+    "avatarUrl": ("avatar_url",),
+    "status": ("status",),
+    "createdAt": ("created_at",),
+}
 
 
 @strawberry.type(
