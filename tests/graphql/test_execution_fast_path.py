@@ -414,8 +414,8 @@ async def test_the_root_path_falls_back_where_graphql_core_reports_something() -
 async def test_a_fragment_below_a_resolver_is_read_on_every_run(client: GraphQLClient) -> None:
     """A list's resolver looks ahead through the document's fragments to know which
     relations to read (app.graphql.lookahead): under the root path (every run after the
-    first) it must see them as under graphql-core. It once saw none: the conversations'
-    teams came out null from the second run on."""
+    first) it must see them as under graphql-core. It once saw none: from the
+    second run on, conversations' teams came out null and members' teams empty."""
     query = """query { workspace(slug: "acme") {
       conversations(first: 50) { nodes { ...C } } members(first: 50) { ...M } } }
     fragment C on Conversation { title team { name } host { ... on User { name } } }
@@ -427,3 +427,10 @@ async def test_a_fragment_below_a_resolver_is_read_on_every_run(client: GraphQLC
     assert any(c["team"] for c in first["data"]["workspace"]["conversations"]["nodes"])
     for _ in range(2):
         assert await client.query(query, token=token) == first
+    # Nothing below it that may not be null: no fallback would have hidden it.
+    teams = """query { workspace(slug: "acme") { members(first: 50) { nodes { ...T } } } }
+    fragment T on Member { id teams { name } }"""
+    first = await client.query(teams, token=token)
+    assert any(m["teams"] for m in first["data"]["workspace"]["members"]["nodes"])
+    for _ in range(2):
+        assert await client.query(teams, token=token) == first
