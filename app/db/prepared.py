@@ -486,16 +486,13 @@ class Related:
         self.outer = outer
         self.keys = [c.key for c in self.table.columns]
         self.read = self.keys  # the columns the statement selects (narrowed: fewer)
+        # What names this relation in a statement's text (its columns).
+        self.key: Hashable = (name, tuple(self.read))
         self.row: Any = namedtuple(name, self.keys)  # type: ignore[misc]
         # Per columns of the rows it is taken from: (their getter, the id's index in
         # those rows, the class of the rows made of them).
         self._taken: dict[tuple[str, ...], tuple[Callable[[Any], Any], int, Any]] = {}
         self._narrowed: dict[frozenset[str], Related] = {}
-
-    @property
-    def key(self) -> Hashable:
-        """What names this relation in a statement's text (its columns)."""
-        return (self.name, tuple(self.read))
 
     def narrowed(self, keys: Iterable[str]) -> Related:
         """This relation reading only the columns ``keys`` (and its id and workspace)."""
@@ -507,6 +504,7 @@ class Related:
             if read != self.keys:
                 found = copy.copy(self)
                 found.read, found._taken, found._narrowed = read, {}, {}
+                found.key = (self.name, tuple(read))
             self._narrowed[wanted] = found
         return found
 
@@ -557,15 +555,12 @@ class Nested:
         self.name = name
         self.columns = columns  # the columns the statement selects (narrowed: fewer)
         self.keys = [str(c.key) for c in columns]
+        # What names this relation in a statement's text (its columns).
+        self.key: Hashable = (name, tuple(self.keys))
         self.narrow = narrow
         self.row: Any = namedtuple(name, self.keys)  # type: ignore[misc]
         self._processors: dict[str, tuple[tuple[int, Callable[[Any], Any]], ...]] = {}
         self._narrowed: dict[frozenset[str], Nested] = {}
-
-    @property
-    def key(self) -> Hashable:
-        """What names this relation in a statement's text (its columns)."""
-        return (self.name, tuple(str(c.key) for c in self.columns))
 
     def narrowed(self, keys: Iterable[str]) -> Nested:
         """These nested rows reading only the columns ``keys`` (by their labels; and the
@@ -578,7 +573,8 @@ class Nested:
             if len(columns) < len(self.columns):
                 found = copy.copy(self)
                 found.columns, found._processors, found._narrowed = columns, {}, {}
-                found.row = _row_of(self.row, [str(c.key) for c in columns])
+                read = [str(c.key) for c in columns]
+                found.key, found.row = (self.name, tuple(read)), _row_of(self.row, read)
             self._narrowed[wanted] = found
         return found
 

@@ -14,7 +14,7 @@ from app.domain.workspaces.service import create_workspace
 from app.models import ActionItem, AuditEvent, ConversationInsight, InsightKind, pk
 from tests import factories as f
 from tests.client import GraphQLClient, without_cost
-from tests.graphql.test_pagination import statements
+from tests.edge.asgi_edge import recorded
 
 ADA = "ada@acme.test"
 ARGS = "first: $first, after: $after, last: $last, before: $before"
@@ -317,7 +317,7 @@ async def test_first_with_last_and_bad_last_are_refused_before_any_sql(
 ) -> None:
     token = await client.token(ADA)
     await client.post("{ viewer { id } }", token=token)
-    with statements(engine) as baseline:
+    with recorded(engine) as baseline:
         await client.post('{ workspace(slug: "acme") { name } }', token=token)
     query = """query($first: Int, $last: Int) { workspace(slug: "acme") { name
       FIELD(first: $first, last: $last) { totalCount } } }"""
@@ -332,7 +332,7 @@ async def test_first_with_last_and_bad_last_are_refused_before_any_sql(
     ]
     for field in ("members", "teams", "roles", "conversations", "auditEvents", "invitations"):
         for variables, message in cases:
-            with statements(engine) as seen:
+            with recorded(engine) as seen:
                 response = await client.post(query.replace("FIELD", field), variables, token=token)
             body = without_cost(response.json())
             assert body["data"] == {"workspace": {"name": "Acme Corp", field: None}}

@@ -12,13 +12,10 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
-from typing import Any
 
 import httpx
 import pytest
 from graphql import GraphQLID, GraphQLString
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
@@ -30,6 +27,7 @@ from app.graphql.conversations.types import PARTICIPANT_READS
 from app.graphql.users.types import USER_READS
 from app.models import User
 from tests.client import GraphQLClient
+from tests.edge.asgi_edge import recorded
 
 ADA = "ada@acme.test"
 CY = "cy@acme.test"  # a plain Member: guarded fields answer errors, the same on both paths
@@ -77,21 +75,6 @@ def documents() -> Iterator[str]:
 FRAGMENT = " fragment U on User { name avatarUrl }"
 
 
-@contextmanager
-def statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    """The statements ``engine`` sends meanwhile (prepared reads dispatch the event too)."""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
-
-
 @pytest.fixture
 async def stock(
     settings: Settings, engine: AsyncEngine, owner_engine: AsyncEngine
@@ -125,7 +108,7 @@ async def test_a_page_reads_only_the_columns_its_fields_are_made_of(
 ) -> None:
     token = await client.token(ADA)
     page = MEMBERS.format(items="nodes { id user { id name } role { name } teams { id } }")
-    with statements(engine) as seen:
+    with recorded(engine) as seen:
         body = await client.query(page, token=token)
     assert body["data"]["workspace"]["members"]["nodes"][0]["user"]["name"]
     sql = next(s for s in seen if "user__" in s)
@@ -136,7 +119,7 @@ async def test_a_page_reads_only_the_columns_its_fields_are_made_of(
     assert "teams.name" not in sql and "teams.description" not in sql
 
     people = CONVERSATIONS.format(items="nodes { id host { name } participants { user { id } } }")
-    with statements(engine) as seen:
+    with recorded(engine) as seen:
         await client.query(people, token=token)
     sql = next(s for s in seen if "host__" in s)
     assert "host__name" in sql and "users.name" in sql  # the participants' accounts too
@@ -151,7 +134,7 @@ async def test_a_field_outside_the_declared_reads_reads_the_whole_row(
     page = MEMBERS.format(
         items="nodes { id user { id workspaces { slug } } role { id permissions } }"
     )
-    with statements(engine) as seen:
+    with recorded(engine) as seen:
         body = await client.query(page, as_=ADA)
     assert body == await stock.query(page, as_=ADA)
     sql = next(s for s in seen if "user__" in s)

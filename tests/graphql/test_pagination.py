@@ -4,14 +4,11 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.auth.keys import CURSOR_KEY, derived_key
@@ -19,6 +16,7 @@ from app.graphql.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from app.models import pk
 from tests import factories as f
 from tests.client import GraphQLClient, without_cost
+from tests.edge.asgi_edge import recorded
 
 ADA = "ada@acme.test"
 
@@ -165,31 +163,17 @@ async def test_cursor_after_the_last_item_gives_an_empty_page(client: GraphQLCli
     }
 
 
-@contextmanager
-def statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
-
-
 async def test_first_out_of_range_is_bad_user_input_before_any_sql(
     client: GraphQLClient, engine: AsyncEngine
 ) -> None:
     token = await client.token(ADA)
     await client.post("{ viewer { id } }", token=token)  # the engine is warm
-    with statements(engine) as baseline:
+    with recorded(engine) as baseline:
         await client.post('{ workspace(slug: "acme") { name } }', token=token)
     query = 'query($n: Int) { workspace(slug: "acme") { name FIELD(first: $n) { totalCount } } }'
     for field in ("members", "teams", "roles", "conversations"):
         for first in (0, 101, -1):
-            with statements(engine) as seen:
+            with recorded(engine) as seen:
                 response = await client.post(
                     query.replace("FIELD", field), {"n": first}, token=token
                 )
