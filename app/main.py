@@ -28,6 +28,7 @@ from app.config import Settings, get_settings
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.failures import classify
 from app.edge.admission import Admission
+from app.edge.authenticate import SignIns
 from app.edge.idempotency import IdempotencyStore, create_idempotency_store
 from app.edge.operation import Documents
 from app.edge.persisted import PersistedStore, create_persisted_store, trusted_operation_names
@@ -56,6 +57,7 @@ class Gateway:
         self.admission = Admission(settings.max_in_flight, settings.max_queued)
         self.rate_limiter: RateLimiter = create_rate_limiter(settings)
         self.penalty_box = PenaltyBox()
+        self.sign_ins = SignIns()  # remembered sign-ins (app.edge.authenticate)
         self.persisted: PersistedStore = create_persisted_store(settings)
         self.idempotency: IdempotencyStore = create_idempotency_store(settings)
         access.instrument(engine)  # statement counts (and spans, when tracing)

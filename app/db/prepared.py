@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import re
 from collections import namedtuple
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
@@ -89,6 +90,25 @@ class _Compiled:
     result: tuple[tuple[int, Callable[[Any], Any]], ...] | None  # (column, processor); None: none
     row: Any  # named tuple class of the selected columns
     in_context: str | None  # asyncpg: the statement entering a tenant context first (last $n)
+    # asyncpg: the statement signing in first (``_SIGNING_IN``), by the sign-in's text
+    signing_in: dict[str, str]
+
+    def arguments(self, params: dict[str, Any]) -> list[Any]:
+        """The driver's positional arguments for ``params`` (a literal's own value for
+        a parameter not given), each through its type's bind processor."""
+        args = []
+        for name, process in zip(self.params, self.bind, strict=True):
+            value = params[name] if name in params else self.defaults[name]
+            args.append(value if process is None or value is None else process(value))
+        return args
+
+    def fold(self, signing_in: _Compiled) -> str:
+        """This statement read after ``signing_in`` in one statement (``_SIGNING_IN``):
+        the sign-in's parameters follow this statement's own."""
+        offset = len(self.params)
+        signed = _PLACEHOLDER.sub(lambda m: f"${int(m.group(1)) + offset}", signing_in.sql)
+        folded = self.signing_in[signing_in.sql] = _SIGNING_IN.format(signed=signed, sql=self.sql)
+        return folded
 
 
 # The type code the driver reports for a column (cursor.description), which some result
@@ -148,6 +168,7 @@ class Prepared(Generic[R]):
         return _Compiled(
             sql=compiled.string,
             in_context=in_context,
+            signing_in={},
             params=names,
             defaults={n: b.effective_value for n, b in zip(names, binds, strict=True)},
             bind=tuple(b.type.dialect_impl(dialect).bind_processor(dialect) for b in binds),
@@ -184,18 +205,22 @@ class Prepared(Generic[R]):
         return await _on_pooled_connection(engine, self, params, None)
 
     async def _run(
-        self, link: _Link, params: dict[str, Any], context: str | None = None
+        self, link: _Link, params: dict[str, Any], context: str | SignInCheck | None = None
     ) -> list[R]:
         c = self.compiled(link.dialect)
-        args = []
-        for name, process in zip(c.params, c.bind, strict=True):
-            value = params[name] if name in params else c.defaults[name]
-            args.append(value if process is None or value is None else process(value))
+        args = c.arguments(params)
         sql = c.sql
+        check = None
         if context is not None:
             assert c.in_context is not None, "a tenant context outside a transaction: asyncpg only"
-            sql = c.in_context
-            args.append(context)
+            if isinstance(context, SignInCheck):
+                check = context
+                signing_in = check.statement.compiled(link.dialect)
+                sql = c.signing_in.get(signing_in.sql) or c.fold(signing_in)
+                args.extend(signing_in.arguments(check.params))
+            else:
+                sql = c.in_context
+                args.append(context)
         if link.driver is not None:
             # Listeners of the engine's statement events (statement counts in tests and
             # the benchmark, tracing) see these statements too; cursor and context are None.
@@ -208,6 +233,8 @@ class Prepared(Generic[R]):
                     await _lost(link.conn, error)
                 raise  # outside_transaction: handled there
             sync.dispatch.after_cursor_execute(sync, None, sql, args, None, False)
+            if check is not None:
+                records = check.settled(records)
         else:
             assert link.conn is not None
             records = (await link.conn.exec_driver_sql(c.sql, tuple(args))).all()
@@ -315,6 +342,56 @@ _IN_CONTEXT = (
 
 assert f"'{CONTEXT_SETTING}'" in _IN_CONTEXT
 
+# A read that signs in first (a sign-in the request deferred, ``SignInCheck``): the same
+# shape, the outer row being the sign-in's answer, one column ``digest``, from a
+# statement that sets the tenant context itself (harmony_sign_in). The read's rows follow
+# (``harmony_row`` tells them from the one row of a read that found none). The sign-in's
+# parameters are renumbered after the read's (``$n`` are the only dollar signs of our
+# compiled statements).
+_SIGNING_IN = (
+    "SELECT harmony_signed.digest, harmony_read.* FROM ({signed}) AS harmony_signed"
+    " LEFT JOIN LATERAL (SELECT true AS harmony_row, harmony_inner.* FROM ({sql})"
+    " AS harmony_inner WHERE harmony_signed.digest IS NOT NULL OFFSET 0) AS harmony_read ON true"
+)
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+
+
+class SignInChanged(Exception):
+    """The account or its memberships are no longer what a deferred sign-in expected
+    (``SignInCheck``): what the request did with them must be done again."""
+
+
+@dataclass(slots=True)
+class SignInCheck:
+    """A sign-in the request defers to its first read (PostgreSQL, a read-only request):
+    it went ahead with what an earlier sign-in of the same account answered, and its
+    answer stands only if the sign-in answers the same now.
+
+    ``statement`` signs in (setting the tenant context, like every sign-in) and answers
+    one value, a digest of everything the sign-in reads; ``expected`` is the earlier
+    sign-in's. The request's first read outside a transaction carries it
+    (``_SIGNING_IN``: one statement, so the read is bounded by the context the sign-in
+    sets in the same snapshot); a request that made no such read sends it alone before
+    it answers (app.db.session.RequestDB.confirm_sign_in). A different digest raises
+    ``SignInChanged``, as does every read after it."""
+
+    statement: Prepared[Any]
+    params: dict[str, Any]
+    expected: str
+    confirmed: bool | None = None  # None: not sent yet
+
+    def settle(self, digest: str | None) -> None:
+        self.confirmed = digest is not None and digest == self.expected
+        if not self.confirmed:
+            raise SignInChanged("the account's sign-in changed since it was remembered")
+
+    def settled(self, records: Sequence[Any]) -> list[Any]:
+        """The read's own records out of a ``_SIGNING_IN`` statement's, once its digest
+        is the one expected."""
+        self.settle(records[0][0] if records else None)
+        return [r[2:] for r in records if r[1] is not None]
+
+
 OUTSIDE_KEY = "harmony.outside_reads"
 
 
@@ -326,23 +403,38 @@ class OutsideReads:
     COMMIT but two round trips. Each read runs on a pooled connection in the
     statement's own implicit transaction, with the tenant context the request holds
     (``context()``: the signed setting, None before authentication has entered one)
-    set by the statement itself (``_IN_CONTEXT``). Once the session has begun a
-    transaction (a read through the ORM, a write), prepared reads run inside it
+    set by the statement itself (``_IN_CONTEXT``), or, while the request's sign-in is
+    deferred (``check()``), signing in itself (``_SIGNING_IN``). Once the session has
+    begun a transaction (a read through the ORM, a write), prepared reads run inside it
     instead, as everywhere else. The session carries this under ``OUTSIDE_KEY``
     (app.db.session.RequestDB)."""
 
-    __slots__ = ("context", "engine")
+    __slots__ = ("check", "context", "engine")
 
-    def __init__(self, engine: AsyncEngine, context: Callable[[], str | None]) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        context: Callable[[], str | None],
+        check: Callable[[], SignInCheck | None],
+    ) -> None:
         self.engine = engine
         self.context = context
+        self.check = check
 
     async def run(self, statement: Prepared[R], params: dict[str, Any]) -> list[R]:
-        return await _on_pooled_connection(self.engine, statement, params, self.context())
+        check = self.check()
+        if check is None or check.confirmed:
+            return await _on_pooled_connection(self.engine, statement, params, self.context())
+        if check.confirmed is False:
+            raise SignInChanged("the account's sign-in changed since it was remembered")
+        return await _on_pooled_connection(self.engine, statement, params, check)
 
 
 async def _on_pooled_connection(
-    engine: AsyncEngine, statement: Prepared[R], params: dict[str, Any], context: str | None
+    engine: AsyncEngine,
+    statement: Prepared[R],
+    params: dict[str, Any],
+    context: str | SignInCheck | None,
 ) -> list[R]:
     """``statement`` on a pooled connection of its own, outside any transaction."""
     if not _on_asyncpg(engine.dialect):

@@ -30,12 +30,13 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState
 
-from app.db.prepared import OUTSIDE_KEY, OutsideReads
+from app.db.prepared import OUTSIDE_KEY, OutsideReads, SignInChanged, SignInCheck
 from app.db.tenant import Tenant, TenantSession, attach, key_of
 from app.db.tenant import enter as enter_tenant
 
@@ -50,6 +51,7 @@ class RequestDB:
         "_sessionmaker",
         "committed",
         "read_only",
+        "sign_in_check",
         "tenant",
     )
 
@@ -66,6 +68,8 @@ class RequestDB:
         # A transaction of this request committed (a mutation's unit of work): what the
         # request changed stays, whatever happens to it afterwards.
         self.committed = False
+        # A query's sign-in, deferred to its first read (``defer_sign_in``).
+        self.sign_in_check: SignInCheck | None = None
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -78,7 +82,9 @@ class RequestDB:
                 attach(session, self.tenant)
                 session.info[_REQUEST_KEY] = self
                 if self.read_only and self.engine.dialect.driver == "asyncpg":
-                    session.info[OUTSIDE_KEY] = OutsideReads(self.engine, self._signed_context)
+                    session.info[OUTSIDE_KEY] = OutsideReads(
+                        self.engine, self._signed_context, self._check
+                    )
                 self._session = session
             try:
                 yield self._session
@@ -99,6 +105,47 @@ class RequestDB:
         session's lock: from the transaction in progress on, if any."""
         async with self.session() as session:
             await enter_tenant(session, user_id=user_id, workspace_ids=workspace_ids)
+
+    def defer_sign_in(
+        self, check: SignInCheck, *, user_id: int, workspace_ids: Iterable[int]
+    ) -> None:
+        """A query (``read_only``, PostgreSQL) goes ahead as the viewer an earlier sign-in
+        found, in these workspaces, without signing in first: its first read outside a
+        transaction signs in in the same statement (app.db.prepared.SignInCheck), and
+        ``confirm_sign_in`` says whether the database still answers what was expected.
+        A transaction begun meanwhile starts with the context of these workspaces, which
+        the confirmation covers too: nothing read is answered before it."""
+        assert self.read_only and self.engine.dialect.driver == "asyncpg"
+        self.sign_in_check = check
+        self.tenant.user_id = user_id
+        self.tenant.workspace_ids = tuple(sorted(set(workspace_ids)))
+
+    async def confirm_sign_in(self) -> None:
+        """Raises ``SignInChanged`` unless a deferred sign-in (if any) answered what was
+        expected; sends it alone if no read carried it. After a change the request holds
+        no tenant context and no deferred sign-in: the caller signs in again."""
+        check = self.sign_in_check
+        if check is None or check.confirmed:
+            return
+        try:
+            if check.confirmed is None:
+                rows = await self._sign_in_alone(check)
+                check.settle(rows[0].digest if rows else None)
+            else:
+                raise SignInChanged("the account's sign-in changed since it was remembered")
+        except SignInChanged:
+            self.sign_in_check = None
+            self.tenant.user_id, self.tenant.workspace_ids = None, ()
+            raise
+
+    async def _sign_in_alone(self, check: SignInCheck) -> list[Any]:
+        async with self.session() as session:
+            if session.sync_session.get_transaction() is not None:
+                return await check.statement.all(session, **check.params)
+        return await check.statement.outside_transaction(self.engine, **check.params)
+
+    def _check(self) -> SignInCheck | None:
+        return self.sign_in_check
 
     def _signed_context(self) -> str | None:
         """The tenant context a read outside a transaction sets for itself."""

@@ -3,6 +3,7 @@ to a Viewer, once per request."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,17 +26,57 @@ from app.domain.members.repository import (
     account_outside_transaction,
     memberships_of_user,
     sign_in,
+    sign_in_check,
 )
 from app.domain.users.repository import user_row_by_id
+from app.edge.lru import ByteLRU
 from app.models import UserStatus
 from app.models.rows import UserRow
 
 # lastUsedAt is a hint, not a log: write it at most once a minute per key.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# Remembered sign-ins (``SignIns``): a worker's share of memory for them, and the size
+# counted per account (its row and viewer) and per membership (its workspace, role,
+# permissions and teams).
+REMEMBERED_SIGN_INS_BYTES = 8 * 1024 * 1024
+_REMEMBERED_BASE_BYTES = 1024
+_REMEMBERED_MEMBERSHIP_BYTES = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class _Remembered:
+    viewer: Viewer
+    digest: str  # of the sign-in that found it (app.domain.members.repository.sign_in)
+
+
+class SignIns:
+    """The last sign-in of each account this worker served (PostgreSQL), bounded in
+    memory: what a later query of the same account goes ahead with before the database
+    has confirmed it (``RequestDB.defer_sign_in``). Never an answer by itself: every
+    request that uses it is answered only once the database's sign-in, sent with its
+    first read, gives the same digest; a deactivated account, a token signed out, a
+    membership, role, permission or team changed, all give another."""
+
+    def __init__(self, capacity_bytes: int = REMEMBERED_SIGN_INS_BYTES) -> None:
+        self._kept: ByteLRU[int, _Remembered] = ByteLRU(capacity_bytes)
+
+    def remember(self, viewer: Viewer, digest: str) -> None:
+        size = _REMEMBERED_BASE_BYTES + _REMEMBERED_MEMBERSHIP_BYTES * len(viewer.memberships)
+        self._kept.put(viewer.user_id, _Remembered(viewer, digest), size)
+
+    def recall(self, user_id: int) -> _Remembered | None:
+        return self._kept.get(user_id)
+
+    def forget(self, user_id: int) -> None:
+        self._kept.pop(user_id)
 
 
 async def authenticate(
-    db: RequestDB, credential: Credential, *, with_memberships: bool = True
+    db: RequestDB,
+    credential: Credential,
+    *,
+    with_memberships: bool = True,
+    remembered: SignIns | None = None,
 ) -> Viewer:
     """The viewer behind the credential; also enters the session's tenant context (the
     workspaces row-level security lets this request read) before loading memberships.
@@ -46,6 +87,10 @@ async def authenticate(
     authentication needs. ``with_memberships=False`` (the
     operation reads only the account, see app.graphql.lookahead.needs_workspaces) stops
     after the account: the viewer then belongs to no workspace for this request.
+
+    ``remembered``: each sign-in is remembered there, and a query (``db.read_only``, on
+    PostgreSQL) of an account signed in before defers its sign-in to its first read; the
+    caller then confirms it before answering (``RequestDB.confirm_sign_in``).
     """
     if credential.api_key is not None:
         async with db.session() as session:
@@ -60,13 +105,24 @@ async def authenticate(
         _require_signed_in(user, credential.issued_at)
         assert user is not None
         return Viewer(user=user, memberships={})
+    if remembered is not None and db.read_only and db.engine.dialect.driver == "asyncpg":
+        known = remembered.recall(user_id)
+        if known is not None and _signed_in(known.viewer.user, credential.issued_at):
+            check = sign_in_check(db.engine, user_id, known.digest)
+            db.defer_sign_in(check, user_id=user_id, workspace_ids=known.viewer.workspace_ids)
+            return known.viewer
     async with db.session() as session:
-        return await _sign_in(session, user_id, credential.issued_at)
+        viewer, digest = await _sign_in(session, user_id, credential.issued_at)
+    if remembered is not None and digest is not None:
+        remembered.remember(viewer, digest)
+    return viewer
 
 
-async def _sign_in(session: AsyncSession, user_id: int, issued_at: float) -> Viewer:
+async def _sign_in(
+    session: AsyncSession, user_id: int, issued_at: float
+) -> tuple[Viewer, str | None]:
     # Also enters the tenant context; on PostgreSQL it reads the memberships too.
-    user, workspace_ids, rows = await sign_in(session, user_id)
+    user, workspace_ids, rows, digest = await sign_in(session, user_id)
     _require_signed_in(user, issued_at)
     assert user is not None
     tenant.entered(session, user_id=user_id, workspace_ids=workspace_ids)
@@ -77,7 +133,7 @@ async def _sign_in(session: AsyncSession, user_id: int, issued_at: float) -> Vie
     if viewer.workspace_ids != tuple(sorted(set(workspace_ids))):
         # A membership changed between the two reads: allow exactly what was loaded.
         await tenant.enter(session, user_id=user_id, workspace_ids=viewer.workspace_ids)
-    return viewer
+    return viewer, digest
 
 
 def _require_active(user: UserRow | None) -> None:
@@ -89,11 +145,15 @@ def _require_signed_in(user: UserRow | None, issued_at: float) -> None:
     """An ACTIVE account whose token was issued after its last signOutEverywhere."""
     _require_active(user)
     assert user is not None
-    ended = user.sessions_valid_after
-    if ended is not None and issued_at <= ended.timestamp():
+    if not _signed_in(user, issued_at):
         raise AuthenticationError(
             "Invalid token: the account signed out everywhere after it was issued; sign in again."
         )
+
+
+def _signed_in(user: UserRow, issued_at: float) -> bool:
+    ended = user.sessions_valid_after
+    return user.status == UserStatus.ACTIVE and (ended is None or issued_at > ended.timestamp())
 
 
 async def _active_user(session: AsyncSession, user_id: int) -> UserRow:

@@ -33,6 +33,12 @@ class ByteLRU(Generic[K, V]):
         self._entries.move_to_end(key)
         return entry[0]
 
+    def pop(self, key: K) -> None:
+        """Forget ``key`` (nothing if it is not kept)."""
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self.size -= entry[1]
+
     def put(self, key: K, value: V, size: int) -> None:
         if size > self.capacity:
             return

@@ -43,6 +43,7 @@ from graphql import (
 
 from app.config import Settings
 from app.db.failures import classify
+from app.db.prepared import SignInChanged
 from app.edge.analysis import CostModel, Limits, check_limits
 from app.edge.errors import Refused
 from app.edge.lru import ByteLRU
@@ -281,8 +282,8 @@ async def run(
         try:
             data = await run_root(root, context, is_awaitable, variables)
         except Exception as raised:  # graphql-core reports it, with its path and locations
-            if classify(raised) is not None:
-                raise  # the database failed: the request as a whole is answered
+            if classify(raised) is not None or isinstance(raised, SignInChanged):
+                raise  # the database failed, or the viewer changed: the request as a whole
             data = FALLBACK
         if data is FALLBACK:
             # graphql-core runs it now, and from now on: a document that fell back once
@@ -314,9 +315,12 @@ async def run(
     if result.errors:
         for error in result.errors:
             original = error.original_error
-            if original is not None and classify(original) is not None:
+            if original is not None and (
+                classify(original) is not None or isinstance(original, SignInChanged)
+            ):
                 # The database failed under a resolver: the request as a whole is answered
-                # (503 or 504, app.edge.pipeline), not one field masked as a bug.
+                # (503 or 504, app.edge.pipeline), not one field masked as a bug. (Or the
+                # viewer's deferred sign-in answered otherwise: the request runs again.)
                 raise original
         result.errors = [_masked(e, context) for e in result.errors]
     elif constant:

@@ -40,6 +40,7 @@ from starlette.responses import Response
 from app.auth.credentials import AuthenticationError, Credential, read_credential
 from app.auth.viewer import Viewer
 from app.db.failures import classify
+from app.db.prepared import SignInChanged
 from app.db.session import RequestDB
 from app.edge import idempotency, operation
 from app.edge.analysis import actual_cost, check_variables
@@ -338,15 +339,54 @@ async def _execute(gateway: Any, state: _Request) -> Response:
     try:
         if prepared is None:
             # Parsing waits for the database's word on the credentials.
-            viewer = await authenticate(state.db, state.credential)
+            viewer = await authenticate(state.db, state.credential, remembered=gateway.sign_ins)
             prepared = documents.prepare(text, name)
         else:
             viewer = await authenticate(
-                state.db, state.credential, with_memberships=prepared.needs_workspaces
+                state.db,
+                state.credential,
+                with_memberships=prepared.needs_workspaces,
+                remembered=gateway.sign_ins,
             )
     except AuthenticationError as exc:
         raise _unauthenticated(exc) from None
 
+    try:
+        return await _authorized(gateway, state, prepared, viewer, text, register)
+    except Refused:
+        # A refusal before the run (limits, cost, rate, validation) is the document's or
+        # the account's, not its memberships': it stands once the account's sign-in does.
+        await _signed_in_again(gateway, state, viewer)
+        raise
+
+
+async def _signed_in_again(gateway: Any, state: _Request, viewer: Viewer) -> Viewer | None:
+    """After a query went ahead with a remembered sign-in (app.edge.authenticate): None
+    when the database confirms it (or there was none to confirm), else the viewer the
+    database finds now (a sign-in of its own), or 401 for an account that may no longer
+    sign in. Nothing the query did with the remembered viewer is answered before this."""
+    try:
+        await state.db.confirm_sign_in()
+        return None
+    except SignInChanged:
+        gateway.sign_ins.forget(viewer.user_id)
+    try:
+        return await authenticate(state.db, state.credential, remembered=gateway.sign_ins)
+    except AuthenticationError as exc:
+        raise _unauthenticated(exc) from None
+
+
+async def _authorized(
+    gateway: Any,
+    state: _Request,
+    prepared: operation.PreparedDocument,
+    viewer: Viewer,
+    text: str,
+    register: PersistedRequest | None,
+) -> Response:
+    settings = gateway.settings
+    params = state.params
+    name = params.operation_name
     principal = principal_of(viewer)
     access.identified(viewer, prepared, name)
     try:
@@ -361,6 +401,7 @@ async def _execute(gateway: Any, state: _Request) -> Response:
     if errors:
         raise _request_errors(errors, (requested, charge))
     if register is not None:
+        viewer = await _signed_in_again(gateway, state, viewer) or viewer
         await gateway.persisted.put(register.sha256_hash, text)
     if prepared.is_mutation:
         replayed = await _claim_key(gateway, state, principal, text)
@@ -370,7 +411,19 @@ async def _execute(gateway: Any, state: _Request) -> Response:
     context = Context.create(state.db, viewer, settings, state.request_id)
     context.cost = (requested, charge.status)
     access.executing(context)
-    result = await operation.run(prepared, context, params.variables, name)
+    try:
+        result = await operation.run(prepared, context, params.variables, name)
+    except SignInChanged:
+        result = None  # (confirm_sign_in raises it again, below)
+    again = await _signed_in_again(gateway, state, viewer)
+    if again is not None:
+        # The query went ahead as the viewer the account's last sign-in found, and the
+        # database now finds another: what it read is dropped, and it runs again.
+        context = Context.create(state.db, again, settings, state.request_id)
+        context.cost = (requested, charge.status)
+        access.executing(context)
+        result = await operation.run(prepared, context, params.variables, name)
+    assert result is not None
     if state.db.read_through_orm and state.credential.api_key is None:
         # (An API key's authentication itself reads and writes through the ORM: only a
         # user token's run says what the document's own reads need.)

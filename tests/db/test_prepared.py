@@ -367,3 +367,103 @@ async def test_a_query_run_by_an_api_key_still_reads_outside_a_transaction_for_u
     finally:
         sa.event.remove(engine.sync_engine, "before_cursor_execute", record)
     assert len(sent) == 2 and "harmony_read" in sent[1], sent
+
+
+async def _deferred_request(
+    engine: AsyncEngine, session: AsyncSession, email: str, *, expected: str | None = None
+) -> tuple[RequestDB, str]:
+    """A read-only request whose sign-in of ``email`` is deferred to its first read
+    (app.db.session.RequestDB.defer_sign_in), as if an earlier sign-in had found globex
+    (dee's one workspace), expecting ``expected`` (by default the digest a sign-in of
+    ``email`` answers now); and that digest."""
+    from app.domain.members.repository import sign_in, sign_in_check
+
+    user = await factories.user_id(session, email)
+    globex = await factories.workspace_id(session, "globex")
+    first = RequestDB(create_sessionmaker(engine))
+    try:
+        async with first.session() as s:
+            digest = (await sign_in(s, user)).digest
+    finally:
+        await first.finish(commit=False)
+    assert digest is not None
+    db = RequestDB(create_sessionmaker(engine))
+    db.read_only = True
+    check = sign_in_check(engine, user, digest if expected is None else expected)
+    db.defer_sign_in(check, user_id=user, workspace_ids=[globex])
+    return db, digest
+
+
+@pytest.mark.postgres_only
+async def test_a_deferred_sign_in_rides_with_the_first_read_and_bounds_it(
+    engine: AsyncEngine, session: AsyncSession
+) -> None:
+    """The first read of a request whose sign-in is deferred signs in within the same
+    statement, and reads under the context that sign-in sets: the database's word on the
+    account now, not the workspaces the request went ahead with (globex, here, which ada
+    is no member of: her read finds acme's teams, and no later read sets globex either)."""
+    acme = await factories.workspace_id(session, "acme")
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    db, _ = await _deferred_request(engine, session, "ada@acme.test")
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with db.session() as s:
+            teams = await EVERY_TEAM.all(s)
+        await db.confirm_sign_in()  # sends nothing more: the read carried it
+    finally:
+        sa.event.remove(engine.sync_engine, "before_cursor_execute", record)
+        await db.finish(commit=False)
+    assert teams and {t.workspace_id for t in teams} == {acme}
+    assert len(sent) == 1 and "harmony_sign_in(" in sent[0]
+    assert db.sign_in_check is not None and db.sign_in_check.confirmed is True
+
+
+@pytest.mark.postgres_only
+async def test_a_deferred_sign_in_answering_otherwise_drops_the_read(
+    engine: AsyncEngine, session: AsyncSession
+) -> None:
+    """A digest other than the one expected raises ``SignInChanged`` instead of the
+    read's rows, and so does every read after it, until the request signs in again."""
+    from app.db.prepared import SignInChanged
+
+    db, _ = await _deferred_request(engine, session, "dee@globex.test", expected="0" * 32)
+    try:
+        async with db.session() as s:
+            with pytest.raises(SignInChanged):
+                await EVERY_TEAM.all(s)
+            with pytest.raises(SignInChanged):
+                await EVERY_TEAM.all(s)
+        with pytest.raises(SignInChanged):
+            await db.confirm_sign_in()
+        assert db.sign_in_check is None and db.tenant.user_id is None
+    finally:
+        await db.finish(commit=False)
+
+
+@pytest.mark.postgres_only
+async def test_a_deferred_sign_in_no_read_carried_is_sent_alone(
+    engine: AsyncEngine, session: AsyncSession
+) -> None:
+    db, digest = await _deferred_request(engine, session, "dee@globex.test")
+    try:
+        await db.confirm_sign_in()
+        assert db.sign_in_check is not None and db.sign_in_check.confirmed is True
+    finally:
+        await db.finish(commit=False)
+    dee = await factories.member(
+        session, await factories.workspace_id(session, "globex"), "dee@globex.test"
+    )
+    dee.status = MemberStatus.DEACTIVATED  # the digest covers the memberships
+    await session.commit()
+    changed, _ = await _deferred_request(engine, session, "dee@globex.test", expected=digest)
+    try:
+        from app.db.prepared import SignInChanged
+
+        with pytest.raises(SignInChanged):
+            await changed.confirm_sign_in()
+    finally:
+        await changed.finish(commit=False)

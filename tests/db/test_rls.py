@@ -421,7 +421,7 @@ async def test_signing_in_a_deactivated_account_enters_no_workspace(
     db = RequestDB(create_sessionmaker(engine))
     try:
         async with db.session() as s:
-            account, workspace_ids, _ = await sign_in(s, ids["dee"])
+            account, workspace_ids, _, _ = await sign_in(s, ids["dee"])
             context = await s.scalar(sa.text("SELECT current_setting('app.context', true)"))
             seen = await _workspaces_seen(s)
     finally:
@@ -439,7 +439,7 @@ async def test_signing_in_enters_the_accounts_workspaces_in_the_same_statement(
     db = RequestDB(create_sessionmaker(engine))
     try:
         async with db.session() as s:
-            _, workspace_ids, _ = await sign_in(s, ids["cy"])
+            _, workspace_ids, _, _ = await sign_in(s, ids["cy"])
             context = await s.scalar(sa.text("SELECT current_setting('app.context', true)"))
     finally:
         await db.finish(commit=False)

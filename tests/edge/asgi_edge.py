@@ -218,6 +218,13 @@ def recorded(engine: AsyncEngine) -> Iterator[list[str]]:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
 
 
+def signing_in(statements: list[str]) -> list[str]:
+    """``statements`` with each that signs in (PostgreSQL: the whole sign-in, or the
+    digest of a remembered one confirmed before an answer) as ``sign-in``: what a
+    request that is answered after authentication alone sends, either way."""
+    return ["sign-in" if "harmony_sign_in(" in s else s for s in statements]
+
+
 @asynccontextmanager
 async def redis_or_skip() -> AsyncIterator[tuple[str, str]]:
     """(Redis URL, a key prefix of this test's own); its keys are deleted afterwards.

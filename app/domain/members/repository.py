@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from app.db.prepared import CONTEXT_SETTING, Nested, Prepared, Related
+from app.db.prepared import CONTEXT_SETTING, Nested, Prepared, Related, SignInCheck
 from app.db.rows import RowShape
 from app.db.tenant import key_of, signed_credential
 from app.db.types import column_of, table_of
@@ -49,9 +49,11 @@ class MemberFilter:
 
 def _list_of(dialect: str, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
     """An aggregate of ``column`` as a list: an array on PostgreSQL (no JSON to
-    decode), a JSON array on SQLite. NULL over no rows."""
+    decode), in order (a sign-in's digest is of its text), a JSON array on SQLite. NULL
+    over no rows."""
     if dialect == "postgresql":
-        return sa.func.array_agg(column, type_=postgresql.ARRAY(column.type))
+        ordered = postgresql.aggregate_order_by(column, column)
+        return sa.func.array_agg(ordered, type_=postgresql.ARRAY(column.type))
     return sa.func.json_group_array(column, type_=sa.JSON)
 
 
@@ -231,11 +233,49 @@ def _sign_in(dialect: str) -> sa.Select[Any]:
     )
 
 
+def _digested(dialect: str) -> tuple[sa.Subquery, sa.ColumnElement[str]]:
+    """PostgreSQL's sign-in (``_sign_in``) as a subquery, and a digest of its rows on each:
+    the md5 of each whole row's text, in workspace order. The same account, memberships,
+    roles, permissions, teams and workspaces give the same digest; any change of them
+    another. (A window, so that the sign-in's rows and their digest are one statement
+    without calling the sign-in twice.)"""
+    signed_in = _sign_in(dialect).subquery("harmony_signed_in")
+    whole_row = sa.cast(sa.literal_column(signed_in.name), sa.Text)
+    every_row = sa.func.string_agg(whole_row, sa.literal_column("'|'")).over(
+        order_by=signed_in.c.workspace_id, rows=(None, None)
+    )
+    return signed_in, sa.func.md5(every_row)
+
+
+def _signed_in_digested(dialect: str) -> sa.Select[Any]:
+    """PostgreSQL's sign-in, each row with the digest of them all, which a later request
+    of the same account compares with ``_SIGN_IN_DIGEST``'s (app.edge.authenticate,
+    remembered sign-ins)."""
+    signed_in, digest = _digested(dialect)
+    return sa.select(*signed_in.c, digest.label("digest")).order_by(signed_in.c.workspace_id)
+
+
+def _sign_in_digest(dialect: str) -> sa.Select[Any]:
+    """The sign-in's digest alone (one row, column ``digest``): the same statement signs
+    in (it sets the tenant context) and answers what ``_signed_in_digested`` does."""
+    signed_in, digest = _digested(dialect)
+    return sa.select(digest.label("digest")).select_from(signed_in).limit(1)
+
+
+class Digested(SignedInWithMemberships, Protocol):
+    @property
+    def digest(self) -> str: ...
+
+
+class SignInDigest(Protocol):
+    @property
+    def digest(self) -> str | None: ...
+
+
 # One statement per dialect (``_sign_in``), whose rows differ.
 _SIGN_IN = Prepared("sign_in", _sign_in, RowShape[SignedIn](SignedIn))
-_SIGN_IN_WITH_MEMBERSHIPS = Prepared(
-    "sign_in", _sign_in, RowShape[SignedInWithMemberships](SignedInWithMemberships)
-)
+_SIGN_IN_WITH_MEMBERSHIPS = Prepared("sign_in", _signed_in_digested, RowShape[Digested](Digested))
+_SIGN_IN_DIGEST = Prepared("sign_in_digest", _sign_in_digest, RowShape[SignInDigest](SignInDigest))
 
 
 def _sign_in_params(bind: Any, user_id: int) -> dict[str, Any]:
@@ -244,14 +284,19 @@ def _sign_in_params(bind: Any, user_id: int) -> dict[str, Any]:
     return {"user_id": user_id}
 
 
-async def sign_in(
-    session: AsyncSession, user_id: int
-) -> tuple[SignedIn | None, list[int], list[MembershipRow] | None]:
+class SignedInAs(NamedTuple):
+    account: SignedIn | None  # None: no such account
+    workspace_ids: list[int]  # of its ACTIVE memberships, ascending
+    memberships: list[MembershipRow] | None  # None on SQLite: memberships_of_user reads them
+    digest: str | None  # PostgreSQL: what a deferred sign-in compares (sign_in_check)
+
+
+async def sign_in(session: AsyncSession, user_id: int) -> SignedInAs:
     """The account (a lean row), the workspaces where it holds an ACTIVE membership
-    (ascending) and, on PostgreSQL, those memberships (None on SQLite: read them with
-    ``memberships_of_user``), in one statement; on PostgreSQL the same statement enters
-    the transaction's tenant context for those workspaces (when the account is ACTIVE):
-    the caller records it with ``app.db.tenant.entered``.
+    (ascending) and, on PostgreSQL, those memberships and the digest of it all, in one
+    statement; on PostgreSQL the same statement enters the transaction's tenant context
+    for those workspaces (when the account is ACTIVE): the caller records it with
+    ``app.db.tenant.entered``.
 
     This runs before any tenant context exists: row-level security hides every
     membership and every account, so on PostgreSQL the statement goes through
@@ -263,13 +308,21 @@ async def sign_in(
     if bind.dialect.name != "postgresql":  # SQLite: the memberships are the next statement
         account = await _SIGN_IN.first(session, **params)
         if account is None or account.id is None:
-            return None, [], None
-        return account, sorted(account.workspace_ids or ()), None
+            return SignedInAs(None, [], None, None)
+        return SignedInAs(account, sorted(account.workspace_ids or ()), None, None)
     rows = await _SIGN_IN_WITH_MEMBERSHIPS.all(session, **params)
     if not rows or rows[0].id is None:  # (harmony_sign_in answers NULLs for no account)
-        return None, [], None
+        return SignedInAs(None, [], None, None)
     memberships = [_membership(r) for r in rows if r.member_id is not None]
-    return rows[0], sorted(rows[0].workspace_ids or ()), memberships
+    first = rows[0]
+    return SignedInAs(first, sorted(first.workspace_ids or ()), memberships, first.digest)
+
+
+def sign_in_check(engine: AsyncEngine, user_id: int, expected: str) -> SignInCheck:
+    """The sign-in of ``user_id`` deferred to the request's first read (PostgreSQL):
+    its answer must be ``expected``, the digest an earlier ``sign_in`` answered."""
+    params = _sign_in_params(engine.sync_engine, user_id)
+    return SignInCheck(_SIGN_IN_DIGEST, params, expected)
 
 
 def _account(dialect: str) -> sa.Select[Any]:
