@@ -369,6 +369,7 @@ async def _signed_in_again(gateway: Any, state: _Request, viewer: Viewer) -> Vie
         await state.db.confirm_sign_in()
         return None
     except SignInChanged:
+        metrics.SIGN_INS_CHANGED.inc()
         gateway.sign_ins.forget(viewer.user_id)
     try:
         return await authenticate(state.db, state.credential, remembered=gateway.sign_ins)

@@ -54,6 +54,10 @@ IDEMPOTENT_REPLAYS = Counter(
     "Mutations answered from their Idempotency-Key's first answer instead of running again.",
 )
 TIMEOUTS = Counter("harmony_request_timeouts_total", "Requests cancelled at their deadline.")
+SIGN_INS_CHANGED = Counter(
+    "harmony_remembered_sign_ins_changed_total",
+    "Queries run again because the account's sign-in changed since the worker remembered it.",
+)
 
 REQUESTS = Counter(
     "harmony_graphql_requests_total",

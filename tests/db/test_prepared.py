@@ -19,7 +19,7 @@ from sqlmodel import SQLModel, select
 
 from app.config import Settings
 from app.db.engine import create_engine, create_sessionmaker
-from app.db.prepared import OUTSIDE_KEY, Prepared, any_of
+from app.db.prepared import OUTSIDE_KEY, Prepared, SignInChanged, any_of
 from app.db.rows import ANY_ROW
 from app.db.session import RequestDB
 from app.db.tenant import enter, key_of
@@ -428,8 +428,6 @@ async def test_a_deferred_sign_in_answering_otherwise_drops_the_read(
 ) -> None:
     """A digest other than the one expected raises ``SignInChanged`` instead of the
     read's rows, and so does every read after it, until the request signs in again."""
-    from app.db.prepared import SignInChanged
-
     db, _ = await _deferred_request(engine, session, "dee@globex.test", expected="0" * 32)
     try:
         async with db.session() as s:
@@ -461,9 +459,29 @@ async def test_a_deferred_sign_in_no_read_carried_is_sent_alone(
     await session.commit()
     changed, _ = await _deferred_request(engine, session, "dee@globex.test", expected=digest)
     try:
-        from app.db.prepared import SignInChanged
-
         with pytest.raises(SignInChanged):
             await changed.confirm_sign_in()
     finally:
         await changed.finish(commit=False)
+
+
+@pytest.mark.postgres_only
+async def test_a_deferred_sign_in_is_confirmed_inside_a_transaction_begun_meanwhile(
+    engine: AsyncEngine, session: AsyncSession
+) -> None:
+    """A read through the ORM begins a transaction (with the context the request went
+    ahead with); the sign-in is then sent in it before the request answers, and still
+    tells a changed account from an unchanged one."""
+    for expected, confirmed in ((None, True), ("0" * 32, False)):
+        db, _ = await _deferred_request(engine, session, "dee@globex.test", expected=expected)
+        try:
+            async with db.session() as s:
+                teams = (await s.execute(select(Team))).scalars().all()
+                assert s.in_transaction() and teams
+            if confirmed:
+                await db.confirm_sign_in()
+            else:
+                with pytest.raises(SignInChanged):
+                    await db.confirm_sign_in()
+        finally:
+            await db.finish(commit=False)

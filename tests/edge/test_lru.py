@@ -24,3 +24,13 @@ def test_the_least_recently_used_go_first_and_oversized_entries_are_not_kept() -
     assert ("b" in lru, "a" in lru, lru.size) == (False, True, 90)
     lru.put("huge", 1, 101)
     assert ("huge" in lru, lru.size) == (False, 90)
+
+
+def test_a_key_forgotten_frees_its_size() -> None:
+    lru: ByteLRU[str, int] = ByteLRU(10)
+    lru.put("a", 1, 6)
+    lru.pop("a")
+    lru.pop("never kept")
+    assert (lru.size, len(lru), lru.get("a")) == (0, 0, None)
+    lru.put("b", 2, 10)  # the whole capacity is free again
+    assert lru.get("b") == 2
