@@ -105,7 +105,14 @@ async def authenticate(
         _require_signed_in(user, credential.issued_at)
         assert user is not None
         return Viewer(user=user, memberships={})
-    if remembered is not None and db.read_only and db.engine.dialect.driver == "asyncpg":
+    # Deferred only before the request has touched the database: a request whose deferred
+    # sign-in answered otherwise signs in first when it runs again.
+    if (
+        remembered is not None
+        and db.read_only
+        and not db.started
+        and db.engine.dialect.driver == "asyncpg"
+    ):
         known = remembered.recall(user_id)
         if known is not None and _signed_in(known.viewer.user, credential.issued_at):
             check = sign_in_check(db.engine, user_id, known.digest)

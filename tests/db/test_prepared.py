@@ -428,7 +428,7 @@ async def test_a_deferred_sign_in_answering_otherwise_drops_the_read(
 ) -> None:
     """A digest other than the one expected raises ``SignInChanged`` instead of the
     read's rows, and so does every read after it, until the request signs in again."""
-    db, _ = await _deferred_request(engine, session, "dee@globex.test", expected="0" * 32)
+    db, _ = await _deferred_request(engine, session, "dee@globex.test", expected="0" * 64)
     try:
         async with db.session() as s:
             with pytest.raises(SignInChanged):
@@ -472,7 +472,7 @@ async def test_a_deferred_sign_in_is_confirmed_inside_a_transaction_begun_meanwh
     """A read through the ORM begins a transaction (with the context the request went
     ahead with); the sign-in is then sent in it before the request answers, and still
     tells a changed account from an unchanged one."""
-    for expected, confirmed in ((None, True), ("0" * 32, False)):
+    for expected, confirmed in ((None, True), ("0" * 64, False)):
         db, _ = await _deferred_request(engine, session, "dee@globex.test", expected=expected)
         try:
             async with db.session() as s:

@@ -235,7 +235,7 @@ def _sign_in(dialect: str) -> sa.Select[Any]:
 
 def _digested(dialect: str) -> tuple[sa.Subquery, sa.ColumnElement[str]]:
     """PostgreSQL's sign-in (``_sign_in``) as a subquery, and a digest of its rows on each:
-    the md5 of each whole row's text, in workspace order. The same account, memberships,
+    SHA-256 of each whole row's text, in workspace order. The same account, memberships,
     roles, permissions, teams and workspaces give the same digest; any change of them
     another. (A window, so that the sign-in's rows and their digest are one statement
     without calling the sign-in twice.)"""
@@ -244,7 +244,8 @@ def _digested(dialect: str) -> tuple[sa.Subquery, sa.ColumnElement[str]]:
     every_row = sa.func.string_agg(whole_row, sa.literal_column("'|'")).over(
         order_by=signed_in.c.workspace_id, rows=(None, None)
     )
-    return signed_in, sa.func.md5(every_row)
+    digest = sa.func.sha256(sa.func.convert_to(every_row, sa.literal_column("'UTF8'")))
+    return signed_in, sa.func.encode(digest, sa.literal_column("'hex'"))
 
 
 def _signed_in_digested(dialect: str) -> sa.Select[Any]:
