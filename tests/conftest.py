@@ -208,6 +208,14 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tests marked ``fast_paths_only`` assert how the fast paths run (a root plan, a
+    narrowed read, a sign-in riding with a read): skipped with ``FAST_PATHS=false``, whose
+    run of the suite checks that everything else answers the same without them."""
+    if item.get_closest_marker("fast_paths_only") and not test_settings("sqlite://").fast_paths:
+        pytest.skip("FAST_PATHS=false")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked ``postgres_only`` have no SQLite run, tests marked ``sqlite_only`` no
     PostgreSQL run (deselected, not skipped); tests marked ``slow`` run first."""

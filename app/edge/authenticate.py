@@ -3,8 +3,9 @@ to a Viewer, once per request."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -62,7 +63,9 @@ class SignIns:
 
     def remember(self, viewer: Viewer, digest: str) -> None:
         size = _REMEMBERED_BASE_BYTES + _REMEMBERED_MEMBERSHIP_BYTES * len(viewer.memberships)
-        self._kept.put(viewer.user_id, _Remembered(viewer, digest), size)
+        # Shared by the requests that go ahead with it: its memberships cannot be changed.
+        shared = replace(viewer, memberships=MappingProxyType(dict(viewer.memberships)))
+        self._kept.put(viewer.user_id, _Remembered(shared, digest), size)
 
     def recall(self, user_id: int) -> _Remembered | None:
         return self._kept.get(user_id)

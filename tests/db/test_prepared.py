@@ -342,6 +342,7 @@ async def test_every_timestamp_column_the_migrations_make_has_a_time_zone(
 
 
 @pytest.mark.postgres_only
+@pytest.mark.fast_paths_only
 async def test_a_query_run_by_an_api_key_still_reads_outside_a_transaction_for_user_tokens(
     client: GraphQLClient, engine: AsyncEngine, session: AsyncSession
 ) -> None:

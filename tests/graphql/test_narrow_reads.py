@@ -103,6 +103,7 @@ async def test_every_declared_field_read_alone_answers_what_the_whole_row_answer
                 assert "errors" not in narrowed, text
 
 
+@pytest.mark.fast_paths_only
 async def test_a_page_reads_only_the_columns_its_fields_are_made_of(
     client: GraphQLClient, engine: AsyncEngine
 ) -> None:

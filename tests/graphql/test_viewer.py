@@ -134,6 +134,7 @@ def graphql_core_runs(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     return ran
 
 
+@pytest.mark.fast_paths_only
 async def test_a_repeated_viewer_query_is_answered_by_its_root_plan_alike(
     client: GraphQLClient, graphql_core_runs: list[object]
 ) -> None:
@@ -151,6 +152,7 @@ async def test_a_repeated_viewer_query_is_answered_by_its_root_plan_alike(
     assert first["cy@acme.test"]["data"]["viewer"]["email"] == "cy@acme.test"
 
 
+@pytest.mark.fast_paths_only
 async def test_a_page_is_answered_by_its_root_plan_until_it_falls_back_once(
     client: GraphQLClient, graphql_core_runs: list[object]
 ) -> None:
