@@ -360,6 +360,9 @@ class SignInChanged(Exception):
     """The account or its memberships are no longer what a deferred sign-in expected
     (``SignInCheck``): what the request did with them must be done again."""
 
+    def __init__(self) -> None:
+        super().__init__("the account's sign-in changed since it was remembered")
+
 
 @dataclass(slots=True)
 class SignInCheck:
@@ -383,7 +386,7 @@ class SignInCheck:
     def settle(self, digest: str | None) -> None:
         self.confirmed = digest is not None and digest == self.expected
         if not self.confirmed:
-            raise SignInChanged("the account's sign-in changed since it was remembered")
+            raise SignInChanged
 
     def settled(self, records: Sequence[Any]) -> list[Any]:
         """The read's own records out of a ``_SIGNING_IN`` statement's, once its digest
@@ -426,7 +429,7 @@ class OutsideReads:
         if check is None or check.confirmed:
             return await _on_pooled_connection(self.engine, statement, params, self.context())
         if check.confirmed is False:
-            raise SignInChanged("the account's sign-in changed since it was remembered")
+            raise SignInChanged
         return await _on_pooled_connection(self.engine, statement, params, check)
 
 

@@ -132,7 +132,7 @@ class RequestDB:
                 rows = await self._sign_in_alone(check)
                 check.settle(rows[0].digest if rows else None)
             else:
-                raise SignInChanged("the account's sign-in changed since it was remembered")
+                raise SignInChanged
         except SignInChanged:
             self.sign_in_check = None
             self.tenant.user_id, self.tenant.workspace_ids = None, ()

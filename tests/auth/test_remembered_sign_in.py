@@ -69,6 +69,21 @@ async def test_a_deactivated_accounts_remembered_sign_in_is_refused_at_once(
         assert await client.query(query, token=token) == DEACTIVATED
 
 
+async def test_a_token_signed_out_since_the_remembered_sign_in_is_refused_at_once(
+    client: GraphQLClient,
+) -> None:
+    token = await client.token("ada@acme.test")
+    await twice_remembered(client, token, MEMBERS)
+    other = await client.token("ada@acme.test")
+    signed_out = await client.query(
+        "mutation { signOutEverywhere { userErrors { code } } }", token=other
+    )
+    assert signed_out == {"data": {"signOutEverywhere": {"userErrors": []}}}
+    refused = await client.query(MEMBERS, token=token)
+    assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert "signed out everywhere" in refused["errors"][0]["message"]
+
+
 async def test_a_membership_ended_since_the_remembered_sign_in_reads_nothing_of_it(
     client: GraphQLClient, session: AsyncSession
 ) -> None:
