@@ -282,7 +282,7 @@ async def run(
         try:
             data = await run_root(root, context, is_awaitable, variables)
         except Exception as raised:  # graphql-core reports it, with its path and locations
-            if classify(raised) is not None or isinstance(raised, SignInChanged):
+            if _whole_request(raised):
                 raise  # the database failed, or the viewer changed: the request as a whole
             data = FALLBACK
         if data is FALLBACK:
@@ -315,17 +315,19 @@ async def run(
     if result.errors:
         for error in result.errors:
             original = error.original_error
-            if original is not None and (
-                classify(original) is not None or isinstance(original, SignInChanged)
-            ):
-                # The database failed under a resolver: the request as a whole is answered
-                # (503 or 504, app.edge.pipeline), not one field masked as a bug. (Or the
-                # viewer's deferred sign-in answered otherwise: the request runs again.)
-                raise original
+            if original is not None and _whole_request(original):
+                raise original  # the request's, not one field masked as a bug
         result.errors = [_masked(e, context) for e in result.errors]
     elif constant:
         prepared._schema_answer = result
     return result
+
+
+def _whole_request(error: BaseException) -> bool:
+    """An error a resolver raised that is the request's, not its field's: the database
+    failed (503 or 504), or the viewer's deferred sign-in answered otherwise (the request
+    runs again, app.edge.pipeline)."""
+    return classify(error) is not None or isinstance(error, SignInChanged)
 
 
 def _masked(error: GraphQLError, context: Any) -> GraphQLError:

@@ -409,21 +409,21 @@ async def _authorized(
         if replayed is not None:
             return replayed
 
-    context = Context.create(state.db, viewer, settings, state.request_id)
-    context.cost = (requested, charge.status)
-    access.executing(context)
+    async def run_as(viewer: Viewer) -> ExecutionResult:
+        context = Context.create(state.db, viewer, settings, state.request_id)
+        context.cost = (requested, charge.status)
+        access.executing(context)
+        return await operation.run(prepared, context, params.variables, name)
+
     try:
-        result = await operation.run(prepared, context, params.variables, name)
+        result: ExecutionResult | None = await run_as(viewer)
     except SignInChanged:
         result = None  # (confirm_sign_in raises it again, below)
     again = await _signed_in_again(gateway, state, viewer)
     if again is not None:
         # The query went ahead as the viewer the account's last sign-in found, and the
         # database now finds another: what it read is dropped, and it runs again.
-        context = Context.create(state.db, again, settings, state.request_id)
-        context.cost = (requested, charge.status)
-        access.executing(context)
-        result = await operation.run(prepared, context, params.variables, name)
+        result = await run_as(again)
     assert result is not None
     if state.db.read_through_orm and state.credential.api_key is None:
         # (An API key's authentication itself reads and writes through the ORM: only a
