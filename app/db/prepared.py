@@ -626,6 +626,32 @@ class Related:
         return [None if r[pk] is None else new(row, take(r)) for r in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class ToOne:
+    """The one row of another table each nested row refers to (its ``foreign_key``), its
+    columns labelled ``<prefix>__<column>``, read through ``join`` (an outer join).
+
+    A read that needs nothing of that row but its id reads the foreign key in its place,
+    without the join. That is the same answer only where the join finds a row for every
+    foreign key that is set, and the reader may see it: a foreign key constraint, and on
+    PostgreSQL an account a workspace's rows refer to being known to that workspace
+    (migration 0009), make it so. ``tests/db/test_nested_reads.py`` holds the two reads
+    to each other."""
+
+    prefix: str
+    foreign_key: sa.ColumnElement[Any]
+    join: Callable[[sa.Select[Any]], sa.Select[Any]]
+
+    def needs_join(self, read: Iterable[str]) -> bool:
+        mine = {k for k in read if k.startswith(f"{self.prefix}__")}
+        return bool(mine - {f"{self.prefix}__id"})
+
+    def id_instead(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        """``column``, or the foreign key in place of the joined row's id."""
+        key = f"{self.prefix}__id"
+        return self.foreign_key.label(key) if str(column.key) == key else column
+
+
 class Nested:
     """The rows related to each row of a prepared read, as one column of the same
     statement (a member's teams with the member), in the order of their first column.
@@ -639,13 +665,19 @@ class Nested:
     (labelled where names would clash), the first unique and ascending;
     ``narrow(select)``: that select with its FROM and the condition that ties it to the
     outer statement's row (a correlated subquery). ``narrowed(keys)`` reads only some
-    of the columns, as ``Related.narrowed`` does."""
+    of the columns, as ``Related.narrowed`` does.
+
+    ``to_one``: a table the nested rows are joined to (a participant's account), whose
+    columns are labelled ``<prefix>__<column>``. A read that keeps only its id leaves
+    the join out and reads the foreign key instead (``ToOne``)."""
 
     def __init__(
         self,
         name: str,
         columns: Sequence[sa.ColumnElement[Any]],
         narrow: Callable[[sa.Select[Any]], sa.Select[Any]],
+        *,
+        to_one: ToOne | None = None,
     ) -> None:
         self.name = name
         self.columns = columns  # the columns the statement selects (narrowed: fewer)
@@ -653,6 +685,8 @@ class Nested:
         # What names this relation in a statement's text (its columns).
         self.key: Hashable = (name, tuple(self.keys))
         self.narrow = narrow
+        self.to_one = to_one
+        self.joins_to_one = to_one is not None  # narrowed to its id alone: False
         self.row: Any = namedtuple(name, self.keys)  # type: ignore[misc]
         self._processors: dict[str, tuple[tuple[int, Callable[[Any], Any]], ...]] = {}
         self._narrowed: dict[frozenset[str], Nested] = {}
@@ -670,6 +704,10 @@ class Nested:
                 found.columns, found._processors, found._narrowed = columns, {}, {}
                 read = [str(c.key) for c in columns]
                 found.key, found.row = (self.name, tuple(read)), _row_of(self.row, read)
+                if self.to_one is not None and not self.to_one.needs_join(read):
+                    found.joins_to_one = False
+                    found.columns = [self.to_one.id_instead(c) for c in columns]
+                    found.key = (self.name, tuple(read), "no join")
             self._narrowed[wanted] = found
         return found
 
@@ -683,10 +721,12 @@ class Nested:
             )
         else:
             aggregate = sa.func.json_group_array(sa.func.json_array(*self.columns))
+        select = self.narrow(sa.select(aggregate))
+        if self.joins_to_one:
+            assert self.to_one is not None
+            select = self.to_one.join(select)
         # The statement passes the driver's value on as it is; ``of`` decodes it.
-        nested = sa.type_coerce(
-            self.narrow(sa.select(aggregate)).scalar_subquery(), sa.types.NullType
-        )
+        nested = sa.type_coerce(select.scalar_subquery(), sa.types.NullType)
         return nested.label(self.name)
 
     def _processed(self, dialect: str) -> tuple[tuple[int, Callable[[Any], Any]], ...]:

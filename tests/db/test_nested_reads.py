@@ -6,10 +6,12 @@ engines, and with several rows per item as well as none."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain.ids import encode_id
 from app.models import pk
 from tests import factories as f
 from tests.client import GraphQLClient
@@ -65,3 +67,39 @@ async def test_a_conversation_list_reads_the_same_participants_as_each_conversat
     assert any(p["user"] is None for p in people)  # a guest
     assert all(p["user"]["status"] == "ACTIVE" for p in people if p["user"])
     assert all(p["user"]["createdAt"].endswith("+00:00") for p in people if p["user"])
+
+
+async def test_a_participants_account_read_for_its_id_alone_is_the_one_the_join_finds(
+    client: GraphQLClient, session: AsyncSession
+) -> None:
+    """``participants { user { id } }`` reads the participant's foreign key instead of its
+    account (app.db.prepared.ToOne): the same accounts the join finds, a guest's none,
+    and one that was never a member of the workspace as well (on PostgreSQL the
+    workspace knows every account its rows refer to: migration 0009)."""
+    ws = await f.workspace_id(session, "acme")
+    outsider = await f.create_user(session)  # never a member of acme
+    ada = await f.user_id(session, ADA)
+    start = datetime(2031, 1, 1, tzinfo=UTC)  # the newest: on the first page
+    await f.create_conversation(session, ws, host=ada, participant_ids=[pk(outsider)], start=start)
+    await session.commit()
+    token = await client.token(ADA)
+    page = '{{ workspace(slug: "acme") {{ conversations(first: 50) {{ nodes {{ id {} }} }} }} }}'
+    for _ in range(2):  # the second run is the cached document's (reads outside a transaction)
+        by_id = await client.query(page.format("participants { name user { id } }"), token=token)
+        joined = await client.query(
+            page.format("participants { name user { id name } }"), token=token
+        )
+        expected = [
+            {
+                "id": c["id"],
+                "participants": [
+                    {"name": p["name"], "user": p["user"] and {"id": p["user"]["id"]}}
+                    for p in c["participants"]
+                ],
+            }
+            for c in joined["data"]["workspace"]["conversations"]["nodes"]
+        ]
+        assert by_id["data"]["workspace"]["conversations"]["nodes"] == expected
+    newest = expected[0]["participants"]
+    assert {"name": "Guest", "user": None} in newest
+    assert {"id": encode_id("User", pk(outsider))} in [p["user"] for p in newest]

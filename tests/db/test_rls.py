@@ -5,6 +5,7 @@ the ``session`` fixture is the owner's and sees everything, for arranging and ch
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncIterator
 from datetime import datetime
 
@@ -445,3 +446,20 @@ async def test_signing_in_enters_the_accounts_workspaces_in_the_same_statement(
         await db.finish(commit=False)
     listed = [int(w) for w in context.split(":")[2].split(",")]  # v1:user:workspaces:…
     assert workspace_ids == listed == sorted([ids["acme"], ids["globex"]])
+
+
+async def test_every_row_that_refers_to_an_account_makes_it_known_to_its_workspace(
+    session: AsyncSession,
+) -> None:
+    """``users`` is visible for the accounts a workspace knows: each table that refers to
+    an account (migration 0003's list) remembers the pair when a row is written
+    (members since 0003, the others since 0009), so a new table of that list without the
+    trigger fails here."""
+    sealed_wall = importlib.import_module("app.migrations.versions.20261130_0003_sealed_wall")
+    triggered = await session.execute(
+        sa.text(
+            "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE t.tgname = 'remember_account' AND NOT t.tgisinternal"
+        )
+    )
+    assert sorted(triggered.scalars()) == sorted(t for t, _ in sealed_wall.ACCOUNT_REFERENCES)

@@ -123,9 +123,17 @@ async def test_a_page_reads_only_the_columns_its_fields_are_made_of(
     with recorded(engine) as seen:
         await client.query(people, token=token)
     sql = next(s for s in seen if "host__" in s)
-    assert "host__name" in sql and "users.name" in sql  # the participants' accounts too
-    assert "host__email" not in sql and "users.email" not in sql
+    assert "host__name" in sql and "host__email" not in sql
+    # A participant's ``user { id }`` is its foreign key: no account joined, none checked.
+    assert "conversation_participants.user_id" in sql
+    assert "users." not in sql and "JOIN users ON" not in sql
     assert "conversation_participants.email" not in sql
+
+    named = CONVERSATIONS.format(items="nodes { id participants { user { id name } } }")
+    with recorded(engine) as seen:
+        await client.query(named, token=token)
+    sql = next(s for s in seen if "participants" in s and "users" in s)
+    assert "users.name" in sql and "users.email" not in sql
 
 
 async def test_a_field_outside_the_declared_reads_reads_the_whole_row(

@@ -13,7 +13,7 @@ from sqlmodel import col
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.auth.permissions import Scope
-from app.db.prepared import Nested, Prepared, Related, any_of
+from app.db.prepared import Nested, Prepared, Related, ToOne, any_of
 from app.db.types import column_of, table_of
 from app.domain.bound import WorkspaceReads
 from app.domain.pagination import (
@@ -239,13 +239,16 @@ CONVERSATION_PARTICIPANTS = Nested(
         *table_of(ConversationParticipant).columns,
         *(c.label(f"{PARTICIPANT_USER.name}__{c.key}") for c in table_of(User).columns),
     ],
-    lambda stmt: (
-        stmt.select_from(ConversationParticipant)
-        .outerjoin(User, col(User.id) == ConversationParticipant.user_id)
-        .where(
-            col(ConversationParticipant.workspace_id) == Conversation.workspace_id,
-            col(ConversationParticipant.conversation_id) == Conversation.id,
-        )
+    lambda stmt: stmt.select_from(ConversationParticipant).where(
+        col(ConversationParticipant.workspace_id) == Conversation.workspace_id,
+        col(ConversationParticipant.conversation_id) == Conversation.id,
+    ),
+    # ``user { id }`` alone: the participant's user_id, not a join (and on PostgreSQL
+    # not the account's row-level security check) per participant.
+    to_one=ToOne(
+        PARTICIPANT_USER.name,
+        column_of(ConversationParticipant.user_id),
+        lambda stmt: stmt.outerjoin(User, col(User.id) == ConversationParticipant.user_id),
     ),
 )
 

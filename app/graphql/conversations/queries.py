@@ -38,16 +38,14 @@ from app.graphql.users.types import USER_READS
 def _conversation_reads(info: Info) -> dict[str, frozenset[str]]:
     """The columns of a conversation's host, team and participants (with their accounts)
     the page's fields are made of (none for a relation a field outside the types'
-    declared reads needs). Hosts and participants' accounts are one set: an account
-    appearing as both is made once (``conversations_of``)."""
-    hosts = columns_read(info, below(ITEMS, "host"), USER_READS)
-    accounts = columns_read(info, below(ITEMS, "participants", "user"), USER_READS)
-    account = None if hosts is None or accounts is None else hosts | accounts
+    declared reads needs). Hosts and participants' accounts are read each for their own
+    fields: a participant's ``user { id }`` alone reads no account at all."""
     own = columns_read(info, below(ITEMS, "participants"), PARTICIPANT_READS)
+    accounts = columns_read(info, below(ITEMS, "participants", "user"), USER_READS)
     found = {
-        "host": account,
+        "host": columns_read(info, below(ITEMS, "host"), USER_READS),
         "team": columns_read(info, below(ITEMS, "team"), TEAM_READS),
-        "participants": None if own is None else participant_reads(own, account),
+        "participants": None if own is None else participant_reads(own, accounts),
     }
     return {name: columns for name, columns in found.items() if columns is not None}
 

@@ -356,7 +356,9 @@ async def conversations_of(
         if t is not None and t.id not in team_of:
             team_of[t.id] = TeamType.of(t)
     host_rows = joined.get("host")
-    account = _accounts()
+    # Hosts and participants' accounts may be read with different columns (a
+    # participant's ``user { id }`` alone is its foreign key): objects of each kind.
+    account, participant_account = _accounts(), _accounts()
     out = []
     for i, row in enumerate(rows):
         if host_rows is not None:
@@ -373,7 +375,9 @@ async def conversations_of(
                 duration_seconds=row.duration_seconds,
                 host=host,  # type: ignore[arg-type]
                 team=team_of.get(row.team_id) if row.team_id is not None else None,
-                participants=_participants(workspace_id, people[i] if people else (), account),
+                participants=_participants(
+                    workspace_id, people[i] if people else (), participant_account
+                ),
             )
         )
     return out
