@@ -103,3 +103,28 @@ async def test_a_participants_account_read_for_its_id_alone_is_the_one_the_join_
     newest = expected[0]["participants"]
     assert {"name": "Guest", "user": None} in newest
     assert {"id": encode_id("User", pk(outsider))} in [p["user"] for p in newest]
+
+
+async def test_nested_rows_come_in_id_order_whatever_order_they_were_written_in(
+    client: GraphQLClient, session: AsyncSession
+) -> None:
+    """The aggregate is not ordered in SQL (app.db.prepared.Nested sorts the few items of
+    each row): a member added to a newer team before an older one lists them by id."""
+    ws = await f.workspace_id(session, "acme")
+    dee = await f.create_user(session)
+    await f.add_members(session, ws, [pk(dee)], await f.role_id(session, ws, "Member"))
+    dee_member = pk(await f.member(session, ws, dee.email))
+    older = await f.create_team(session, ws, name="Older")
+    newer = await f.create_team(session, ws, name="Newer")
+    for team in (newer, older, await f.create_team(session, ws, name="Newest")):
+        await f.add_to_team(session, ws, pk(team), [dee_member])
+    await session.commit()
+    token = await client.token(ADA)
+    query = '{ workspace(slug: "acme") { members(first: 50) { nodes { id teams { name } } } } }'
+    member_id = encode_id("Member", dee_member)
+    for _ in range(2):
+        body = await client.query(query, token=token)
+        (dee_page,) = [
+            m for m in body["data"]["workspace"]["members"]["nodes"] if m["id"] == member_id
+        ]
+        assert dee_page["teams"] == [{"name": "Older"}, {"name": "Newer"}, {"name": "Newest"}]

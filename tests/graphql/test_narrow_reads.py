@@ -58,7 +58,7 @@ def documents() -> Iterator[str]:
         yield CONVERSATIONS.format(items=f"nodes {{ id participants {{ {_leaf(field)} }} }}")
     for field in USER_READS:
         yield CONVERSATIONS.format(items=f"nodes {{ id participants {{ user {{ {field} }} }} }}")
-        # the host and the participants' accounts: one object per account, read once
+        # the host's and the participants' accounts, each read for its own fields
         yield CONVERSATIONS.format(
             items=f"nodes {{ id host {{ id }} participants {{ name user {{ {field} }} }} }}"
         )
