@@ -173,7 +173,7 @@ class Prepared(Generic[R]):
             defaults={n: b.effective_value for n, b in zip(names, binds, strict=True)},
             bind=tuple(b.type.dialect_impl(dialect).bind_processor(dialect) for b in binds),
             result=result or None,
-            row=namedtuple("Row", keys, rename=True),
+            row=_with_unread(namedtuple("Row", keys, rename=True), self.row.unread),
         )
 
     def compiled(self, dialect: Dialect) -> _Compiled:
@@ -534,7 +534,7 @@ NOT_READ: Any = _NotRead()
 # Columns a narrowed read keeps whatever is selected: the row's id (objects are made and
 # shared by it; an outer join's missing row is a NULL id) and its workspace (the field
 # guards' and loaders' key).
-_ALWAYS_READ = frozenset({"id", "workspace_id"})
+ALWAYS_READ = frozenset({"id", "workspace_id"})
 
 
 def _row_of(full: Any, read: Sequence[str]) -> Any:
@@ -544,9 +544,16 @@ def _row_of(full: Any, read: Sequence[str]) -> Any:
     make."""
     if list(read) == list(full._fields):
         return full
-    missing = {k: NOT_READ for k in full._fields if k not in read}
-    base = namedtuple(full.__name__, read)  # type: ignore[misc]
-    return type(full.__name__, (base,), {"__slots__": (), **missing})
+    return _with_unread(namedtuple(full.__name__, read), full._fields)
+
+
+def _with_unread(row: Any, unread: Iterable[str]) -> Any:
+    """``row`` (a named tuple class) answering ``NOT_READ`` for the names ``unread``:
+    the columns of its row type a narrowed statement does not select."""
+    missing = {k: NOT_READ for k in unread if k not in row._fields}
+    if not missing:
+        return row
+    return type(row.__name__, (row,), {"__slots__": (), **missing})
 
 
 def _getter(indices: Sequence[int]) -> Callable[[Any], tuple[Any, ...]]:
@@ -591,7 +598,7 @@ class Related:
 
     def narrowed(self, keys: Iterable[str]) -> Related:
         """This relation reading only the columns ``keys`` (and its id and workspace)."""
-        wanted = (frozenset(keys) | _ALWAYS_READ).intersection(self.keys)
+        wanted = (frozenset(keys) | ALWAYS_READ).intersection(self.keys)
         found = self._narrowed.get(wanted)
         if found is None:
             found = self
@@ -695,7 +702,7 @@ class Nested:
     def narrowed(self, keys: Iterable[str]) -> Nested:
         """These nested rows reading only the columns ``keys`` (by their labels; and the
         first column, which orders them, and the id and workspace)."""
-        wanted = (frozenset(keys) | _ALWAYS_READ | {self.keys[0]}).intersection(self.keys)
+        wanted = (frozenset(keys) | ALWAYS_READ | {self.keys[0]}).intersection(self.keys)
         found = self._narrowed.get(wanted)
         if found is None:
             found = self

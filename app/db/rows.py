@@ -14,7 +14,7 @@ class RowShape(Generic[R]):
     """A read's row type ``R`` (a protocol of read-only attributes) and the names it
     declares, which the read's statement must select: ``RowShape[UserRow](UserRow)``."""
 
-    __slots__ = ("names", "protocol")
+    __slots__ = ("names", "protocol", "unread")
 
     def __init__(self, protocol: type) -> None:
         self.protocol = protocol
@@ -24,6 +24,16 @@ class RowShape(Generic[R]):
             for name, value in vars(cls).items()
             if isinstance(value, property)
         )
+        # Names a narrowed read leaves out: its rows hold app.db.prepared.NOT_READ there.
+        self.unread: frozenset[str] = frozenset()
+
+    def reading(self, columns: Iterable[str]) -> RowShape[R]:
+        """The same row type, of a statement that selects only ``columns`` of it."""
+        narrowed: RowShape[R] = RowShape(object)
+        narrowed.protocol = self.protocol
+        narrowed.names = self.names.intersection(columns)
+        narrowed.unread = self.names - narrowed.names
+        return narrowed
 
     def check(self, keys: Iterable[str], read: str) -> None:
         """Refuses a statement whose columns (``keys``) lack a name of the row type."""

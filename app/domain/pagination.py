@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from app.db.prepared import Nested, Related, prepared
+from app.db.prepared import ALWAYS_READ, Nested, Related, prepared
 from app.db.rows import RowShape
 from app.domain.rows import FOUND, TOTAL
 
@@ -239,6 +239,10 @@ async def fetch_page(
     return page_of(rows, window, order, beyond=beyond)
 
 
+# The key of ``prepared_page``'s ``reads`` that names the columns of the page's own rows.
+OWN_ROW = ""
+
+
 async def prepared_page(
     session: AsyncSession,
     key: Hashable,
@@ -260,11 +264,16 @@ async def prepared_page(
     the same statement and its rows are in ``Page.related`` under its name, and so are
     the lists of each ``nested`` relation (a column of the same statement). ``reads``:
     the only columns to read of a relation, by its name (``narrowed``; the others are
-    ``NOT_READ``). A backward page is the same statement read the other way."""
+    ``NOT_READ``), and under ``OWN_ROW`` of the rows' own table (their id, workspace and
+    order columns always). A backward page is the same statement read the other way."""
     window.check(order)
+    own: frozenset[str] | None = None
     if reads:
         related = [r.narrowed(reads[r.name]) if r.name in reads else r for r in related]
         nested = [n.narrowed(reads[n.name]) if n.name in reads else n for n in nested]
+        if OWN_ROW in reads:
+            own = frozenset(reads[OWN_ROW]) | ALWAYS_READ | {_key_name(c) for c in order}
+            row = row.reading(own)
 
     def bounds() -> Bounds:  # built only when a statement is compiled
         return (
@@ -274,6 +283,8 @@ async def prepared_page(
 
     def paged(dialect: str) -> sa.Select[Any]:
         stmt = build(dialect)
+        if own is not None:
+            stmt = stmt.with_only_columns(*(c for c in stmt.selected_columns if c.key in own))
         for table in related:
             stmt = table.joined(stmt)
         stmt = stmt.add_columns(*(n.column(dialect) for n in nested))
@@ -287,7 +298,8 @@ async def prepared_page(
     parts: tuple[Related | Nested, ...] = (*related, *nested)
     joined = tuple(r.key for r in parts)  # their columns too (narrowed reads)
     shape = (window.after is not None, window.before is not None, window.backward)
-    statement = prepared((key, joined, shape, descending), paged, row)
+    columns = None if own is None else tuple(sorted(own))
+    statement = prepared((key, joined, shape, descending, columns), paged, row)
     rows = await statement.all(session, page_limit=window.size + 1, **params)
 
     async def beyond(s: AsyncSession, side: Side) -> bool:

@@ -22,8 +22,8 @@ from app.config import Settings
 from app.db import prepared
 from app.db.prepared import NOT_READ, Related
 from app.db.rows import ANY_ROW
-from app.graphql.access.types import ROLE_READS, TEAM_READS
-from app.graphql.conversations.types import PARTICIPANT_READS
+from app.graphql.access.types import MEMBER_READS, ROLE_READS, TEAM_READS
+from app.graphql.conversations.types import CONVERSATION_READS, PARTICIPANT_READS
 from app.graphql.users.types import USER_READS
 from app.models import User
 from tests.client import GraphQLClient
@@ -34,6 +34,17 @@ CY = "cy@acme.test"  # a plain Member: guarded fields answer errors, the same on
 
 MEMBERS = 'query {{ workspace(slug: "acme") {{ members(first: 50) {{ {items} }} }} }}'
 CONVERSATIONS = 'query {{ workspace(slug: "acme") {{ conversations(first: 50) {{ {items} }} }} }}'
+
+
+# The items' relations, each with a field to select under it.
+RELATIONS = {
+    "user": "id",
+    "role": "id",
+    "teams": "id",
+    "host": "id",
+    "team": "id",
+    "participants": "name",
+}
 
 
 def _leaf(field: str) -> str:
@@ -62,6 +73,11 @@ def documents() -> Iterator[str]:
         yield CONVERSATIONS.format(
             items=f"nodes {{ id host {{ id }} participants {{ name user {{ {field} }} }} }}"
         )
+    for page, reads in ((MEMBERS, MEMBER_READS), (CONVERSATIONS, CONVERSATION_READS)):
+        for field in reads:  # the items' own columns
+            selection = f"{field} {{ {RELATIONS[field]} }}" if field in RELATIONS else field
+            yield page.format(items=f"nodes {{ {selection} }}")
+            yield page.format(items=f"edges {{ cursor node {{ {selection} }} }}")
     for field in TEAM_READS:
         yield MEMBERS.format(
             items=f"nodes {{ id teamsConnection(first: 1) {{ nodes {{ {field} }} "
@@ -118,12 +134,19 @@ async def test_a_page_reads_only_the_columns_its_fields_are_made_of(
     for label in ("user__email", "user__avatar_url", "user__created_at", "role__description"):
         assert label not in sql
     assert "teams.name" not in sql and "teams.description" not in sql
+    # The members' own columns: those the fields are made of, the id and the workspace.
+    assert "members.role_id" in sql and "members.user_id" in sql
+    for column in ("members.status", "members.joined_at", "members.deactivated_at"):
+        assert column not in sql
 
     people = CONVERSATIONS.format(items="nodes { id host { name } participants { user { id } } }")
     with recorded(engine) as seen:
         await client.query(people, token=token)
     sql = next(s for s in seen if "host__" in s)
     assert "host__name" in sql and "host__email" not in sql
+    assert "conversations.host_user_id" in sql and "conversations.occurred_at" in sql
+    for column in ("conversations.title", "conversations.created_at", "duration_seconds"):
+        assert column not in sql
     # A participant's ``user { id }`` is its foreign key: no account joined, none checked.
     assert "conversation_participants.user_id" in sql
     assert "users." not in sql and "JOIN users ON" not in sql

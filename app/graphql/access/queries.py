@@ -10,10 +10,11 @@ import strawberry
 
 from app.auth.permissions import expand_for_display
 from app.domain.members.repository import MemberFilter
-from app.domain.pagination import Window
+from app.domain.pagination import OWN_ROW, Window
 from app.graphql.access.inputs import MemberFilterInput
 from app.graphql.access.types import (
     ITEMS,
+    MEMBER_READS,
     MEMBERS_READ,
     ROLE_READS,
     ROLES_READ,
@@ -45,12 +46,13 @@ from app.graphql.users.types import USER_READS
 
 
 def _member_reads(info: Info) -> dict[str, frozenset[str]]:
-    """The columns of a member's account, role and teams the page's fields are made of
-    (none for a relation a field outside the types' declared reads needs)."""
+    """The columns of the members, their account, role and teams the page's fields are
+    made of (none for a relation a field outside the types' declared reads needs)."""
     teams = below(ITEMS, "teams") + [
         (*p, *q) for p in below(ITEMS, "teamsConnection") for q in ITEMS
     ]
     found = {
+        OWN_ROW: columns_read(info, ITEMS, MEMBER_READS),
         "user": columns_read(info, below(ITEMS, "user"), USER_READS),
         "role": columns_read(info, below(ITEMS, "role"), ROLE_READS),
         "teams": columns_read(info, teams, TEAM_READS),

@@ -59,6 +59,17 @@ TEAM_READS: Reads = {
     "name": ("name",),
     "description": ("description",),
 }
+# A member's own columns each field is made of (``members_of``): the relations by the
+# column that names them (joined or nested by the page's statement).
+MEMBER_READS: Reads = {
+    "__typename": (),
+    "id": ("id",),
+    "status": ("status",),
+    "joinedAt": ("joined_at",),
+    "user": ("user_id",),
+    "role": ("role_id",),
+    "teams": (),
+}
 
 
 @strawberry.type(

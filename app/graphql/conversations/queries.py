@@ -9,10 +9,12 @@ from typing import Annotated
 import strawberry
 
 from app.domain.conversations.repository import ConversationFilter, participant_reads
+from app.domain.pagination import OWN_ROW
 from app.graphql.access.types import ITEMS, TEAM_READS
 from app.graphql.context import Info
 from app.graphql.conversations.inputs import ConversationFilterInput
 from app.graphql.conversations.types import (
+    CONVERSATION_READS,
     CONVERSATIONS_READ,
     PARTICIPANT_READS,
     ConversationType,
@@ -36,13 +38,14 @@ from app.graphql.users.types import USER_READS
 
 
 def _conversation_reads(info: Info) -> dict[str, frozenset[str]]:
-    """The columns of a conversation's host, team and participants (with their accounts)
-    the page's fields are made of (none for a relation a field outside the types'
-    declared reads needs). Hosts and participants' accounts are read each for their own
+    """The columns of the conversations, their host, team and participants (with their
+    accounts) the page's fields are made of (none for a relation a field outside the
+    types' declared reads needs). Hosts and participants' accounts are read each for their own
     fields: a participant's ``user { id }`` alone reads no account at all."""
     own = columns_read(info, below(ITEMS, "participants"), PARTICIPANT_READS)
     accounts = columns_read(info, below(ITEMS, "participants", "user"), USER_READS)
     found = {
+        OWN_ROW: columns_read(info, ITEMS, CONVERSATION_READS),
         "host": columns_read(info, below(ITEMS, "host"), USER_READS),
         "team": columns_read(info, below(ITEMS, "team"), TEAM_READS),
         "participants": None if own is None else participant_reads(own, accounts),

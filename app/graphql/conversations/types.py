@@ -47,6 +47,17 @@ SHARE = "conversations:share:own"
 # The columns each field of Participant is made of (``_participants``; its account's:
 # USER_READS), as USER_READS (app.graphql.users.types) declares User's.
 PARTICIPANT_READS: Reads = {"__typename": (), "name": ("name",), "email": ("email",), "user": ()}
+# A conversation's own columns each field is made of (``conversations_of``).
+CONVERSATION_READS: Reads = {
+    "__typename": (),
+    "id": ("id",),
+    "title": ("title",),
+    "occurredAt": ("occurred_at",),
+    "durationSeconds": ("duration_seconds",),
+    "host": ("host_user_id",),
+    "team": ("team_id",),
+    "participants": (),
+}
 
 
 @strawberry.type(description="Someone who took part in a conversation.")
