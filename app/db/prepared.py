@@ -666,14 +666,14 @@ class Nested:
     They come as a JSON array of arrays (``json_agg`` on PostgreSQL, which the driver's
     json codec decodes; ``json_group_array`` on SQLite), put in order here: far cheaper
     to decode than arrays of records, and a few items sorted here cost less than an
-    ordered aggregate, which PostgreSQL (15) sorts with a sort of its own per row. Each value then goes through what its
-    column's type needs to be what a column of the statement itself would give:
-    timestamps from JSON's ISO strings (UTC), enums by value (the type's result
-    processor), on SQLite its own processors. ``columns``: the nested rows' columns
-    (labelled where names would clash), the first unique and ascending;
-    ``narrow(select)``: that select with its FROM and the condition that ties it to the
-    outer statement's row (a correlated subquery). ``narrowed(keys)`` reads only some
-    of the columns, as ``Related.narrowed`` does.
+    ordered aggregate, which PostgreSQL (15) sorts with a sort of its own per row. Each
+    value then goes through what its column's type needs to be what a column of the
+    statement itself would give: timestamps from JSON's ISO strings (UTC), enums by
+    value (the type's result processor), on SQLite its own processors. ``columns``: the
+    nested rows' columns (labelled where names would clash), the first unique and
+    ascending; ``narrow(select)``: that select with its FROM and the condition that ties
+    it to the outer statement's row (a correlated subquery). ``narrowed(keys)`` reads
+    only some of the columns, as ``Related.narrowed`` does.
 
     ``to_one``: a table the nested rows are joined to (a participant's account), whose
     columns are labelled ``<prefix>__<column>``. A read that keeps only its id leaves

@@ -4,6 +4,7 @@ column names its statement must select."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from typing import Any, Generic, TypeVar
 
@@ -29,8 +30,7 @@ class RowShape(Generic[R]):
 
     def reading(self, columns: Iterable[str]) -> RowShape[R]:
         """The same row type, of a statement that selects only ``columns`` of it."""
-        narrowed: RowShape[R] = RowShape(object)
-        narrowed.protocol = self.protocol
+        narrowed = copy.copy(self)
         narrowed.names = self.names.intersection(columns)
         narrowed.unread = self.names - narrowed.names
         return narrowed
