@@ -60,6 +60,19 @@ PageKey = tuple[int, Window]
 GroupedPages = Callable[[list[int], Window], Awaitable[dict[int, Page[V]]]]
 
 
+async def together(*reads: Awaitable[Any] | None) -> list[Any]:
+    """Each read's answer (None for a read not needed: ``None`` in its place), the reads
+    awaited concurrently. A lone read is awaited as it is and none at all costs nothing:
+    ``asyncio.gather`` would make a task of each, and a page whose statement joined every
+    relation needs no read at all."""
+    needed = [r for r in reads if r is not None]
+    if not needed:
+        return [None] * len(reads)
+    done = [await needed[0]] if len(needed) == 1 else await asyncio.gather(*needed)
+    answers = iter(done)
+    return [None if r is None else next(answers) for r in reads]
+
+
 def in_key_order(keys: Sequence[K], rows: Iterable[V], key: Callable[[V], K]) -> list[V | None]:
     found = {key(r): r for r in rows}
     return [found.get(k) for k in keys]

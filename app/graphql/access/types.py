@@ -21,6 +21,7 @@ from app.graphql.context import Info
 from app.graphql.directives import scoped_field
 from app.graphql.enums import MemberStatus
 from app.graphql.ids import encode_id
+from app.graphql.loaders import together
 from app.graphql.lookahead import Reads, selected
 from app.graphql.node import Node, node_id
 from app.graphql.pagination import (
@@ -301,10 +302,6 @@ def with_relations(wanted: frozenset[str]) -> frozenset[str]:
     return wanted | {"teams"} if "teamsConnection" in wanted else wanted
 
 
-async def _skip() -> None:
-    return None
-
-
 async def members_of(
     info: Info,
     workspace_id: int,
@@ -319,16 +316,16 @@ async def members_of(
     loaders = ctx.workspace(workspace_id)
     joined = related or {}
     wanted = with_relations(wanted)
-    users, roles, teams = await asyncio.gather(
+    users, roles, teams = await together(
         users_by_id(info, (r.user_id for r in rows))
         if "user" in wanted and "user" not in joined
-        else _skip(),
+        else None,
         loaders.role.fetch_many(sorted({r.role_id for r in rows}))
         if "role" in wanted and "role" not in joined
-        else _skip(),
+        else None,
         loaders.teams_of_member.fetch_many([pk(r) for r in rows])
         if "teams" in wanted and "teams" not in joined
-        else _skip(),
+        else None,
     )
     teams = joined.get("teams", teams)
     role_of = {pk(r): RoleType.of(r) for r in roles or () if r is not None}

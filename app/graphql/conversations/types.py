@@ -6,7 +6,6 @@ Workspace fields that read them are in queries.py, their arguments' inputs in in
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -22,6 +21,7 @@ from app.graphql.context import Info
 from app.graphql.directives import scoped_field
 from app.graphql.enums import InsightKind
 from app.graphql.ids import encode_id
+from app.graphql.loaders import together
 from app.graphql.lookahead import Reads, selected
 from app.graphql.node import Node, node_id
 from app.graphql.pagination import (
@@ -308,10 +308,6 @@ async def share_link_of(info: Info, row: Any) -> ShareLinkType | None:
     return ShareLinkType.of(row)
 
 
-async def _skip() -> None:
-    return None
-
-
 def _accounts() -> Callable[[Any], UserType | None]:
     """Account rows to UserType objects, one object per account however often it
     appears in the rows at hand (None for a guest's missing account)."""
@@ -349,16 +345,16 @@ async def conversations_of(
     loaders = info.context.workspace(workspace_id)
     joined = related or {}
     keys = [pk(r) for r in rows]
-    teams, people, hosts = await asyncio.gather(
+    teams, people, hosts = await together(
         loaders.team.fetch_many(sorted({r.team_id for r in rows if r.team_id is not None}))
         if "team" in wanted and "team" not in joined
-        else _skip(),
+        else None,
         loaders.participants.fetch_many(keys)
         if "participants" in wanted and "participants" not in joined
-        else _skip(),
+        else None,
         users_by_id(info, (r.host_user_id for r in rows))
         if "host" in wanted and "host" not in joined
-        else _skip(),
+        else None,
     )
     if "participants" in joined:
         people = [participants_with_accounts(p) for p in joined["participants"]]
