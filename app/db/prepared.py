@@ -693,8 +693,7 @@ class Nested:
         # What names this relation in a statement's text (its columns).
         self.key: Hashable = (name, tuple(self.keys))
         self.narrow = narrow
-        self.to_one = to_one
-        self.joins_to_one = to_one is not None  # narrowed to its id alone: False
+        self.to_one = to_one  # None once narrowed to its id alone: no join
         self.row: Any = namedtuple(name, self.keys)  # type: ignore[misc]
         self._processors: dict[str, tuple[tuple[int, Callable[[Any], Any]], ...]] = {}
         self._narrowed: dict[frozenset[str], Nested] = {}
@@ -713,7 +712,7 @@ class Nested:
                 read = [str(c.key) for c in columns]
                 found.key, found.row = (self.name, tuple(read)), _row_of(self.row, read)
                 if self.to_one is not None and not self.to_one.needs_join(read):
-                    found.joins_to_one = False
+                    found.to_one = None
                     found.columns = [self.to_one.id_instead(c) for c in columns]
                     found.key = (self.name, tuple(read), "no join")
             self._narrowed[wanted] = found
@@ -726,8 +725,7 @@ class Nested:
         else:
             aggregate = sa.func.json_group_array(sa.func.json_array(*self.columns))
         select = self.narrow(sa.select(aggregate))
-        if self.joins_to_one:
-            assert self.to_one is not None
+        if self.to_one is not None:
             select = self.to_one.join(select)
         # The statement passes the driver's value on as it is; ``of`` decodes it.
         nested = sa.type_coerce(select.scalar_subquery(), sa.types.NullType)

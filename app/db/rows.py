@@ -15,7 +15,7 @@ class RowShape(Generic[R]):
     """A read's row type ``R`` (a protocol of read-only attributes) and the names it
     declares, which the read's statement must select: ``RowShape[UserRow](UserRow)``."""
 
-    __slots__ = ("names", "protocol", "unread")
+    __slots__ = ("_narrowed", "names", "protocol", "unread")
 
     def __init__(self, protocol: type) -> None:
         self.protocol = protocol
@@ -27,12 +27,18 @@ class RowShape(Generic[R]):
         )
         # Names a narrowed read leaves out: its rows hold app.db.prepared.NOT_READ there.
         self.unread: frozenset[str] = frozenset()
+        self._narrowed: dict[frozenset[str], RowShape[R]] = {}
 
-    def reading(self, columns: Iterable[str]) -> RowShape[R]:
-        """The same row type, of a statement that selects only ``columns`` of it."""
-        narrowed = copy.copy(self)
-        narrowed.names = self.names.intersection(columns)
-        narrowed.unread = self.names - narrowed.names
+    def reading(self, columns: frozenset[str]) -> RowShape[R]:
+        """The same row type, of a statement that selects only ``columns`` of it (one
+        object per set of columns)."""
+        narrowed = self._narrowed.get(columns)
+        if narrowed is None:
+            narrowed = copy.copy(self)
+            narrowed.names = self.names.intersection(columns)
+            narrowed.unread = self.names - narrowed.names
+            narrowed._narrowed = {}
+            self._narrowed[columns] = narrowed
         return narrowed
 
     def check(self, keys: Iterable[str], read: str) -> None:

@@ -298,8 +298,7 @@ async def prepared_page(
     parts: tuple[Related | Nested, ...] = (*related, *nested)
     joined = tuple(r.key for r in parts)  # their columns too (narrowed reads)
     shape = (window.after is not None, window.before is not None, window.backward)
-    columns = None if own is None else tuple(sorted(own))
-    statement = prepared((key, joined, shape, descending, columns), paged, row)
+    statement = prepared((key, joined, shape, descending, own), paged, row)
     rows = await statement.all(session, page_limit=window.size + 1, **params)
 
     async def beyond(s: AsyncSession, side: Side) -> bool:
