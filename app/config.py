@@ -58,8 +58,10 @@ class Settings(BaseSettings):
 
     web_workers: int = Field(default=1, ge=1)
     # GraphQL requests executing at once per worker; more wait their turn (FIFO) instead of
-    # all slowing down together. 0 = no cap.
-    max_in_flight: int = Field(default=8, ge=0)
+    # all slowing down together. 0 = no cap. A worker runs one request's Python at a time:
+    # beyond a few in flight, more only add database backends competing for the same CPUs
+    # (docs/performance.md, "Twelfth session").
+    max_in_flight: int = Field(default=4, ge=0)
     graphiql: bool | None = None  # default: on in development, off in production
     # Off: GraphQL runs on stock graphql-core/Strawberry execution (no object plans, no
     # plain-leaf path, no kept introspection answer), for debugging a suspected difference.

@@ -43,10 +43,10 @@ def test_a_worker_keeps_only_what_its_admission_cap_leaves_spare() -> None:
     cases = {(10, 0, 8): 2, (8, 0, 8): 0, (5, 0, 8): 0, (10, 5, 8): 4, (30, 0, 8): 4}
     cases |= {(10, 0, 0): 0}  # requests not capped: nothing spare for sure
     assert {case: lane_size(*case) for case in cases} == cases
-    # The defaults: pool 10, no overflow, 8 in flight.
+    # The defaults: pool 10, no overflow, 4 in flight.
     defaults = Settings(jwt_secret="x" * 32)
     size = lane_size(defaults.db_pool_size, defaults.db_max_overflow, defaults.max_in_flight)
-    assert size == 2
+    assert size == 4
 
 
 async def test_reads_outside_a_transaction_reuse_a_kept_connection(
