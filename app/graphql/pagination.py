@@ -189,17 +189,28 @@ def decode_cursor(
 
 @strawberry.type(description="Where a page sits in its list.")
 class PageInfo:
-    start_cursor: str | None = strawberry.field(
-        description="Cursor of the first edge, if any; pass it as `before` (with `last`) for "
-        "the page before this one."
-    )
-    end_cursor: str | None = strawberry.field(
-        description="Cursor of the last edge, if any; pass it as `after` (with `first`) for "
-        "the next page."
-    )
+    # The list's kind and the keys of the page's first and last items (None: no item):
+    # a cursor is sealed only when a client asks for it (most read `nodes` alone).
+    _kind: strawberry.Private[str]
+    _first: strawberry.Private[tuple[Any, ...] | None]
+    _last: strawberry.Private[tuple[Any, ...] | None]
     _next: strawberry.Private[bool | None]
     _previous: strawberry.Private[bool | None]
     _beyond: strawberry.Private[Callable[[Side], Awaitable[bool]]]
+
+    @strawberry.field(
+        description="Cursor of the first edge, if any; pass it as `before` (with `last`) for "
+        "the page before this one."
+    )
+    def start_cursor(self) -> str | None:
+        return None if self._first is None else encode_cursor(self._kind, self._first)
+
+    @strawberry.field(
+        description="Cursor of the last edge, if any; pass it as `after` (with `first`) for "
+        "the next page."
+    )
+    def end_cursor(self) -> str | None:
+        return None if self._last is None else encode_cursor(self._kind, self._last)
 
     @strawberry.field(description="True when items of the list follow this page.")
     async def has_next_page(self) -> bool:
@@ -264,8 +275,9 @@ def to_connection(
     return Connection(
         nodes=list(nodes),
         page_info=PageInfo(
-            start_cursor=encode_cursor(kind, keys[0]) if keys else None,
-            end_cursor=encode_cursor(kind, keys[-1]) if keys else None,
+            _kind=kind,
+            _first=keys[0] if keys else None,
+            _last=keys[-1] if keys else None,
             _next=page.has_next,
             _previous=page.has_previous,
             _beyond=beyond,
