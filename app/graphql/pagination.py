@@ -189,11 +189,10 @@ def decode_cursor(
 
 @strawberry.type(description="Where a page sits in its list.")
 class PageInfo:
-    # The list's kind and the keys of the page's first and last items (None: no item):
-    # a cursor is sealed only when a client asks for it (most read `nodes` alone).
+    # The list's kind and the page's cursor keys (its connection's): a cursor is sealed
+    # only when a client asks for it (most read `nodes` alone).
     _kind: strawberry.Private[str]
-    _first: strawberry.Private[tuple[Any, ...] | None]
-    _last: strawberry.Private[tuple[Any, ...] | None]
+    _keys: strawberry.Private[list[tuple[Any, ...]]]
     _next: strawberry.Private[bool | None]
     _previous: strawberry.Private[bool | None]
     _beyond: strawberry.Private[Callable[[Side], Awaitable[bool]]]
@@ -203,14 +202,14 @@ class PageInfo:
         "the page before this one."
     )
     def start_cursor(self) -> str | None:
-        return None if self._first is None else encode_cursor(self._kind, self._first)
+        return encode_cursor(self._kind, self._keys[0]) if self._keys else None
 
     @strawberry.field(
         description="Cursor of the last edge, if any; pass it as `after` (with `first`) for "
         "the next page."
     )
     def end_cursor(self) -> str | None:
-        return None if self._last is None else encode_cursor(self._kind, self._last)
+        return encode_cursor(self._kind, self._keys[-1]) if self._keys else None
 
     @strawberry.field(description="True when items of the list follow this page.")
     async def has_next_page(self) -> bool:
@@ -276,8 +275,7 @@ def to_connection(
         nodes=list(nodes),
         page_info=PageInfo(
             _kind=kind,
-            _first=keys[0] if keys else None,
-            _last=keys[-1] if keys else None,
+            _keys=keys,
             _next=page.has_next,
             _previous=page.has_previous,
             _beyond=beyond,
