@@ -15,7 +15,8 @@ times (``MAX_PAGE_SIZE`` when both are absent), ``nodes(ids:)`` once per ID, oth
 once (they are small and bounded by the workspace), a mutation 10 plus what its payload
 selects. It reads ``first``/``last`` from the document or the request's variables, so an
 operation whose sizes come from variables is estimated per request; otherwise the
-estimate is kept with the document. ``actual_cost`` counts the objects a response holds.
+estimate is kept with the document. ``actual_cost`` counts the objects a response holds
+(an answer the root plan built comes counted: ``app.edge.operation.CountedResult``).
 """
 
 from __future__ import annotations

@@ -543,7 +543,9 @@ def _result_response(
     payload["extensions"] = {
         "cost": {
             "requestedQueryCost": requested,
-            "actualQueryCost": actual_cost(result.data, prepared.is_mutation),
+            "actualQueryCost": result.objects
+            if isinstance(result, operation.CountedResult)
+            else actual_cost(result.data, prepared.is_mutation),
             "throttleStatus": charge.status.as_json(),
         }
     }

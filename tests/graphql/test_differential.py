@@ -359,13 +359,22 @@ async def test_own_and_stock_execution_answer_alike(
                 response = await side.post(
                     body["query"], body.get("variables"), token=tokens[viewer]
                 )
-                answers.append((response.status_code, without_cost(response.json())))
-            stock_status, stock_body = answers[-1]
-            for own_status, own_body in answers[:-1]:
+                answer = response.json()
+                # The objects counted: walked (stock, a first run) or counted while the
+                # root plan built the answer (the own side's second run of a query).
+                objects = answer.get("extensions", {}).get("cost", {}).get("actualQueryCost")
+                answers.append((response.status_code, without_cost(answer), objects))
+            stock_status, stock_body, stock_objects = answers[-1]
+            for own_status, own_body, own_objects in answers[:-1]:
                 clean += own_body.get("data") is not None and "errors" not in own_body
-                if own_status != stock_status or not alike(own_body, stock_body):
+                if (
+                    own_status != stock_status
+                    or not alike(own_body, stock_body)
+                    or own_objects != stock_objects
+                ):
                     differences.append(
-                        f"{where} as {viewer}:\n  own   {own_body}\n  stock {stock_body}"
+                        f"{where} as {viewer}:\n  own   {own_objects} {own_body}\n"
+                        f"  stock {stock_objects} {stock_body}"
                     )
         assert not differences, "\n".join(differences)
         # Not alike in refusing: most documents are answered in full.

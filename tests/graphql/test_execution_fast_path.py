@@ -10,12 +10,14 @@ import pytest
 import strawberry
 from graphql import ExecutionResult, OperationDefinitionNode
 
+from app.edge.analysis import actual_cost
 from app.graphql.directives import enforce_declarations, scoped_field
 from app.graphql.runtime import is_awaitable
 from app.graphql.runtime.executor import (
     FALLBACK,
     PLANS_KEY,
     UNCOERCED,
+    Answered,
     GatewayExecutionContext,
     ObjectPlan,
     plan_plain_leaves,
@@ -327,7 +329,11 @@ async def test_a_plain_root_is_answered_by_its_plan_as_graphql_core_answers() ->
         root, first_run = await _planned(query, context)
         assert root is not None, query
         assert first_run.errors is None
-        assert await run_root(root, context, is_awaitable) == first_run.data, query
+        answered = await run_root(root, context, is_awaitable)
+        assert isinstance(answered, Answered), query
+        assert answered.data == first_run.data, query
+        # counted while built: what the cost extension's walk of the answer counts
+        assert answered.objects == actual_cost(first_run.data, is_mutation=False), query
 
 
 async def test_a_plain_root_falls_back_where_graphql_core_would_report_something() -> None:
@@ -379,7 +385,10 @@ async def test_resolver_fields_down_to_their_plans_are_answered_as_graphql_core_
         for variables in requests:
             expected = await _core(parse(query), context, variables)
             assert expected.errors is None
-            assert await run_root(root, context, is_awaitable, variables) == expected.data, query
+            answered = await run_root(root, context, is_awaitable, variables)
+            assert isinstance(answered, Answered), query
+            assert answered.data == expected.data, query
+            assert answered.objects == actual_cost(expected.data, is_mutation=False), query
 
 
 async def test_the_root_path_falls_back_where_graphql_core_reports_something() -> None:

@@ -146,7 +146,11 @@ class ObjectPlan:
         """Compile the plan into one Python function of straight-line code (its entries
         in order, sub-plans called directly): what a loop over the entries would do,
         without reading each entry's settings for every object of a page."""
-        constants: dict[str, Any] = {"_FALLBACK": _FALLBACK, "Undefined": Undefined}
+        constants: dict[str, Any] = {
+            "_FALLBACK": _FALLBACK,
+            "Undefined": Undefined,
+            "_built": _BUILT,
+        }
 
         def constant(value: Any) -> str:
             name = f"_k{len(constants)}"
@@ -162,6 +166,7 @@ class ObjectPlan:
         lines.append("    out = {}")
         for e in self.entries:
             lines.extend(_entry_lines(e, constant))
+        lines.append("    _built[0] += 1")
         lines.append("    return out")
         source = "\n".join(lines)
         # Plans of the same shape (a document's per-request plans, or two documents
@@ -178,6 +183,10 @@ class ObjectPlan:
         self.compiled = found
 
 
+# How many objects the plans have built in this process, ever. A plan's run is
+# synchronous (no await inside), so what it adds during one run is that run's objects:
+# how ``run_root`` counts the objects of its answer without walking it (actual_cost).
+_BUILT = [0]
 MAX_COMPILED_PLANS = 4096
 _COMPILED: dict[tuple[str, tuple[int, ...]], Callable[[Any, Any], Any]] = {}
 # The classes each type's is_type_of accepted, shared by every plan of the type.
@@ -517,6 +526,7 @@ class _RootExecution:
         "context_value",
         "fragment_definitions",
         "is_awaitable",
+        "objects",
         "operation",
         "schema",
         "variable_values",
@@ -540,6 +550,16 @@ class _RootExecution:
         self.context_value = context
         self.is_awaitable = is_awaitable
         self.variable_values = variable_values
+        self.objects = 0  # in the answer so far (``data`` itself not counted)
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """``run_root``'s answer: ``data``, and how many objects it holds (its own dict not
+    counted; what ``app.edge.analysis.actual_cost`` would count walking it)."""
+
+    data: dict[str, Any]
+    objects: int
 
 
 _NO_VARIABLES = VariableValues({}, {})
@@ -551,8 +571,8 @@ async def run_root(
     is_awaitable: Callable[[Any], bool],
     variables: dict[str, Any] | None = None,
 ) -> Any:
-    """The response's ``data``, or ``_FALLBACK`` or ``UNCOERCED`` (the caller runs
-    graphql-core). An
+    """The response's ``data`` with the count of its objects (``Answered``), or
+    ``_FALLBACK`` or ``UNCOERCED`` (the caller runs graphql-core). An
     exception a resolver raised propagates: the caller falls back too, unless it is the
     database failing (answered for the whole request, as after graphql-core's run)."""
     definitions = root.operation.variable_definitions
@@ -562,12 +582,15 @@ async def run_root(
         if not isinstance(coerced, VariableValues):
             return UNCOERCED
     execution = _RootExecution(root, context, is_awaitable, coerced)
-    return await _completed(execution, root.steps, None, None)
+    data = await _completed(execution, root.steps, None, None)
+    return data if data is _FALLBACK else Answered(data, execution.objects)
 
 
 async def _completed(
     execution: _RootExecution, steps: tuple[Step, ...], source: Any, path: Path | None
 ) -> Any:
+    if path is not None:  # an object of the answer (the top level is ``data`` itself)
+        execution.objects += 1
     if len(steps) == 1:
         done = await _resolved(execution, steps[0], source, path)
         return _FALLBACK if done is _FALLBACK else {steps[0].response_name: done}
@@ -613,5 +636,8 @@ async def _resolved(execution: _RootExecution, step: Step, source: Any, path: Pa
         return _FALLBACK
     then = step.then
     if isinstance(then, ObjectPlan):
-        return then.run(execution.context_value.allows, value)
+        before = _BUILT[0]
+        done = then.run(execution.context_value.allows, value)
+        execution.objects += _BUILT[0] - before
+        return done
     return await _completed(execution, then, value, here)
