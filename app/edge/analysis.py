@@ -16,7 +16,7 @@ once (they are small and bounded by the workspace), a mutation 10 plus what its 
 selects. It reads ``first``/``last`` from the document or the request's variables, so an
 operation whose sizes come from variables is estimated per request; otherwise the
 estimate is kept with the document. ``actual_cost`` counts the objects a response holds
-(an answer the root plan built comes counted: ``app.edge.operation.CountedResult``).
+(an answer the root plan built comes counted: ``app.graphql.runtime.executor.CountedResult``).
 """
 
 from __future__ import annotations
@@ -447,7 +447,8 @@ class CostModel:
 
 def actual_cost(data: Any, is_mutation: bool) -> int:
     """Objects in a response's ``data`` (each root mutation field counts ``MUTATION_COST``).
-    Runs on every response: a scalar costs one type check, never a push."""
+    Runs on every response the root plan did not count while building it: a scalar
+    costs one type check, never a push."""
     if type(data) is not dict:
         return 0
     total = 0

@@ -52,7 +52,7 @@ from app.graphql.pagination import MAX_PAGE_SIZE
 from app.graphql.runtime import is_awaitable, parse_document
 from app.graphql.runtime.executor import (
     FALLBACK,
-    Answered,
+    CountedResult,
     GatewayExecutionContext,
     RootPlan,
     root_plan,
@@ -75,17 +75,6 @@ MASKED_MESSAGE = "Internal server error."
 
 
 _UNPLANNED = object()  # a PreparedDocument's root plan before its first run
-
-
-class CountedResult(ExecutionResult):
-    """A result whose objects were counted while it was built (the root plan's path):
-    ``objects`` is what ``app.edge.analysis.actual_cost`` would count walking ``data``."""
-
-    __slots__ = ("objects",)
-
-    def __init__(self, data: dict[str, Any], *, objects: int) -> None:
-        super().__init__(data, None)
-        self.objects = objects
 
 
 @dataclass(slots=True)
@@ -301,8 +290,8 @@ async def run(
             # after its resolvers began (a viewer refused a field, an argument out of
             # range) may do so for many requests, each of which would read its page twice.
             prepared._root = None
-        elif isinstance(data, Answered):
-            return CountedResult(data.data, objects=data.objects)
+        elif isinstance(data, CountedResult):
+            return data
     fast: dict[str, Any] = {"plans": prepared.plans} if prepared.fast else {}
     result = execute(
         core_schema,

@@ -65,6 +65,7 @@ from app.edge.persisted import (
 from app.edge.ratelimit import Charge, ThrottleStatus
 from app.graphiql.page import graphiql_page
 from app.graphql.context import Context
+from app.graphql.runtime.executor import CountedResult
 from app.graphql.schema import format_error
 from app.observability import access, metrics
 
@@ -544,7 +545,7 @@ def _result_response(
         "cost": {
             "requestedQueryCost": requested,
             "actualQueryCost": result.objects
-            if isinstance(result, operation.CountedResult)
+            if isinstance(result, CountedResult)
             else actual_cost(result.data, prepared.is_mutation),
             "throttleStatus": charge.status.as_json(),
         }

@@ -17,7 +17,7 @@ from app.graphql.runtime.executor import (
     FALLBACK,
     PLANS_KEY,
     UNCOERCED,
-    Answered,
+    CountedResult,
     GatewayExecutionContext,
     ObjectPlan,
     plan_plain_leaves,
@@ -330,7 +330,7 @@ async def test_a_plain_root_is_answered_by_its_plan_as_graphql_core_answers() ->
         assert root is not None, query
         assert first_run.errors is None
         answered = await run_root(root, context, is_awaitable)
-        assert isinstance(answered, Answered), query
+        assert isinstance(answered, CountedResult), query
         assert answered.data == first_run.data, query
         # counted while built: what the cost extension's walk of the answer counts
         assert answered.objects == actual_cost(first_run.data, is_mutation=False), query
@@ -386,7 +386,7 @@ async def test_resolver_fields_down_to_their_plans_are_answered_as_graphql_core_
             expected = await _core(parse(query), context, variables)
             assert expected.errors is None
             answered = await run_root(root, context, is_awaitable, variables)
-            assert isinstance(answered, Answered), query
+            assert isinstance(answered, CountedResult), query
             assert answered.data == expected.data, query
             assert answered.objects == actual_cost(expected.data, is_mutation=False), query
 

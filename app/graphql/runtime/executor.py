@@ -36,6 +36,7 @@ from typing import Any
 
 from graphql import (
     DocumentNode,
+    ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
     GraphQLBoolean,
@@ -553,13 +554,16 @@ class _RootExecution:
         self.objects = 0  # in the answer so far (``data`` itself not counted)
 
 
-@dataclass(frozen=True, slots=True)
-class Answered:
-    """``run_root``'s answer: ``data``, and how many objects it holds (its own dict not
-    counted; what ``app.edge.analysis.actual_cost`` would count walking it)."""
+class CountedResult(ExecutionResult):
+    """``run_root``'s answer: ``data``, and how many objects it holds, counted while it
+    was built (its own dict not counted; what ``app.edge.analysis.actual_cost`` would
+    count walking it)."""
 
-    data: dict[str, Any]
-    objects: int
+    __slots__ = ("objects",)
+
+    def __init__(self, data: dict[str, Any], *, objects: int) -> None:
+        super().__init__(data, None)
+        self.objects = objects
 
 
 _NO_VARIABLES = VariableValues({}, {})
@@ -571,7 +575,7 @@ async def run_root(
     is_awaitable: Callable[[Any], bool],
     variables: dict[str, Any] | None = None,
 ) -> Any:
-    """The response's ``data`` with the count of its objects (``Answered``), or
+    """The response's ``data`` with the count of its objects (``CountedResult``), or
     ``_FALLBACK`` or ``UNCOERCED`` (the caller runs graphql-core). An
     exception a resolver raised propagates: the caller falls back too, unless it is the
     database failing (answered for the whole request, as after graphql-core's run)."""
@@ -583,7 +587,7 @@ async def run_root(
             return UNCOERCED
     execution = _RootExecution(root, context, is_awaitable, coerced)
     data = await _completed(execution, root.steps, None, None)
-    return data if data is _FALLBACK else Answered(data, execution.objects)
+    return data if data is _FALLBACK else CountedResult(data, objects=execution.objects)
 
 
 async def _completed(
