@@ -215,6 +215,60 @@ async def test_plain_objects_are_completed_by_their_plan(monkeypatch: pytest.Mon
     }
 
 
+async def test_an_object_met_again_in_one_answer_is_completed_once() -> None:
+    """A page's members share a few roles and teams: the plan completes each such object
+    once per answer, and where it appears again the answer holds the same response."""
+    reads: list[str] = []
+
+    class Watched(Part):
+        def __getattribute__(self, name: str) -> Any:
+            if name == "label":
+                reads.append(name)
+            return super().__getattribute__(name)
+
+    shared = Watched(workspace_id=1, label="shared", price=7)
+    other = Part(workspace_id=1, label="other", price=8)
+
+    @strawberry.type
+    class SharingQuery:
+        @strawberry.field
+        def first(self) -> Thing:
+            return Thing(
+                workspace_id=1,
+                name="a",
+                secret="s",
+                count=1,
+                parts=[shared, other, shared],
+                main=shared,
+                tags=[],
+                marks=[],
+            )
+
+    query = "{ first { parts { label price } main { label price } } }"
+    context = FakeContext(held={1: {None, "billing:read:all"}})
+    answers = []
+    for fast in (True, False):
+        schema = strawberry.Schema(
+            query=SharingQuery,
+            execution_context_class=GatewayExecutionContext if fast else None,
+        )
+        enforce_declarations(schema._schema)
+        if fast:
+            plan_plain_leaves(schema._schema)
+        reads.clear()
+        result = await schema.execute(query, context_value=context)
+        assert result.errors is None
+        answers.append((result.data, len(reads)))
+    (fast_data, fast_reads), (core_data, core_reads) = answers
+    part = {"label": "shared", "price": 7}
+    assert (
+        fast_data
+        == core_data
+        == {"first": {"parts": [part, {"label": "other", "price": 8}, part], "main": part}}
+    )
+    assert (fast_reads, core_reads) == (1, 3)
+
+
 async def test_plans_shared_across_requests_keep_each_requests_decisions() -> None:
     from graphql import execute, parse
 

@@ -312,19 +312,19 @@ async def members_of(
     """Members with the relations the query selects, loaded up front so their fields
     resolve without awaiting: those the rows' own statement joined (``related``, by
     relation name, aligned with ``rows``), the others in one batch per relation."""
-    ctx = info.context
-    loaders = ctx.workspace(workspace_id)
     joined = related or {}
     wanted = with_relations(wanted)
+    # The rows came through the workspace's checked reads; its loaders are made only
+    # for a relation the rows' own statement did not join (a page's joined them all).
+    missing = {r for r in ("user", "role", "teams") if r in wanted and r not in joined}
+    loaders = info.context.workspace(workspace_id) if missing - {"user"} else None
     users, roles, teams = await together(
-        users_by_id(info, (r.user_id for r in rows))
-        if "user" in wanted and "user" not in joined
-        else None,
+        users_by_id(info, (r.user_id for r in rows)) if "user" in missing else None,
         loaders.role.fetch_many(sorted({r.role_id for r in rows}))
-        if "role" in wanted and "role" not in joined
+        if loaders is not None and "role" in missing
         else None,
         loaders.teams_of_member.fetch_many([pk(r) for r in rows])
-        if "teams" in wanted and "teams" not in joined
+        if loaders is not None and "teams" in missing
         else None,
     )
     teams = joined.get("teams", teams)

@@ -136,12 +136,15 @@ class ObjectPlan:
     # The declared checks of the selected fields (a plan may serve many requests: the
     # decisions are the request's, through ``allows``).
     permissions: tuple[str | None, ...] = ()
-    compiled: Callable[[Any, Any], Any] | None = None  # by finish()
+    compiled: Callable[[Any, Any, dict[Any, Any]], Any] | None = None  # by finish()
 
     def run(self, allows: Any, source: Any) -> Any:
         """The object's response, or ``_FALLBACK`` (graphql-core completes it then)."""
         assert self.compiled is not None, "run after finish()"
-        return self.compiled(allows, source)
+        # ``done``: what this run completed, by (sub-plan, id of the object): an object
+        # met again below it (a page's fifty members share a few roles and teams) gets
+        # the same response, without running its plan again (``_once``).
+        return self.compiled(allows, source, {})
 
     def finish(self) -> None:
         """Compile the plan into one Python function of straight-line code (its entries
@@ -158,7 +161,7 @@ class ObjectPlan:
             constants[name] = value
             return name
 
-        lines = ["def run(allows, source):"]
+        lines = ["def run(allows, source, done):"]
         if self.permissions:
             lines.append("    workspace_id = source.workspace_id")
             for permission in self.permissions:
@@ -189,7 +192,7 @@ class ObjectPlan:
 # how ``run_root`` counts the objects of its answer without walking it (actual_cost).
 _BUILT = [0]
 MAX_COMPILED_PLANS = 4096
-_COMPILED: dict[tuple[str, tuple[int, ...]], Callable[[Any, Any], Any]] = {}
+_COMPILED: dict[tuple[str, tuple[int, ...]], Callable[[Any, Any, dict[Any, Any]], Any]] = {}
 # The classes each type's is_type_of accepted, shared by every plan of the type.
 _ACCEPTED: dict[Any, set[type]] = {}
 
@@ -252,11 +255,17 @@ def _entry_lines(e: _Entry, constant: Any) -> list[str]:
     # before is looked up, not asked again.
     is_type_of = e.plan.is_type_of
     if is_type_of is None:
-        done = "{run}(allows, {x})"
+        call = "{run}(allows, {x}, done)"
     else:
         accepted = constant(_ACCEPTED.setdefault(is_type_of, set()))
         asks = f"{constant(_accepts)}({constant(is_type_of)}, {accepted}, {{x}})"
-        done = "{run}(allows, {x}) if type({x}) in " + accepted + " or " + asks + " else _FALLBACK"
+        call = (
+            "{run}(allows, {x}, done) if type({x}) in "
+            + accepted
+            + " or "
+            + asks
+            + " else _FALLBACK"
+        )
     if e.is_list:
         on_null = (
             "                return _FALLBACK"
@@ -268,20 +277,37 @@ def _entry_lines(e: _Entry, constant: Any) -> list[str]:
             "        for item in v:",
             "            if item is None:",
             on_null,
-            "            d = " + done.format(run=run, x="item"),
-            "            if d is _FALLBACK:",
-            "                return _FALLBACK",
+            *_once(" " * 12, run, call.format(run=run, x="item"), "item"),
             "            items.append(d)",
             f"        out[{key}] = items",
         ]
         return code
     code += [
-        "        d = " + done.format(run=run, x="v"),
-        "        if d is _FALLBACK:",
-        "            return _FALLBACK",
+        *_once(" " * 8, run, call.format(run=run, x="v"), "v"),
         f"        out[{key}] = d",
     ]
     return code
+
+
+def _once(indent: str, run: str, call: str, x: str) -> list[str]:
+    """``d = call`` (returning ``_FALLBACK`` if it does), made once per run for each
+    object ``x``: met again, its response and object count are taken from ``done``,
+    which holds ``x`` too (an object read off an attribute stays alive, so its id
+    names no other object during the run)."""
+    lines = [
+        f"k = ({run}, id({x}))",
+        "m = done.get(k)",
+        "if m is None:",
+        "    n = _built[0]",
+        f"    d = {call}",
+        "    if d is _FALLBACK:",
+        "        return _FALLBACK",
+        f"    done[k] = (d, _built[0] - n, {x})",
+        "else:",
+        "    d = m[0]",
+        "    _built[0] += m[1]",
+    ]
+    return [indent + line for line in lines]
 
 
 class GatewayExecutionContext(ExecutionContextBase):
