@@ -94,6 +94,9 @@ class PreparedDocument:
     # Object plans (app.graphql.runtime.executor) shared by every run of this document; None
     # when a selection depends on variables (@skip/@include): then each run compiles its own.
     plans: dict[Any, Any] | None = None
+    # Look-ahead shapes (app.graphql.lookahead.selected) shared by every run of this
+    # document: each is read off its nodes and fragments alone, which it keeps alive.
+    shapes: dict[Any, frozenset[str]] = field(default_factory=dict, repr=False)
     hide_suggestions: bool = True
     fast: bool = True  # Settings.fast_paths; False: stock graphql-core/Strawberry execution
     _validation: list[GraphQLError] | None = field(default=None, repr=False)

@@ -413,6 +413,7 @@ async def _authorized(
     async def run_as(viewer: Viewer) -> ExecutionResult:
         context = Context.create(state.db, viewer, settings, state.request_id)
         context.cost = (requested, charge.status)
+        context.shapes = prepared.shapes
         access.executing(context)
         return await operation.run(prepared, context, params.variables, name)
 

@@ -35,7 +35,8 @@ class Context:
     # The operation's estimated cost and the principal's bucket after the charge
     # (app.edge.pipeline), for Query.rateLimit.
     cost: tuple[int, Any] | None = None
-    # Look-ahead shapes (app.graphql.lookahead), per field node and path, for this request.
+    # Look-ahead shapes (app.graphql.lookahead), per field node and path: the document's
+    # own (app.edge.operation.PreparedDocument.shapes) when the edge runs it.
     shapes: dict[object, frozenset[str]] = field(default_factory=dict)
 
     @classmethod

@@ -37,7 +37,7 @@ def _fields(
 def selected(info: Info, *paths: tuple[str, ...]) -> frozenset[str]:
     """Names of the fields selected under the current field at each ``path`` (through
     fragments and aliases), e.g. ``selected(info, ("nodes",), ("edges", "node"))``.
-    Computed once per (field node, paths) per request."""
+    Computed once per (field node, paths): it depends on the document alone."""
     raw = raw_info(info)
     key = (tuple(id(n) for n in raw.field_nodes), paths)
     cache = info.context.shapes

@@ -159,6 +159,24 @@ async def test_a_page_reads_only_the_columns_its_fields_are_made_of(
     assert "users.name" in sql and "users.email" not in sql
 
 
+@pytest.mark.fast_paths_only
+async def test_each_document_reads_what_its_own_selection_needs_on_every_run(
+    client: GraphQLClient, stock: GraphQLClient, engine: AsyncEngine
+) -> None:
+    """The look-ahead's shapes are kept with the document (every run of it selects the
+    same fields): each later run reads what its own selection needs, and a document
+    selecting more under the same fields is not answered with another's columns."""
+    token, whole = await client.token(ADA), await stock.token(ADA)
+    narrow = MEMBERS.format(items="nodes { id user { id } }")
+    wide = MEMBERS.format(items="nodes { id user { id name email } role { name } }")
+    for text in (narrow, wide, narrow, wide):
+        with recorded(engine) as seen:
+            body = await client.query(text, token=token)
+        assert body == await stock.query(text, token=whole), text
+        sql = next(s for s in seen if "user__id" in s)
+        assert ("user__email" in sql) is (text == wide), text
+
+
 async def test_a_field_outside_the_declared_reads_reads_the_whole_row(
     client: GraphQLClient, stock: GraphQLClient, engine: AsyncEngine
 ) -> None:
