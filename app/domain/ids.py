@@ -63,20 +63,8 @@ def _block_cipher() -> tuple[CipherContext, CipherContext, threading.Lock]:
     return cipher.encryptor(), cipher.decryptor(), threading.Lock()
 
 
-# encode_id is pure (the same type and pk always encode the same way): its answers are
-# kept, per type, up to this many each (then that type's are dropped and kept afresh).
-# A dict per type, not an lru_cache: a page encodes a hundred IDs, and the LRU's
-# bookkeeping on each hit cost more than the lookup.
-MAX_ENCODED_PER_TYPE = 65536
-_ENCODED: dict[str, dict[int, str]] = {}
-
-
+@lru_cache(maxsize=65536)  # pure: the same (type, pk) always encodes the same way
 def encode_id(type_name: str, pk: int) -> str:
-    kept = _ENCODED.get(type_name)
-    if kept is not None:
-        found = kept.get(pk)
-        if found is not None:
-            return found
     try:
         block = _HEAD.pack(_TAGS[type_name], pk) + _CHECK
     except KeyError:
@@ -84,13 +72,7 @@ def encode_id(type_name: str, pk: int) -> str:
     encryptor, _, lock = _block_cipher()
     with lock:
         sealed = encryptor.update(block)
-    encoded = base64.urlsafe_b64encode(sealed).decode().rstrip("=")
-    if kept is None:
-        kept = _ENCODED.setdefault(type_name, {})
-    elif len(kept) >= MAX_ENCODED_PER_TYPE:
-        kept.clear()
-    kept[pk] = encoded
-    return encoded
+    return base64.urlsafe_b64encode(sealed).decode().rstrip("=")
 
 
 def decode(global_id: str) -> tuple[str, int] | None:

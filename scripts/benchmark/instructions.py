@@ -83,6 +83,8 @@ def main() -> None:
         raise SystemExit("valgrind not found (Debian: apt-get install valgrind)")
     if args.high <= args.low:
         raise SystemExit("--high must be more rounds than --low")
+    if not Path("app/main.py").is_file():
+        raise SystemExit("run it from the checkout to measure (app/ and scripts/ here)")
     requests = orjson.loads(args.input.read_bytes()).get(args.only)
     if not requests:
         raise SystemExit(f"{args.input} holds no requests of {args.only!r}")

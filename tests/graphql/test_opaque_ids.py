@@ -95,24 +95,6 @@ def test_every_node_type_round_trips() -> None:
             assert decode_id_of(global_id, type_name) == pk
 
 
-def test_ids_kept_per_type_stay_bounded_and_answer_as_when_first_sealed(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from app.domain import ids
-
-    monkeypatch.setattr(ids, "MAX_ENCODED_PER_TYPE", 3)
-    monkeypatch.setattr(ids, "_ENCODED", {})
-    first = [encode_id("Member", pk) for pk in range(1, 8)]
-    assert all(len(kept) <= 3 for kept in ids._ENCODED.values())
-    assert [encode_id("Member", pk) for pk in range(1, 8)] == first  # kept or sealed again
-    for pk, global_id in enumerate(first, start=1):
-        assert global_id == sealed_id(ids._HEAD.pack(ids._TAGS["Member"], pk) + ids._CHECK)
-        assert decode_id_of(global_id, "Member") == pk
-    with pytest.raises(ValueError, match="no ID tag"):
-        encode_id("Nothing", 1)
-    assert "Nothing" not in ids._ENCODED
-
-
 def test_the_same_key_of_two_types_gives_unrelated_ids() -> None:
     ids = {encode_id(type_name, 7) for type_name in NODE_TYPES}
     assert len(ids) == len(NODE_TYPES)
